@@ -1,0 +1,455 @@
+"""Commands: validate a request against the current state, produce one event.
+
+A command never writes. It returns a draft event (envelope fields `device_id`,
+`seq` and `hlc` left for the log to stamp atomically with the write) or raises a
+`ReciprocityError` whose message is the one line a person reads. Because every
+check happens before anything is appended, a refused command leaves the log
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, Final
+
+from .errors import AmbiguousError, NotFoundError, ValidationError
+from .events import (
+    CHANNELS,
+    CIRCLES,
+    GIVE_KINDS,
+    INITIATORS,
+    OUTCOMES,
+    AskMade,
+    AskResolved,
+    ContactAdded,
+    ContactArchived,
+    ContactEdited,
+    ContactRestored,
+    ContactsMerged,
+    Event,
+    EventRetracted,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    NoteAdded,
+)
+from .ids import new_id
+from .state import Ask, Contact, State
+
+MAX_CADENCE: Final = 36_500
+#: How far past "now" a stated time may be before it counts as the future.
+FUTURE_GRACE_MS: Final = 60_000
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class Now:
+    """The instant a command runs, in the person's time zone."""
+
+    def __init__(self, unix_ms: int, utc_offset: int) -> None:
+        self.unix_ms = unix_ms
+        self.utc_offset = utc_offset
+
+    @classmethod
+    def system(cls) -> Now:
+        local = datetime.now().astimezone()
+        offset = local.utcoffset() or timedelta(0)
+        return cls(int(local.timestamp() * 1000), int(offset.total_seconds() // 60))
+
+    @property
+    def tz(self) -> timezone:
+        return timezone(timedelta(minutes=self.utc_offset))
+
+    def local_date(self) -> date:
+        return datetime.fromtimestamp(self.unix_ms / 1000, self.tz).date()
+
+
+def parse_when(text: str | None, now: Now) -> tuple[int, int]:
+    """(occurred_at ms, utc_offset minutes) for `--on`: a date or an ISO datetime.
+
+    A bare date means noon of that day (today means now); a datetime without an
+    offset is in the person's time zone. Times in the future are refused.
+    """
+    if text is None or not text.strip():
+        return now.unix_ms, now.utc_offset
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            if day == now.local_date():
+                return now.unix_ms, now.utc_offset
+            moment = datetime(day.year, day.month, day.day, 12, tzinfo=now.tz)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=now.tz)
+    except ValueError:
+        raise ValidationError(
+            f"cannot read date {text!r}: use YYYY-MM-DD or an ISO datetime"
+        ) from None
+    offset = moment.utcoffset() or timedelta(0)
+    unix_ms = int(moment.timestamp() * 1000)
+    if unix_ms > now.unix_ms + FUTURE_GRACE_MS:
+        raise ValidationError(f"date {text} is in the future")
+    if moment.astimezone(UTC).year < 1900:
+        raise ValidationError(f"date {text} is before 1900")
+    return unix_ms, int(offset.total_seconds() // 60)
+
+
+def _envelope(now: Now, when: str | None = None) -> dict[str, Any]:
+    occurred_at, utc_offset = parse_when(when, now)
+    return {
+        "event_id": new_id(now.unix_ms),
+        "device_id": "",
+        "seq": 0,
+        "hlc": 0,
+        "occurred_at": occurred_at,
+        "utc_offset": utc_offset,
+    }
+
+
+# -- references ----------------------------------------------------------------
+
+
+def find_contact(state: State, ref: str, *, archived: bool = False) -> Contact:
+    """A contact by id, unambiguous id prefix, or exact name (case-insensitive).
+
+    A merged-away contact resolves to its survivor. Archived contacts match only
+    when `archived` is true (restoring, showing).
+    """
+    ref = ref.strip()
+    if not ref:
+        raise ValidationError("empty contact reference")
+    exact = state.contact(ref)
+    if exact is not None:
+        return _usable(state.contact(exact.survivor) or exact, archived)
+    candidates = [c for c in state.contacts() if not c.absorbed and (archived or not c.archived)]
+    by_prefix = [c for c in candidates if c.id.startswith(ref.lower())]
+    if len(by_prefix) == 1:
+        return by_prefix[0]
+    by_name = [c for c in candidates if c.name.casefold() == ref.casefold()]
+    if len(by_name) == 1:
+        return by_name[0]
+    matches = by_name or by_prefix
+    if matches:
+        listing = [f"{c.id} {c.name}" for c in matches]
+        raise AmbiguousError(
+            f"{ref!r} matches {len(matches)} contacts: " + "; ".join(listing), listing
+        )
+    hidden = [c for c in state.contacts() if c.name.casefold() == ref.casefold() and c.archived]
+    if hidden and not archived:
+        raise ValidationError(f"contact {hidden[0].name!r} is archived (restore it first)")
+    raise NotFoundError(f"no contact matches {ref!r}")
+
+
+def _usable(contact: Contact, archived: bool) -> Contact:
+    if contact.archived and not archived:
+        raise ValidationError(f"contact {contact.name!r} is archived (restore it first)")
+    return contact
+
+
+def find_ask(state: State, ref: str) -> Ask:
+    """An ask by id or unambiguous id prefix."""
+    ids = _by_prefix(list(state.asks), ref, "ask")
+    ask = state.ask(ids)
+    if ask is None:
+        raise NotFoundError(f"ask {ref!r} was retracted")
+    return ask
+
+
+def find_event(state: State, ref: str) -> Event:
+    """Any event by id or unambiguous id prefix."""
+    return state.by_id[_by_prefix(list(state.by_id), ref, "event")]
+
+
+def _by_prefix(ids: Sequence[str], ref: str, what: str) -> str:
+    ref = ref.strip().lower()
+    if not ref:
+        raise ValidationError(f"empty {what} reference")
+    matches = [i for i in ids if i.startswith(ref)]
+    if ref in ids:
+        return ref
+    if not matches:
+        raise NotFoundError(f"no {what} matches {ref!r}")
+    if len(matches) > 1:
+        raise AmbiguousError(
+            f"{ref!r} matches {len(matches)} {what}s: " + ", ".join(sorted(matches)[:10]),
+            sorted(matches),
+        )
+    return matches[0]
+
+
+# -- field checks ------------------------------------------------------------------
+
+
+def _name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError("name must not be empty")
+    if len(name) > 500:
+        raise ValidationError("name is longer than 500 characters")
+    return name
+
+
+def _text(text: str, what: str, *, required: bool = True) -> str:
+    text = text.strip()
+    if required and not text:
+        raise ValidationError(f"{what} must not be empty")
+    if len(text) > 2000 and what != "note":
+        raise ValidationError(f"{what} is longer than 2000 characters")
+    return text
+
+
+def _choice(value: str, allowed: Sequence[str], what: str) -> Any:
+    if value not in allowed:
+        raise ValidationError(f"unknown {what} {value!r}: choose one of {', '.join(allowed)}")
+    return value
+
+
+def _weight(weight: int) -> int:
+    if not 1 <= weight <= 5:
+        raise ValidationError(f"weight must be 1-5, got {weight}")
+    return weight
+
+
+def _cadence(days: int | None) -> int | None:
+    if days is not None and not 1 <= days <= MAX_CADENCE:
+        raise ValidationError(f"cadence must be 1-{MAX_CADENCE} days, got {days}")
+    return days
+
+
+def _emails(emails: Sequence[str]) -> tuple[str, ...]:
+    out = []
+    for email in emails:
+        email = email.strip()
+        if not _EMAIL_RE.match(email):
+            raise ValidationError(f"not an email address: {email!r}")
+        out.append(email)
+    return tuple(out)
+
+
+def _strings(values: Sequence[str], what: str) -> tuple[str, ...]:
+    out = []
+    for value in values:
+        value = value.strip()
+        if not value:
+            raise ValidationError(f"{what} must not be empty")
+        out.append(value)
+    return tuple(out)
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def add_contact(
+    now: Now,
+    name: str,
+    *,
+    emails: Sequence[str] = (),
+    phones: Sequence[str] = (),
+    org: str | None = None,
+    tags: Sequence[str] = (),
+    circle: str = "wider",
+    cadence_days: int | None = None,
+    source: str | None = None,
+    when: str | None = None,
+) -> ContactAdded:
+    return ContactAdded(
+        **_envelope(now, when),
+        name=_name(name),
+        emails=_emails(emails),
+        phones=_strings(phones, "phone"),
+        org=(org.strip() or None) if org else None,
+        tags=_strings(tags, "tag"),
+        circle=_choice(circle, CIRCLES, "circle"),
+        cadence_days=_cadence(cadence_days),
+        source=source,
+    )
+
+
+def edit_contact(
+    state: State,
+    now: Now,
+    ref: str,
+    *,
+    name: str | None = None,
+    emails: Sequence[str] | None = None,
+    phones: Sequence[str] | None = None,
+    org: str | None = None,
+    tags: Sequence[str] | None = None,
+    circle: str | None = None,
+    cadence_days: int | None = None,
+    clear_cadence: bool = False,
+) -> ContactEdited:
+    contact = find_contact(state, ref)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = _name(name)
+    if emails is not None:
+        changes["emails"] = _emails(emails)
+    if phones is not None:
+        changes["phones"] = _strings(phones, "phone")
+    if org is not None:
+        changes["org"] = org.strip() or None
+    if tags is not None:
+        changes["tags"] = _strings(tags, "tag")
+    if circle is not None:
+        changes["circle"] = _choice(circle, CIRCLES, "circle")
+    if clear_cadence and cadence_days is not None:
+        raise ValidationError("give a cadence or clear it, not both")
+    if cadence_days is not None or clear_cadence:
+        changes["cadence_days"] = _cadence(cadence_days)
+    if not changes:
+        raise ValidationError("nothing to change: give at least one field")
+    changed = {k: v for k, v in changes.items() if getattr(contact, k) != v}
+    if not changed:
+        raise ValidationError(f"contact {contact.name!r} already has those values")
+    return ContactEdited(**_envelope(now), contact_id=contact.id, **changed)
+
+
+def archive_contact(state: State, now: Now, ref: str) -> ContactArchived:
+    contact = find_contact(state, ref, archived=True)
+    if contact.archived:
+        raise ValidationError(f"contact {contact.name!r} is already archived")
+    return ContactArchived(**_envelope(now), contact_id=contact.id)
+
+
+def restore_contact(state: State, now: Now, ref: str) -> ContactRestored:
+    contact = find_contact(state, ref, archived=True)
+    if not contact.archived:
+        raise ValidationError(f"contact {contact.name!r} is not archived")
+    return ContactRestored(**_envelope(now), contact_id=contact.id)
+
+
+def merge_contacts(state: State, now: Now, keep: str, other: str) -> ContactsMerged:
+    survivor = find_contact(state, keep)
+    absorbed = find_contact(state, other)
+    if survivor.id == absorbed.id:
+        raise ValidationError(f"{keep!r} and {other!r} are the same contact")
+    return ContactsMerged(
+        **_envelope(now),
+        survivor_id=survivor.id,
+        absorbed_id=absorbed.id,
+    )
+
+
+def log_interaction(
+    state: State,
+    now: Now,
+    refs: Sequence[str],
+    *,
+    channel: str = "other",
+    initiated_by: str = "me",
+    note: str = "",
+    when: str | None = None,
+) -> InteractionLogged:
+    if not refs:
+        raise ValidationError("name at least one contact")
+    contacts = _distinct([find_contact(state, r) for r in refs])
+    return InteractionLogged(
+        **_envelope(now, when),
+        contact_ids=tuple(c.id for c in contacts),
+        channel=_choice(channel, CHANNELS, "channel"),
+        initiated_by=_choice(initiated_by, INITIATORS, "initiator"),
+        note=_text(note, "note", required=False),
+    )
+
+
+def make_ask(
+    state: State, now: Now, ref: str, what: str, *, weight: int = 1, when: str | None = None
+) -> AskMade:
+    contact = find_contact(state, ref)
+    return AskMade(
+        **_envelope(now, when),
+        contact_id=contact.id,
+        what=_text(what, "what"),
+        weight=_weight(weight),
+    )
+
+
+def resolve_ask(
+    state: State, now: Now, ref: str, outcome: str, *, note: str = "", when: str | None = None
+) -> AskResolved:
+    ask = find_ask(state, ref)
+    if not ask.open:
+        raise ValidationError(f"ask {ask.id} is already resolved ({ask.outcome})")
+    envelope = _envelope(now, when)
+    if int(envelope["occurred_at"]) < ask.made.occurred_at:
+        raise ValidationError("an ask cannot be resolved before it was made")
+    return AskResolved(
+        **envelope,
+        ask_id=ask.id,
+        outcome=_choice(outcome, OUTCOMES, "outcome"),
+        note=_text(note, "note", required=False),
+    )
+
+
+def make_give(
+    state: State,
+    now: Now,
+    ref: str,
+    what: str,
+    *,
+    kind: str = "other",
+    weight: int = 1,
+    when: str | None = None,
+) -> GiveMade:
+    contact = find_contact(state, ref)
+    return GiveMade(
+        **_envelope(now, when),
+        contact_id=contact.id,
+        what=_text(what, "what"),
+        kind=_choice(kind, GIVE_KINDS, "kind"),
+        weight=_weight(weight),
+    )
+
+
+def introduce(
+    state: State,
+    now: Now,
+    first: str,
+    second: str,
+    *,
+    note: str = "",
+    weight: int = 1,
+    when: str | None = None,
+) -> IntroductionMade:
+    a, b = find_contact(state, first), find_contact(state, second)
+    if a.id == b.id:
+        raise ValidationError("an introduction needs two different contacts")
+    return IntroductionMade(
+        **_envelope(now, when),
+        contact_ids=(a.id, b.id),
+        note=_text(note, "note", required=False),
+        weight=_weight(weight),
+    )
+
+
+def add_note(state: State, now: Now, ref: str, text: str) -> NoteAdded:
+    contact = find_contact(state, ref)
+    if not text.strip():
+        raise ValidationError("note text must not be empty")
+    return NoteAdded(**_envelope(now), contact_id=contact.id, text=text.strip())
+
+
+def retract(state: State, now: Now, ref: str, reason: str) -> EventRetracted:
+    target = find_event(state, ref)
+    if isinstance(target, EventRetracted):
+        raise ValidationError("a retraction cannot be retracted: record the fact again instead")
+    if state.is_retracted(target.event_id):
+        raise ValidationError(f"event {target.event_id} is already retracted")
+    return EventRetracted(
+        **_envelope(now),
+        target_id=target.event_id,
+        reason=_text(reason, "reason"),
+    )
+
+
+def _distinct(contacts: list[Contact]) -> list[Contact]:
+    seen: dict[str, Contact] = {}
+    for contact in contacts:
+        if contact.id in seen:
+            raise ValidationError(f"contact {contact.name!r} is named twice")
+        seen[contact.id] = contact
+    return list(seen.values())

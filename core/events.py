@@ -1,0 +1,237 @@
+"""The immutable events of a relationship history.
+
+Every fact Reciprocity knows is one of these events. They are never updated or
+deleted: a correction is a new event (an edit, an archival, a retraction). All
+event types share one envelope and form one tagged union (`AnyEvent`), so that a
+single msgspec decoder reads any stored or transmitted event.
+
+Times are integers so that they encode compactly and compare fast:
+
+- `hlc` is a hybrid logical clock timestamp (see `core.clock`): when the event was
+  recorded, ordering concurrent edits.
+- `occurred_at` is when it happened in the world, in Unix milliseconds (UTC), and
+  `utc_offset` the minutes east of UTC in which the person stated it. The local date
+  of an event (what "last touch" means to a person) is therefore the same on every
+  device, whatever time zone that device is in.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal, TypeAlias
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+Circle: TypeAlias = Literal["inner", "close", "wider", "distant", "none"]
+Channel: TypeAlias = Literal["call", "meeting", "message", "email", "event", "other"]
+Initiator: TypeAlias = Literal["me", "them"]
+Outcome: TypeAlias = Literal["granted", "declined", "withdrawn", "unanswered"]
+GiveKind: TypeAlias = Literal["advice", "referral", "favour", "gift", "support", "other"]
+
+CIRCLES: Final[tuple[str, ...]] = ("inner", "close", "wider", "distant", "none")
+CHANNELS: Final[tuple[str, ...]] = ("call", "meeting", "message", "email", "event", "other")
+INITIATORS: Final[tuple[str, ...]] = ("me", "them")
+OUTCOMES: Final[tuple[str, ...]] = ("granted", "declined", "withdrawn", "unanswered")
+GIVE_KINDS: Final[tuple[str, ...]] = ("advice", "referral", "favour", "gift", "support", "other")
+
+#: Default cadence in days of each circle; `none` never goes cold.
+CIRCLE_CADENCE: Final[dict[str, int | None]] = {
+    "inner": 14,
+    "close": 30,
+    "wider": 90,
+    "distant": 180,
+    "none": None,
+}
+
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+Name = Annotated[str, Meta(min_length=1, max_length=500)]
+Text = Annotated[str, Meta(max_length=20_000)]
+Weight = Annotated[int, Meta(ge=1, le=5)]
+Cadence = Annotated[int, Meta(ge=1, le=36_500)]
+Strings = tuple[Annotated[str, Meta(min_length=1, max_length=500)], ...]
+
+
+class Event(Struct, frozen=True, kw_only=True, tag_field="type"):
+    """The envelope every event carries.
+
+    `event_id` is a UUIDv7 made on the recording device; the event that creates a
+    thing (a contact, an ask) lends it its id. `device_id` and `seq` (gapless per
+    device, from 1) identify the event's place in its device's stream, which is
+    what sync and storage key on. `v` is the schema version of the event's type, so
+    that old events can be upcast when a type evolves.
+    """
+
+    event_id: Id
+    device_id: Id
+    seq: Annotated[int, Meta(ge=0)]
+    hlc: Annotated[int, Meta(ge=0)]
+    occurred_at: int
+    utc_offset: Annotated[int, Meta(ge=-1080, le=1080)] = 0
+    v: Annotated[int, Meta(ge=1)] = 1
+
+
+class ContactAdded(Event, frozen=True, kw_only=True, tag="ContactAdded"):
+    name: Name
+    emails: Strings = ()
+    phones: Strings = ()
+    org: str | None = None
+    tags: Strings = ()
+    circle: Circle = "wider"
+    cadence_days: Cadence | None = None
+    source: str | None = None
+
+
+class ContactEdited(Event, frozen=True, kw_only=True, tag="ContactEdited"):
+    """Changes only the fields that are set; each field resolves last-writer-wins."""
+
+    contact_id: Id
+    name: Name | UnsetType = UNSET
+    emails: Strings | UnsetType = UNSET
+    phones: Strings | UnsetType = UNSET
+    org: str | UnsetType | None = UNSET
+    tags: Strings | UnsetType = UNSET
+    circle: Circle | UnsetType = UNSET
+    cadence_days: Cadence | UnsetType | None = UNSET
+
+
+class ContactArchived(Event, frozen=True, kw_only=True, tag="ContactArchived"):
+    contact_id: Id
+
+
+class ContactRestored(Event, frozen=True, kw_only=True, tag="ContactRestored"):
+    contact_id: Id
+
+
+class ContactsMerged(Event, frozen=True, kw_only=True, tag="ContactsMerged"):
+    """`absorbed`'s history now counts for `survivor`."""
+
+    survivor_id: Id
+    absorbed_id: Id
+
+
+class InteractionLogged(Event, frozen=True, kw_only=True, tag="InteractionLogged"):
+    contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
+    channel: Channel = "other"
+    initiated_by: Initiator = "me"
+    note: Text = ""
+
+
+class AskMade(Event, frozen=True, kw_only=True, tag="AskMade"):
+    contact_id: Id
+    what: Annotated[str, Meta(min_length=1, max_length=2000)]
+    weight: Weight = 1
+
+
+class AskResolved(Event, frozen=True, kw_only=True, tag="AskResolved"):
+    ask_id: Id
+    outcome: Outcome
+    note: Text = ""
+
+
+class GiveMade(Event, frozen=True, kw_only=True, tag="GiveMade"):
+    contact_id: Id
+    what: Annotated[str, Meta(min_length=1, max_length=2000)]
+    kind: GiveKind = "other"
+    weight: Weight = 1
+
+
+class IntroductionMade(Event, frozen=True, kw_only=True, tag="IntroductionMade"):
+    """A give to both contacts: each was introduced to the other."""
+
+    contact_ids: tuple[Id, Id]
+    note: Text = ""
+    weight: Weight = 1
+
+
+class NoteAdded(Event, frozen=True, kw_only=True, tag="NoteAdded"):
+    contact_id: Id
+    text: Annotated[str, Meta(min_length=1, max_length=20_000)]
+
+
+class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):
+    """The only way to correct a mistake: the target stays in the log, inert."""
+
+    target_id: Id
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+AnyEvent: TypeAlias = (
+    ContactAdded
+    | ContactEdited
+    | ContactArchived
+    | ContactRestored
+    | ContactsMerged
+    | InteractionLogged
+    | AskMade
+    | AskResolved
+    | GiveMade
+    | IntroductionMade
+    | NoteAdded
+    | EventRetracted
+)
+
+EVENT_TYPES: Final[tuple[type[Event], ...]] = (
+    ContactAdded,
+    ContactEdited,
+    ContactArchived,
+    ContactRestored,
+    ContactsMerged,
+    InteractionLogged,
+    AskMade,
+    AskResolved,
+    GiveMade,
+    IntroductionMade,
+    NoteAdded,
+    EventRetracted,
+)
+
+#: Stable type name (the union tag, and the stored topic) -> class.
+TYPE_BY_NAME: Final[dict[str, type[Event]]] = {
+    str(cls.__struct_config__.tag): cls for cls in EVENT_TYPES
+}
+
+#: Current schema version of each type; bump it together with an upcaster.
+SCHEMA_VERSION: Final[dict[str, int]] = dict.fromkeys(TYPE_BY_NAME, 1)
+
+
+def type_name(event: Event) -> str:
+    """The stable name of an event's type: its union tag and its stored topic."""
+    return str(event.__struct_config__.tag)
+
+
+def contacts_of(event: Event) -> tuple[str, ...]:
+    """The ids of the contacts an event is directly about (before merges)."""
+    if isinstance(event, ContactAdded):
+        return (event.event_id,)
+    if isinstance(
+        event, ContactEdited | ContactArchived | ContactRestored | AskMade | GiveMade | NoteAdded
+    ):
+        return (event.contact_id,)
+    if isinstance(event, InteractionLogged | IntroductionMade):
+        return tuple(event.contact_ids)
+    if isinstance(event, ContactsMerged):
+        return (event.survivor_id, event.absorbed_id)
+    return ()
+
+
+def stamp(event: Event, **envelope: int | str) -> Event:
+    """A copy of `event` with envelope fields replaced (used when appending)."""
+    return msgspec.structs.replace(event, **envelope)
+
+
+class OpaqueEvent(Struct, frozen=True, kw_only=True):
+    """An event of a type this build does not know (recorded by a newer client).
+
+    It keeps its envelope, so that it can be stored, deduplicated and forwarded,
+    and its exact bytes, so that nothing of it is lost; views ignore it.
+    """
+
+    type: str
+    event_id: str
+    device_id: str
+    seq: int
+    hlc: int
+    occurred_at: int
+    utc_offset: int = 0
+    v: int = 1
+    raw: bytes = b""

@@ -1,0 +1,257 @@
+"""The event log of one replica (a device, or one owner's log on the server).
+
+Two ways in:
+
+- `append` records this device's own events: it assigns each its `device_id`,
+  the next gapless `seq` and an `hlc` tick, atomically with the write (a
+  concurrent writer in another process makes the insert fail on the primary key;
+  we re-read and retry, so no two events ever share a `(device, seq)`).
+- `ingest` stores events recorded elsewhere: idempotently (events already held
+  are compared byte for byte and skipped), refusing different content for a
+  `(device, seq)` already held, refusing gaps in a device's sequence, and all or
+  nothing, optionally with a tracking record (the pull cursor) in the same
+  transaction.
+
+Reads come in log order (the order this replica learned of events), from any
+position, or per device stream.
+
+The clock's floor is kept exact across processes: before stamping, the log
+observes every event written since it last looked. A checkpoint in `recip_meta`
+bounds how much of the log a newly opened process must scan to find its floor.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Final
+
+from . import codec
+from .clock import Clock
+from .errors import ConflictError, SequenceGapError, StoreError
+from .events import Event, OpaqueEvent, stamp, type_name
+from .ids import new_id
+from .store import IntegrityError, Store, StoredEvent, Tracking
+
+PAGE: Final = 2000
+_CHECKPOINT: Final = "clock"
+_CHECKPOINT_EVERY: Final = 1000
+_RETRIES: Final = 8
+
+LogEvent = Event | OpaqueEvent
+
+
+def stored_form(event: LogEvent) -> StoredEvent:
+    """The row that stores an event: its device stream, seq, type name and bytes."""
+    if isinstance(event, OpaqueEvent):
+        return StoredEvent(event.device_id, event.seq, event.type, event.raw)
+    return StoredEvent(event.device_id, event.seq, type_name(event), codec.encode(event))
+
+
+class EventLog:
+    """Append, ingest and read the events of one replica."""
+
+    def __init__(self, store: Store, device_id: str | None = None, *, clock: Clock | None = None):
+        self.store = store
+        self.device_id = device_id
+        self.clock = clock or Clock()
+        self._lock = threading.RLock()
+        self._next_seq = 1
+        self._scanned = 0
+        checkpoint = store.get_meta(_CHECKPOINT)
+        if checkpoint is not None:
+            self._scanned, floor = checkpoint
+            self.clock.observe(floor)
+        if device_id is not None:
+            last = store.last_in_stream(device_id)
+            if last is not None:
+                self._next_seq = last.originator_version + 1
+                self.clock.observe(codec.decode(last.topic, last.state).hlc)
+        self._catch_up()
+
+    # -- writing -------------------------------------------------------------
+
+    def append(self, drafts: Sequence[Event]) -> list[Event]:
+        """Record this device's own events; returns them as stored."""
+        if self.device_id is None:
+            raise StoreError("this log has no device of its own to append for")
+        if not drafts:
+            return []
+        with self._lock:
+            for _ in range(_RETRIES):
+                self._catch_up()
+                events = [
+                    stamp(
+                        draft,
+                        event_id=draft.event_id or new_id(),
+                        device_id=self.device_id,
+                        seq=self._next_seq + i,
+                        hlc=self.clock.tick(),
+                    )
+                    for i, draft in enumerate(drafts)
+                ]
+                try:
+                    positions = self.store.insert([stored_form(e) for e in events])
+                except IntegrityError:
+                    self._refresh_seq()
+                    continue
+                self._next_seq += len(events)
+                self._advance(positions)
+                return events
+        raise StoreError("could not append: the log kept changing under us; try again")
+
+    def ingest(
+        self, events: Iterable[LogEvent], *, tracking: Tracking | None = None
+    ) -> list[LogEvent]:
+        """Store events recorded elsewhere; returns those that were new.
+
+        All or nothing: a conflict or a gap raises and stores nothing (not even
+        the tracking record).
+        """
+        batch = list(events)
+        with self._lock:
+            for _ in range(_RETRIES):
+                new = self._new_events(batch)
+                try:
+                    positions = self.store.insert([stored_form(e) for e in new], tracking)
+                except IntegrityError:
+                    if tracking is not None and tracking.notification_id <= self.store.tracking(
+                        tracking.application_name
+                    ):
+                        tracking = None  # another process already recorded this pull
+                    continue
+                for event in new:
+                    if event.device_id == self.device_id:
+                        self.clock.observe(event.hlc)
+                    else:
+                        self.clock.receive(event.hlc)
+                if self.device_id is not None and new:
+                    self._refresh_seq()
+                self._advance(positions)
+                return new
+        raise StoreError("could not ingest: the log kept changing under us; try again")
+
+    def _new_events(self, batch: Sequence[LogEvent]) -> list[LogEvent]:
+        """The events of `batch` not yet held; raises on conflicts and gaps."""
+        by_device: dict[str, dict[int, LogEvent]] = defaultdict(dict)
+        for event in batch:
+            seen = by_device[event.device_id].get(event.seq)
+            if seen is not None and stored_form(seen).state != stored_form(event).state:
+                raise ConflictError(
+                    f"two different events claim device {event.device_id} seq {event.seq}"
+                )
+            by_device[event.device_id][event.seq] = event
+        new: list[LogEvent] = []
+        for device_id, by_seq in by_device.items():
+            if min(by_seq) < 1:
+                raise SequenceGapError(
+                    f"device {device_id}: sequence numbers start at 1", device_id, 1
+                )
+            held = {
+                s.originator_version: s
+                for s in self.store.stream(device_id, gt=min(by_seq) - 1, lte=max(by_seq))
+            }
+            last = self.store.last_in_stream(device_id)
+            expected = (last.originator_version if last else 0) + 1
+            for seq in sorted(by_seq):
+                event = by_seq[seq]
+                row = stored_form(event)
+                existing = held.get(seq)
+                if existing is not None:
+                    if existing.state != row.state or existing.topic != row.topic:
+                        raise ConflictError(
+                            f"device {device_id} seq {seq} is already held with different "
+                            f"content (held {existing.topic}, offered {row.topic} "
+                            f"{event.event_id}); events are immutable"
+                        )
+                    continue
+                if seq != expected:
+                    raise SequenceGapError(
+                        f"device {device_id}: expected seq {expected}, got {seq}",
+                        device_id,
+                        expected,
+                    )
+                new.append(event)
+                expected += 1
+        return new
+
+    # -- reading -------------------------------------------------------------
+
+    def read(self, after: int = 0, *, limit: int | None = None) -> Iterator[tuple[int, LogEvent]]:
+        """(position, event) pairs after a position, in log order."""
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page = PAGE if remaining is None else min(PAGE, remaining)
+            rows = self.store.notifications(after, page)
+            if not rows:
+                return
+            for row in rows:
+                yield row.id, codec.decode(row.topic, row.state)
+            after = rows[-1].id
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < page:
+                return
+
+    def events(self) -> Iterator[LogEvent]:
+        """Every event in log order."""
+        for _, event in self.read():
+            yield event
+
+    def stream(
+        self, device_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[LogEvent]:
+        """One device's events with seq greater than `after_seq`, in seq order."""
+        lte = None if limit is None else after_seq + limit
+        rows = self.store.stream(device_id, gt=after_seq, lte=lte)
+        return [codec.decode(r.topic, r.state) for r in rows]
+
+    def last_seq(self, device_id: str | None = None) -> int:
+        """The highest seq held for a device (this device by default); 0 if none."""
+        target = device_id or self.device_id
+        if target is None:
+            return 0
+        last = self.store.last_in_stream(target)
+        return last.originator_version if last else 0
+
+    def position(self) -> int:
+        """The highest log position."""
+        return self.store.max_position()
+
+    def tracking(self, upstream: str) -> int:
+        """The cursor recorded for an upstream (0 if never pulled)."""
+        return self.store.tracking(upstream)
+
+    # -- clock and sequence bookkeeping -----------------------------------------
+
+    def _catch_up(self) -> None:
+        """Observe every event written since we last looked (any process)."""
+        start = self._scanned
+        while True:
+            rows = self.store.notifications(self._scanned, PAGE)
+            for row in rows:
+                event = codec.decode(row.topic, row.state)
+                if event.device_id == self.device_id:
+                    self.clock.observe(event.hlc)
+                else:
+                    self.clock.receive(event.hlc)
+                self._scanned = row.id
+            if len(rows) < PAGE:
+                break
+        if self._scanned - start >= _CHECKPOINT_EVERY:
+            self.store.put_meta(_CHECKPOINT, self._scanned, self.clock.last)
+
+    def _advance(self, positions: Sequence[int] | None) -> None:
+        """Move the scanned mark past our own insert if nothing came in between."""
+        if positions and positions[0] == self._scanned + 1:
+            last = positions[-1]
+            if last - positions[0] == len(positions) - 1:
+                before = self._scanned
+                self._scanned = last
+                if last // _CHECKPOINT_EVERY != before // _CHECKPOINT_EVERY:
+                    self.store.put_meta(_CHECKPOINT, self._scanned, self.clock.last)
+
+    def _refresh_seq(self) -> None:
+        if self.device_id is not None:
+            self._next_seq = self.last_seq(self.device_id) + 1

@@ -1,0 +1,246 @@
+"""The event store adapter: eventsourcing's recorders, SQLite or PostgreSQL.
+
+This module is the only place in `core` that does I/O. It maps Reciprocity's log
+onto the library's own model:
+
+- one stream per device: `originator_id` is the device id (text), and
+  `originator_version` is the device's gapless sequence number, so that the
+  library's primary key `(originator_id, originator_version)` is exactly the sync
+  protocol's uniqueness rule;
+- the notification id (SQLite rowid, PostgreSQL `notification_id`) is the local
+  log position, the order in which this replica learned of events;
+- `topic` is the stable event type name and `state` the msgpack event;
+- the library's tracking table records how far this replica has pulled from
+  elsewhere, in the same transaction as the pulled events.
+
+A small `recip_meta` table beside the library's tables keeps a clock checkpoint
+(see `core.log`); it is advisory, never the source of truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    PersistenceError,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
+
+from .errors import StoreError
+
+__all__ = [
+    "IntegrityError",
+    "Notification",
+    "Store",
+    "StoredEvent",
+    "Tracking",
+    "open_store",
+]
+
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class _Cursor(Protocol):
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a store lives: a SQLite file path or a PostgreSQL URL (+ schema)."""
+
+    url: str
+    schema: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+
+class Store:
+    """One event log's storage: a process recorder plus a tiny metadata table."""
+
+    def __init__(self, recorder: ProcessRecorder, datastore: Any, *, postgres: bool) -> None:
+        self.recorder = recorder
+        self._datastore = datastore
+        self._postgres = postgres
+        self._placeholder = "%s" if postgres else "?"
+        schema = getattr(datastore, "schema", None)
+        self._meta = f'"{schema}".recip_meta' if postgres else "recip_meta"
+        self._events = f'"{schema}".stored_events' if postgres else "stored_events"
+        with self._transaction(commit=True) as c:
+            c.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._meta} "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, value BIGINT NOT NULL)"
+            )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._postgres
+
+    @contextlib.contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[_Cursor]:
+        try:
+            with self._datastore.transaction(commit=commit) as c:
+                yield cast(_Cursor, c)
+        except PersistenceError as exc:
+            raise StoreError(f"event store failure: {exc}") from exc
+
+    # -- writing -------------------------------------------------------------
+
+    def insert(
+        self, stored: Sequence[StoredEvent], tracking: Tracking | None = None
+    ) -> Sequence[int] | None:
+        """Insert events (and a tracking record) in one transaction.
+
+        Raises the library's `IntegrityError` if any `(stream, version)` exists:
+        the whole batch is rolled back, the log is as it was.
+        """
+        if not stored and tracking is None:
+            return []
+        if not stored:
+            assert tracking is not None
+            self.recorder.insert_tracking(tracking)
+            return []
+        return self.recorder.insert_events(stored, tracking=tracking)
+
+    # -- reading -------------------------------------------------------------
+
+    def notifications(self, after: int, limit: int) -> Sequence[Notification]:
+        """Events at log positions greater than `after`, in log order."""
+        return self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+
+    def stream(
+        self, device_id: str, *, gt: int | None = None, lte: int | None = None
+    ) -> Sequence[StoredEvent]:
+        """One device's events by sequence number."""
+        return self.recorder.select_events(device_id, gt=gt, lte=lte)
+
+    def last_in_stream(self, device_id: str) -> StoredEvent | None:
+        """The event with the highest sequence number of a device, if any."""
+        rows = self.recorder.select_events(device_id, desc=True, limit=1)
+        return rows[0] if rows else None
+
+    def max_position(self) -> int:
+        """The highest log position (0 for an empty log)."""
+        return self.recorder.max_notification_id() or 0
+
+    def tracking(self, name: str) -> int:
+        """How far this log has pulled from the upstream called `name` (0 if never)."""
+        return self.recorder.max_tracking_id(name) or 0
+
+    def streams(self) -> dict[str, int]:
+        """Every device stream in this log with its highest sequence number."""
+        with self._transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, MAX(originator_version) FROM {self._events} "
+                "GROUP BY originator_id"
+            )
+            rows = cast(Any, c).fetchall()
+        return {str(_col(r, 0)): int(_col(r, 1)) for r in rows}
+
+    # -- metadata --------------------------------------------------------------
+
+    def get_meta(self, name: str) -> tuple[int, int] | None:
+        p = self._placeholder
+        with self._transaction(commit=False) as c:
+            c.execute(f"SELECT position, value FROM {self._meta} WHERE name = {p}", (name,))
+            row = c.fetchone()
+        if row is None:
+            return None
+        return int(_col(row, 0)), int(_col(row, 1))
+
+    def put_meta(self, name: str, position: int, value: int) -> None:
+        p = self._placeholder
+        with self._transaction(commit=True) as c:
+            c.execute(
+                f"INSERT INTO {self._meta} (name, position, value) VALUES ({p}, {p}, {p}) "
+                "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+                "value = excluded.value",
+                (name, position, value),
+            )
+
+    def close(self) -> None:
+        self._datastore.close()
+
+
+def _col(row: Any, index: int) -> Any:
+    """A column by position from a sqlite3.Row or a psycopg dict row."""
+    if isinstance(row, dict):
+        return list(row.values())[index]
+    return row[index]
+
+
+def open_store(location: str | Location, *, create: bool = True) -> Store:
+    """Open (and create if needed) the event store at a path or PostgreSQL URL."""
+    loc = location if isinstance(location, Location) else Location(str(location))
+    try:
+        if loc.is_postgres:
+            return _open_postgres(loc, create=create)
+        return _open_sqlite(loc.url, create=create)
+    except PersistenceError as exc:
+        raise StoreError(f"cannot open the event store at {_redact(loc.url)}: {exc}") from exc
+
+
+def _open_sqlite(path: str, *, create: bool) -> Store:
+    if path != ":memory:" and not path.startswith("file:"):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            if not create:
+                raise StoreError(f"no event store at {path}")
+            os.makedirs(parent, exist_ok=True)
+    datastore = SQLiteDatastore(path, originator_id_type="text", lock_timeout=30)
+    recorder = SQLiteProcessRecorder(datastore)
+    recorder.create_table()
+    return Store(recorder, datastore, postgres=False)
+
+
+def _open_postgres(loc: Location, *, create: bool) -> Store:
+    try:
+        from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise StoreError(
+            "PostgreSQL support needs the 'postgres' extra: pip install 'reciprocity[postgres]'"
+        ) from exc
+    parsed = urlparse(loc.url)
+    schema = loc.schema or "public"
+    if not _SCHEMA_RE.match(schema):
+        raise StoreError(f"invalid PostgreSQL schema name {schema!r}")
+    datastore = PostgresDatastore(
+        dbname=(parsed.path or "/").lstrip("/") or "postgres",
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=unquote(parsed.username or os.environ.get("USER", "postgres")),
+        password=unquote(parsed.password or ""),
+        schema=schema,
+        originator_id_type="text",
+        pool_size=2,
+        max_overflow=8,
+        lock_timeout=30,
+    )
+    if create:
+        with datastore.transaction(commit=True) as c:
+            c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    recorder = PostgresProcessRecorder(datastore)
+    recorder.create_table()
+    return Store(recorder, datastore, postgres=True)
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

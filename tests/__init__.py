@@ -1,0 +1,1 @@
+"""Reciprocity's test suite."""
