@@ -1,0 +1,1 @@
+"""Reciprocity's benchmarks: every figure beside a baseline measured in the same run."""
