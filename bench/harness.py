@@ -121,8 +121,10 @@ def report(
 ) -> dict[str, Any]:
     """Print a table and write `bench/results/<bench>.json`; returns the document."""
     info = machine()
-    print(f"\n{bench}  ({info['cpu']}, {info['cores']} cores, Python {info['python']}, "
-          f"SQLite {info['sqlite']})")
+    print(
+        f"\n{bench}  ({info['cpu']}, {info['cores']} cores, Python {info['python']}, "
+        f"SQLite {info['sqlite']})"
+    )
     print(f"params: {params}")
     header = f"{'figure':<44} {'ours (median)':>16} {'baseline':>16} {'ratio':>7} {'target':>7}"
     print(header)

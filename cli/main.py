@@ -13,7 +13,7 @@ import click
 
 from core.errors import ReciprocityError
 
-from . import record, remote, views
+from . import record, remote, replay, transfer, views
 from .home import Home
 
 
@@ -45,6 +45,8 @@ def cli(ctx: click.Context, home: str | None) -> None:
 record.register(cli)
 views.register(cli)
 remote.register(cli)
+replay.register(cli)
+transfer.register(cli)
 
 
 def main() -> None:
