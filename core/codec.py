@@ -87,9 +87,7 @@ def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event | Op
     if isinstance(version, int) and version > current:
         return decode_opaque(topic, state)
     if not isinstance(version, int):
-        raise CodecError(
-            f"{topic} event has an invalid schema version {version!r}"
-        )
+        raise CodecError(f"{topic} event has an invalid schema version {version!r}")
     while version < current:
         upcaster = UPCASTERS.get((topic, version))
         if upcaster is None:
