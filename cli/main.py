@@ -1,15 +1,21 @@
 """The `recip` command: one group, with subcommands registered from small modules.
 
 Every refusal is a `ReciprocityError`; it is printed as one line on stderr and
-the command exits with status 1, having appended nothing.
+the command exits with status 1, having appended nothing. Usage mistakes (a bad
+option value, a missing argument), storage failures (a locked or unreadable
+database) and file-system errors get the same treatment: one `error: ...` line,
+exit status 1, never a traceback. A person scripting `recip` can rely on that.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from eventsourcing.persistence import PersistenceError
 
 from core.errors import ReciprocityError
 
@@ -24,8 +30,27 @@ class ReciprocityGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ReciprocityError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _refuse(str(exc))
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "recip"
+            _refuse(f"{exc.format_message()} (see '{where} --help')")
+        except BrokenPipeError:
+            # The reader went away (`recip events --json | head`): not an error to report.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
+        except PersistenceError as exc:
+            _refuse(f"event store failure: {exc}")
+        except OSError as exc:
+            _refuse(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
+def _refuse(message: str) -> NoReturn:
+    """Print one line on stderr and exit 1."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=ReciprocityGroup)
