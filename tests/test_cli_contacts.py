@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.events import ContactAdded, ContactArchived, ContactEdited, ContactRestored
-from core.events import ContactsMerged
+from core.events import (
+    ContactAdded,
+    ContactArchived,
+    ContactEdited,
+    ContactRestored,
+    ContactsMerged,
+)
 from tests.cli_support import json_out, recorded, refused, state
 from tests.conftest import Recip
 
@@ -63,7 +68,9 @@ def test_add_refusals(recip: Recip, options: tuple[str, ...], match: str) -> Non
 
 def test_edit_changes_only_given_fields(recip: Recip) -> None:
     cid = add(recip, "Ada", "--email", "a@x.org", "--tag", "t1", "--org", "Old")
-    event = recorded(recip, "contact", "edit", "ada", "--name", "Ada L", "--tag", "t2", "--tag", "t3")
+    event = recorded(
+        recip, "contact", "edit", "ada", "--name", "Ada L", "--tag", "t2", "--tag", "t3"
+    )
     assert isinstance(event, ContactEdited)
     assert event.contact_id == cid
     contact = state(recip).contact(cid)
