@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from importlib import metadata
 from typing import Any, NoReturn
 
 import click
@@ -23,8 +24,25 @@ from . import record, remote, replay, transfer, views
 from .home import Home
 
 
+def _version() -> str:
+    """The installed distribution's version; running from a source tree has none."""
+    try:
+        return metadata.version("reciprocity")
+    except metadata.PackageNotFoundError:
+        return "unknown (running from source, not installed)"
+
+
 class ReciprocityGroup(click.Group):
     """Turns refusals into one clear line and a non-zero exit."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Group-level usage mistakes (`--home` naming a file) get one line too."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            _usage(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,8 +52,7 @@ class ReciprocityGroup(click.Group):
         except click.exceptions.NoArgsIsHelpError:
             raise
         except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "recip"
-            _refuse(f"{exc.format_message()} (see '{where} --help')")
+            _usage(exc)
         except BrokenPipeError:
             # The reader went away (`recip events --json | head`): not an error to report.
             with contextlib.suppress(OSError, ValueError):
@@ -45,6 +62,11 @@ class ReciprocityGroup(click.Group):
             _refuse(f"event store failure: {exc}")
         except OSError as exc:
             _refuse(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
+def _usage(exc: click.UsageError) -> NoReturn:
+    where = exc.ctx.command_path if exc.ctx is not None else "recip"
+    _refuse(f"{exc.format_message()} (see '{where} --help')")
 
 
 def _refuse(message: str) -> NoReturn:
@@ -60,7 +82,7 @@ def _refuse(message: str) -> NoReturn:
     type=click.Path(file_okay=False),
     help="Device home directory (default: $RECIP_HOME or the per-user data directory).",
 )
-@click.version_option(package_name="reciprocity")
+@click.version_option(version=_version(), prog_name="recip")
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """Reciprocity: keep your relationships two-way, and keep them up."""
