@@ -59,7 +59,9 @@ class ReciprocityGroup(click.Group):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
         except PersistenceError as exc:
-            _refuse(f"event store failure: {exc}")
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            hint = ": another process is writing to it, try again" if busy else ""
+            _refuse(f"event store failure ({exc}){hint}")
         except OSError as exc:
             _refuse(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 
