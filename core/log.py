@@ -22,7 +22,9 @@ bounds how much of the log a newly opened process must scan to find its floor.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
@@ -32,12 +34,13 @@ from .clock import Clock
 from .errors import ConflictError, SequenceGapError, StoreError
 from .events import Event, OpaqueEvent, stamp, type_name
 from .ids import new_id
+from .state import State
 from .store import IntegrityError, Store, StoredEvent, Tracking
 
 PAGE: Final = 2000
 _CHECKPOINT: Final = "clock"
 _CHECKPOINT_EVERY: Final = 1000
-_RETRIES: Final = 8
+_RETRIES: Final = 50
 
 LogEvent = Event | OpaqueEvent
 
@@ -79,7 +82,7 @@ class EventLog:
         if not drafts:
             return []
         with self._lock:
-            for _ in range(_RETRIES):
+            for attempt in range(_RETRIES):
                 self._catch_up()
                 events = [
                     stamp(
@@ -94,7 +97,10 @@ class EventLog:
                 try:
                     positions = self.store.insert([stored_form(e) for e in events])
                 except IntegrityError:
+                    # Another writer took these seqs: re-read and retry after a
+                    # short random pause so that contending writers spread out.
                     self._refresh_seq()
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
                 self._next_seq += len(events)
                 self._advance(positions)
@@ -198,6 +204,10 @@ class EventLog:
         """Every event in log order."""
         for _, event in self.read():
             yield event
+
+    def about(self, contact_id: str) -> list[Event]:
+        """Every event concerning a contact (merges and retractions included)."""
+        return State(self.events()).concerning(contact_id)
 
     def stream(
         self, device_id: str, *, after_seq: int = 0, limit: int | None = None
