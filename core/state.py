@@ -276,13 +276,10 @@ class State:
         target = self.survivor(contact_id)
         direct: dict[str, Event] = {}
         for event in self.by_id.values():
-            if isinstance(event, ContactsMerged):
-                ids = (event.survivor_id, event.absorbed_id)
-            elif isinstance(event, AskResolved):
+            ids: tuple[str, ...] = contacts_of(event)
+            if isinstance(event, AskResolved):
                 made = self.asks.get(event.ask_id)
                 ids = (made.contact_id,) if made is not None else ()
-            else:
-                ids = contacts_of(event)
             if any(self.survivor(i) == target for i in ids):
                 direct[event.event_id] = event
         for target_id, retractions in self.retractions.items():

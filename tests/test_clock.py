@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -78,7 +80,7 @@ def test_hlc_and_event_id_order_any_set_totally_and_deterministically(
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
     assert sorted(shuffled) == sorted(stamps)
     distinct = sorted(set(stamps))
-    assert all(a < b for a, b in zip(distinct, distinct[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(distinct))
 
 
 @given(st.integers(min_value=0, max_value=2**47), st.integers(min_value=0, max_value=65535))

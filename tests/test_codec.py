@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import msgspec
 import pytest
 from hypothesis import given
@@ -112,7 +114,5 @@ def test_newer_version_than_this_build_is_refused(event: ev.Event) -> None:
 
 @given(st.binary(max_size=64))
 def test_garbage_never_escapes_as_another_error(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(CodecError):
         codec.decode("GiveMade", blob)
-    except CodecError:
-        pass
