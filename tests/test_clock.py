@@ -94,3 +94,15 @@ def test_logical_overflow_carries_into_physical() -> None:
     c = Clock(lambda: 10, last=clock.pack(10, clock.LOGICAL_MASK))
     nxt = c.tick()
     assert clock.physical_ms(nxt) == 11 and clock.logical(nxt) == 0
+
+
+@given(walls, st.integers(min_value=1, max_value=70_000))
+def test_tick_many_reserves_consecutive_unique_stamps(values: list[int], count: int) -> None:
+    c = Clock(FakeWall(values))
+    before = c.tick()
+    first = c.tick_many(count)
+    after = c.tick()
+    assert before < first
+    assert first + count - 1 == c.last or after > first + count - 1
+    assert after > first + count - 1
+    assert clock.logical(first) + count - 1 <= clock.LOGICAL_MASK or count > clock.LOGICAL_MASK
