@@ -67,7 +67,9 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        rows = [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events]
+        rows = [
+            (str(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events
+        ]
         positions = self.insert_rows(c, rows)
         tracking: Tracking | None = kwargs.get("tracking")
         if tracking is not None:
