@@ -130,7 +130,7 @@ def test_locked_database(recip: Recip, short_lock_timeout: None) -> None:
     finally:
         conn.execute("ROLLBACK")
         conn.close()
-    assert "locked" in line and "try again" in line
+    assert "try again" in line  # locked, or (after retries) "the log kept changing"
     assert position(recip) == before
     recorded(recip, "note", "Ada", "hello")  # works once the lock is gone
 

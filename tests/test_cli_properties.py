@@ -9,7 +9,7 @@
   events in.
 - Any invalid weight or date is refused with one line and appends nothing.
 
-Run more examples with `pytest --hypothesis-profile=soak`.
+Run more examples with `HYPOTHESIS_PROFILE=soak` (profiles in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from core.state import State
 from tests.cli_support import position
 from tests.conftest import Recip
 
-settings.register_profile("soak", max_examples=500, stateful_step_count=60)
+#: Examples per property scale with the loaded profile (default 100, soak 2000).
+BUDGET = settings.default.max_examples
 
 NAMES = st.sampled_from(["Ada", "ada", "Bob", "Cy", "Dee", "Émile", "Zoë", "bob "])
 CIRCLES = st.sampled_from(["inner", "close", "wider", "distant", "none"])
@@ -229,8 +230,8 @@ class ContactCommands(RuleBasedStateMachine):
 
 
 ContactCommands.TestCase.settings = settings(
-    max_examples=20,
-    stateful_step_count=12,
+    max_examples=max(1, BUDGET // 5),
+    stateful_step_count=12 if BUDGET <= 100 else 40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -262,7 +263,9 @@ STEP = st.tuples(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max(1, BUDGET // 8), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(shared=st.lists(NAMES, min_size=1, max_size=3), steps=st.lists(STEP, max_size=10))
 def test_two_devices_with_the_same_events_print_the_same_bytes(
     tmp_path_factory: pytest.TempPathFactory,
@@ -309,7 +312,7 @@ def with_ada(tmp_path_factory: pytest.TempPathFactory) -> Recip:
     return recip
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=max(1, BUDGET // 3), deadline=None)
 @given(weight=st.integers().filter(lambda w: not 1 <= w <= 5))
 def test_any_out_of_range_weight_is_refused(with_ada: Recip, weight: int) -> None:
     before = position(with_ada)
@@ -319,7 +322,7 @@ def test_any_out_of_range_weight_is_refused(with_ada: Recip, weight: int) -> Non
     assert position(with_ada) == before
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=max(1, BUDGET // 2), deadline=None)
 @given(text=st.text(min_size=1, max_size=30).filter(lambda t: t.strip() and "\x00" not in t))
 def test_any_unreadable_date_is_refused_or_read(with_ada: Recip, text: str) -> None:
     """Whatever `--on` holds, the command either records one event or is refused
