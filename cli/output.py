@@ -36,7 +36,7 @@ _JSON: Final = msgspec.json.Encoder()
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: its header, and whether its cells must stay on one line."""
+    """A table column: its header, and whether its cells should stay on one line."""
 
     header: str
     no_wrap: bool = False
@@ -70,7 +70,8 @@ def print_table(
     """A table of string cells; prints `empty` instead when there are no rows."""
     table = Table(title=title, show_lines=False, header_style="bold", title_justify="left")
     for col in columns:
-        table.add_column(col.header, no_wrap=col.no_wrap, justify=col.justify)
+        # Never cut a cell (an id cut short is useless); fold it if space runs out.
+        table.add_column(col.header, no_wrap=col.no_wrap, justify=col.justify, overflow="fold")
     count = 0
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))

@@ -53,6 +53,7 @@ from core.events import (
 from core.state import EDITABLE, Contact, State
 
 from .context import Session, current_now, home_of, open_session
+from .home import DeviceConfig
 from .output import Column, listing, local_time, print_json, print_table, recorded_time
 
 #: Events written to stdout per chunk when streaming `recip events --json`.
@@ -588,6 +589,7 @@ def events(ctx: click.Context, as_json: bool, jsonl: bool) -> None:
         return
     with open_session(ctx, fold=False) as session:
         held = list(session.log.read())
+        own = session.device
     state = State(event for _, event in held)
     print_table(
         [
@@ -605,7 +607,7 @@ def events(ctx: click.Context, as_json: bool, jsonl: bool) -> None:
                 str(position),
                 event.type if isinstance(event, OpaqueEvent) else type_name(event),
                 event.event_id,
-                event.device_id[:8],
+                device_label(event.device_id, own),
                 str(event.seq),
                 recorded_time(event.hlc),
                 local_time(event.occurred_at, event.utc_offset),
@@ -615,6 +617,15 @@ def events(ctx: click.Context, as_json: bool, jsonl: bool) -> None:
         ),
         empty="the log is empty",
     )
+
+
+def device_label(device_id: str, own: DeviceConfig) -> str:
+    """This device by its name; another by the random tail of its id.
+
+    (A UUIDv7's head is its creation time, so two devices set up the same minute
+    share it; the tail tells them apart.)
+    """
+    return own.name if device_id == own.device_id else f"…{device_id[-8:]}"
 
 
 def _stream_json(session: Session, *, array: bool) -> None:

@@ -69,13 +69,14 @@ def test_json_and_jsonl_together_refused(recip: Recip) -> None:
 def test_table_shows_envelope_and_summary(recip: Recip) -> None:
     history(recip)
     table = recip.ok("events")
-    device = json.loads((recip.home / "device.json").read_text())["device_id"]
+    device = json.loads((recip.home / "device.json").read_text())
     for position, event in stored(recip):
         assert not isinstance(event, OpaqueEvent)
         row = next(line for line in table.splitlines() if event.event_id in line)
         cells = [c.strip() for c in row.strip("│ \n").split("│")]
         assert cells[0] == str(position)
-        assert cells[3] == device[:8] and cells[4] == str(event.seq)
+        assert event.device_id == device["device_id"]
+        assert cells[3] == device["name"] and cells[4] == str(event.seq)
     assert "merged Bobby into Bob" in table
     assert "meeting with Ada, Bob: lunch" in table
 
@@ -123,7 +124,7 @@ def test_unknown_event_types_are_shown_whole(recip: Recip, foreign: OpaqueEvent)
         1,
     )
     table = recip.ok("events")
-    assert "MoodLogged" in table and "unknown event type" in table and "other-de" in table
+    assert "MoodLogged" in table and "unknown event type" in table and "…r-device" in table
     # Unknown events do not disturb recording or reading.
     recorded(recip, "contact", "add", "Ada")
     assert [e["type"] for e in json.loads(recip.ok("events", "--json"))] == [
