@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from importlib import metadata
 from typing import Any, NoReturn
 
 import click
@@ -26,10 +25,20 @@ from .home import Home
 
 def _version() -> str:
     """The installed distribution's version; running from a source tree has none."""
+    from importlib import metadata
+
     try:
         return metadata.version("reciprocity")
     except metadata.PackageNotFoundError:
         return "unknown (running from source, not installed)"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # A callback, not click.version_option: looking up package metadata costs
+    # ~100 ms, which every command would otherwise pay at import time.
+    if value and not ctx.resilient_parsing:
+        click.echo(f"recip, version {_version()}")
+        ctx.exit()
 
 
 class ReciprocityGroup(click.Group):
@@ -84,7 +93,14 @@ def _refuse(message: str) -> NoReturn:
     type=click.Path(file_okay=False),
     help="Device home directory (default: $RECIP_HOME or the per-user data directory).",
 )
-@click.version_option(version=_version(), prog_name="recip")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """Reciprocity: keep your relationships two-way, and keep them up."""

@@ -19,15 +19,15 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import click
 import msgspec
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from core.clock import physical_ms
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Width used when stdout is not a terminal: wide enough for ids and summaries.
 PIPE_WIDTH: Final = 240
@@ -55,6 +55,8 @@ def json_bytes(value: Any) -> bytes:
 
 def console() -> Console:
     """A rich console on the current stdout (looked up per call: tests swap it)."""
+    from rich.console import Console  # imported when needed: JSON output never pays for it
+
     out = sys.stdout
     wide = None if out.isatty() else PIPE_WIDTH
     return Console(file=out, width=wide, highlight=False, soft_wrap=False, emoji=False)
@@ -68,6 +70,9 @@ def print_table(
     empty: str = "nothing to show",
 ) -> None:
     """A table of string cells; prints `empty` instead when there are no rows."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, show_lines=False, header_style="bold", title_justify="left")
     for col in columns:
         # Never cut a cell (an id cut short is useless); fold it if space runs out.
