@@ -629,23 +629,26 @@ def device_label(device_id: str, own: DeviceConfig) -> str:
 
 
 def _stream_json(session: Session, *, array: bool) -> None:
-    """Write every event as JSON in chunks, never holding the whole log."""
+    """Write every event as JSON in chunks, never holding the whole log.
+
+    Each object is `to_json`'s bytes with `"position"` spliced in before the
+    closing brace: the stored rendering is kept byte for byte, not re-encoded.
+    """
     sys.stdout.flush()
     out = sys.stdout.buffer
-    first = True
+    separator = b"," if array else b"\n"
     if array:
         out.write(b"[")
+    first = True
     for chunk in _chunks(session):
-        parts = []
-        for position, event in chunk:
-            body = to_json(event)
-            item = body[:-1] + b',"position":' + str(position).encode() + b"}"
-            if array:
-                parts.append(item if first else b"," + item)
-            else:
-                parts.append(item + b"\n")
-            first = False
-        out.write(b"".join(parts))
+        data = separator.join(
+            b'%b,"position":%d}' % (to_json(event)[:-1], position) for position, event in chunk
+        )
+        if array:
+            out.write(data if first else b"," + data)
+        else:
+            out.write(data + b"\n")
+        first = False
     if array:
         out.write(b"]\n")
     out.flush()

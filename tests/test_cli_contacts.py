@@ -254,3 +254,12 @@ def test_retracted_contact_disappears(recip: Recip) -> None:
     recorded(recip, "retract", cid, "--reason", "added by mistake")
     assert json_out(recip, "contact", "list", "--all", "--json") == []
     refused(recip, "note", cid, "x", match="no contact matches")
+
+
+def test_table_prints_names_literally(recip: Recip) -> None:
+    for name in ("[bold]Ada[/bold]", "李小龙", "Zoë :smile:"):
+        add(recip, name)
+    table = recip.ok("contact", "list")
+    for name in ("[bold]Ada[/bold]", "李小龙", "Zoë :smile:"):
+        assert name in table
+    assert json_out(recip, "contact", "list", "--json")[0]["name"] == "[bold]Ada[/bold]"
