@@ -149,12 +149,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    if args.events is None:
-        run(args.quick)
-    else:
-        main_with(args.events, args.repeats)
+    events = args.events or (10_000 if args.quick else 100_000)
+    repeats = args.repeats or (3 if args.quick else 5)
+    main_with(events, repeats)
 
 
 if __name__ == "__main__":
