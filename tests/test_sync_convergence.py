@@ -159,6 +159,7 @@ class SyncMachine(RuleBasedStateMachine):
     )
     def setup(self, n: int, pages: list[int], json: list[bool]) -> None:
         owner, token = self.service.accounts.add_owner("alice")
+        self.enroll_token = token
         for i in range(n):
             device_id = new_id()
             _, device_token = self.service.accounts.enroll(token, device_id, f"device {i}")
@@ -304,17 +305,30 @@ class SyncMachine(RuleBasedStateMachine):
         device.open()
 
     @precondition(lambda self: bool(self.devices))
-    @rule(d=st.integers(0, 4))
-    def lose_database(self, d: int) -> None:
-        """A device whose events the server all holds loses its database, keeps its id."""
+    @rule(d=st.integers(0, 4), new_identity=st.booleans())
+    def lose_database(self, d: int, new_identity: bool) -> None:
+        """A device whose events the server all holds loses its database.
+
+        Either it starts over as a new device (new id, enrolled again), or it keeps
+        its identity and syncs before recording anything: both get everything back.
+        """
         device = self.pick(d)
-        server_log = self.service.log(device.replica.upstream)
-        if server_log.last_seq(device.device_id) != device.log.last_seq():
+        upstream = device.replica.upstream
+        if self.service.log(upstream).last_seq(device.device_id) != device.log.last_seq():
             return  # it would lose events nobody else has: not a sync fault
         device.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{device.path}{suffix}").unlink(missing_ok=True)
+        if new_identity:
+            device.device_id = new_id()
+            _, device.wire.token = self.service.accounts.enroll(
+                self.enroll_token, device.device_id, "reborn"
+            )
+            device.wire.sent = []
         device.open()
+        device.replica.sync()
+        held, _ = stored_set(device.log)
+        assert held == stored_set(self.service.log(upstream))[0]
 
     @invariant()
     def each_event_once(self) -> None:
