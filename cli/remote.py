@@ -18,14 +18,12 @@ import click
 import msgspec
 
 from core.clock import MAX_DRIFT_MS
-from server.accounts import Accounts
-from server.service import MAX_BODY, ServerConfig
-from sync import http
 from sync import remote as remotes
-from sync.remote import RemoteConfig
-from sync.replica import Progress, Replica
 
 from .home import Home
+
+# The server, the HTTP client and rich are imported inside the commands that use
+# them, so that every other `recip` command starts without paying for them.
 
 
 def _when(ms: int | None) -> str:
@@ -45,11 +43,12 @@ def _when(ms: int | None) -> str:
     help="Directory of the accounts database and one event log per owner.",
 )
 @click.option(
-    "--max-body", default=MAX_BODY, show_default=True, type=int, help="Largest request (bytes)."
+    "--max-body", default=16 * 1024 * 1024, show_default=True, type=int, help="Largest request."
 )
 def serve(host: str, port: int, data: str, max_body: int) -> None:
     """Run the sync server."""
     from server.run import serve as run
+    from server.service import ServerConfig
 
     click.echo(f"recip sync server on http://{host}:{port} (data in {data})", err=True)
     run(ServerConfig(data=Path(data), max_body=max_body), host, port)
@@ -65,6 +64,8 @@ def admin() -> None:
 @click.option("--data", required=True, type=click.Path(file_okay=False), help="Server data.")
 def add_owner(name: str, data: str) -> None:
     """Create an owner and print its enrollment token (last line, shown once)."""
+    from server.accounts import Accounts
+
     path = Path(data)
     accounts = Accounts(path / "accounts.db")
     try:
@@ -88,9 +89,11 @@ def remote() -> None:
 @click.pass_obj
 def remote_add(home: Home, url: str, token: str, device_name: str | None) -> None:
     """Enroll this device with a server."""
+    from sync import http
+
     device = home.device()
     reply = http.enroll(url, token, device.device_id, device_name or device.name)
-    config = RemoteConfig(
+    config = remotes.RemoteConfig(
         url=url.rstrip("/"),
         owner_id=reply.owner_id,
         owner_name=reply.owner_name,
@@ -106,6 +109,8 @@ def remote_add(home: Home, url: str, token: str, device_name: str | None) -> Non
 @click.pass_obj
 def remote_devices(home: Home, as_json: bool) -> None:
     """List the owner's devices."""
+    from sync import http
+
     config = remotes.load(home.path)
     devices = http.list_devices(config.url, config.device_token)
     if as_json:
@@ -122,6 +127,8 @@ def remote_devices(home: Home, as_json: bool) -> None:
 @click.pass_obj
 def remote_revoke(home: Home, device: str) -> None:
     """Revoke a device (by id, id prefix or name): it is refused at once."""
+    from sync import http
+
     config = remotes.load(home.path)
     info = http.revoke(config.url, config.device_token, device)
     click.echo(f"revoked {info.device_id} ({info.name})")
@@ -135,6 +142,9 @@ def sync(home: Home, as_json: bool) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
     from rich.progress import Progress as Bar
+
+    from sync import http
+    from sync.replica import Progress, Replica
 
     config = remotes.load(home.path)
     log = home.open_log()
