@@ -26,7 +26,7 @@ import msgspec
 
 from core.clock import wall_ms
 from core.errors import ReciprocityError
-from core.log import EventLog
+from core.log import EventLog, LogEvent
 from core.store import Tracking
 
 from . import protocol
@@ -148,7 +148,7 @@ class Replica:
                 held_seq=held,
             )
             try:
-                reply = self._exchange(request)
+                reply, events = self._exchange(request)
             except Refusal as refusal:
                 expected = refusal.expected_seq
                 if refusal.code == "sequence_gap" and expected is not None:
@@ -159,7 +159,6 @@ class Replica:
                     continue
                 raise
             offset = wall_ms() - reply.server_time if reply.server_time else 0
-            events = protocol.events_from_wire(reply.events, self.transport.format)
             tracking = Tracking(self.tracking_name, reply.cursor) if reply.cursor > cursor else None
             if events or tracking is not None:
                 pulled += len(self.log.ingest(events, tracking=tracking))
@@ -195,7 +194,7 @@ class Replica:
         fmt = self.transport.format
         return [protocol.stored_to_wire(row.topic, row.state, fmt) for row in rows]
 
-    def _exchange(self, request: SyncRequest) -> SyncResponse:
+    def _exchange(self, request: SyncRequest) -> tuple[SyncResponse, list[LogEvent]]:
         """One request, retried with exponential backoff while the outcome is unknown."""
         fmt = self.transport.format
         body = protocol.encode(request, fmt)
@@ -209,8 +208,7 @@ class Replica:
                 if not is_transient(refusal) or attempt == self.retries:
                     raise
             else:
-                reply: SyncResponse = protocol.decode(answer, SyncResponse, fmt)
-                return reply
+                return protocol.decode_response(answer, fmt)
             delay = self.backoff_s * (2**attempt)
             self.sleep(delay * (0.5 + random.random() / 2))
         raise AssertionError("unreachable")  # pragma: no cover
