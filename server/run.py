@@ -14,9 +14,10 @@ from pathlib import Path
 from types import TracebackType
 
 import uvicorn
+from starlette.applications import Starlette
 
 from .app import create_app
-from .service import ServerConfig
+from .service import ServerConfig, SyncService
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,9 +28,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _uvicorn_config(config: ServerConfig, host: str, port: int) -> uvicorn.Config:
+def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(config),
+        app,
         host=host,
         port=port,
         log_level="warning",
@@ -41,7 +42,7 @@ def _uvicorn_config(config: ServerConfig, host: str, port: int) -> uvicorn.Confi
 
 def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve until interrupted (SIGINT/SIGTERM shut down cleanly)."""
-    uvicorn.Server(_uvicorn_config(config, host, port)).run()
+    uvicorn.Server(_uvicorn_config(create_app(config), host, port)).run()
 
 
 class BackgroundServer:
@@ -58,8 +59,15 @@ class BackgroundServer:
         self.config = config or ServerConfig(data=Path(data))
         self.host = host
         self.port = port or free_port(host)
-        self._server = uvicorn.Server(_uvicorn_config(self.config, self.host, self.port))
+        self.app = create_app(self.config)
+        self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def service(self) -> SyncService:
+        """The service behind the app (same process): accounts, owners' logs."""
+        service: SyncService = self.app.state.service
+        return service
 
     @property
     def url(self) -> str:

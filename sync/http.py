@@ -41,6 +41,7 @@ class HttpTransport:
         client: httpx.Client | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.token = token
         self.format: Format = format
         media = protocol.media_type(format)
         headers = {"Content-Type": media, "Accept": media}
