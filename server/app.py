@@ -29,6 +29,7 @@ from starlette.routing import Route
 from sync import protocol
 from sync.protocol import ErrorBody, Refusal
 
+from .accounts import Device
 from .service import ServerConfig, SyncService
 
 logger = logging.getLogger("recip.server")
@@ -91,44 +92,40 @@ async def healthz(request: Request, service: SyncService) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _device(request: Request, service: SyncService) -> Device:
+    """The device whose token the request carries (401/403 otherwise)."""
+    authorization = request.headers.get("authorization")
+    return await run_in_threadpool(service.accounts.authenticate, authorization)
+
+
+def _reply(out: bytes, reply: protocol.Format) -> Response:
+    return Response(out, media_type=protocol.media_type(reply))
+
+
 async def enroll(request: Request, service: SyncService) -> Response:
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    out = await run_in_threadpool(service.enroll, body, fmt)
-    if reply != fmt:
-        out = protocol.encode(protocol.decode(out, protocol.EnrollResponse, fmt), reply)
-    return Response(out, media_type=protocol.media_type(reply))
+    return _reply(await run_in_threadpool(service.enroll, body, fmt, reply), reply)
 
 
 async def sync(request: Request, service: SyncService) -> Response:
-    device = await run_in_threadpool(
-        service.accounts.authenticate, request.headers.get("authorization")
-    )
+    device = await _device(request, service)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    out = await run_in_threadpool(service.sync, device, body, fmt, reply)
-    return Response(out, media_type=protocol.media_type(reply))
+    return _reply(await run_in_threadpool(service.sync, device, body, fmt, reply), reply)
 
 
 async def devices(request: Request, service: SyncService) -> Response:
-    device = await run_in_threadpool(
-        service.accounts.authenticate, request.headers.get("authorization")
-    )
+    device = await _device(request, service)
     reply = protocol.accepted_format(request.headers.get("accept"), "json")
-    out = await run_in_threadpool(service.devices, device, reply)
-    return Response(out, media_type=protocol.media_type(reply))
+    return _reply(await run_in_threadpool(service.devices, device, reply), reply)
 
 
 async def revoke(request: Request, service: SyncService) -> Response:
-    device = await run_in_threadpool(
-        service.accounts.authenticate, request.headers.get("authorization")
-    )
+    device = await _device(request, service)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    out = await run_in_threadpool(service.revoke, device, body, fmt)
-    if reply != fmt:
-        out = protocol.encode(protocol.decode(out, protocol.DeviceInfo, fmt), reply)
-    return Response(out, media_type=protocol.media_type(reply))
+    return _reply(await run_in_threadpool(service.revoke, device, body, fmt, reply), reply)
 
 
 def create_app(config: ServerConfig, *, service: SyncService | None = None) -> Starlette:

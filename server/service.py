@@ -145,19 +145,19 @@ class SyncService:
 
     # -- enrollment and devices ----------------------------------------------------
 
-    def enroll(self, body: bytes, fmt: Format) -> bytes:
+    def enroll(self, body: bytes, fmt: Format, reply: Format) -> bytes:
         request: EnrollRequest = protocol.decode(body, EnrollRequest, fmt)
         owner, token = self.accounts.enroll(
             request.token, request.device_id, request.device_name.strip() or request.device_id
         )
         self.log(owner.owner_id)  # create the owner's log on first enrollment
-        reply = EnrollResponse(
+        answer = EnrollResponse(
             owner_id=owner.owner_id,
             owner_name=owner.name,
             device_id=request.device_id,
             device_token=token,
         )
-        return protocol.encode(reply, fmt)
+        return protocol.encode(answer, reply)
 
     def devices(self, device: Device, fmt: Format) -> bytes:
         log = self.log(device.owner_id)
@@ -166,10 +166,10 @@ class SyncService:
             info.last_seq = log.last_seq(info.device_id)
         return protocol.encode(DevicesResponse(devices=listing), fmt)
 
-    def revoke(self, device: Device, body: bytes, fmt: Format) -> bytes:
+    def revoke(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
         request: RevokeRequest = protocol.decode(body, RevokeRequest, fmt)
         info = self.accounts.revoke(device.owner_id, request.device)
-        return protocol.encode(info, fmt)
+        return protocol.encode(info, reply)
 
     # -- sync --------------------------------------------------------------------------
 
