@@ -70,6 +70,42 @@ class Fold(State):
         self._position = position
         handler(self, event)
 
+    def extend(self, pairs: Iterable[tuple[int, Event | OpaqueEvent]]) -> None:
+        """Apply many (position, event) pairs: `apply`, with the commonest cases
+        (interactions, gives, asks, notes: nine events in ten) inlined."""
+        by_id, about, at, asks = self.by_id, self.about, self.at, self.asks
+        apply = self.apply
+        for position, event in pairs:
+            cls = type(event)
+            if cls is InteractionLogged:
+                event_id = event.event_id
+                if event_id in by_id:
+                    continue
+                by_id[event_id] = event  # type: ignore[assignment]
+                ids = event.contact_ids  # type: ignore[union-attr]
+                if len(ids) == 1:
+                    contact_id = ids[0]
+                    about[contact_id].append(event)  # type: ignore[arg-type]
+                    at[contact_id].append(position)
+                    continue
+                for contact_id in dict.fromkeys(ids):
+                    about[contact_id].append(event)  # type: ignore[arg-type]
+                    at[contact_id].append(position)
+            elif cls is GiveMade or cls is AskMade or cls is NoteAdded:
+                event_id = event.event_id
+                if event_id in by_id:
+                    continue
+                by_id[event_id] = event  # type: ignore[assignment]
+                contact_id = event.contact_id  # type: ignore[union-attr]
+                about[contact_id].append(event)  # type: ignore[arg-type]
+                at[contact_id].append(position)
+                if cls is AskMade:
+                    asks[event_id] = event  # type: ignore[assignment]
+            else:
+                apply(event, position)
+        self._cache.clear()
+        self._groups = None
+
     # -- handlers: each records what State records, plus the per-contact index ------
 
     def _file(self, contact_id: str, e: Event) -> None:

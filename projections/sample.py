@@ -207,7 +207,7 @@ def generate(
     intensity = 1.0
     if events is not None:
         expected = sum((end_ms - p.added_at) / DAY_MS / p.gap for p in people) * 1.15
-        intensity = max(0.05, events / max(expected, 1.0)) * 1.1
+        intensity = max(0.05, events / max(expected, 1.0)) * 1.3
 
     queue: list[tuple[int, int, str, Any]] = []
     counter = 0

@@ -41,7 +41,7 @@ from core.events import (
     type_name,
 )
 
-from .fold import Fold, local_day
+from .fold import MS_PER_DAY, Fold, local_day
 
 Day: TypeAlias = int
 #: The window of the `one_sided` and `only_asks` flags, in days before the as-of day.
@@ -155,62 +155,70 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
     """The summary of an active contact's group, or None if it has no rows.
 
     One event counts once for a group even if it names two of its members (an
-    interaction with a contact and its duplicate is one touch).
+    interaction with a contact and its duplicate is one touch). This is the inner
+    loop of a rebuild, hence the flat code.
     """
     contact = fold.contact(survivor_id)
     if contact is None or not contact.active:
         return None
-    counts: Counter[str] = Counter()
-    daily: dict[Day, list[int]] = {}
-    last_give = last_ask = last_touch = None
-    seen: set[str] = set()
+    members = fold.members(survivor_id)
+    about = fold.about
+    if len(members) == 1:
+        events: Iterable[Event] = about.get(survivor_id, ())
+    else:
+        events = {e.event_id: e for m in members for e in about.get(m, ())}.values()
     retracted = fold.retractions
-    for member in fold.members(survivor_id):
-        for event in fold.about.get(member, ()):
-            cls = type(event)
-            if cls not in _TOUCH or event.event_id in seen:
-                continue
-            seen.add(event.event_id)
-            if event.event_id in retracted:
-                continue  # touches are never retractions, so any retraction is effective
-            day = local_day(event)
-            row = daily.get(day)
-            if row is None:
-                row = daily[day] = [0, 0, 0, 0]
-            row[2] += 1
-            if last_touch is None or day > last_touch:
-                last_touch = day
-            if cls is GiveMade or cls is IntroductionMade:
-                weight = event.weight  # type: ignore[attr-defined]
-                counts["gives"] += 1
-                counts["give_weight"] += weight
-                row[0] += weight
-                if last_give is None or day > last_give:
-                    last_give = day
-            elif cls is AskMade:
-                weight = event.weight  # type: ignore[attr-defined]
-                counts["asks"] += 1
-                counts["ask_weight"] += weight
-                counts[fold.outcome(event.event_id) or "open"] += 1
-                row[1] += weight
-                row[3] += 1
-                if last_ask is None or day > last_ask:
-                    last_ask = day
+    touch = _TOUCH
+    # Comprehensions and Counter run far faster than one loop doing everything.
+    touches = [e for e in events if type(e) in touch]
+    if retracted:  # touches are never retractions, so any retraction is effective
+        touches = [e for e in touches if e.event_id not in retracted]
+    days = [(e.occurred_at + e.utc_offset * 60_000) // MS_PER_DAY for e in touches]
+    daily = {day: [0, 0, n, 0] for day, n in Counter(days).items()}
+    outcomes = dict.fromkeys(("granted", "declined", "withdrawn", "unanswered", "open"), 0)
+    gives = give_weight = asks = ask_weight = 0
+    interaction = InteractionLogged
+    for event, day in zip(touches, days, strict=True):
+        cls = type(event)
+        if cls is interaction:
+            continue
+        weight: int = event.weight  # type: ignore[attr-defined]
+        row = daily[day]
+        if cls is AskMade:
+            asks += 1
+            ask_weight += weight
+            outcomes[fold.outcome(event.event_id) or "open"] += 1
+            row[1] += weight
+            row[3] += 1
+        else:
+            gives += 1
+            give_weight += weight
+            row[0] += weight
     flat: list[int] = []
+    last_give = last_ask = None
     for day in sorted(daily):
+        row = daily[day]
         flat.append(day)
-        flat.extend(daily[day])
+        flat.extend(row)
+        if row[0]:
+            last_give = day
+        if row[3]:
+            last_ask = day
     return Summary(
         contact_id=survivor_id,
         name=contact.name,
         circle=contact.circle,
         cadence_days=contact.effective_cadence,
         added_day=local_day(contact.added),
+        gives=gives,
+        give_weight=give_weight,
+        asks=asks,
+        ask_weight=ask_weight,
         last_give=last_give,
         last_ask=last_ask,
-        last_touch=last_touch,
+        last_touch=max(daily) if daily else None,
         days=tuple(flat),
-        **counts,
+        **outcomes,
     )
 
 
