@@ -55,12 +55,19 @@ from core.events import (
     ContactsMerged,
     Event,
     EventRetracted,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    NoteAdded,
     OpaqueEvent,
     contacts_of,
 )
 
 from .fold import Fold
-from .views import Summary, summarize
+from .views import Summary, add_touches, summarize
+
+#: Events whose effect on views is purely additive (see `Projector._incremental`).
+_PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
 SCHEMA: Final = 1
@@ -408,9 +415,19 @@ class Projector:
     # -- incremental catch-up ------------------------------------------------------------------
 
     def _incremental(self, position: int) -> int:
+        """Fold the events after `position` into the views.
+
+        Two paths. Plain touches (interactions, gives, introductions, asks with
+        no known resolution) that nothing else in the batch concerns are *added*
+        to their group's summary (`add_touches`): the common case, O(new events).
+        Everything else (contacts added, edited, archived, merged; resolutions;
+        retractions; changed merge links) marks the groups it concerns for a
+        full recompute from their indexed events.
+        """
         new = [pe for page in self.scan(position) for pe in page]
         filed: dict[str, _Filed] = defaultdict(_Filed)
-        dirty: set[str] = set()
+        full: set[str] = set()
+        plain: list[Event] = []
         merges_changed = False
         batch_asks: dict[str, str] = {}
         resolutions: list[tuple[int, AskResolved]] = []
@@ -418,23 +435,28 @@ class Projector:
         for where, event in new:
             if isinstance(event, OpaqueEvent):
                 continue
-            if isinstance(event, AskResolved):
-                resolutions.append((where, event))
+            cls = type(event)
+            if cls is AskResolved:
+                resolutions.append((where, event))  # type: ignore[arg-type]
                 continue
-            if isinstance(event, EventRetracted):
-                retractions.append((where, event))
+            if cls is EventRetracted:
+                retractions.append((where, event))  # type: ignore[arg-type]
                 continue
-            if isinstance(event, ContactsMerged):
+            contacts = list(dict.fromkeys(contacts_of(event)))
+            if cls is ContactsMerged:
                 merges_changed = True
                 self.db.execute(
                     "INSERT OR IGNORE INTO view_merge VALUES (?, ?)", (where, event.event_id)
                 )
-            for contact_id in dict.fromkeys(contacts_of(event)):
+            if cls in _PLAIN:
+                plain.append(event)
+            elif cls is not NoteAdded:
+                full.update(contacts)
+            for contact_id in contacts:
                 entry = filed[contact_id]
                 entry.positions.append(where)
                 entry.event_ids.append(event.event_id)
-                dirty.add(contact_id)
-                if isinstance(event, AskMade):
+                if cls is AskMade:
                     entry.ask_ids.append(event.event_id)
                     batch_asks[event.event_id] = contact_id
         # Resolutions go under their ask's contact, or wait for the ask.
@@ -448,7 +470,7 @@ class Projector:
                 continue
             filed[owner].positions.append(where)
             filed[owner].event_ids.append(resolution.event_id)
-            dirty.add(owner)
+            full.add(owner)
         for ask_id, owner in batch_asks.items():
             waiting = self.db.execute(
                 "SELECT event_id, position FROM view_pending WHERE ask_id = ?", (ask_id,)
@@ -456,26 +478,53 @@ class Projector:
             for event_id, where in waiting:
                 filed[owner].positions.append(where)
                 filed[owner].event_ids.append(event_id)
-            self.db.execute("DELETE FROM view_pending WHERE ask_id = ?", (ask_id,))
+                full.add(owner)
+            if waiting:
+                self.db.execute("DELETE FROM view_pending WHERE ask_id = ?", (ask_id,))
         self._append_index(filed)
-        # A retraction dirties whatever its target concerns (if the target is here yet).
+        # A retraction concerns whatever its target concerns (if the target is here yet).
         for where, retraction in retractions:
             self.db.execute(
                 "INSERT OR IGNORE INTO view_retraction VALUES (?, ?)",
                 (where, retraction.target_id),
             )
-            dirty.update(self._owners(retraction.target_id))
+            full.update(self._owners(retraction.target_id))
             if self._is_merge(retraction.target_id):
                 merges_changed = True
         old_links = dict(self.db.execute("SELECT contact_id, survivor FROM view_link").fetchall())
-        new_links = self._resolve_links() if merges_changed else old_links
-        for contact_id in set(old_links) | set(new_links):
-            if old_links.get(contact_id) != new_links.get(contact_id):
-                dirty.add(contact_id)
-        recompute = {new_links.get(c, c) for c in dirty} | {old_links.get(c, c) for c in dirty}
-        self._recompute(recompute, new_links)
+        links = self._resolve_links() if merges_changed else old_links
+        for contact_id in set(old_links) | set(links):
+            if old_links.get(contact_id) != links.get(contact_id):
+                full.add(contact_id)
+        groups = {links.get(c, c) for c in full} | {old_links.get(c, c) for c in full}
+        groups = self._recompute(groups, links)
+        self._add_plain(plain, groups, links)
         self._set_position(new[-1][0] if new else position)
         return len(new)
+
+    def _add_plain(self, plain: list[Event], skip: set[str], links: dict[str, str]) -> None:
+        """Add plain touches to the summaries of groups not recomputed in full."""
+        if not plain:
+            return
+        retracted = {r[0] for r in self.db.execute("SELECT target_id FROM view_retraction")}
+        by_group: dict[str, list[Event]] = defaultdict(list)
+        for event in plain:
+            if event.event_id in retracted:
+                continue  # its retraction arrived first
+            for survivor in dict.fromkeys(links.get(c, c) for c in contacts_of(event)):
+                if survivor not in skip:
+                    by_group[survivor].append(event)
+        for survivor, touches in by_group.items():
+            row = self.db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM view_summary WHERE contact_id = ?", (survivor,)
+            ).fetchone()
+            if row is None:
+                continue  # not active: its rows appear when a full recompute makes it so
+            summary = add_touches(summary_from_row(row), touches)
+            marks = ",".join("?" * 18)
+            self.db.execute(
+                f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
+            )
 
     def _ask_owner(self, ask_id: str) -> str | None:
         row = self.db.execute(
@@ -525,11 +574,12 @@ class Projector:
         ids = {c for m in fold.merges.values() for c in (m.survivor_id, m.absorbed_id)}
         return {c: s for c in sorted(ids) if (s := fold.survivor(c)) != c}
 
-    def _recompute(self, survivors: set[str], links: dict[str, str]) -> None:
-        """Recompute the rows of the given groups from the events that concern them."""
+    def _recompute(self, survivors: set[str], links: dict[str, str]) -> set[str]:
+        """Recompute the rows of the given groups from the events that concern them;
+        returns the survivors recomputed."""
         survivors = {links.get(s, s) for s in survivors}
         if not survivors:
-            return
+            return survivors
         members: dict[str, list[str]] = {s: [s] for s in survivors}
         for absorbed, survivor in sorted(links.items()):
             if survivor in members:
@@ -553,6 +603,7 @@ class Projector:
             for table in ("view_summary", "view_contact", "view_link"):
                 self.db.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
         self._write_groups(fold, groups, sorted(survivors))
+        return survivors
 
 
 class _Transaction:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Final, TypeAlias
 
@@ -155,8 +155,7 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
     """The summary of an active contact's group, or None if it has no rows.
 
     One event counts once for a group even if it names two of its members (an
-    interaction with a contact and its duplicate is one touch). This is the inner
-    loop of a rebuild, hence the flat code.
+    interaction with a contact and its duplicate is one touch).
     """
     contact = fold.contact(survivor_id)
     if contact is None or not contact.active:
@@ -169,13 +168,70 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
         events = {e.event_id: e for m in members for e in about.get(m, ())}.values()
     retracted = fold.retractions
     touch = _TOUCH
-    # Comprehensions and Counter run far faster than one loop doing everything.
     touches = [e for e in events if type(e) in touch]
     if retracted:  # touches are never retractions, so any retraction is effective
         touches = [e for e in touches if e.event_id not in retracted]
+    daily: dict[Day, list[int]] = {}
+    totals = dict.fromkeys(_TOTALS, 0)
+    _tally(touches, fold.outcome, daily, totals)
+    return _finish(
+        Summary(
+            contact_id=survivor_id,
+            name=contact.name,
+            circle=contact.circle,
+            cadence_days=contact.effective_cadence,
+            added_day=local_day(contact.added),
+        ),
+        daily,
+        totals,
+    )
+
+
+def add_touches(summary: Summary, touches: Sequence[Event]) -> Summary:
+    """`summary` with more live touches of its group counted (asks among them open).
+
+    The incremental path for the common case: the new touches are not retracted,
+    not already counted, and no resolution of their asks is known yet. Because a
+    summary is a sum over touches, this equals summarizing the union.
+    """
+    flat = summary.days
+    daily = {flat[i]: list(flat[i + 1 : i + DAY_FIELDS]) for i in range(0, len(flat), DAY_FIELDS)}
+    totals = {name: getattr(summary, name) for name in _TOTALS}
+    _tally(touches, lambda ask_id: None, daily, totals)
+    return _finish(summary, daily, totals)
+
+
+_TOTALS: Final = (
+    "gives",
+    "give_weight",
+    "asks",
+    "ask_weight",
+    "granted",
+    "declined",
+    "withdrawn",
+    "unanswered",
+    "open",
+)
+
+
+def _tally(
+    touches: Sequence[Event],
+    outcome: Callable[[str], str | None],
+    daily: dict[Day, list[int]],
+    totals: dict[str, int],
+) -> None:
+    """Add touches into per-day rows `[give_w, ask_w, touches, ask_touches]` and totals.
+
+    The inner loop of a rebuild: comprehensions and Counter, which run far faster
+    than one loop doing everything.
+    """
     days = [(e.occurred_at + e.utc_offset * 60_000) // MS_PER_DAY for e in touches]
-    daily = {day: [0, 0, n, 0] for day, n in Counter(days).items()}
-    outcomes = dict.fromkeys(("granted", "declined", "withdrawn", "unanswered", "open"), 0)
+    for day, count in Counter(days).items():
+        row = daily.get(day)
+        if row is None:
+            daily[day] = [0, 0, count, 0]
+        else:
+            row[2] += count
     gives = give_weight = asks = ask_weight = 0
     interaction = InteractionLogged
     for event, day in zip(touches, days, strict=True):
@@ -187,13 +243,21 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
         if cls is AskMade:
             asks += 1
             ask_weight += weight
-            outcomes[fold.outcome(event.event_id) or "open"] += 1
+            totals[outcome(event.event_id) or "open"] += 1
             row[1] += weight
             row[3] += 1
         else:
             gives += 1
             give_weight += weight
             row[0] += weight
+    totals["gives"] += gives
+    totals["give_weight"] += give_weight
+    totals["asks"] += asks
+    totals["ask_weight"] += ask_weight
+
+
+def _finish(base: Summary, daily: dict[Day, list[int]], totals: dict[str, int]) -> Summary:
+    """`base` with its per-day rows flattened and its totals and last dates set."""
     flat: list[int] = []
     last_give = last_ask = None
     for day in sorted(daily):
@@ -204,21 +268,13 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
             last_give = day
         if row[3]:
             last_ask = day
-    return Summary(
-        contact_id=survivor_id,
-        name=contact.name,
-        circle=contact.circle,
-        cadence_days=contact.effective_cadence,
-        added_day=local_day(contact.added),
-        gives=gives,
-        give_weight=give_weight,
-        asks=asks,
-        ask_weight=ask_weight,
+    return msgspec.structs.replace(
+        base,
         last_give=last_give,
         last_ask=last_ask,
         last_touch=max(daily) if daily else None,
         days=tuple(flat),
-        **outcomes,
+        **totals,
     )
 
 

@@ -11,7 +11,6 @@ from core.errors import AmbiguousError, NotFoundError
 from core.events import ContactsMerged, EventRetracted, GiveMade, InteractionLogged
 from core.log import EventLog
 from core.store import open_store
-from projections import projector as projector_module
 from projections import views
 from projections.fold import Fold
 from projections.projector import Projector
@@ -68,7 +67,8 @@ def test_a_failed_catch_up_leaves_views_and_position_as_they_were(
     def broken(*args: object) -> None:
         raise RuntimeError("crash in the middle of a catch-up")
 
-    monkeypatch.setattr(projector_module, "summarize", broken)
+    # The last step of a catch-up fails: everything before it must roll back.
+    monkeypatch.setattr(Projector, "_set_position", broken)
     with Projector(log_path) as p, pytest.raises(RuntimeError):
         p.catch_up()
     monkeypatch.undo()
@@ -76,6 +76,7 @@ def test_a_failed_catch_up_leaves_views_and_position_as_they_were(
         assert p.position() == 1
         rows = p.db.execute("SELECT COUNT(*) FROM view_index").fetchone()
         assert rows == (1,)  # the index entry of the failed catch-up was rolled back too
+        assert p.db.execute("SELECT give_weight FROM view_summary").fetchall() == [(0,)]
     assert summaries(log_path) != before
     assert summaries(log_path)[0].give_weight == 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from cli.home import Home
 from core import commands
 from core.commands import Now
+from core.events import Event
 from core.state import State
 from projections.views import date_of, day_of
 
@@ -60,7 +62,7 @@ def run(home: Home) -> Recip:
     return Recip(home.path)
 
 
-def record(home: Home, make) -> object:  # type: ignore[no-untyped-def]
+def record(home: Home, make: Callable[[State], Event]) -> Event:
     """Run one core command against the home's current state and append its event."""
     log = home.open_log()
     try:
@@ -76,22 +78,17 @@ def network(home: Home) -> dict[str, str]:
     """Ann (close) and Ben (inner), with gives, asks, an intro and a retraction."""
     ids = {}
     for name, circle in (("Ann", "close"), ("Ben", "inner"), ("Cy", "none")):
-        event = record(
-            home,
-            lambda s, n=name, c=circle: commands.add_contact(  # type: ignore[misc]
-                NOW, n, circle=c, when="2025-01-01"
-            ),
-        )
-        ids[name] = event.event_id  # type: ignore[attr-defined]
+        added = commands.add_contact(NOW, name, circle=circle, when="2025-01-01")
+        ids[name] = record(home, lambda s, e=added: e).event_id  # type: ignore[misc]
     record(home, lambda s: commands.make_give(s, NOW, "Ann", "advice", weight=2, when="2025-01-10"))
     ask = record(
         home, lambda s: commands.make_ask(s, NOW, "Ann", "a lift", weight=3, when="2025-02-01")
     )
-    record(home, lambda s: commands.resolve_ask(s, NOW, ask.event_id, "granted", when="2025-02-02"))  # type: ignore[attr-defined]
+    record(home, lambda s: commands.resolve_ask(s, NOW, ask.event_id, "granted", when="2025-02-02"))
     record(home, lambda s: commands.introduce(s, NOW, "Ann", "Ben", weight=1, when="2025-02-10"))
     slip = record(home, lambda s: commands.log_interaction(s, NOW, ["Ben"], when="2025-02-27"))
-    record(home, lambda s: commands.retract(s, NOW, slip.event_id, "wrong person"))  # type: ignore[attr-defined]
-    ids["slip"] = slip.event_id  # type: ignore[attr-defined]
+    record(home, lambda s: commands.retract(s, NOW, slip.event_id, "wrong person"))
+    ids["slip"] = slip.event_id
     return ids
 
 
