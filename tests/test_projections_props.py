@@ -22,12 +22,19 @@ from projections.query import Views
 
 from .strategies import AS_OF, SPAN_DAYS, arrivals, histories, history_and_arrival
 
-settings.register_profile("soak", max_examples=2000, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
+#: `HYPOTHESIS_PROFILE=soak` runs every property many more times (minutes, not seconds).
+SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 MID = AS_OF - SPAN_DAYS // 2
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=3000 if SOAK else 150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+SLOW = settings(
+    max_examples=600 if SOAK else 40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def everything(events: list[Event]) -> tuple[object, ...]:
