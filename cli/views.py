@@ -3,7 +3,8 @@
 Each view command catches the persisted views up with the log, then reads them
 through the async `projections.query.Views` API (the one the server uses), and
 prints either a table (rich) or JSON (`--json`, stable keys, for scripts).
-Dates default to today in this machine's time zone; `--as-of` pins them.
+Dates default to today in this machine's time zone (or `$RECIP_NOW`, see
+`cli.context`); `--as-of` pins them.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from datetime import date
 from typing import Any, TypeVar
 
 import click
-import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from core.commands import Now
 from core.errors import ValidationError
 from projections.query import Views
 from projections.sample import generate
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry, date_of, day_of
 
+from .context import current_now
 from .home import Home
+from .output import console, print_json
 
 T = TypeVar("T")
 _STATUS_STYLE = {"cold": "bold red", "cooling": "yellow", "warm": "green"}
@@ -42,7 +43,7 @@ def _views(home: Home) -> Views:
 
 def _as_of(text: str | None) -> int:
     if text is None:
-        return day_of(Now.system().local_date())
+        return day_of(current_now().local_date())
     try:
         return day_of(date.fromisoformat(text.strip()))
     except ValueError:
@@ -50,15 +51,12 @@ def _as_of(text: str | None) -> int:
 
 
 def _json(value: object) -> None:
-    click.echo(msgspec.json.encode(value).decode())
+    print_json(value)
 
 
 def _console() -> Console:
-    """Rich console; when piped, wide enough that rows never wrap."""
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
-    return console
+    """The CLI's shared console (wide when piped, so rows never wrap)."""
+    return console()
 
 
 as_of_option = click.option(
@@ -299,7 +297,7 @@ def demo(home: Home, contacts: int, years: float, seed: int, device_name: str | 
             seed,
             contacts=contacts,
             years=years,
-            end=Now.system().unix_ms - 60_000,
+            end=current_now().unix_ms - 60_000,
             device_ids=(device, laptop),
         )
         total = 0

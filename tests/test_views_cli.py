@@ -186,3 +186,12 @@ def test_demo_fills_a_fresh_home_once(tmp_path: Path) -> None:
 def test_ledger_as_a_real_process(home: Home, network: dict[str, str]) -> None:
     done = run_recip_process(home.path, "ledger", "--json")
     assert [r["name"] for r in json.loads(done.stdout)] == ["Ann", "Ben", "Cy"]
+
+
+def test_today_follows_recip_now(
+    run: Recip, network: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECIP_NOW", "2025-03-01T12:00:00+00:00")
+    pinned = run.ok("cold", "--as-of", "2025-03-01", "--json", "--all")
+    assert run.ok("cold", "--json", "--all") == pinned
+    assert json.loads(run.ok("stats", "--json"))["as_of"] == "2025-03-01"
