@@ -1,0 +1,97 @@
+"""Serving with several worker processes (uvicorn `--workers`), ADR 0070.
+
+uvicorn starts each worker in a fresh process and imports the application by
+name, so the configuration cannot be passed as an object: `serve` writes it to
+one environment variable as JSON, and `app` (a factory uvicorn calls in each
+worker) reads it back. Every worker then opens its own pool to the same
+PostgreSQL database; nothing else is shared between workers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final
+
+import msgspec
+from starlette.applications import Starlette
+
+from core.errors import ReciprocityError
+
+from .service import ServerConfig
+
+ENV: Final = "RECIP_SERVER_CONFIG"
+
+
+class _Wire(msgspec.Struct, kw_only=True):
+    """The picklable part of `ServerConfig` (its clock is always the wall clock)."""
+
+    data: str
+    max_body: int
+    max_page: int
+    max_clock_ahead_ms: int
+    database_url: str | None
+    pool_size: int
+
+
+def to_env(config: ServerConfig) -> str:
+    return msgspec.json.encode(
+        _Wire(
+            data=str(config.data),
+            max_body=config.max_body,
+            max_page=config.max_page,
+            max_clock_ahead_ms=config.max_clock_ahead_ms,
+            database_url=config.database_url,
+            pool_size=config.pool_size,
+        )
+    ).decode()
+
+
+def from_env(text: str) -> ServerConfig:
+    wire = msgspec.json.decode(text, type=_Wire)
+    return ServerConfig(
+        data=Path(wire.data),
+        max_body=wire.max_body,
+        max_page=wire.max_page,
+        max_clock_ahead_ms=wire.max_clock_ahead_ms,
+        database_url=wire.database_url,
+        pool_size=wire.pool_size,
+    )
+
+
+def app() -> Starlette:
+    """The application of one worker process (uvicorn's factory)."""
+    from .app import create_app
+
+    text = os.environ.get(ENV)
+    if not text:
+        raise ReciprocityError(f"{ENV} is not set: start workers through 'recip serve'")
+    return create_app(from_env(text))
+
+
+def serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
+    """Serve in this process (one worker) or in `workers` processes (PostgreSQL only)."""
+    if workers < 1:
+        raise ReciprocityError("--workers must be at least 1")
+    if workers > 1 and not config.database_url:
+        raise ReciprocityError(
+            "several workers need a shared database: add --database-url postgresql://..."
+        )
+    if workers == 1:
+        from .run import serve as serve_here
+
+        serve_here(config, host, port)
+        return
+    import uvicorn
+
+    os.environ[ENV] = to_env(config)
+    uvicorn.run(
+        "server.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+    )

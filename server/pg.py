@@ -1,0 +1,276 @@
+"""The server on PostgreSQL: accounts and one schema per owner, on one shared pool.
+
+Layout in the database (ADR 0070), for a schema prefix `P` (default `recip`):
+
+- schema `P`: the accounts tables (`owners`, `devices`), as on SQLite;
+- schema `P_<owner id hex>`: one owner's event log, the eventsourcing library's
+  own tables (`stored_events`, `notification_tracking`) plus `recip_meta`, so that
+  owners are isolated in storage, never only by a `WHERE` clause.
+
+Every owner's `PostgresDatastore` borrows connections from the one pool of its
+server process instead of opening its own: a worker serving a hundred owners
+keeps at most `pool_size` connections, so several workers stay far below
+PostgreSQL's `max_connections`.
+
+Writes go through the library's `PostgresProcessRecorder`, which locks the events
+table for each insert: notification ids (the pull cursor) therefore commit in
+the order they are issued, and a pull that reads `notification_id > cursor`
+can never pass over an id that commits later.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any, Final
+from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlunparse
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresProcessRecorder
+from psycopg.rows import tuple_row
+
+from core.errors import StoreError
+from core.store import Store
+from sync.protocol import Refusal
+
+from .accounts import Accounts, Owner
+
+PREFIX_RE: Final = re.compile(r"^[a-z_][a-z0-9_]{0,29}$")
+
+_ACCOUNTS_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS {s}.owners (owner_id TEXT PRIMARY KEY, "
+    "name TEXT NOT NULL UNIQUE, enroll_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {s}.devices (device_id TEXT PRIMARY KEY, "
+    "owner_id TEXT NOT NULL REFERENCES {s}.owners(owner_id), name TEXT NOT NULL, "
+    "token_hash TEXT NOT NULL UNIQUE, enrolled_at BIGINT NOT NULL, revoked_at BIGINT)",
+    "CREATE INDEX IF NOT EXISTS devices_owner ON {s}.devices(owner_id)",
+)
+
+#: Connections one server process may hold (all owners together).
+POOL_SIZE: Final = 10
+#: How long a request waits for a free connection before the server answers 503.
+POOL_TIMEOUT_S: Final = 30.0
+
+
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+
+
+def owner_schema(prefix: str, owner_id: str) -> str:
+    """The schema of one owner's log: derived from the owner's random id only."""
+    return f"{prefix}_{owner_id.replace('-', '').lower()}"
+
+
+def redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def _connection_kwargs(url: str) -> dict[str, Any]:
+    parsed = urlparse(url)
+    return {
+        "dbname": (parsed.path or "/").lstrip("/") or "postgres",
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password or ""),
+    }
+
+
+def split_prefix(url: str, default: str = "recip") -> tuple[str, str]:
+    """A database URL without its `?prefix=NAME` option, and that prefix.
+
+    The prefix names this server's schemas, so that several servers (or test
+    runs) can share one database without seeing each other.
+    """
+    parsed = urlparse(url)
+    query = parse_qsl(parsed.query)
+    prefix = next((v for k, v in query if k == "prefix"), default)
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    if not PREFIX_RE.match(prefix):
+        raise StoreError(f"invalid schema prefix {prefix!r}: lower-case letters, digits, _")
+    return urlunparse(parsed._replace(query=rest)), prefix
+
+
+class _SharedPoolDatastore(PostgresDatastore):
+    """One owner's schema, borrowing the server process's shared pool.
+
+    The library's datastore owns a pool per instance; ours is handed the shared
+    one and never closes it (the `PgBackend` does, once, at shutdown).
+    """
+
+    def __init__(self, pool: ConnectionPool[Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool = pool
+
+    def close(self) -> None:
+        """The shared pool outlives every owner's datastore."""
+
+
+class _Rows:
+    """The rows of one statement, with the sqlite3 cursor's `fetchone`/`fetchall`."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+
+class _PooledConnection:
+    """The tiny part of `sqlite3.Connection` that `Accounts` uses, over the pool.
+
+    `Accounts` runs single autocommitted statements with `?` placeholders and
+    catches `sqlite3.IntegrityError` for duplicates; this adapter keeps exactly
+    those semantics on PostgreSQL, so the accounts rules exist once.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
+        self._pool = pool
+        self._schema = schema
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
+        import sqlite3
+
+        statement = sql.replace("?", "%s")
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                cur = conn.cursor(row_factory=tuple_row)
+                cur.execute(f'SET LOCAL search_path TO "{self._schema}"')
+                cur.execute(statement, tuple(params))
+                rows = cur.fetchall() if cur.description is not None else []
+        except psycopg.IntegrityError as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
+        except psycopg.Error as exc:
+            raise Refusal(503, "unavailable", f"accounts database unavailable: {exc}") from exc
+        return _Rows(rows)
+
+    def close(self) -> None:
+        """The pool belongs to the backend."""
+
+
+class PgAccounts(Accounts):
+    """The accounts database in a PostgreSQL schema (same rules as on SQLite)."""
+
+    def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
+        with pool.connection() as conn, conn.transaction():
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            for ddl in _ACCOUNTS_DDL:
+                conn.execute(ddl.format(s=f'"{schema}"'))
+        self._db = _PooledConnection(pool, schema)  # type: ignore[assignment]
+        # Each statement is atomic on its own; there is no connection to guard.
+        self._lock = nullcontext()  # type: ignore[assignment]
+
+
+class PgPageReader:
+    """Pages of an owner's log on PostgreSQL, as the tuples `SyncService` sends."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def page(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
+        try:
+            rows = self._store.notifications(after, limit)
+        except PersistenceError as exc:
+            raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
+        return [(r.id, str(r.originator_id), r.originator_version, r.topic, r.state) for r in rows]
+
+    def close(self) -> None:
+        """Nothing of its own to close."""
+
+
+class PgBackend:
+    """A server process's PostgreSQL: one pool, the accounts, the owners' stores."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+        self.url, self.prefix = split_prefix(url)
+        self._kwargs = _connection_kwargs(self.url)
+        base = PostgresDatastore(**self._kwargs, schema=self.prefix)
+        configure: Callable[[Any], None] = base.after_connect_func()
+        base.close()
+        self.pool: ConnectionPool[Any] = ConnectionPool(
+            connection_class=psycopg.Connection,
+            kwargs={**self._kwargs, "row_factory": psycopg.rows.dict_row},
+            min_size=1,
+            max_size=max(1, pool_size),
+            open=False,
+            configure=configure,
+            timeout=POOL_TIMEOUT_S,
+            name=f"recip-{self.prefix}",
+        )
+        try:
+            self.pool.open(wait=True, timeout=10)
+            self.accounts = PgAccounts(self.pool, self.prefix)
+        except (psycopg.Error, PersistenceError) as exc:
+            self.pool.close()
+            raise StoreError(f"cannot open PostgreSQL at {redact(self.url)}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def owner_store(self, owner_id: str, *, create: bool = True) -> Store:
+        """The owner's event store in its own schema (created if needed)."""
+        schema = owner_schema(self.prefix, owner_id)
+        datastore = _SharedPoolDatastore(
+            self.pool,
+            **self._kwargs,
+            schema=schema,
+            originator_id_type="text",
+            lock_timeout=30,
+        )
+        try:
+            if create:
+                with self._lock, datastore.transaction(commit=True) as c:
+                    c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            recorder = PostgresProcessRecorder(datastore)
+            with self._lock:
+                recorder.create_table()
+            return Store(recorder, datastore, postgres=True)
+        except PersistenceError as exc:
+            raise StoreError(f"cannot open the log of owner {owner_id}: {exc}") from exc
+
+    def owner_schemas(self) -> list[str]:
+        """Every owner schema of this prefix (for tests and administration)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname",
+                (self.prefix.replace("_", r"\_") + r"\_%",),
+            ).fetchall()
+        return [str(r["nspname"]) for r in rows]
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def drop_prefix(url: str) -> None:
+    """Drop every schema of a prefix (tests; `recip` never calls this)."""
+    bare, prefix = split_prefix(url)
+    with psycopg.connect(bare, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s OR nspname LIKE %s",
+            (prefix, prefix.replace("_", r"\_") + r"\_%"),
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def add_owner(url: str, name: str) -> tuple[Owner, str]:
+    """Create an owner and its schema at once (workers then only open it)."""
+    backend = PgBackend(url, pool_size=1)
+    try:
+        owner, token = backend.accounts.add_owner(name)
+        backend.owner_store(owner.owner_id).close()
+    finally:
+        backend.close()
+    return owner, token
