@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from msgspec import Raw
 
@@ -39,6 +39,9 @@ from sync.protocol import (
 
 from .accounts import Accounts, Device
 
+if TYPE_CHECKING:
+    from .pg import PgBackend, PgPageReader
+
 #: Default bound on one request body: about 40,000 typical events in MessagePack.
 MAX_BODY: Final = 16 * 1024 * 1024
 #: Largest page the server sends, whatever the device asks for.
@@ -56,6 +59,10 @@ class ServerConfig:
     max_clock_ahead_ms: int = MAX_DRIFT_MS
     #: The server's wall clock in Unix ms (injectable for tests).
     clock: object = field(default=wall_ms, compare=False)
+    #: PostgreSQL instead of SQLite files (`postgresql://...[?prefix=NAME]`, ADR 0070).
+    database_url: str | None = None
+    #: Connections one server process keeps to PostgreSQL.
+    pool_size: int = 10
 
     def now_ms(self) -> int:
         clock = self.clock
@@ -110,9 +117,16 @@ class SyncService:
         self.config = config
         config.data.mkdir(parents=True, exist_ok=True)
         (config.data / "owners").mkdir(exist_ok=True)
-        self.accounts = Accounts(config.data / "accounts.db")
+        self.pg: PgBackend | None = None
+        if config.database_url:
+            from .pg import PgBackend
+
+            self.pg = PgBackend(config.database_url, pool_size=config.pool_size)
+            self.accounts: Accounts = self.pg.accounts
+        else:
+            self.accounts = Accounts(config.data / "accounts.db")
         self._logs: dict[str, EventLog] = {}
-        self._readers: dict[str, PageReader] = {}
+        self._readers: dict[str, PageReader | PgPageReader] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -125,12 +139,19 @@ class SyncService:
             self._logs.clear()
             self._readers.clear()
         self.accounts.close()
+        if self.pg is not None:
+            self.pg.close()
 
     def log(self, owner_id: str) -> EventLog:
         """The owner's own log, opened once and shared by its requests."""
         with self._lock:
             log = self._logs.get(owner_id)
-            if log is None:
+            if log is None and self.pg is not None:
+                from .pg import PgPageReader
+
+                log = self._logs[owner_id] = EventLog(self.pg.owner_store(owner_id), None)
+                self._readers[owner_id] = PgPageReader(log.store)
+            elif log is None:
                 path = self._path(owner_id)
                 log = self._logs[owner_id] = EventLog(open_store(str(path)), None)
                 self._readers[owner_id] = PageReader(path)
@@ -139,7 +160,7 @@ class SyncService:
     def _path(self, owner_id: str) -> Path:
         return self.config.data / "owners" / f"{owner_id}.db"
 
-    def _reader(self, owner_id: str) -> PageReader:
+    def _reader(self, owner_id: str) -> PageReader | PgPageReader:
         self.log(owner_id)
         return self._readers[owner_id]
 
