@@ -32,6 +32,14 @@ def _when(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+_database_url = click.option(
+    "--database-url",
+    envvar="RECIP_DATABASE_URL",
+    default=None,
+    help="PostgreSQL instead of SQLite: postgresql://USER@HOST:PORT/DB[?prefix=SCHEMA].",
+)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
@@ -45,13 +53,25 @@ def _when(ms: int | None) -> str:
 @click.option(
     "--max-body", default=16 * 1024 * 1024, show_default=True, type=int, help="Largest request."
 )
-def serve(host: str, port: int, data: str, max_body: int) -> None:
+@_database_url
+@click.option(
+    "--workers", default=1, show_default=True, type=int, help="Worker processes (PostgreSQL)."
+)
+def serve(
+    host: str, port: int, data: str, max_body: int, database_url: str | None, workers: int
+) -> None:
     """Run the sync server."""
-    from server.run import serve as run
+    from server.asgi import serve as run
     from server.service import ServerConfig
 
-    click.echo(f"recip sync server on http://{host}:{port} (data in {data})", err=True)
-    run(ServerConfig(data=Path(data), max_body=max_body), host, port)
+    where = f"data in {data}"
+    if database_url:
+        from server.pg import redact
+
+        where = f"PostgreSQL {redact(database_url)}, {workers} worker(s)"
+    click.echo(f"recip sync server on http://{host}:{port} ({where})", err=True)
+    config = ServerConfig(data=Path(data), max_body=max_body, database_url=database_url)
+    run(config, host, port, workers)
 
 
 @click.group()
@@ -61,18 +81,28 @@ def admin() -> None:
 
 @admin.command("add-owner")
 @click.argument("name")
-@click.option("--data", required=True, type=click.Path(file_okay=False), help="Server data.")
-def add_owner(name: str, data: str) -> None:
+@click.option("--data", default=None, type=click.Path(file_okay=False), help="Server data.")
+@_database_url
+def add_owner(name: str, data: str | None, database_url: str | None) -> None:
     """Create an owner and print its enrollment token (last line, shown once)."""
-    from server.accounts import Accounts
+    if database_url:
+        from server.pg import add_owner as add_pg_owner
+        from server.pg import redact
 
-    path = Path(data)
-    accounts = Accounts(path / "accounts.db")
-    try:
-        owner, token = accounts.add_owner(name)
-    finally:
-        accounts.close()
-    click.echo(f"owner {owner.name} ({owner.owner_id}) created in {path}")
+        owner, token = add_pg_owner(database_url, name)
+        where = redact(database_url)
+    elif data is not None:
+        from server.accounts import Accounts
+
+        accounts = Accounts(Path(data) / "accounts.db")
+        try:
+            owner, token = accounts.add_owner(name)
+        finally:
+            accounts.close()
+        where = data
+    else:
+        raise click.UsageError("give --data DIR or --database-url URL")
+    click.echo(f"owner {owner.name} ({owner.owner_id}) created in {where}")
     click.echo("enroll each device with: recip remote add URL --token TOKEN")
     click.echo(token)
 
