@@ -21,7 +21,7 @@ can never pass over an id that commits later.
 from __future__ import annotations
 
 import re
-import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, Final
@@ -53,6 +53,7 @@ _ACCOUNTS_DDL: Final = (
 POOL_SIZE: Final = 10
 #: How long a request waits for a free connection before the server answers 503.
 POOL_TIMEOUT_S: Final = 30.0
+_CREATE_ATTEMPTS: Final = 8
 
 
 def is_postgres(url: str | None) -> bool:
@@ -212,7 +213,6 @@ class PgBackend:
         except (psycopg.Error, PersistenceError) as exc:
             self.pool.close()
             raise StoreError(f"cannot open PostgreSQL at {redact(self.url)}: {exc}") from exc
-        self._lock = threading.Lock()
 
     def owner_store(self, owner_id: str, *, create: bool = True) -> Store:
         """The owner's event store in its own schema (created if needed)."""
@@ -224,16 +224,35 @@ class PgBackend:
             originator_id_type="text",
             lock_timeout=30,
         )
-        try:
-            if create:
-                with self._lock, datastore.transaction(commit=True) as c:
-                    c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            recorder = PostgresProcessRecorder(datastore)
-            with self._lock:
-                recorder.create_table()
-            return Store(recorder, datastore, postgres=True)
-        except PersistenceError as exc:
-            raise StoreError(f"cannot open the log of owner {owner_id}: {exc}") from exc
+        recorder = PostgresProcessRecorder(datastore)
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                if create and not self._exists(schema):
+                    with datastore.transaction(commit=True) as c:
+                        c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                    recorder.create_table()
+                else:
+                    datastore.register_type_adapters()  # what create_table ends with
+                return Store(recorder, datastore, postgres=True)
+            except (PersistenceError, StoreError) as exc:
+                # Two workers creating the same owner's schema at once: PostgreSQL's
+                # IF NOT EXISTS is not atomic against a concurrent creator, the loser
+                # sees a duplicate; every statement is idempotent, so try again.
+                if attempt == _CREATE_ATTEMPTS - 1 or "already exists" not in str(exc):
+                    raise StoreError(f"cannot open the log of owner {owner_id}: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exists(self, schema: str) -> bool:
+        """Whether the owner's tables are there (then no DDL is needed at all).
+
+        `recip_meta` is created last (by `Store`), so its presence means all are.
+        """
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS present", (f'"{schema}".recip_meta',)
+            ).fetchone()
+        return bool(row and row["present"])
 
     def owner_schemas(self) -> list[str]:
         """Every owner schema of this prefix (for tests and administration)."""
