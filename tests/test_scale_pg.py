@@ -28,6 +28,13 @@ from sync import protocol
 from sync.protocol import SyncRequest
 from sync.replica import Replica
 from tests.conftest import PG_URL
+from tests.scale_support import Served
+from tests.test_e2e_sync import (
+    test_revoked_device_is_refused_and_tokens_checked as revoked_and_tokens,
+)
+from tests.test_e2e_sync import (
+    test_three_devices_work_offline_and_converge as three_devices_converge,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 NOW = commands.Now(1_790_000_000_000, 0)
@@ -198,3 +205,23 @@ def test_a_read_after_a_push_reflects_it_on_every_worker(
         summary = Replica(phone, LocalTransport(puller, phone_token), owner.owner_id).sync()
         assert summary.pulled == 1
     assert {e.event_id for e in phone.events()} == {e.event_id for e in laptop.events()}
+
+
+# -- end to end: `recip serve --workers 2` on PostgreSQL, devices through the CLI ----------
+
+
+@pytest.fixture
+def pg_server(tmp_path: Path, pg_url: str) -> Iterator[Served]:
+    served = Served(tmp_path / "server", database_url=pg_url, workers=2).start()
+    yield served
+    served.stop()
+
+
+def test_e2e_three_devices_converge_through_two_workers(tmp_path: Path, pg_server: Served) -> None:
+    """The sync suite's end-to-end scenario, unchanged, on PostgreSQL with 2 workers
+    (each CLI call opens a new connection, so consecutive calls hit either worker)."""
+    three_devices_converge(tmp_path, pg_server)  # type: ignore[arg-type]
+
+
+def test_e2e_revocation_and_tokens_through_two_workers(tmp_path: Path, pg_server: Served) -> None:
+    revoked_and_tokens(tmp_path, pg_server)  # type: ignore[arg-type]
