@@ -1,0 +1,42 @@
+"""The scale features' routes and their life cycle, mounted by `server.app.create_app`.
+
+Kept apart from the sync routes so that each feature stays in its own module:
+the live stream (`server.stream`), the read API (`server.read_api`) and the
+OpenAPI document (`server.openapi`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import stream
+from .service import SyncService
+
+Handler = Callable[[Request, SyncService], Awaitable[Response]]
+Wrap = Callable[[SyncService, Handler], Callable[[Request], Awaitable[Response]]]
+
+
+def extra_routes(service: SyncService, wrap: Wrap) -> list[Route]:
+    """The routes, each wrapped like the sync routes (refusals become error bodies)."""
+    return [
+        Route("/v1/stream", wrap(service, stream.stream), methods=["GET"]),
+    ]
+
+
+@asynccontextmanager
+async def running(app: Starlette, service: SyncService) -> AsyncIterator[None]:
+    """Start what the routes need (the head watcher) and stop it at shutdown."""
+    config: stream.StreamConfig = getattr(app.state, "stream_config", None) or stream.StreamConfig()
+    watcher = stream.HeadWatcher(service, config)
+    app.state.watcher = watcher
+    await watcher.start()
+    try:
+        yield
+    finally:
+        await watcher.stop()
