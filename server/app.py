@@ -133,9 +133,12 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
     owned = service is None
     svc = service or SyncService(config)
 
+    from .extras import extra_routes, running
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        yield
+        async with running(app, svc):
+            yield
         if owned:
             svc.close()
 
@@ -145,6 +148,7 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
+        *extra_routes(svc, _endpoint),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = svc

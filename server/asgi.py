@@ -94,4 +94,5 @@ def serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
         log_level="warning",
         access_log=False,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=5,
     )

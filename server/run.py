@@ -37,6 +37,9 @@ def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         lifespan="on",
         timeout_keep_alive=30,
+        # Open event streams would otherwise hold a shutdown forever; a request cut
+        # short is retried by its client (every exchange is idempotent).
+        timeout_graceful_shutdown=5,
     )
 
 
