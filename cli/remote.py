@@ -166,9 +166,15 @@ def remote_revoke(home: Home, device: str) -> None:
 
 @click.command("sync")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--watch", is_flag=True, help="Keep syncing: follow the server's live stream.")
 @click.pass_obj
-def sync(home: Home, as_json: bool) -> None:
+def sync(home: Home, as_json: bool, watch: bool) -> None:
     """Push events the server lacks, pull events this device lacks."""
+    if watch:
+        from .watch import run_watch
+
+        run_watch(home, as_json)
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
     from rich.progress import Progress as Bar
