@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -58,17 +59,14 @@ class ServerConfig:
     #: How far ahead of the server's clock an event's hlc may be (ADR 0031).
     max_clock_ahead_ms: int = MAX_DRIFT_MS
     #: The server's wall clock in Unix ms (injectable for tests).
-    clock: object = field(default=wall_ms, compare=False)
+    clock: Callable[[], int] = field(default=wall_ms, compare=False)
     #: PostgreSQL instead of SQLite files (`postgresql://...[?prefix=NAME]`, ADR 0070).
     database_url: str | None = None
     #: Connections one server process keeps to PostgreSQL.
     pool_size: int = 10
 
     def now_ms(self) -> int:
-        clock = self.clock
-        assert callable(clock)
-        now: int = clock()
-        return now
+        return self.clock()
 
 
 class PageReader:

@@ -16,7 +16,9 @@ resumes by simply running again, and never loses or duplicates an event.
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,15 +131,33 @@ class Replica:
     # -- the exchange loop ------------------------------------------------------------------
 
     def sync(self, progress: Callable[[Progress], None] | None = None) -> SyncSummary:
-        """Push everything unacknowledged, pull until nothing more remains."""
+        """Push everything unacknowledged, pull until nothing more remains.
+
+        Pulled pages are stored by a second thread while the next exchange is in
+        flight (SQLite and the network both release the GIL), in order, each page
+        with its cursor in one transaction. Whatever stops the loop, the pages
+        already received are stored before `sync` returns or raises.
+        """
+        ingester = _Ingester(self.log)
+        try:
+            summary = self._loop(ingester, progress)
+        finally:
+            ingester.finish()
+        ingester.check()
+        summary.pulled = ingester.pulled
+        return summary
+
+    def _loop(
+        self, ingester: _Ingester, progress: Callable[[Progress], None] | None
+    ) -> SyncSummary:
         acked = self.acked()
         start_acked = acked
         cursor = self.cursor()
-        pulled = 0
         offset = 0
         gap_resets = 0
         stalled = 0
         while True:
+            ingester.check()
             held = self.log.last_seq()
             batch = self._outgoing(acked, held)
             request = SyncRequest(
@@ -161,7 +181,7 @@ class Replica:
             offset = wall_ms() - reply.server_time if reply.server_time else 0
             tracking = Tracking(self.tracking_name, reply.cursor) if reply.cursor > cursor else None
             if events or tracking is not None:
-                pulled += len(self.log.ingest(events, tracking=tracking))
+                ingester.put(events, tracking)
             stalled = stalled + 1 if reply.acked_seq == acked and reply.cursor <= cursor else 0
             if stalled > _STALLS:
                 raise ReciprocityError(
@@ -173,12 +193,16 @@ class Replica:
                 acked = reply.acked_seq
                 self._remember_acked(acked)
             if progress is not None:
-                progress(Progress(max(0, acked - start_acked), held - start_acked, pulled, cursor))
-            if acked >= self.log.last_seq() and not reply.more:
-                break
+                pushed = max(0, acked - start_acked)
+                progress(Progress(pushed, held - start_acked, ingester.pulled, cursor))
+            if not reply.more and acked >= self.log.last_seq():
+                ingester.finish()  # our own events may come back in the last pages
+                ingester.check()
+                if acked >= self.log.last_seq():
+                    break
         return SyncSummary(
             pushed=max(0, acked - start_acked),
-            pulled=pulled,
+            pulled=0,
             cursor=cursor,
             acked_seq=acked,
             clock_offset_ms=offset,
@@ -212,3 +236,42 @@ class Replica:
             delay = self.backoff_s * (2**attempt)
             self.sleep(delay * (0.5 + random.random() / 2))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Ingester:
+    """Stores pulled pages, in order, on a thread of its own (at most two pages queued)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.pulled = 0
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[tuple[list[LogEvent], Tracking | None] | None] = queue.Queue(2)
+        self._thread: threading.Thread | None = None
+
+    def put(self, events: list[LogEvent], tracking: Tracking | None) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="recip-ingest", daemon=True)
+            self._thread.start()
+        self._queue.put((events, tracking))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so that the producer never blocks
+            events, tracking = item
+            try:
+                self.pulled += len(self.log.ingest(events, tracking=tracking))
+            except BaseException as exc:
+                self._error = exc
+
+    def finish(self) -> None:
+        """Wait until every queued page is stored."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def check(self) -> None:
+        """Re-raise a failure of the storing thread (a conflict, a full disk)."""
+        if self._error is not None:
+            raise self._error
