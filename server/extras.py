@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import stream
+from . import read_api, stream
 from .service import SyncService
 
 Handler = Callable[[Request, SyncService], Awaitable[Response]]
@@ -26,17 +26,24 @@ def extra_routes(service: SyncService, wrap: Wrap) -> list[Route]:
     """The routes, each wrapped like the sync routes (refusals become error bodies)."""
     return [
         Route("/v1/stream", wrap(service, stream.stream), methods=["GET"]),
+        Route("/v1/contacts", wrap(service, read_api.contacts), methods=["GET"]),
+        Route("/v1/contacts/{contact}/timeline", wrap(service, read_api.timeline), methods=["GET"]),
+        Route("/v1/ledger", wrap(service, read_api.ledger), methods=["GET"]),
+        Route("/v1/cold", wrap(service, read_api.cold), methods=["GET"]),
+        Route("/v1/stats", wrap(service, read_api.stats), methods=["GET"]),
     ]
 
 
 @asynccontextmanager
 async def running(app: Starlette, service: SyncService) -> AsyncIterator[None]:
-    """Start what the routes need (the head watcher) and stop it at shutdown."""
+    """Start what the routes need (head watcher, view source) and stop it at shutdown."""
     config: stream.StreamConfig = getattr(app.state, "stream_config", None) or stream.StreamConfig()
     watcher = stream.HeadWatcher(service, config)
     app.state.watcher = watcher
+    source = app.state.view_source = read_api.ViewSource(service)
     await watcher.start()
     try:
         yield
     finally:
         await watcher.stop()
+        source.close()
