@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import read_api, stream
+from . import openapi, read_api, stream
 from .service import SyncService
 
 Handler = Callable[[Request, SyncService], Awaitable[Response]]
@@ -31,6 +31,7 @@ def extra_routes(service: SyncService, wrap: Wrap) -> list[Route]:
         Route("/v1/ledger", wrap(service, read_api.ledger), methods=["GET"]),
         Route("/v1/cold", wrap(service, read_api.cold), methods=["GET"]),
         Route("/v1/stats", wrap(service, read_api.stats), methods=["GET"]),
+        Route("/openapi.json", wrap(service, openapi.openapi), methods=["GET"]),
     ]
 
 

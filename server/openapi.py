@@ -1,0 +1,273 @@
+"""`GET /openapi.json`: the HTTP contract, with schemas derived from the msgspec types.
+
+The body schemas are never written by hand: `msgspec.json.schema_components`
+derives them from the very `Struct`s the server encodes and decodes (the sync
+protocol's messages, the views' rows), so the document cannot drift from the
+code. Only the paths (methods, parameters, statuses) are listed here, and a test
+checks that every route of the application is described and that a live server
+answers as described (schemathesis).
+
+The document is OpenAPI 3.1 (its schemas are JSON Schema 2020-12, what msgspec
+emits).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from projections.contacts import ContactRow
+from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry
+from sync import protocol
+from sync.protocol import (
+    DeviceInfo,
+    DevicesResponse,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    RevokeRequest,
+    SyncRequest,
+    SyncResponse,
+)
+
+from .service import SyncService
+from .stream import MEDIA_TYPE as EVENT_STREAM
+from .stream import Poke
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+_TYPES: Final = (
+    Health,
+    SyncRequest,
+    SyncResponse,
+    ErrorBody,
+    EnrollRequest,
+    EnrollResponse,
+    DevicesResponse,
+    DeviceInfo,
+    RevokeRequest,
+    ContactRow,
+    LedgerRow,
+    ColdRow,
+    TimelineEntry,
+    Stats,
+    Poke,
+)
+_REF: Final = "#/components/schemas/{name}"
+
+_ERRORS: Final = {
+    400: "Malformed request: the message names what is wrong.",
+    401: "Missing, malformed or unknown token, or a token of the wrong kind.",
+    403: "Revoked device, or an event of another device.",
+    404: "No such contact or device.",
+    409: "Conflict: different content for a held (device, seq), a sequence gap "
+    "(`expected_seq`), or an ambiguous reference.",
+    413: "Body over the server's size limit.",
+    415: "Unsupported Content-Type (send application/json or application/msgpack).",
+    422: "An event that does not validate, or recorded far ahead of the server's clock.",
+    503: "Storage busy or unavailable: retry later.",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(name=name)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _answers(ok: dict[str, Any], ok_text: str, *errors: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"200": {"description": ok_text, "content": ok}}
+    for status in errors:
+        out[str(status)] = {"description": _ERRORS[status], "content": _json(_ref("ErrorBody"))}
+    return out
+
+
+def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
+
+
+_AS_OF: Final = _query(
+    "as_of", {"type": "string", "format": "date"}, "Local date of the view (default: today, UTC)."
+)
+_ALL_CONTACTS: Final = _query(
+    "all", {"type": "boolean"}, "Include archived and merged-away contacts."
+)
+_ALL_COLD: Final = _query("all", {"type": "boolean"}, "Every contact with a cadence.")
+_AUTHED: Final = (400, 401, 403, 503)
+_BEARER: Final[list[dict[str, list[str]]]] = [{"device": []}]
+
+
+def _read(
+    summary: str, rows: dict[str, Any], *params: dict[str, Any], errors: tuple[int, ...]
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "security": _BEARER,
+            "parameters": list(params),
+            "responses": _answers(_json(rows), summary, *errors),
+        }
+    }
+
+
+def _array(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+def _post(
+    summary: str, body: str, answer: str, *errors: int, secured: bool = True
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "requestBody": {"required": True, "content": _json(_ref(body))},
+        "responses": _answers(_json(_ref(answer)), summary, *errors),
+    }
+    if secured:
+        operation["security"] = _BEARER
+    return {"post": operation}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document of the whole server."""
+    _, components = msgspec.json.schema_components(_TYPES, ref_template=_REF)
+    sync = _post(
+        "Push unacknowledged events, pull one page after the cursor (also MessagePack: "
+        f"Content-Type/Accept {protocol.MSGPACK})",
+        "SyncRequest",
+        "SyncResponse",
+        400,
+        401,
+        403,
+        409,
+        413,
+        415,
+        422,
+        503,
+    )
+    stream = {
+        "get": {
+            "summary": "Server-Sent Events: a `poke` event (data: Poke) whenever the owner's "
+            "log grows, heartbeats as comments; resume with Last-Event-ID",
+            "security": _BEARER,
+            "parameters": [
+                _query("cursor", {"type": "integer", "minimum": 0}, "Poke at once if behind it."),
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    "description": "The last poke's id: resume after a dropped stream.",
+                },
+            ],
+            "responses": _answers(
+                {EVENT_STREAM: {"schema": {"type": "string"}}}, "the event stream", 400, 401, 403
+            ),
+        }
+    }
+    contact = {
+        "name": "contact",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+        "description": "Contact id, unambiguous id prefix, or exact name.",
+    }
+    paths = {
+        "/healthz": {
+            "get": {
+                "summary": "Ready to serve",
+                "responses": _answers(_json(_ref("Health")), "ready"),
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": _answers(_json({"type": "object"}), "the OpenAPI document"),
+            }
+        },
+        "/v1/enroll": _post(
+            "Trade an owner's enrollment token for a device token",
+            "EnrollRequest",
+            "EnrollResponse",
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            503,
+            secured=False,
+        ),
+        "/v1/sync": sync,
+        "/v1/stream": stream,
+        "/v1/devices": _read(
+            "The owner's devices", _ref("DevicesResponse"), errors=(401, 403, 503)
+        ),
+        "/v1/devices/revoke": _post(
+            "Revoke one of the owner's devices (id, id prefix or name)",
+            "RevokeRequest",
+            "DeviceInfo",
+            400,
+            401,
+            403,
+            404,
+            409,
+            413,
+            415,
+            503,
+        ),
+        "/v1/contacts": _read(
+            "Contacts (recip contact list --json)",
+            _array("ContactRow"),
+            _ALL_CONTACTS,
+            errors=_AUTHED,
+        ),
+        "/v1/contacts/{contact}/timeline": _read(
+            "A contact's timeline (recip timeline --json)",
+            _array("TimelineEntry"),
+            contact,
+            errors=(*_AUTHED, 404, 409),
+        ),
+        "/v1/ledger": _read(
+            "Give/ask ledger (recip ledger --json)",
+            _array("LedgerRow"),
+            _AS_OF,
+            _query("contact", {"type": "string"}, "Only this contact (id, prefix or name)."),
+            errors=(*_AUTHED, 404, 409),
+        ),
+        "/v1/cold": _read(
+            "Going cold (recip cold --json)", _array("ColdRow"), _AS_OF, _ALL_COLD, errors=_AUTHED
+        ),
+        "/v1/stats": _read(
+            "Network totals (recip stats --json)", _ref("Stats"), _AS_OF, errors=_AUTHED
+        ),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Reciprocity sync server", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "device": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A device token (from /v1/enroll)",
+                }
+            },
+        },
+    }
+
+
+_DOCUMENT: Final = msgspec.json.encode(document())
+
+
+async def openapi(request: Request, service: SyncService) -> Response:
+    return Response(_DOCUMENT, media_type="application/json")
