@@ -31,6 +31,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresProcessRecorder
 from psycopg.rows import tuple_row
+from psycopg.types.composite import register_composite
 
 from core.errors import StoreError
 from core.store import Store
@@ -108,6 +109,20 @@ class _SharedPoolDatastore(PostgresDatastore):
     def __init__(self, pool: ConnectionPool[Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pool = pool
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        """A pooled connection speaking *this* owner's composite types.
+
+        Every owner's schema has its own `stored_event_text` type (same name,
+        different oid) and psycopg keeps one adapter per name on a connection: a
+        connection last used for another owner would send that owner's type.
+        So this owner's adapters are registered again at every checkout.
+        """
+        with super().get_connection() as conn:
+            for info in self.psycopg_type_adapters.values():
+                register_composite(info, conn)
+            yield conn
 
     def close(self) -> None:
         """The shared pool outlives every owner's datastore."""

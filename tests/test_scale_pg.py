@@ -225,3 +225,23 @@ def test_e2e_three_devices_converge_through_two_workers(tmp_path: Path, pg_serve
 
 def test_e2e_revocation_and_tokens_through_two_workers(tmp_path: Path, pg_server: Served) -> None:
     revoked_and_tokens(tmp_path, pg_server)  # type: ignore[arg-type]
+
+
+def test_owners_sharing_one_pooled_connection_each_write_their_own_schema(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """One connection serves owner after owner: each insert must use its own owner's
+    composite types (same name in every schema, different oids)."""
+    (service,) = [SyncService(ServerConfig(data=tmp_path / "w", database_url=pg_url, pool_size=1))]
+    try:
+        owners = [service.accounts.add_owner(name) for name in ("alice", "bob", "cy")]
+        devices = [device(service, token, tmp_path, owner.name) for owner, token in owners]
+        for round_ in range(3):
+            for (owner, _), (log, device_token) in zip(owners, devices, strict=True):
+                record(log, 2, f"{owner.name} {round_}")
+                Replica(log, LocalTransport(service, device_token), owner.owner_id).sync()
+        for (owner, _), (log, _) in zip(owners, devices, strict=True):
+            assert held(pg_url, owner.owner_id) == [(log.device_id, s) for s in range(1, 7)]
+            log.store.close()
+    finally:
+        service.close()
