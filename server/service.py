@@ -239,7 +239,7 @@ class SyncService:
         """Others' events after the cursor (and any of its own the device lacks)."""
         limit = min(request.limit, self.config.max_page)
         held = request.held_seq if request.held_seq is not None else 0
-        rows = self._reader(device.owner_id).page(request.cursor, limit)
+        rows = self._reader(device.owner_id).page(request.cursor, limit) if limit else []
         me = device.device_id
         if reply == "msgpack":
             events = [Raw(r[4]) for r in rows if r[1] != me or r[2] > held]
@@ -253,6 +253,6 @@ class SyncService:
             acked_seq=log.last_seq(device.device_id),
             events=events,
             cursor=rows[-1][0] if rows else request.cursor,
-            more=len(rows) == limit,
+            more=bool(limit) and len(rows) == limit,
             server_time=self.config.now_ms(),
         )

@@ -51,7 +51,8 @@ class SyncRequest(Struct, kw_only=True):
     device_id: Annotated[str, Meta(min_length=1, max_length=64)]
     events: list[Raw] = []
     cursor: Annotated[int, Meta(ge=0)] = 0
-    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    #: Largest page to pull; 0 pushes only (the answer carries no events).
+    limit: Annotated[int, Meta(ge=0, le=MAX_LIMIT)] = DEFAULT_LIMIT
     #: The highest seq of its own the device holds (None: it holds none the server
     #: should skip); the server leaves those out of the page.
     held_seq: Annotated[int, Meta(ge=0)] | None = None
