@@ -36,6 +36,10 @@ from core.log import LogEvent
 
 Format: TypeAlias = Literal["msgpack", "json"]
 
+#: What msgspec raises on bad input: its own errors, and ValueError subclasses
+#: (invalid UTF-8 in a MessagePack string is a UnicodeDecodeError).
+_BAD_INPUT: Final = (msgspec.MsgspecError, ValueError)
+
 MSGPACK: Final = "application/msgpack"
 JSON: Final = "application/json"
 _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
@@ -135,7 +139,7 @@ class Refusal(ReciprocityError):
         """Rebuild a refusal from an error body (any status, any garbage)."""
         try:
             body = _ERROR_DECODER.decode(data)
-        except msgspec.DecodeError:
+        except _BAD_INPUT:
             text = data[:200].decode("utf-8", "replace").strip() or "no details"
             return cls(status, "http_error", f"server answered {status}: {text}")
         return cls(
@@ -205,7 +209,7 @@ def decode(data: bytes, message: type[Any], fmt: Format) -> Any:
         decoder = _DECODERS[(message, fmt)] = factory(message)
     try:
         return decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except _BAD_INPUT as exc:
         raise Refusal(400, "malformed", f"malformed {message.__name__} ({fmt}): {exc}") from None
 
 
@@ -241,7 +245,7 @@ def event_from_wire(raw: bytes | Raw, fmt: Format) -> LogEvent:
     data = bytes(raw)
     try:
         event: Event = _UNION[fmt].decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except _BAD_INPUT as exc:
         return _unknown_or_invalid(data, fmt, exc)
     if event.v != SCHEMA_VERSION[type_name(event)]:
         # Older: upcast through the codec. Newer: opaque (keeps unknown fields).
@@ -252,7 +256,7 @@ def event_from_wire(raw: bytes | Raw, fmt: Format) -> LogEvent:
 def _unknown_or_invalid(data: bytes, fmt: Format, error: Exception) -> LogEvent:
     try:
         peek = _PEEK[fmt].decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _BAD_INPUT:
         raise CodecError(f"not an event: {error}") from None
     known = peek.type in TYPE_BY_NAME
     if known and peek.v <= SCHEMA_VERSION[peek.type]:
@@ -325,7 +329,7 @@ def _batch(body: bytes, typed: type[Any], raws: list[Raw], fmt: Format) -> list[
         return []
     try:
         events: list[Event] = _TYPED[(typed, fmt)].decode(body).events
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _BAD_INPUT:
         return events_from_wire(raws, fmt)
     if all(e.v == SCHEMA_VERSION[type_name(e)] for e in events):
         return list(events)
