@@ -211,6 +211,15 @@ class SyncService:
         """Refuse the batch before storing anything: foreign devices, far-future clocks."""
         ceiling = self.config.now_ms() + self.config.max_clock_ahead_ms
         for index, event in enumerate(events):
+            if not 1 <= event.seq <= protocol.MAX_INT:
+                raise Refusal(
+                    422,
+                    "invalid_event",
+                    f"event #{index} ({event.event_id}) has seq {event.seq}: "
+                    "sequence numbers start at 1 and fit in 64 bits",
+                    event_id=event.event_id,
+                    index=index,
+                )
             if event.device_id != device.device_id:
                 raise Refusal(
                     403,

@@ -44,6 +44,8 @@ MSGPACK: Final = "application/msgpack"
 JSON: Final = "application/json"
 _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
+#: Positions and sequence numbers are SQLite integers (signed 64 bits).
+MAX_INT: Final = 2**63 - 1
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
 DEFAULT_LIMIT: Final = 2_000
@@ -54,12 +56,12 @@ class SyncRequest(Struct, kw_only=True):
 
     device_id: Annotated[str, Meta(min_length=1, max_length=64)]
     events: list[Raw] = []
-    cursor: Annotated[int, Meta(ge=0)] = 0
+    cursor: Annotated[int, Meta(ge=0, le=MAX_INT)] = 0
     #: Largest page to pull; 0 pushes only (the answer carries no events).
     limit: Annotated[int, Meta(ge=0, le=MAX_LIMIT)] = DEFAULT_LIMIT
     #: The highest seq of its own the device holds (None: it holds none the server
     #: should skip); the server leaves those out of the page.
-    held_seq: Annotated[int, Meta(ge=0)] | None = None
+    held_seq: Annotated[int, Meta(ge=0, le=MAX_INT)] | None = None
 
 
 class SyncResponse(Struct, kw_only=True):

@@ -462,3 +462,18 @@ def test_garbage_and_mutated_bodies_get_a_4xx_and_store_nothing(
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.json()["message"]
     assert server.held(device.owner_id) == before
+
+
+@pytest.mark.parametrize("field", ["cursor", "held_seq", "seq", "seq0"])
+def test_numbers_beyond_64_bits_get_a_4xx(server: Server, field: str) -> None:
+    device = server.enroll("alice")
+    event = msgspec.to_builtins(contact(device, 1))
+    body: dict[str, Any] = {"device_id": device.device_id}
+    if field in ("cursor", "held_seq"):
+        body[field] = 2**64 - 1
+    else:
+        event["seq"] = 2**64 - 1 if field == "seq" else 0
+        body["events"] = [event]
+    answer = server.client.post("/v1/sync", json=body, headers=device.auth)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert server.held(device.owner_id) == []
