@@ -41,6 +41,8 @@ from .state import Ask, Contact, State
 MAX_CADENCE: Final = 36_500
 #: How far past "now" a stated time may be before it counts as the future.
 FUTURE_GRACE_MS: Final = 60_000
+#: 1900-01-01T00:00Z: earlier stated times are refused as typos.
+_EARLIEST_MS: Final = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -92,7 +94,7 @@ def parse_when(text: str | None, now: Now) -> tuple[int, int]:
     unix_ms = int(moment.timestamp() * 1000)
     if unix_ms > now.unix_ms + FUTURE_GRACE_MS:
         raise ValidationError(f"date {text} is in the future")
-    if moment.astimezone(UTC).year < 1900:
+    if unix_ms < _EARLIEST_MS:  # not astimezone(): it overflows for year 1 east of UTC
         raise ValidationError(f"date {text} is before 1900")
     return unix_ms, int(offset.total_seconds() // 60)
 
