@@ -108,6 +108,10 @@ def test_on_accepts_dates_and_datetimes(
         ("yesterday", "cannot read date"),
         ("2026-13-01T10:00", "cannot read date"),
         ("1899-12-31", "before 1900"),
+        ("0001-01-01T00:00:00+14:00", "before 1900"),  # once raised OverflowError
+        ("1900-01-01T00:30:00+01:00", "before 1900"),  # 1899 in UTC
+        ("9999-12-31T23:59:59-18:00", "in the future"),
+        ("2026-01-01T00:00:00+25:00", "cannot read date"),
     ],
 )
 def test_on_refusals(recip: Recip, people: dict[str, str], on: str, match: str) -> None:
