@@ -368,19 +368,10 @@ class AskRow(msgspec.Struct, frozen=True):
     weight: int
 
 
-class ContactDetail(msgspec.Struct, frozen=True):
-    """A contact in `contact show --json`: the list row plus what only one contact needs."""
+class ContactDetail(ContactRow, frozen=True):
+    """A contact in `contact show --json`: the list row, then what only one contact needs."""
 
-    contact_id: str
-    name: str
-    emails: tuple[str, ...]
-    phones: tuple[str, ...]
-    org: str | None
-    tags: tuple[str, ...]
-    circle: str
-    cadence_days: int | None
     effective_cadence_days: int | None
-    archived: bool
     added_at: int
     added_device_id: str
     merged_from: list[str]
@@ -403,16 +394,8 @@ def contact_detail(state: State, c: Contact) -> ContactDetail:
     ]
     asks.sort(key=lambda a: (a.occurred_at, a.ask_id))
     return ContactDetail(
-        contact_id=c.id,
-        name=c.name,
-        emails=c.emails,
-        phones=c.phones,
-        org=c.org,
-        tags=c.tags,
-        circle=c.circle,
-        cadence_days=c.cadence_days,
+        **msgspec.structs.asdict(ContactRow.of(c)),
         effective_cadence_days=c.effective_cadence,
-        archived=c.archived,
         added_at=c.added.occurred_at,
         added_device_id=c.added.device_id,
         merged_from=[i for i in state.absorbed_by(c.id) if i != c.id],
