@@ -23,7 +23,7 @@ from typing import Final
 
 import click
 
-from core.commands import Now
+from core.commands import MAX_OFFSET, Now
 from core.errors import ValidationError
 from core.events import Event
 from core.log import EventLog
@@ -46,6 +46,8 @@ def current_now() -> Now:
     if moment.tzinfo is None:
         moment = moment.astimezone()
     offset = moment.utcoffset() or timedelta(0)
+    if abs(offset) > timedelta(minutes=MAX_OFFSET):
+        raise ValidationError(f"${NOW_ENV} {text!r} has a UTC offset beyond ±18:00")
     return Now(int(moment.timestamp() * 1000), int(offset.total_seconds() // 60))
 
 
