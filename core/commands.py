@@ -151,6 +151,17 @@ def find_contact(state: State, ref: str, *, archived: bool = False) -> Contact:
         raise AmbiguousError(
             f"{ref!r} matches {len(matches)} contacts: " + "; ".join(listing), listing
         )
+    merged = sorted(
+        {
+            c.survivor
+            for c in state.contacts()
+            if c.absorbed and (c.name.casefold() == ref.casefold() or c.id.startswith(ref.lower()))
+        }
+    )
+    if len(merged) == 1:  # a merged-away name means its survivor, as its id does
+        survivor = state.contact(merged[0])
+        if survivor is not None:
+            return _usable(survivor, archived)
     hidden = [c for c in state.contacts() if c.name.casefold() == ref.casefold() and c.archived]
     if hidden and not archived:
         raise ValidationError(f"contact {hidden[0].name!r} is archived (restore it first)")
