@@ -175,3 +175,10 @@ def test_process_refusal_is_one_line_without_traceback(tmp_path: Path) -> None:
 def test_process_version(tmp_path: Path) -> None:
     result = run_recip_process(tmp_path, "--version")
     assert result.stdout.startswith("recip, version")
+
+
+def test_home_below_a_file_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = one_error_line(Recip(blocker / "home"), "init")
+    assert "Not a directory" in line and str(blocker) in line
