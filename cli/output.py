@@ -16,7 +16,7 @@ Shared by all CLI modules so that every view behaves the same way:
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -46,11 +46,6 @@ class Column:
 def print_json(value: Any) -> None:
     """One JSON document on stdout (Structs, lists, dicts, scalars)."""
     click.echo(_JSON.encode(value))
-
-
-def json_bytes(value: Any) -> bytes:
-    """The compact JSON encoding `print_json` uses (for streaming writers)."""
-    return _JSON.encode(value)
 
 
 def console() -> Console:
@@ -102,3 +97,8 @@ def recorded_time(hlc: int) -> str:
 def listing(values: Sequence[str]) -> str:
     """A list of values in one cell."""
     return ", ".join(values)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The `--json` flag every read command has (parameter `as_json`)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")(func)

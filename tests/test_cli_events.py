@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from cli.home import Home
-from cli.record import STREAM_CHUNK
+from cli.rawlog import STREAM_CHUNK
 from core import commands
 from core.codec import from_json, to_json
 from core.events import OpaqueEvent
