@@ -3,8 +3,8 @@
 A command is open the log, fold it once into `State`, then print or append. The
 baseline does exactly that work with `core` alone (no click, no output
 formatting); ours runs the real click command in process with stdout sent to
-/dev/null. Both are timed in CPU seconds (see `timed`). A ratio near 1.0 says the CLI adds little; a command that read the log
-twice would show about 0.5.
+/dev/null. Both are timed in CPU seconds (see `timed`). A ratio near 1.0 says
+the CLI adds little; a command that read the log twice would show about 0.5.
 
 - `contact list --json`: fold + list active contacts + JSON;
 - `events --json`: stream every event as JSON (baseline: read + `to_json` each);
