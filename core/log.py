@@ -265,23 +265,41 @@ class EventLog:
     def _observe(self, rows: Sequence[Notification]) -> None:
         """Raise the clock (and our next seq) past rows written by anyone."""
         for row in rows:
-            self._observe_event(codec.decode(row.topic, row.state))
+            event = codec.decode(row.topic, row.state)
+            if event.device_id == self.device_id:
+                self.clock.observe(event.hlc)
+                self._next_seq = max(self._next_seq, event.seq + 1)
+            else:
+                self.clock.receive(event.hlc)
             self._scanned = row.id
 
     def _observe_read(self, page: Sequence[tuple[int, LogEvent]]) -> None:
-        """Observe a page `read` decoded, if it continues what we have scanned."""
-        with self._lock:
-            for position, event in page:
-                if position == self._scanned + 1:
-                    self._observe_event(event)
-                    self._scanned = position
+        """Observe a page `read` decoded, from where our scan stands.
 
-    def _observe_event(self, event: LogEvent) -> None:
-        if event.device_id == self.device_id:
-            self.clock.observe(event.hlc)
-            self._next_seq = max(self._next_seq, event.seq + 1)
-        else:
-            self.clock.receive(event.hlc)
+        The clock only keeps maxima, so a page is observed as its greatest own and
+        greatest foreign timestamp: two clock calls per page, not per event.
+        """
+        with self._lock:
+            scanned, me = self._scanned, self.device_id
+            own_hlc = own_seq = foreign_hlc = 0
+            for position, event in page:
+                if position != scanned + 1:
+                    if position <= scanned:
+                        continue
+                    break  # a hole (read from further on): observe nothing beyond
+                scanned = position
+                if event.device_id == me:
+                    own_hlc = max(own_hlc, event.hlc)
+                    own_seq = max(own_seq, event.seq)
+                else:
+                    foreign_hlc = max(foreign_hlc, event.hlc)
+            if scanned == self._scanned:
+                return
+            self.clock.observe(own_hlc)
+            if foreign_hlc:
+                self.clock.receive(foreign_hlc)
+            self._next_seq = max(self._next_seq, own_seq + 1)
+            self._scanned = scanned
 
     def _advance(self, positions: Sequence[int] | None) -> None:
         """Move the scanned mark past our own insert if nothing came in between."""
