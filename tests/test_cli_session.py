@@ -56,3 +56,32 @@ def test_command_reads_the_log_once(big: Recip, decodes: list[int], args: tuple[
     # One full read, plus at most the clock's catch-up since its last checkpoint
     # (every 1,000 events); a second full read would exceed this.
     assert EVENTS <= decodes[0] < EVENTS + 1000 + 2
+
+
+@pytest.mark.parametrize("read_first", ["all", "from-the-middle", "nothing"])
+def test_append_after_reading_stamps_past_everything(recip: Recip, read_first: str) -> None:
+    """Reading is the clock's catch-up; whatever was read (or not), an append
+    still stamps past every event in the log, with the next gapless seq."""
+    from core.clock import Clock
+    from core.log import EventLog
+    from core.store import open_store
+
+    home = Home(recip.home)
+    me = home.device().device_id
+    # Another device's events, recorded with a clock a minute ahead of ours.
+    other = EventLog(open_store(str(home.log_path)), "other", clock=Clock(lambda: 2_000_060_000))
+    theirs = other.append([commands.add_contact(commands.Now.system(), f"O{i}") for i in range(5)])
+    other.store.close()
+    mine = EventLog(open_store(str(home.log_path)), me, clock=Clock(lambda: 2_000_000_000))
+    first = mine.append([commands.add_contact(commands.Now.system(), "A")])[0]
+    mine.store.close()
+
+    log = EventLog(open_store(str(home.log_path)), me, clock=Clock(lambda: 2_000_000_000))
+    if read_first == "all":
+        list(log.read())
+    elif read_first == "from-the-middle":
+        list(log.read(after=3))
+    stamped = log.append([commands.add_contact(commands.Now.system(), "B")])[0]
+    log.store.close()
+    assert stamped.seq == first.seq + 1
+    assert stamped.hlc > max(e.hlc for e in [*theirs, first])
