@@ -85,13 +85,20 @@ def print_table(
 
 def local_time(unix_ms: int, utc_offset: int) -> str:
     """When something happened, in the zone it was stated in: `2026-03-01 09:30`."""
-    tz = timezone(timedelta(minutes=utc_offset))
-    return datetime.fromtimestamp(unix_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+    try:
+        tz = timezone(timedelta(minutes=utc_offset))
+        return datetime.fromtimestamp(unix_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # a peer's event may hold any int
+        return f"{unix_ms} ms"
 
 
 def recorded_time(hlc: int) -> str:
     """When an event was recorded (its HLC's wall-clock part), in UTC."""
-    return datetime.fromtimestamp(physical_ms(hlc) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        moment = datetime.fromtimestamp(physical_ms(hlc) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"hlc {hlc}"
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def listing(values: Sequence[str]) -> str:
