@@ -278,7 +278,10 @@ def _checked(draft: EventT) -> EventT:
     fields = msgspec.to_builtins(draft)
     fields["device_id"] = fields["device_id"] or "draft"  # stamped by the log on append
     try:
-        msgspec.convert(fields, type(draft))
+        msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=type(draft))
+    except UnicodeEncodeError:
+        # e.g. command-line bytes that were not UTF-8 (Python keeps them as surrogates)
+        raise ValidationError("text must be valid UTF-8") from None
     except msgspec.ValidationError as exc:
         raise ValidationError(f"cannot record this {type_name(draft)}: {exc}") from None
     return draft
