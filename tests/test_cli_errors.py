@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 
 import core.store
 from tests.cli_support import position, recorded, refused
-from tests.conftest import Recip, run_recip_process
+from tests.conftest import ROOT, Recip, run_recip_process
 
 #: One invocation of every command (arguments valid in shape).
 EVERY_COMMAND: list[tuple[str, ...]] = [
@@ -182,3 +185,24 @@ def test_home_below_a_file_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("x")
     line = one_error_line(Recip(blocker / "home"), "init")
     assert "Not a directory" in line and str(blocker) in line
+
+
+def test_non_utf8_arguments_are_refused(recip: Recip) -> None:
+    # Python keeps undecodable argv bytes as lone surrogates; they cannot be stored.
+    refused(recip, "contact", "add", "Ad\udcff", match="UTF-8")
+    recorded(recip, "contact", "add", "Ada")
+    refused(recip, "note", "Ada", "caf\udce9", match="UTF-8")
+    refused(recip, "contact", "edit", "Ada", "--tag", "\udcff", match="UTF-8")
+
+
+def test_non_utf8_arguments_in_a_real_process(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_recip_process(home, "init")
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--home", str(home), "contact", "add", b"Ad\xff"],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 1 and result.stderr == b"error: text must be valid UTF-8\n"
