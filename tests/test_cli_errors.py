@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import json
 import os
 import sqlite3
@@ -206,3 +207,21 @@ def test_non_utf8_arguments_in_a_real_process(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 1 and result.stderr == b"error: text must be valid UTF-8\n"
+
+
+def test_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's tour is a script that works, in order, on a fresh home."""
+    monkeypatch.setenv("RECIP_NOW", "2026-12-01T10:00:00+00:00")  # after its --on date
+    readme = (ROOT / "README.md").read_text()
+    tour = readme.split("## A short tour", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    runner = Recip(tmp_path / "home")
+    ids: dict[str, str] = {}
+    for line in tour.strip().splitlines():
+        words = shlex.split(line, comments=True)
+        assert words[0] == "recip"
+        words = [ids.get(w, w) for w in words[1:]]
+        out = runner.ok(*words).strip()
+        if words[0] == "ask":
+            ids["<ask-id>"] = out
+        if words[0] in ("log", "ask", "resolve", "give", "intro"):
+            ids["<event-id>"] = out
