@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import shlex
 import json
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
