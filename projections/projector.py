@@ -70,7 +70,7 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 1
+SCHEMA: Final = 2
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -85,7 +85,7 @@ _TABLES: Final = (
     "gives INTEGER NOT NULL, give_weight INTEGER NOT NULL, asks INTEGER NOT NULL, "
     "ask_weight INTEGER NOT NULL, granted INTEGER NOT NULL, declined INTEGER NOT NULL, "
     "withdrawn INTEGER NOT NULL, unanswered INTEGER NOT NULL, open INTEGER NOT NULL, "
-    "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, days BLOB NOT NULL)",
+    "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, touches BLOB NOT NULL)",
     "CREATE TABLE view_contact (contact_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
     "CREATE TABLE view_index (contact_id TEXT PRIMARY KEY, positions BLOB NOT NULL, "
@@ -100,7 +100,7 @@ TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
     "ask_weight, granted, declined, withdrawn, unanswered, open, last_give, last_ask, "
-    "last_touch, days"
+    "last_touch, touches"
 )
 
 
@@ -142,7 +142,7 @@ def summary_row(s: Summary) -> tuple[Any, ...]:
         s.last_give,
         s.last_ask,
         s.last_touch,
-        pack(s.days, "i"),
+        pack(s.touches),
     )
 
 
@@ -165,7 +165,7 @@ def summary_from_row(row: Sequence[Any]) -> Summary:
         last_give=row[14],
         last_ask=row[15],
         last_touch=row[16],
-        days=tuple(unpack(row[17], "i")),
+        touches=tuple(unpack(row[17])),
     )
 
 
@@ -333,7 +333,7 @@ class Projector:
             self.db.execute(sql)
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
         head = self._head()
-        fold = Fold()
+        fold = Fold(keep_events=False, retracted=self._retracted_ids())
         done = 0
         last = 0
         # The fold only grows, and holds no cycles: the cyclic collector's repeated
@@ -354,13 +354,24 @@ class Projector:
         self._set_position(last)
         return done
 
+    def _retracted_ids(self) -> set[str]:
+        """Targets of every retraction in the log: one cheap pass before a rebuild,
+        so that the fold never codes a retracted touch."""
+        if not self._log_exists():
+            return set()
+        rows = self.db.execute(
+            "SELECT rowid, topic, state FROM stored_events WHERE topic = 'EventRetracted'"
+        ).fetchall()
+        return {e.target_id for _, e in _decode_page(rows) if isinstance(e, EventRetracted)}
+
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
-        filed: dict[str, _Filed] = {}
-        for contact_id, events in fold.about.items():
-            entry = filed[contact_id] = _Filed(list(fold.at[contact_id]))
-            entry.event_ids = [e.event_id for e in events]
-            entry.ask_ids = [e.event_id for e in events if type(e) is AskMade]
+        filed: dict[str, _Filed] = {
+            contact_id: _Filed(list(record[0]), list(record[1]))
+            for contact_id, record in fold.filed.items()
+        }
+        for contact_id, ask_ids in fold.asks_by_contact().items():
+            filed.setdefault(contact_id, _Filed()).ask_ids = ask_ids
         pending = []
         for ask_id, resolutions in fold.resolutions.items():
             ask = fold.asks.get(ask_id)
