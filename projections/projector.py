@@ -189,11 +189,12 @@ _FAST: Final = {
 }
 
 
-def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
-    """Decode stored rows: a per-type msgspec decoder for current-version events of
-    known types (nearly all), `codec.decode` (upcasting, opaque types) otherwise."""
-    out: list[tuple[int, Event | OpaqueEvent]] = []
-    append = out.append
+def _decode_rows(
+    rows: list[tuple[int, str, bytes]],
+) -> Iterator[tuple[int, Event | OpaqueEvent]]:
+    """Decode stored rows lazily: a per-type msgspec decoder for current-version
+    events of known types (nearly all), `codec.decode` (upcasting, opaque types)
+    otherwise."""
     fast = _FAST
     for position, topic, state in rows:
         pair = fast.get(topic)
@@ -203,10 +204,13 @@ def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | 
             except msgspec.DecodeError:
                 event = None
             if event is not None and event.v == pair[1]:
-                append((position, event))
+                yield position, event
                 continue
-        append((position, codec.decode(topic, state)))
-    return out
+        yield position, codec.decode(topic, state)
+
+
+def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+    return list(_decode_rows(rows))
 
 
 # -- the projector ---------------------------------------------------------------------------
@@ -341,12 +345,16 @@ class Projector:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for page in self.scan(0):
-                fold.extend(page)
-                done += len(page)
-                last = page[-1][0]
-                if progress is not None:
-                    progress(done, head)
+            if self._log_exists():
+                cursor = self.db.execute(
+                    "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
+                )
+                while rows := cursor.fetchmany(PAGE):
+                    fold.extend(_decode_rows(rows))
+                    done += len(rows)
+                    last = rows[-1][0]
+                    if progress is not None:
+                        progress(done, head)
             self._write_all(fold)
         finally:
             if collecting:
