@@ -23,9 +23,11 @@ Tables:
 - `view_summary`: one `Summary` per active contact (the ledger/cold source);
 - `view_contact`: every added contact with its name, archived flag and survivor
   (for lookups by name and for timelines of archived or merged contacts);
-- `view_index(contact_id, positions, event_ids, ask_ids)`: per contact id as
-  named in events, the positions (little-endian int64 blob) and ids (`,a,b,`)
-  of events concerning it, and the ids of its asks;
+- `view_index(contact_id, positions, event_ids, ask_ids)`: chunks (one per
+  contact per catch-up; one per contact after a rebuild) of the positions
+  (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
+  id as named in events, and the ids of its asks. Appending a chunk never
+  rewrites the contact's earlier ones;
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
 - `view_link`: absorbed contact id -> its final survivor.
@@ -70,7 +72,7 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 2
+SCHEMA: Final = 3
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -88,7 +90,7 @@ _TABLES: Final = (
     "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, touches BLOB NOT NULL)",
     "CREATE TABLE view_contact (contact_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
-    "CREATE TABLE view_index (contact_id TEXT PRIMARY KEY, positions BLOB NOT NULL, "
+    "CREATE TABLE view_index (contact_id TEXT NOT NULL, positions BLOB NOT NULL, "
     "event_ids TEXT NOT NULL, ask_ids TEXT NOT NULL)",
     "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
@@ -97,6 +99,7 @@ _TABLES: Final = (
     "CREATE TABLE view_link (contact_id TEXT PRIMARY KEY, survivor TEXT NOT NULL)",
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
+_INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
     "ask_weight, granted, declined, withdrawn, unanswered, open, last_give, last_ask, "
@@ -408,6 +411,7 @@ class Projector:
                 for r in rs
             ),
         )
+        self.db.execute(_INDEX_BY_CONTACT)
         groups = fold.groups()
         self._write_groups(fold, groups, groups)
 
@@ -554,7 +558,7 @@ class Projector:
 
     def _owners(self, event_id: str) -> list[str]:
         rows = self.db.execute(
-            "SELECT contact_id FROM view_index WHERE instr(event_ids, ?) > 0",
+            "SELECT DISTINCT contact_id FROM view_index WHERE instr(event_ids, ?) > 0",
             (f",{event_id},",),
         ).fetchall()
         return [str(r[0]) for r in rows]
@@ -564,21 +568,11 @@ class Projector:
         return row.fetchone() is not None
 
     def _append_index(self, filed: dict[str, _Filed]) -> None:
-        for contact_id, entry in filed.items():
-            row = self.db.execute(
-                "SELECT positions, event_ids, ask_ids FROM view_index WHERE contact_id = ?",
-                (contact_id,),
-            ).fetchone()
-            positions, event_ids, ask_ids = row if row is not None else (b"", ",", ",")
-            self.db.execute(
-                "INSERT OR REPLACE INTO view_index VALUES (?, ?, ?, ?)",
-                (
-                    contact_id,
-                    positions + pack(entry.positions),
-                    event_ids + _ids(entry.event_ids)[1:] if entry.event_ids else event_ids,
-                    ask_ids + _ids(entry.ask_ids)[1:] if entry.ask_ids else ask_ids,
-                ),
-            )
+        """Add one chunk row per contact: appending never rewrites what is stored."""
+        self.db.executemany(
+            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
+            ((c, pack(f.positions), _ids(f.event_ids), _ids(f.ask_ids)) for c, f in filed.items()),
+        )
 
     def _global_positions(self) -> list[int]:
         """Positions of every merge and retraction: inputs to every group's rows."""
