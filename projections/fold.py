@@ -130,10 +130,16 @@ class Fold(State):
         self._position = position
         handler(self, event)
 
-    def extend(self, pairs: Iterable[tuple[int, Event | OpaqueEvent]]) -> None:
+    def extend(
+        self, pairs: Iterable[tuple[int, Event | OpaqueEvent]], *, once: bool = False
+    ) -> None:
         """Apply many (position, event) pairs: `apply`, with single-contact
         interactions, gives, asks, resolutions and notes (most of a history) inlined.
-        Each inlined branch records exactly what its handler records."""
+        Each inlined branch records exactly what its handler records.
+
+        `once` promises that no event in `pairs` was applied before or appears twice
+        (a single scan of a log: one row per device and seq, hence per event), which
+        spares remembering the id of every touch just to stay idempotent."""
         if self.keep_events:
             for position, event in pairs:
                 self.apply(event, position)
@@ -188,9 +194,10 @@ class Fold(State):
                 apply(event, position)
                 continue
             event_id = event.event_id
-            if event_id in seen or event_id in by_id:
-                continue
-            seen.add(event_id)
+            if not once:
+                if event_id in seen or event_id in by_id:
+                    continue
+                seen.add(event_id)
             record = filed[contact_id]
             record[0].append(position)
             record[1].append(event_id)

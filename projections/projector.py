@@ -23,7 +23,7 @@ Tables:
 - `view_summary`: one `Summary` per active contact (the ledger/cold source);
 - `view_contact`: every added contact with its name, archived flag and survivor
   (for lookups by name and for timelines of archived or merged contacts);
-- `view_index(contact_id, positions, event_ids, ask_ids)`: chunks (one per
+- `view_index(contact_id, ask_ids, positions, event_ids)`: chunks (one per
   contact per catch-up; one per contact after a rebuild) of the positions
   (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
   id as named in events, and the ids of its asks. Appending a chunk never
@@ -72,7 +72,7 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 3
+SCHEMA: Final = 4
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -90,8 +90,9 @@ _TABLES: Final = (
     "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, touches BLOB NOT NULL)",
     "CREATE TABLE view_contact (contact_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
-    "CREATE TABLE view_index (contact_id TEXT NOT NULL, positions BLOB NOT NULL, "
-    "event_ids TEXT NOT NULL, ask_ids TEXT NOT NULL)",
+    # ask_ids first: small, so finding an ask's owner never reads the big columns.
+    "CREATE TABLE view_index (contact_id TEXT NOT NULL, ask_ids TEXT NOT NULL, "
+    "positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
     "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
@@ -353,7 +354,7 @@ class Projector:
                     "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
                 )
                 while rows := cursor.fetchmany(PAGE):
-                    fold.extend(_decode_rows(rows))
+                    fold.extend(_decode_rows(rows), once=True)
                     done += len(rows)
                     last = rows[-1][0]
                     if progress is not None:
@@ -396,7 +397,7 @@ class Projector:
                     entry.event_ids.append(r.event_id)
         self.db.executemany(
             "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, pack(f.positions), _ids(f.event_ids), _ids(f.ask_ids)) for c, f in filed.items()),
+            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
         )
         self.db.executemany("INSERT INTO view_pending VALUES (?, ?, ?)", pending)
         self.db.executemany(
@@ -571,7 +572,7 @@ class Projector:
         """Add one chunk row per contact: appending never rewrites what is stored."""
         self.db.executemany(
             "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, pack(f.positions), _ids(f.event_ids), _ids(f.ask_ids)) for c, f in filed.items()),
+            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
         )
 
     def _global_positions(self) -> list[int]:
@@ -606,9 +607,8 @@ class Projector:
                 f"SELECT positions FROM view_index WHERE contact_id IN ({marks})", chunk
             ):
                 positions.update(unpack(blob))
-        fold = Fold()
-        for where, event in self.fetch(positions):
-            fold.apply(event, where)
+        fold = Fold(keep_events=False)
+        fold.extend(self.fetch(positions), once=True)  # distinct rows: distinct events
         groups = fold.groups()
         for chunk_start in range(0, len(everyone), _IN_CHUNK):
             chunk = everyone[chunk_start : chunk_start + _IN_CHUNK]
