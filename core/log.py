@@ -129,8 +129,10 @@ class EventLog:
             )
             for i, draft in enumerate(drafts)
         ]
-        encode = codec.encode
+        encode, check = codec.encode, codec.check
         rows = [(device_id, e.seq, type_name(e), encode(e)) for e in events]
+        for row in rows:
+            check(row[2], row[3])  # never store what could not be read back
         return events, rows
 
     def ingest(
