@@ -1,21 +1,35 @@
-"""The fold behind every view: `core.state.State` plus an index of events per contact.
+"""The fold behind every view: `core.state.State` plus per-contact facts.
 
-Views need, for each contact, every event that concerns it. `State` keeps only
-what contact and ask resolution need (adds, edits, flags, merges, asks,
-resolutions, retractions), so `Fold` extends it with `about`: contact id (as
-written in the event, before merges) -> the events naming that contact. All
-resolution rules (retraction, last writer wins, merges, ask outcomes) stay those
-of `State`; `Fold` adds no rule of its own, only faster bookkeeping.
+Views need, for each contact, what concerns it. `State` keeps only what contact
+and ask resolution need (adds, edits, flags, merges, asks, resolutions,
+retractions), so `Fold` extends it, per contact id as written in events (before
+merges):
+
+- `filed[contact] = (positions, ids, codes)`, three parallel lists over every
+  event filed under the contact: its log position and id (the persisted index,
+  see `projections.projector`), and for a *touch* (interaction, give,
+  introduction, ask) one small int packing its local day, kind and weight
+  (`touch_code`; -1 for other events and for touches retracted up front).
+  Summaries fold these ints, not event objects: a rebuild sums a million of
+  them, and small ints in a list are far cheaper to walk than a million objects
+  scattered over memory;
+- `about`: the event objects themselves, kept only when `keep_events` (timelines
+  need them; a rebuild does not, and dropping them halves its memory).
+
+All resolution rules (retraction, last writer wins, merges, ask outcomes) stay
+those of `State`; `Fold` adds no rule of its own. A rebuild may pass the ids of
+every retracted event up front (`retracted`): their touches are then never
+coded, which spares the summaries a filtering pass. Any retraction not announced
+up front is still honoured when summarizing (`Fold.late_retractions`).
 
 `apply` dispatches on the event's exact type (one dict lookup) instead of a chain
-of `isinstance` checks, because a rebuild folds a million events and this is its
-innermost loop. It records exactly the facts `State.apply` records.
+of `isinstance` checks; `extend` inlines the commonest types.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Final
 
 from core.events import (
@@ -37,6 +51,20 @@ from core.events import (
 from core.state import State, key
 
 MS_PER_DAY: Final = 86_400_000
+#: Touch kinds in a code (bits 3-4); bits 0-2 hold the weight, the rest the day.
+INTERACTION: Final = 0
+GIVE: Final = 1
+ASK: Final = 2
+_KIND: Final = {
+    InteractionLogged: INTERACTION,
+    GiveMade: GIVE,
+    IntroductionMade: GIVE,
+    AskMade: ASK,
+}
+TOUCH_TYPES: Final = frozenset(_KIND)
+#: The code of a filed event that is not a (live) touch. No touch has it: it would
+#: need kind bits 3, which no kind uses (dates before 1970 give negative codes).
+NOT_A_TOUCH: Final = -1
 
 
 def local_day(event: Event) -> int:
@@ -44,73 +72,151 @@ def local_day(event: Event) -> int:
     return (event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY
 
 
-class Fold(State):
-    """`State` with every event also filed under the contacts it names."""
+def touch_code(event: Event) -> int:
+    """`day << 5 | kind << 3 | weight` of a touch (weight 0 for an interaction).
 
-    def __init__(self, events: Iterable[Event | OpaqueEvent] = ()) -> None:
+    Shifts keep the day exact for dates before 1970 too (`>>` floors).
+    """
+    kind = _KIND[type(event)]
+    weight = 0 if kind == INTERACTION else int(event.weight)  # type: ignore[attr-defined]
+    return (local_day(event) << 5) | (kind << 3) | weight
+
+
+Filed = tuple[list[int], list[str], list[int]]
+
+
+def _new_filed() -> Filed:
+    return ([], [], [])
+
+
+class Fold(State):
+    """`State` with per-contact facts for the views (see the module doc)."""
+
+    def __init__(
+        self,
+        events: Iterable[Event | OpaqueEvent] = (),
+        *,
+        keep_events: bool = True,
+        retracted: Collection[str] = frozenset(),
+    ) -> None:
+        self.keep_events = keep_events
+        self.upfront = retracted
         self.about: dict[str, list[Event]] = defaultdict(list)
-        #: Log positions, parallel to `about` (filled when `apply` is given positions).
-        self.at: dict[str, list[int]] = defaultdict(list)
+        self.filed: dict[str, Filed] = defaultdict(_new_filed)
+        #: Ids of touches not kept in `by_id` (when not `keep_events`), for idempotence.
+        self.seen: set[str] = set()
         #: Log positions of resolutions, merges and retractions (not filed by contact).
         self.position_of: dict[str, int] = {}
         self._position = 0
         self._groups: dict[str, list[str]] | None = None
         super().__init__(events)
 
+    def known(self, event_id: str) -> bool:
+        return event_id in self.by_id or event_id in self.seen
+
     def apply(self, event: Event | OpaqueEvent, position: int = 0) -> None:
         """Record one event's facts (and its log position). Idempotent, order-free."""
         handler = _HANDLERS.get(type(event))
-        if handler is None or event.event_id in self.by_id:
+        if handler is None or self.known(event.event_id):
             return
         assert not isinstance(event, OpaqueEvent)
         if self._cache:
             self._cache.clear()
         self._groups = None
-        self.by_id[event.event_id] = event
+        if self.keep_events or type(event) not in _COMPACT:
+            self.by_id[event.event_id] = event
+        else:
+            self.seen.add(event.event_id)
         self._position = position
         handler(self, event)
 
-    def extend(self, pairs: Iterable[tuple[int, Event | OpaqueEvent]]) -> None:
-        """Apply many (position, event) pairs: `apply`, with the commonest cases
-        (interactions, gives, asks, notes: nine events in ten) inlined."""
-        by_id, about, at, asks = self.by_id, self.about, self.at, self.asks
+    def extend(
+        self, pairs: Iterable[tuple[int, Event | OpaqueEvent]], *, once: bool = False
+    ) -> None:
+        """Apply many (position, event) pairs: `apply`, with single-contact
+        interactions, gives, asks, resolutions and notes (most of a history) inlined.
+        Each inlined branch records exactly what its handler records.
+
+        `once` promises that no event in `pairs` was applied before or appears twice
+        (a single scan of a log: one row per device and seq, hence per event), which
+        spares remembering the id of every touch just to stay idempotent."""
+        if self.keep_events:
+            for position, event in pairs:
+                self.apply(event, position)
+            return
+        seen, by_id, upfront, filed = self.seen, self.by_id, self.upfront, self.filed
+        asks, resolutions, position_of = self.asks, self.resolutions, self.position_of
         apply = self.apply
         for position, event in pairs:
             cls = type(event)
             if cls is InteractionLogged:
-                event_id = event.event_id
-                if event_id in by_id:
+                if len(event.contact_ids) != 1:  # type: ignore[union-attr]
+                    apply(event, position)
                     continue
-                by_id[event_id] = event  # type: ignore[assignment]
-                ids = event.contact_ids  # type: ignore[union-attr]
-                if len(ids) == 1:
-                    contact_id = ids[0]
-                    about[contact_id].append(event)  # type: ignore[arg-type]
-                    at[contact_id].append(position)
-                    continue
-                for contact_id in dict.fromkeys(ids):
-                    about[contact_id].append(event)  # type: ignore[arg-type]
-                    at[contact_id].append(position)
-            elif cls is GiveMade or cls is AskMade or cls is NoteAdded:
-                event_id = event.event_id
-                if event_id in by_id:
-                    continue
-                by_id[event_id] = event  # type: ignore[assignment]
+                contact_id = event.contact_ids[0]  # type: ignore[union-attr]
+                code = ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
+            elif cls is GiveMade:
                 contact_id = event.contact_id  # type: ignore[union-attr]
-                about[contact_id].append(event)  # type: ignore[arg-type]
-                at[contact_id].append(position)
-                if cls is AskMade:
-                    asks[event_id] = event  # type: ignore[assignment]
+                code = (
+                    ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
+                    | 8
+                    | event.weight  # type: ignore[union-attr]
+                )
+            elif cls is NoteAdded:
+                contact_id = event.contact_id  # type: ignore[union-attr]
+                code = NOT_A_TOUCH
+            elif cls is AskResolved:
+                event_id = event.event_id
+                if event_id in by_id:
+                    continue
+                by_id[event_id] = event  # type: ignore[assignment]
+                resolutions[event.ask_id].append(event)  # type: ignore[union-attr, arg-type]
+                position_of[event_id] = position
+                continue
+            elif cls is AskMade:
+                event_id = event.event_id
+                if event_id in by_id:
+                    continue
+                by_id[event_id] = asks[event_id] = event  # type: ignore[assignment]
+                contact_id = event.contact_id  # type: ignore[union-attr]
+                record = filed[contact_id]
+                record[0].append(position)
+                record[1].append(event_id)
+                record[2].append(
+                    NOT_A_TOUCH
+                    if event_id in upfront
+                    else ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
+                    | 16
+                    | event.weight  # type: ignore[union-attr]
+                )
+                continue
             else:
                 apply(event, position)
+                continue
+            event_id = event.event_id
+            if not once:
+                if event_id in seen or event_id in by_id:
+                    continue
+                seen.add(event_id)
+            record = filed[contact_id]
+            record[0].append(position)
+            record[1].append(event_id)
+            record[2].append(NOT_A_TOUCH if event_id in upfront else code)
         self._cache.clear()
         self._groups = None
 
-    # -- handlers: each records what State records, plus the per-contact index ------
+    # -- handlers: each records what State records, plus the per-contact facts -------
 
-    def _file(self, contact_id: str, e: Event) -> None:
-        self.about[contact_id].append(e)
-        self.at[contact_id].append(self._position)
+    def _file(self, contact_id: str, e: Event, code: int = NOT_A_TOUCH) -> None:
+        if self.keep_events:
+            self.about[contact_id].append(e)
+        record = self.filed[contact_id]
+        record[0].append(self._position)
+        record[1].append(e.event_id)
+        record[2].append(NOT_A_TOUCH if e.event_id in self.upfront else code)
+
+    def _touch(self, contact_id: str, e: Event, code: int) -> None:
+        self._file(contact_id, e, code)
 
     def _added(self, e: ContactAdded) -> None:
         self.added[e.event_id] = e
@@ -132,14 +238,18 @@ class Fold(State):
             self._file(e.absorbed_id, e)
 
     def _many(self, e: InteractionLogged | IntroductionMade) -> None:
+        code = touch_code(e)
         for contact_id in dict.fromkeys(e.contact_ids):
-            self._file(contact_id, e)
+            self._touch(contact_id, e, code)
 
     def _ask(self, e: AskMade) -> None:
         self.asks[e.event_id] = e
-        self._file(e.contact_id, e)
+        self._touch(e.contact_id, e, touch_code(e))
 
-    def _one(self, e: GiveMade | NoteAdded) -> None:
+    def _give(self, e: GiveMade) -> None:
+        self._touch(e.contact_id, e, touch_code(e))
+
+    def _note(self, e: NoteAdded) -> None:
         self._file(e.contact_id, e)
 
     def _resolved(self, e: AskResolved) -> None:
@@ -157,10 +267,10 @@ class Fold(State):
         if self._groups is None:
             groups: dict[str, list[str]] = {}
             links = self._links()
-            ids = set(self.about) | set(self.added) | set(links)
-            for contact_id in sorted(ids):
+            ids = sorted(set(self.filed) | set(self.added) | set(links))
+            for contact_id in ids:
                 groups.setdefault(self.survivor(contact_id), [])
-            for contact_id in sorted(ids):
+            for contact_id in ids:
                 survivor = self.survivor(contact_id)
                 if contact_id != survivor:
                     groups[survivor].append(contact_id)
@@ -173,6 +283,25 @@ class Fold(State):
             return []
         return self.groups().get(survivor_id, [survivor_id])
 
+    def asks_by_contact(self) -> dict[str, list[str]]:
+        """Contact id (as written) -> ids of its asks, retracted ones included."""
+        cached: dict[str, list[str]] | None = self._cache.get("asks_by_contact")
+        if cached is None:
+            cached = defaultdict(list)
+            for ask_id, ask in self.asks.items():
+                cached[ask.contact_id].append(ask_id)
+            self._cache["asks_by_contact"] = cached
+        return cached
+
+    def late_retractions(self) -> bool:
+        """Whether some retraction was not announced up front (summaries must filter)."""
+        cached: bool | None = self._cache.get("late_retractions")
+        if cached is None:
+            upfront = self.upfront
+            cached = any(target not in upfront for target in self.retractions)
+            self._cache["late_retractions"] = cached
+        return cached
+
     def outcome(self, ask_id: str) -> str | None:
         """An ask's outcome: its latest live resolution by (hlc, event_id), else None."""
         best: AskResolved | None = None
@@ -182,6 +311,7 @@ class Fold(State):
         return None if best is None else best.outcome
 
 
+_COMPACT: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, NoteAdded})
 _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     ContactAdded: Fold._added,  # type: ignore[dict-item]
     ContactEdited: Fold._edited,  # type: ignore[dict-item]
@@ -191,8 +321,8 @@ _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     InteractionLogged: Fold._many,  # type: ignore[dict-item]
     IntroductionMade: Fold._many,  # type: ignore[dict-item]
     AskMade: Fold._ask,  # type: ignore[dict-item]
-    GiveMade: Fold._one,  # type: ignore[dict-item]
-    NoteAdded: Fold._one,  # type: ignore[dict-item]
+    GiveMade: Fold._give,  # type: ignore[dict-item]
+    NoteAdded: Fold._note,  # type: ignore[dict-item]
     AskResolved: Fold._resolved,  # type: ignore[dict-item]
     EventRetracted: Fold._retracted,  # type: ignore[dict-item]
 }

@@ -23,9 +23,11 @@ Tables:
 - `view_summary`: one `Summary` per active contact (the ledger/cold source);
 - `view_contact`: every added contact with its name, archived flag and survivor
   (for lookups by name and for timelines of archived or merged contacts);
-- `view_index(contact_id, positions, event_ids, ask_ids)`: per contact id as
-  named in events, the positions (little-endian int64 blob) and ids (`,a,b,`)
-  of events concerning it, and the ids of its asks;
+- `view_index(contact_id, ask_ids, positions, event_ids)`: chunks (one per
+  contact per catch-up; one per contact after a rebuild) of the positions
+  (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
+  id as named in events, and the ids of its asks. Appending a chunk never
+  rewrites the contact's earlier ones;
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
 - `view_link`: absorbed contact id -> its final survivor.
@@ -70,7 +72,7 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 1
+SCHEMA: Final = 4
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -85,11 +87,12 @@ _TABLES: Final = (
     "gives INTEGER NOT NULL, give_weight INTEGER NOT NULL, asks INTEGER NOT NULL, "
     "ask_weight INTEGER NOT NULL, granted INTEGER NOT NULL, declined INTEGER NOT NULL, "
     "withdrawn INTEGER NOT NULL, unanswered INTEGER NOT NULL, open INTEGER NOT NULL, "
-    "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, days BLOB NOT NULL)",
+    "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, touches BLOB NOT NULL)",
     "CREATE TABLE view_contact (contact_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
-    "CREATE TABLE view_index (contact_id TEXT PRIMARY KEY, positions BLOB NOT NULL, "
-    "event_ids TEXT NOT NULL, ask_ids TEXT NOT NULL)",
+    # ask_ids first: small, so finding an ask's owner never reads the big columns.
+    "CREATE TABLE view_index (contact_id TEXT NOT NULL, ask_ids TEXT NOT NULL, "
+    "positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
     "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
@@ -97,10 +100,11 @@ _TABLES: Final = (
     "CREATE TABLE view_link (contact_id TEXT PRIMARY KEY, survivor TEXT NOT NULL)",
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
+_INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
     "ask_weight, granted, declined, withdrawn, unanswered, open, last_give, last_ask, "
-    "last_touch, days"
+    "last_touch, touches"
 )
 
 
@@ -142,7 +146,7 @@ def summary_row(s: Summary) -> tuple[Any, ...]:
         s.last_give,
         s.last_ask,
         s.last_touch,
-        pack(s.days, "i"),
+        pack(s.touches),
     )
 
 
@@ -165,7 +169,7 @@ def summary_from_row(row: Sequence[Any]) -> Summary:
         last_give=row[14],
         last_ask=row[15],
         last_touch=row[16],
-        days=tuple(unpack(row[17], "i")),
+        touches=tuple(unpack(row[17])),
     )
 
 
@@ -189,11 +193,12 @@ _FAST: Final = {
 }
 
 
-def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
-    """Decode stored rows: a per-type msgspec decoder for current-version events of
-    known types (nearly all), `codec.decode` (upcasting, opaque types) otherwise."""
-    out: list[tuple[int, Event | OpaqueEvent]] = []
-    append = out.append
+def _decode_rows(
+    rows: list[tuple[int, str, bytes]],
+) -> Iterator[tuple[int, Event | OpaqueEvent]]:
+    """Decode stored rows lazily: a per-type msgspec decoder for current-version
+    events of known types (nearly all), `codec.decode` (upcasting, opaque types)
+    otherwise."""
     fast = _FAST
     for position, topic, state in rows:
         pair = fast.get(topic)
@@ -203,10 +208,13 @@ def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | 
             except msgspec.DecodeError:
                 event = None
             if event is not None and event.v == pair[1]:
-                append((position, event))
+                yield position, event
                 continue
-        append((position, codec.decode(topic, state)))
-    return out
+        yield position, codec.decode(topic, state)
+
+
+def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+    return list(_decode_rows(rows))
 
 
 # -- the projector ---------------------------------------------------------------------------
@@ -333,7 +341,7 @@ class Projector:
             self.db.execute(sql)
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
         head = self._head()
-        fold = Fold()
+        fold = Fold(keep_events=False, retracted=self._retracted_ids())
         done = 0
         last = 0
         # The fold only grows, and holds no cycles: the cyclic collector's repeated
@@ -341,12 +349,16 @@ class Projector:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for page in self.scan(0):
-                fold.extend(page)
-                done += len(page)
-                last = page[-1][0]
-                if progress is not None:
-                    progress(done, head)
+            if self._log_exists():
+                cursor = self.db.execute(
+                    "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
+                )
+                while rows := cursor.fetchmany(PAGE):
+                    fold.extend(_decode_rows(rows), once=True)
+                    done += len(rows)
+                    last = rows[-1][0]
+                    if progress is not None:
+                        progress(done, head)
             self._write_all(fold)
         finally:
             if collecting:
@@ -354,13 +366,24 @@ class Projector:
         self._set_position(last)
         return done
 
+    def _retracted_ids(self) -> set[str]:
+        """Targets of every retraction in the log: one cheap pass before a rebuild,
+        so that the fold never codes a retracted touch."""
+        if not self._log_exists():
+            return set()
+        rows = self.db.execute(
+            "SELECT rowid, topic, state FROM stored_events WHERE topic = 'EventRetracted'"
+        ).fetchall()
+        return {e.target_id for _, e in _decode_page(rows) if isinstance(e, EventRetracted)}
+
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
-        filed: dict[str, _Filed] = {}
-        for contact_id, events in fold.about.items():
-            entry = filed[contact_id] = _Filed(list(fold.at[contact_id]))
-            entry.event_ids = [e.event_id for e in events]
-            entry.ask_ids = [e.event_id for e in events if type(e) is AskMade]
+        filed: dict[str, _Filed] = {
+            contact_id: _Filed(list(record[0]), list(record[1]))
+            for contact_id, record in fold.filed.items()
+        }
+        for contact_id, ask_ids in fold.asks_by_contact().items():
+            filed.setdefault(contact_id, _Filed()).ask_ids = ask_ids
         pending = []
         for ask_id, resolutions in fold.resolutions.items():
             ask = fold.asks.get(ask_id)
@@ -374,7 +397,7 @@ class Projector:
                     entry.event_ids.append(r.event_id)
         self.db.executemany(
             "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, pack(f.positions), _ids(f.event_ids), _ids(f.ask_ids)) for c, f in filed.items()),
+            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
         )
         self.db.executemany("INSERT INTO view_pending VALUES (?, ?, ?)", pending)
         self.db.executemany(
@@ -389,6 +412,7 @@ class Projector:
                 for r in rs
             ),
         )
+        self.db.execute(_INDEX_BY_CONTACT)
         groups = fold.groups()
         self._write_groups(fold, groups, groups)
 
@@ -535,7 +559,7 @@ class Projector:
 
     def _owners(self, event_id: str) -> list[str]:
         rows = self.db.execute(
-            "SELECT contact_id FROM view_index WHERE instr(event_ids, ?) > 0",
+            "SELECT DISTINCT contact_id FROM view_index WHERE instr(event_ids, ?) > 0",
             (f",{event_id},",),
         ).fetchall()
         return [str(r[0]) for r in rows]
@@ -545,21 +569,11 @@ class Projector:
         return row.fetchone() is not None
 
     def _append_index(self, filed: dict[str, _Filed]) -> None:
-        for contact_id, entry in filed.items():
-            row = self.db.execute(
-                "SELECT positions, event_ids, ask_ids FROM view_index WHERE contact_id = ?",
-                (contact_id,),
-            ).fetchone()
-            positions, event_ids, ask_ids = row if row is not None else (b"", ",", ",")
-            self.db.execute(
-                "INSERT OR REPLACE INTO view_index VALUES (?, ?, ?, ?)",
-                (
-                    contact_id,
-                    positions + pack(entry.positions),
-                    event_ids + _ids(entry.event_ids)[1:] if entry.event_ids else event_ids,
-                    ask_ids + _ids(entry.ask_ids)[1:] if entry.ask_ids else ask_ids,
-                ),
-            )
+        """Add one chunk row per contact: appending never rewrites what is stored."""
+        self.db.executemany(
+            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
+            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+        )
 
     def _global_positions(self) -> list[int]:
         """Positions of every merge and retraction: inputs to every group's rows."""
@@ -593,9 +607,8 @@ class Projector:
                 f"SELECT positions FROM view_index WHERE contact_id IN ({marks})", chunk
             ):
                 positions.update(unpack(blob))
-        fold = Fold()
-        for where, event in self.fetch(positions):
-            fold.apply(event, where)
+        fold = Fold(keep_events=False)
+        fold.extend(self.fetch(positions), once=True)  # distinct rows: distinct events
         groups = fold.groups()
         for chunk_start in range(0, len(everyone), _IN_CHUNK):
             chunk = everyone[chunk_start : chunk_start + _IN_CHUNK]

@@ -232,6 +232,15 @@ class SyncService:
         """Refuse the batch before storing anything: foreign devices, far-future clocks."""
         ceiling = self.config.now_ms() + self.config.max_clock_ahead_ms
         for index, event in enumerate(events):
+            if not 1 <= event.seq <= protocol.MAX_INT:
+                raise Refusal(
+                    422,
+                    "invalid_event",
+                    f"event #{index} ({event.event_id}) has seq {event.seq}: "
+                    "sequence numbers start at 1 and fit in 64 bits",
+                    event_id=event.event_id,
+                    index=index,
+                )
             if event.device_id != device.device_id:
                 raise Refusal(
                     403,
@@ -260,7 +269,7 @@ class SyncService:
         """Others' events after the cursor (and any of its own the device lacks)."""
         limit = min(request.limit, self.config.max_page)
         held = request.held_seq if request.held_seq is not None else 0
-        rows = self._reader(device.owner_id).page(request.cursor, limit)
+        rows = self._reader(device.owner_id).page(request.cursor, limit) if limit else []
         me = device.device_id
         if reply == "msgpack":
             events = [Raw(r[4]) for r in rows if r[1] != me or r[2] > held]
@@ -274,6 +283,6 @@ class SyncService:
             acked_seq=log.last_seq(device.device_id),
             events=events,
             cursor=rows[-1][0] if rows else request.cursor,
-            more=len(rows) == limit,
+            more=bool(limit) and len(rows) == limit,
             server_time=self.config.now_ms(),
         )

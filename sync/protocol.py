@@ -36,10 +36,16 @@ from core.log import LogEvent
 
 Format: TypeAlias = Literal["msgpack", "json"]
 
+#: What msgspec raises on bad input: its own errors, and ValueError subclasses
+#: (invalid UTF-8 in a MessagePack string is a UnicodeDecodeError).
+_BAD_INPUT: Final = (msgspec.MsgspecError, ValueError)
+
 MSGPACK: Final = "application/msgpack"
 JSON: Final = "application/json"
 _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
+#: Positions and sequence numbers are SQLite integers (signed 64 bits).
+MAX_INT: Final = 2**63 - 1
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
 DEFAULT_LIMIT: Final = 2_000
@@ -50,11 +56,12 @@ class SyncRequest(Struct, kw_only=True):
 
     device_id: Annotated[str, Meta(min_length=1, max_length=64)]
     events: list[Raw] = []
-    cursor: Annotated[int, Meta(ge=0)] = 0
-    limit: Annotated[int, Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: Annotated[int, Meta(ge=0, le=MAX_INT)] = 0
+    #: Largest page to pull; 0 pushes only (the answer carries no events).
+    limit: Annotated[int, Meta(ge=0, le=MAX_LIMIT)] = DEFAULT_LIMIT
     #: The highest seq of its own the device holds (None: it holds none the server
     #: should skip); the server leaves those out of the page.
-    held_seq: Annotated[int, Meta(ge=0)] | None = None
+    held_seq: Annotated[int, Meta(ge=0, le=MAX_INT)] | None = None
 
 
 class SyncResponse(Struct, kw_only=True):
@@ -134,7 +141,7 @@ class Refusal(ReciprocityError):
         """Rebuild a refusal from an error body (any status, any garbage)."""
         try:
             body = _ERROR_DECODER.decode(data)
-        except msgspec.DecodeError:
+        except _BAD_INPUT:
             text = data[:200].decode("utf-8", "replace").strip() or "no details"
             return cls(status, "http_error", f"server answered {status}: {text}")
         return cls(
@@ -204,7 +211,7 @@ def decode(data: bytes, message: type[Any], fmt: Format) -> Any:
         decoder = _DECODERS[(message, fmt)] = factory(message)
     try:
         return decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except _BAD_INPUT as exc:
         raise Refusal(400, "malformed", f"malformed {message.__name__} ({fmt}): {exc}") from None
 
 
@@ -240,7 +247,7 @@ def event_from_wire(raw: bytes | Raw, fmt: Format) -> LogEvent:
     data = bytes(raw)
     try:
         event: Event = _UNION[fmt].decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except _BAD_INPUT as exc:
         return _unknown_or_invalid(data, fmt, exc)
     if event.v != SCHEMA_VERSION[type_name(event)]:
         # Older: upcast through the codec. Newer: opaque (keeps unknown fields).
@@ -251,7 +258,7 @@ def event_from_wire(raw: bytes | Raw, fmt: Format) -> LogEvent:
 def _unknown_or_invalid(data: bytes, fmt: Format, error: Exception) -> LogEvent:
     try:
         peek = _PEEK[fmt].decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _BAD_INPUT:
         raise CodecError(f"not an event: {error}") from None
     known = peek.type in TYPE_BY_NAME
     if known and peek.v <= SCHEMA_VERSION[peek.type]:
@@ -324,7 +331,7 @@ def _batch(body: bytes, typed: type[Any], raws: list[Raw], fmt: Format) -> list[
         return []
     try:
         events: list[Event] = _TYPED[(typed, fmt)].decode(body).events
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _BAD_INPUT:
         return events_from_wire(raws, fmt)
     if all(e.v == SCHEMA_VERSION[type_name(e)] for e in events):
         return list(events)

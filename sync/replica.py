@@ -130,8 +130,17 @@ class Replica:
 
     # -- the exchange loop ------------------------------------------------------------------
 
-    def sync(self, progress: Callable[[Progress], None] | None = None) -> SyncSummary:
+    def sync(
+        self,
+        progress: Callable[[Progress], None] | None = None,
+        *,
+        push: bool = True,
+        pull: bool = True,
+    ) -> SyncSummary:
         """Push everything unacknowledged, pull until nothing more remains.
+
+        `push=False` or `pull=False` does one direction only (benchmarks time the
+        phases apart); a normal sync does both in the same exchanges.
 
         Pulled pages are stored by a second thread while the next exchange is in
         flight (SQLite and the network both release the GIL), in order, each page
@@ -140,7 +149,7 @@ class Replica:
         """
         ingester = _Ingester(self.log)
         try:
-            summary = self._loop(ingester, progress)
+            summary = self._loop(ingester, progress, push=push, pull=pull)
         finally:
             ingester.finish()
         ingester.check()
@@ -148,7 +157,12 @@ class Replica:
         return summary
 
     def _loop(
-        self, ingester: _Ingester, progress: Callable[[Progress], None] | None
+        self,
+        ingester: _Ingester,
+        progress: Callable[[Progress], None] | None,
+        *,
+        push: bool,
+        pull: bool,
     ) -> SyncSummary:
         acked = self.acked()
         start_acked = acked
@@ -159,12 +173,11 @@ class Replica:
         while True:
             ingester.check()
             held = self.log.last_seq()
-            batch = self._outgoing(acked, held)
             request = SyncRequest(
                 device_id=self.device_id,
-                events=batch,
+                events=self._outgoing(acked, held) if push else [],
                 cursor=cursor,
-                limit=self.pull_limit,
+                limit=self.pull_limit if pull else 0,
                 held_seq=held,
             )
             try:
@@ -195,10 +208,10 @@ class Replica:
             if progress is not None:
                 pushed = max(0, acked - start_acked)
                 progress(Progress(pushed, held - start_acked, ingester.pulled, cursor))
-            if not reply.more and acked >= self.log.last_seq():
+            if not reply.more and (not push or acked >= self.log.last_seq()):
                 ingester.finish()  # our own events may come back in the last pages
                 ingester.check()
-                if acked >= self.log.last_seq():
+                if not push or acked >= self.log.last_seq():
                     break
         return SyncSummary(
             pushed=max(0, acked - start_acked),

@@ -11,12 +11,19 @@ from contextlib import contextmanager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.events import Event
+from core.events import (
+    AskMade,
+    Event,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    contacts_of,
+)
 from core.log import EventLog
 from core.state import State
 from core.store import open_store
 from projections import views
-from projections.fold import Fold
+from projections.fold import Fold, local_day
 from projections.projector import Projector
 from projections.query import Views
 
@@ -155,3 +162,57 @@ def test_catch_up_one_event_at_a_time(data: st.DataObject) -> None:
             log.ingest([event])
             projector.catch_up()
         assert persisted(path)[0] == views.summaries(Fold(history))
+
+
+def oracle_ledger(events: list[Event], as_of: int) -> list[views.LedgerRow]:
+    """The ledger computed naively from `core.state.State`, as the issue words it."""
+    state = State(events)
+    unique = {e.event_id: e for e in events}.values()
+    touch_types = (InteractionLogged, GiveMade, IntroductionMade, AskMade)
+    rows = []
+    for contact in state.active_contacts():
+        group = set(state.absorbed_by(contact.id))
+        touches = [
+            e
+            for e in unique
+            if isinstance(e, touch_types) and state.live(e) and set(contacts_of(e)) & group
+        ]
+        gives = [e for e in touches if isinstance(e, GiveMade | IntroductionMade)]
+        asks = [e for e in touches if isinstance(e, AskMade)]
+        outcomes = [state.ask(a.event_id).outcome or "open" for a in asks]  # type: ignore[union-attr]
+        recent = [e for e in touches if as_of - 365 < local_day(e) <= as_of]
+        recent_gives = sum(e.weight for e in recent if isinstance(e, GiveMade | IntroductionMade))
+        recent_asks = sum(e.weight for e in recent if isinstance(e, AskMade))
+
+        def last(items: list[Event]) -> str | None:
+            return views.date_of(max((local_day(e) for e in items), default=None))
+
+        rows.append(
+            views.LedgerRow(
+                contact_id=contact.id,
+                name=contact.name,
+                gives=len(gives),
+                give_weight=sum(e.weight for e in gives),
+                asks=len(asks),
+                ask_weight=sum(e.weight for e in asks),
+                granted=outcomes.count("granted"),
+                declined=outcomes.count("declined"),
+                withdrawn=outcomes.count("withdrawn"),
+                unanswered=outcomes.count("unanswered"),
+                open=outcomes.count("open"),
+                balance=sum(e.weight for e in gives) - sum(e.weight for e in asks),
+                last_give=last(gives),  # type: ignore[arg-type]
+                last_ask=last(asks),  # type: ignore[arg-type]
+                last_touch=last(touches),  # type: ignore[arg-type]
+                one_sided=recent_asks > recent_gives,
+                only_asks=bool(recent) and all(isinstance(e, AskMade) for e in recent),
+            )
+        )
+    rows.sort(key=lambda r: (r.name.casefold(), r.contact_id))
+    return rows
+
+
+@FAST
+@given(histories(), st.integers(AS_OF - SPAN_DAYS, AS_OF))
+def test_ledger_matches_a_naive_oracle_over_state(history: list[Event], as_of: int) -> None:
+    assert views.ledger(views.summaries(Fold(history)), as_of) == oracle_ledger(history, as_of)

@@ -229,3 +229,15 @@ def test_sample_has_merges_and_retractions_at_scale() -> None:
     snap = compute(history, day_of(date(2026, 1, 1)))
     assert {r.status for r in snap.cold} == {"warm", "cooling", "cold"}
     assert any(r.one_sided for r in snap.ledger)
+
+
+def test_touches_before_1970_count() -> None:
+    h = History()
+    a = h.contact("Ann", day=-30_000)
+    before_epoch = day_of(date(1969, 12, 31)) - D0
+    h.add(GiveMade, before_epoch + 0.5, contact_id=a, what="old favour", weight=3)
+    h.add(AskMade, before_epoch + 0.5, contact_id=a, what="old ask", weight=2)
+    ann = row(compute(h.events, day_of(date(1970, 6, 1))), "Ann")
+    assert (ann.give_weight, ann.ask_weight) == (3, 2)
+    assert ann.last_give == ann.last_ask == ann.last_touch == "1969-12-31"
+    assert not ann.one_sided and not ann.only_asks

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from core import codec
@@ -398,3 +400,80 @@ def test_stored_bytes_are_the_canonical_encoding(server: Server) -> None:
     reply(server.sync(laptop, [give], fmt="json"), "json")
     page = reply(server.sync(phone))
     assert [bytes(r) for r in page.events] == [_known(give)]
+
+
+# -- fuzzing: never a 500, never a partial write ---------------------------------------------
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+FIXED: dict[str, Any] = {
+    "event_id": "01a00000-0000-7000-8000-0000000000ee",
+    "hlc": pack(1_790_000_000_000, 0),
+    "occurred_at": 1_790_000_000_000,
+}
+
+
+def _replace_byte(data: bytes, at: int, value: int) -> bytes:
+    return data[:at] + bytes([value]) + data[at + 1 :]
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_garbage_and_mutated_bodies_get_a_4xx_and_store_nothing(
+    server: Server, data: st.DataObject
+) -> None:
+    device = server.enroll("alice", device_id="01a00000-0000-7000-8000-000000000001")
+    before = server.held(device.owner_id)
+    fmt = data.draw(st.sampled_from(["json", "msgpack"]))
+    valid = protocol.encode(
+        SyncRequest(
+            device_id=device.device_id,
+            events=[protocol.event_to_wire(contact(device, len(before) + 1, **FIXED), fmt)],
+        ),
+        fmt,
+    )
+    body = data.draw(
+        st.one_of(
+            st.binary(max_size=200),
+            _json_values.map(
+                lambda v: msgspec.json.encode(v) if fmt == "json" else msgspec.msgpack.encode(v)
+            ),
+            st.integers(0, 10**6).map(lambda n: valid[: n % len(valid)]),
+            st.tuples(st.integers(0, 10**6), st.integers(0, 255)).map(
+                lambda p: _replace_byte(valid, p[0] % len(valid), p[1])
+            ),
+        )
+    )
+    answer = server.client.post(
+        "/v1/sync",
+        content=body,
+        headers={"Content-Type": protocol.media_type(fmt), **device.auth},
+    )
+    if answer.status_code == 200:  # a mutation that is still a valid request
+        return
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["message"]
+    assert server.held(device.owner_id) == before
+
+
+@pytest.mark.parametrize("field", ["cursor", "held_seq", "seq", "seq0"])
+def test_numbers_beyond_64_bits_get_a_4xx(server: Server, field: str) -> None:
+    device = server.enroll("alice")
+    event = msgspec.to_builtins(contact(device, 1))
+    body: dict[str, Any] = {"device_id": device.device_id}
+    if field in ("cursor", "held_seq"):
+        body[field] = 2**64 - 1
+    else:
+        event["seq"] = 2**64 - 1 if field == "seq" else 0
+        body["events"] = [event]
+    answer = server.client.post("/v1/sync", json=body, headers=device.auth)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert server.held(device.owner_id) == []

@@ -15,11 +15,13 @@ Profiles: the default runs in CI in well under a minute; set
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,10 @@ from core.ids import new_id
 from core.log import EventLog
 from core.state import State
 from core.store import open_store
+from projections import views as pviews
+from projections.fold import Fold
+from projections.projector import Projector
+from projections.query import Views
 from server.service import ServerConfig, SyncService
 from sync.protocol import Format, Refusal
 from sync.replica import Replica, TransientError
@@ -140,6 +146,23 @@ def view(state: State) -> Any:
     ]
     retracted = sorted(i for i in state.by_id if state.is_retracted(i))
     return contacts, asks, retracted
+
+
+AS_OF = pviews.day_of(date(2024, 2, 1))
+
+
+def projected(path: Path) -> Any:
+    """The real views of a device: its incremental projector, then ledger and cold."""
+    with Projector(path) as projector:
+        projector.catch_up()
+    summaries = asyncio.run(Views(path).summaries())
+    return summaries, pviews.ledger(summaries, AS_OF), pviews.cold(summaries, AS_OF, everyone=True)
+
+
+def folded(events: Any) -> Any:
+    """The same views folded from scratch over an event set (the reference)."""
+    summaries = pviews.summaries(Fold(events))
+    return summaries, pviews.ledger(summaries, AS_OF), pviews.cold(summaries, AS_OF, everyone=True)
 
 
 class SyncMachine(RuleBasedStateMachine):
@@ -293,6 +316,12 @@ class SyncMachine(RuleBasedStateMachine):
         device.wire.deliver(device.wire.sent[k % len(device.wire.sent)])
         assert stored_set(self.service.log(device.replica.upstream)) == before
 
+    @rule(d=st.integers(0, 4))
+    def refresh_views(self, d: int) -> None:
+        """The device's projector folds what it holds so far (in its own order)."""
+        with Projector(self.pick(d).path) as projector:
+            projector.catch_up()
+
     @rule()
     def restart_server(self) -> None:
         self.service.close()
@@ -349,7 +378,9 @@ class SyncMachine(RuleBasedStateMachine):
         ids = {e.event_id for e in server_log.events()}
         assert ids == self.recorded, "an event recorded somewhere is missing"
         expected_view = view(State(server_log.events()))
+        expected_projection = folded(server_log.events())
         for device in self.devices:
+            assert projected(device.path) == expected_projection
             held, rows = stored_set(device.log)
             assert rows == len(held)
             assert held == expected

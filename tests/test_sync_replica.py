@@ -292,3 +292,20 @@ def test_recip_admin_remote_and_sync_commands(tmp_path: Path) -> None:
         assert "revoked" in recip("a", "remote", "revoke", "b")
         refused = runner.invoke(cli, ["--home", str(tmp_path / "b"), "sync"])
         assert refused.exit_code == 1 and "revoked" in refused.stderr
+
+
+def test_push_only_then_pull_only(service: SyncService, tmp_path: Path) -> None:
+    laptop, phone = pair(service, tmp_path)
+    add(laptop, *"abcde")
+    add(phone, "x")
+    pushed = phone.sync(pull=False)
+    assert (pushed.pushed, pushed.pulled, pushed.cursor) == (1, 0, 0)
+    assert laptop.sync(pull=False).pushed == 5
+    pulled = phone.sync(push=False)
+    assert (pulled.pushed, pulled.pulled) == (0, 5)
+    add(phone, "y")
+    assert phone.sync(push=False).pulled == 0
+    assert phone.pending() == 1
+    assert phone.sync().pushed == 1
+    assert laptop.sync().pulled == 2  # x and y
+    assert names(laptop) == names(phone) == sorted("abcdexy")
