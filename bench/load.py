@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -41,16 +38,14 @@ from core import codec, commands
 from core.clock import wall_ms
 from core.events import stamp
 from core.ids import new_id
-from server.run import free_port
+from server.process import ServeProcess
 from sync import protocol
 from sync.protocol import EnrollRequest, EnrollResponse, SyncRequest, SyncResponse
 
-ROOT: Final = Path(__file__).resolve().parent.parent
 PG_URL: Final = os.environ.get("RECIP_BENCH_PG", "postgresql://root@127.0.0.1:5432/test")
 DEVICES_PER_OWNER: Final = 5
 BATCH: Final = 5
 _REPLY: Final = msgspec.msgpack.Decoder(SyncResponse)
-_HEADERS: Final = {"Content-Type": protocol.MSGPACK, "Accept": protocol.MSGPACK}
 
 
 @dataclass
@@ -85,58 +80,6 @@ class Device:
             )
             out.append(msgspec.Raw(codec.encode(event)))
         return out
-
-
-class Server:
-    """`recip serve` in its own process group; memory summed over its workers."""
-
-    def __init__(self, data: Path, database_url: str | None, workers: int) -> None:
-        self.data = data
-        self.database_url = database_url
-        self.port = free_port()
-        args = ["serve", "--port", str(self.port), "--data", str(data)]
-        if database_url:
-            args += ["--database-url", database_url, "--workers", str(workers)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("recip serve did not start")
-
-    def rss_mb(self) -> float:
-        """Resident memory of the server and every process below it, in MB."""
-        total = 0
-        pending = [self.process.pid]
-        while pending:
-            pid = pending.pop()
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                total += next(
-                    int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
-                )
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    pending += [int(c) for c in (task / "children").read_text().split()]
-            except (OSError, StopIteration):
-                continue
-        return total / 1024
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
 
 
 def _owners(data: Path, database_url: str | None, count: int) -> list[str]:
@@ -181,11 +124,59 @@ async def _enroll(client: httpx.AsyncClient, tokens: list[str], k: int) -> list[
     return list(await asyncio.gather(*(one(i) for i in range(k))))
 
 
-async def _device_loop(
-    client: httpx.AsyncClient, device: Device, ends: float, tally: Tally
-) -> None:
+class Connection:
+    """One keep-alive HTTP/1.1 connection, spoken by hand.
+
+    httpx's async pool costs milliseconds per request at hundreds of connections
+    (it measured 24 healthz requests/s at K=100 on this machine), which would
+    have measured the load generator, not the server. uvicorn answers every
+    non-streaming response with a Content-Length, which is all this needs.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, headers: bytes, body: bytes
+    ) -> tuple[int, bytes]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n%s\r\n" % (
+            method.encode(),
+            path.encode(),
+            self.host.encode(),
+            len(body),
+            headers,
+        )
+        try:
+            self._writer.write(head + body)
+            answer = await self._reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in answer.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            return int(answer[9:12]), await self._reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+
+
+async def _device_loop(connection: Connection, device: Device, ends: float, tally: Tally) -> None:
     now = commands.Now.system()
-    headers = {**_HEADERS, "Authorization": f"Bearer {device.token}"}
+    headers = b"Content-Type: %s\r\nAccept: %s\r\nAuthorization: Bearer %s\r\n" % (
+        protocol.MSGPACK.encode(),
+        protocol.MSGPACK.encode(),
+        device.token.encode(),
+    )
     pushing = True
     while time.monotonic() < ends:
         events = device.batch(now) if pushing else []
@@ -198,58 +189,65 @@ async def _device_loop(
         )
         started = time.perf_counter()
         try:
-            answer = await client.post(
-                "/v1/sync", content=protocol.encode(request, "msgpack"), headers=headers
+            status, body = await connection.request(
+                "POST", "/v1/sync", headers, protocol.encode(request, "msgpack")
             )
-        except httpx.HTTPError as exc:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             tally.errors += 1
             tally.first_error = tally.first_error or repr(exc)
             device.seq -= len(events)
             continue
         tally.latencies.append(time.perf_counter() - started)
         tally.requests += 1
-        if answer.status_code != 200:
+        if status != 200:
             tally.errors += 1
-            tally.first_error = tally.first_error or f"{answer.status_code} {answer.text[:200]}"
+            tally.first_error = tally.first_error or f"{status} {body[:200]!r}"
             device.seq -= len(events)
             continue
-        reply = _REPLY.decode(answer.content)
+        reply = _REPLY.decode(body)
         tally.events += len(events)
         device.cursor = reply.cursor
         pushing = not reply.more  # drain a backlog of others' events before pushing more
 
 
-async def _load(url: str, tokens: list[str], k: int, seconds: float) -> tuple[Tally, Tally, float]:
-    limits = httpx.Limits(max_connections=k, max_keepalive_connections=k)
-    timeout = httpx.Timeout(120.0)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as client:
+async def _load(
+    url: str, port: int, tokens: list[str], k: int, seconds: float
+) -> tuple[Tally, Tally, float, float]:
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(120.0)) as client:
         devices = await _enroll(client, tokens, k)
-        # Baseline: the bare HTTP stack at the same concurrency.
-        base = Tally()
+    connections = [Connection("127.0.0.1", port) for _ in range(k)]
+    # Baseline: the bare HTTP stack at the same concurrency, on the same connections.
+    base = Tally()
 
-        async def ping(ends: float) -> None:
-            while time.monotonic() < ends:
-                started = time.perf_counter()
-                answer = await client.get("/healthz")
-                base.latencies.append(time.perf_counter() - started)
-                base.requests += 1
-                base.errors += answer.status_code != 200
+    async def ping(connection: Connection, ends: float) -> None:
+        while time.monotonic() < ends:
+            started = time.perf_counter()
+            status, _ = await connection.request("GET", "/healthz", b"", b"")
+            base.latencies.append(time.perf_counter() - started)
+            base.requests += 1
+            base.errors += status != 200
 
-        ends = time.monotonic() + seconds / 3
-        began = time.monotonic()
-        await asyncio.gather(*(ping(ends) for _ in range(k)))
-        base_elapsed = time.monotonic() - began
-        tally = Tally()
-        began = time.monotonic()
-        ends = began + seconds
-        await asyncio.gather(*(_device_loop(client, d, ends, tally) for d in devices))
-        elapsed = time.monotonic() - began
-    tally.latencies.append(0.0) if not tally.latencies else None
-    base.latencies.append(base_elapsed)  # carries the elapsed time to the caller
-    return tally, base, elapsed
+    # Warm up first: every worker started, every connection open.
+    await asyncio.gather(*(ping(c, time.monotonic() + 1.0) for c in connections))
+    base = Tally()
+    began = time.monotonic()
+    await asyncio.gather(*(ping(c, began + seconds / 3) for c in connections))
+    base_elapsed = time.monotonic() - began
+    tally = Tally()
+    began = time.monotonic()
+    ends = began + seconds
+    await asyncio.gather(
+        *(_device_loop(c, d, ends, tally) for c, d in zip(connections, devices, strict=True))
+    )
+    elapsed = time.monotonic() - began
+    for connection in connections:
+        connection.close()
+    return tally, base, elapsed, base_elapsed
 
 
 def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -278,9 +276,15 @@ def scenario(
             workers = 2
         owners = max(1, k // DEVICES_PER_OWNER)
         tokens = _owners(data, url, owners)
-        server = Server(data, url, workers)
+        args = ["--data", str(data)]
+        if url:
+            args += ["--database-url", url, "--workers", str(workers)]
+        server = ServeProcess(args)
+        server.start()
         try:
-            tally, base, elapsed = asyncio.run(_load(server.url, tokens, k, seconds))
+            tally, base, elapsed, base_elapsed = asyncio.run(
+                _load(server.url, server.port, tokens, k, seconds)
+            )
             rss = server.rss_mb()
         finally:
             server.stop()
@@ -288,7 +292,6 @@ def scenario(
                 from server.pg import drop_prefix
 
                 drop_prefix(url)
-    base_elapsed = base.latencies.pop()
     label = f"{backend} {workers}w K={k}"
     ours = harness.Figure(f"{label} sync requests/s", "r/s", [tally.requests / elapsed])
     baseline = harness.Figure(f"{label} healthz requests/s", "r/s", [base.requests / base_elapsed])
@@ -309,7 +312,7 @@ def scenario(
         "events": tally.events,
         "errors": tally.errors + base.errors,
         "first_error": tally.first_error,
-        "p50_ms": round(1000 * statistics.median(tally.latencies), 2),
+        "p50_ms": round(1000 * statistics.median(tally.latencies or [0.0]), 2),
     }
     return harness.Comparison(f"{label} sync vs healthz r/s", ours, baseline), extra, counts
 

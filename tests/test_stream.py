@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,15 +25,14 @@ from core import commands
 from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
-from server.pg import drop_prefix
 from server.run import BackgroundServer
 from server.stream import StreamConfig
 from sync.http import HttpTransport, enroll
 from sync.protocol import EnrollResponse
 from sync.replica import Replica
 from sync.watch import Backoff, Watch, follow, parse_events
-from tests.conftest import PG_URL, ROOT, run_recip_process
-from tests.scale_support import Served
+from tests.conftest import ROOT, run_recip_process
+from tests.scale_support import Served, served_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 NOW = commands.Now.system()
@@ -226,18 +224,7 @@ def test_watch_pulls_when_poked_pushes_when_recording_and_survives_a_restart(
 
 @pytest.fixture(params=["sqlite", "postgres-2-workers"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
-    if request.param == "sqlite":
-        server = Served(tmp_path / "server").start()
-        yield server
-        server.stop()
-        return
-    if not request.getfixturevalue("pg_available"):
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    url = f"{PG_URL}?prefix=t_{uuid.uuid4().hex[:12]}"
-    server = Served(tmp_path / "server", database_url=url, workers=2).start()
-    yield server
-    server.stop()
-    drop_prefix(url)
+    yield from served_server(request, tmp_path)
 
 
 def _cli(home: Path, *args: str) -> str:
