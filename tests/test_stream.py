@@ -31,7 +31,7 @@ from sync.http import HttpTransport, enroll
 from sync.protocol import EnrollResponse
 from sync.replica import Replica
 from sync.watch import Backoff, Watch, follow, parse_events
-from tests.conftest import ROOT, run_recip_process
+from tests.conftest import ROOT, Recip
 from tests.scale_support import Served, served_server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -174,11 +174,18 @@ def test_a_revoked_device_stream_ends(live: BackgroundServer, tmp_path: Path) ->
 # -- the watcher, through a server that goes away and comes back ------------------------------
 
 
+def quick_server(data: Path, port: int | None = None) -> BackgroundServer:
+    """Short-lived streams (the client reconnects), so that stopping is quick."""
+    server = BackgroundServer(data, port=port)
+    server.app.state.stream_config = StreamConfig(heartbeat_s=0.3, lifetime_s=1.0, poll_s=0.05)
+    server.start()
+    return server
+
+
 def test_watch_pulls_when_poked_pushes_when_recording_and_survives_a_restart(
     tmp_path: Path,
 ) -> None:
-    server = BackgroundServer(tmp_path / "server")
-    server.start()
+    server = quick_server(tmp_path / "server")
     alice = Owner(server, tmp_path)
     laptop, laptop_log = alice.device("laptop")
     phone, phone_log = alice.device("phone")
@@ -201,8 +208,7 @@ def test_watch_pulls_when_poked_pushes_when_recording_and_survives_a_restart(
         connections = watch.connections
         server.stop()  # the stream drops; reconnects fail for a while
         time.sleep(0.3)
-        server = BackgroundServer(tmp_path / "server", port=server.port)
-        server.start()
+        server = quick_server(tmp_path / "server", port=server.port)
         alice.server = server
         laptop_log.append([commands.add_contact(NOW, "Bob")])
         alice.sync(laptop, laptop_log)
@@ -228,9 +234,8 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
 
 
 def _cli(home: Path, *args: str) -> str:
-    result = run_recip_process(home, *args, check=False)
-    assert result.returncode == 0, f"recip {' '.join(args)}: {result.stderr}"
-    return result.stdout
+    """`recip` in process; only the watcher is a process of its own."""
+    return Recip(home).ok(*args)
 
 
 def test_e2e_an_event_reaches_a_watching_device(tmp_path: Path, served: Served) -> None:
