@@ -146,21 +146,20 @@ class _PooledConnection:
 
     `Accounts` runs single autocommitted statements with `?` placeholders and
     catches `sqlite3.IntegrityError` for duplicates; this adapter keeps exactly
-    those semantics on PostgreSQL, so the accounts rules exist once.
+    those semantics on PostgreSQL, so the accounts rules exist once. The pool's
+    connections put the accounts schema first on their `search_path`.
     """
 
-    def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
         self._pool = pool
-        self._schema = schema
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
         import sqlite3
 
         statement = sql.replace("?", "%s")
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn:
                 cur = conn.cursor(row_factory=tuple_row)
-                cur.execute(f'SET LOCAL search_path TO "{self._schema}"')
                 cur.execute(statement, tuple(params))
                 rows = cur.fetchall() if cur.description is not None else []
         except psycopg.IntegrityError as exc:
@@ -181,7 +180,7 @@ class PgAccounts(Accounts):
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             for ddl in _ACCOUNTS_DDL:
                 conn.execute(ddl.format(s=f'"{schema}"'))
-        self._db = _PooledConnection(pool, schema)  # type: ignore[assignment]
+        self._db = _PooledConnection(pool)  # type: ignore[assignment]
         # Each statement is atomic on its own; there is no connection to guard.
         self._lock = nullcontext()  # type: ignore[assignment]
 
@@ -210,8 +209,16 @@ class PgBackend:
         self.url, self.prefix = split_prefix(url)
         self._kwargs = _connection_kwargs(self.url)
         base = PostgresDatastore(**self._kwargs, schema=self.prefix)
-        configure: Callable[[Any], None] = base.after_connect_func()
+        library_setup: Callable[[Any], None] = base.after_connect_func()
         base.close()
+        accounts_first = f'SET search_path TO "{self.prefix}", public'
+
+        def configure(conn: Any) -> None:
+            # Autocommit etc. as the library sets them; the accounts tables found
+            # unqualified (everything else names its schema), one round trip each.
+            library_setup(conn)
+            conn.execute(accounts_first)
+
         self.pool: ConnectionPool[Any] = ConnectionPool(
             connection_class=psycopg.Connection,
             kwargs={**self._kwargs, "row_factory": psycopg.rows.dict_row},

@@ -27,14 +27,9 @@ from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.protocol import SyncRequest
 from sync.replica import Replica
+from tests import test_e2e_sync as e2e
 from tests.conftest import PG_URL
 from tests.scale_support import Served
-from tests.test_e2e_sync import (
-    test_revoked_device_is_refused_and_tokens_checked as revoked_and_tokens,
-)
-from tests.test_e2e_sync import (
-    test_three_devices_work_offline_and_converge as three_devices_converge,
-)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 NOW = commands.Now(1_790_000_000_000, 0)
@@ -220,11 +215,11 @@ def pg_server(tmp_path: Path, pg_url: str) -> Iterator[Served]:
 def test_e2e_three_devices_converge_through_two_workers(tmp_path: Path, pg_server: Served) -> None:
     """The sync suite's end-to-end scenario, unchanged, on PostgreSQL with 2 workers
     (each CLI call opens a new connection, so consecutive calls hit either worker)."""
-    three_devices_converge(tmp_path, pg_server)  # type: ignore[arg-type]
+    e2e.test_three_devices_work_offline_and_converge(tmp_path, pg_server)  # type: ignore[arg-type]
 
 
 def test_e2e_revocation_and_tokens_through_two_workers(tmp_path: Path, pg_server: Served) -> None:
-    revoked_and_tokens(tmp_path, pg_server)  # type: ignore[arg-type]
+    e2e.test_revoked_device_is_refused_and_tokens_checked(tmp_path, pg_server)  # type: ignore[arg-type]
 
 
 def test_owners_sharing_one_pooled_connection_each_write_their_own_schema(
@@ -245,3 +240,12 @@ def test_owners_sharing_one_pooled_connection_each_write_their_own_schema(
             log.store.close()
     finally:
         service.close()
+
+
+def test_e2e_sigkill_of_every_worker_during_a_push_loses_no_acknowledged_event(
+    tmp_path: Path, pg_server: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync suite's durability scenario, on PostgreSQL: the server and both
+    workers are killed with SIGKILL in the middle of a 30,000-event push."""
+    monkeypatch.setattr(e2e, "_count", lambda server, owner: len(server.owner_log(owner)))
+    e2e.test_sigkill_during_push_loses_no_acknowledged_event(tmp_path, pg_server)  # type: ignore[arg-type]
