@@ -10,11 +10,14 @@ PostgreSQL database; nothing else is shared between workers.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Final
 
 import msgspec
+import uvicorn
 from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
 from core.errors import ReciprocityError
 
@@ -32,6 +35,21 @@ class _Wire(msgspec.Struct, kw_only=True):
     max_clock_ahead_ms: int
     database_url: str | None
     pool_size: int
+
+
+class _TcpConfig(uvicorn.Config):
+    """uvicorn's configuration, with a listening socket that says it is TCP.
+
+    For several workers uvicorn binds `socket.socket(AF_INET)`, whose `proto` is
+    0; asyncio then does not set TCP_NODELAY on accepted connections, and every
+    response (headers and body in two writes) waits ~40 ms for the client's
+    delayed ACK (measured: 23 requests/s on one keep-alive connection instead of
+    2,000). Re-wrapping the same descriptor with IPPROTO_TCP fixes it.
+    """
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
 
 
 def to_env(config: ServerConfig) -> str:
@@ -82,10 +100,8 @@ def serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
 
         serve_here(config, host, port)
         return
-    import uvicorn
-
     os.environ[ENV] = to_env(config)
-    uvicorn.run(
+    settings = _TcpConfig(
         "server.asgi:app",
         factory=True,
         host=host,
@@ -96,3 +112,4 @@ def serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
     )
+    Multiprocess(settings, sockets=[settings.bind_socket()]).run()
