@@ -35,6 +35,7 @@ from . import protocol
 from .protocol import Format, Refusal, SyncRequest, SyncResponse
 
 _ACKED: Final = "acked:"
+_EPOCH: Final = "epoch:"
 _GAP_RESETS: Final = 3
 _STALLS: Final = 3
 
@@ -110,7 +111,23 @@ class Replica:
 
     @property
     def tracking_name(self) -> str:
-        return f"sync:{self.upstream}"
+        """The tracking record of the pull cursor (a new one per epoch, see `_restart`)."""
+        epoch = self._epoch()
+        return f"sync:{self.upstream}" + (f":{epoch}" if epoch else "")
+
+    def _epoch(self) -> int:
+        meta = self.log.store.get_meta(_EPOCH + self.upstream)
+        return 0 if meta is None else meta[0]
+
+    def _restart_pull(self) -> int:
+        """Pull again from the start: the server's log is behind our cursor.
+
+        That happens when the server was restored from an older backup. Tracking
+        records only move forward, so a new epoch starts a new one at 0; pulling
+        everything again is idempotent.
+        """
+        self.log.store.put_meta(_EPOCH + self.upstream, self._epoch() + 1, 0)
+        return 0
 
     def cursor(self) -> int:
         """How far this device has pulled the server's log."""
@@ -169,6 +186,7 @@ class Replica:
         cursor = self.cursor()
         offset = 0
         gap_resets = 0
+        restarted = False
         stalled = 0
         while True:
             ingester.check()
@@ -189,6 +207,12 @@ class Replica:
                     if gap_resets > _GAP_RESETS or expected - 1 == acked:
                         raise
                     acked = expected - 1  # our hint was wrong: resend from there
+                    continue
+                if refusal.code == "cursor_ahead" and not restarted:
+                    ingester.finish()
+                    ingester.check()
+                    restarted = True
+                    cursor = self._restart_pull()
                     continue
                 raise
             offset = wall_ms() - reply.server_time if reply.server_time else 0

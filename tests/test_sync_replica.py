@@ -7,6 +7,7 @@ wire codec's round trip, and the `recip` commands that drive them.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -309,3 +310,42 @@ def test_push_only_then_pull_only(service: SyncService, tmp_path: Path) -> None:
     assert phone.sync().pushed == 1
     assert laptop.sync().pulled == 2  # x and y
     assert names(laptop) == names(phone) == sorted("abcdexy")
+
+
+def test_a_server_restored_from_an_old_backup_is_healed(tmp_path: Path) -> None:
+    """Cursors beyond its log restart from 0; events it lost are pushed again."""
+    data = tmp_path / "server"
+    service = SyncService(ServerConfig(data=data))
+    laptop, phone = pair(service, tmp_path)
+    add(laptop, "a", "b")
+    add(phone, "x")
+    for replica in (laptop, phone, laptop):
+        replica.sync()
+    service.close()
+    backup = tmp_path / "backup"
+    shutil.copytree(data, backup)
+
+    service = SyncService(ServerConfig(data=data))
+    for replica in (laptop, phone):
+        replica.transport.service = service  # type: ignore[attr-defined]
+    add(laptop, "c", "d")
+    add(phone, "y")
+    for replica in (laptop, phone, laptop):
+        replica.sync()
+    service.close()
+    shutil.rmtree(data)
+    shutil.copytree(backup, data)  # the server comes back from the old backup
+
+    service = SyncService(ServerConfig(data=data))
+    try:
+        for replica in (laptop, phone):
+            replica.transport.service = service  # type: ignore[attr-defined]
+        add(phone, "z")
+        for replica in (laptop, phone, laptop):
+            replica.sync()
+        assert names(laptop) == names(phone) == sorted("abcdxyz")
+        assert len(list(service.log(laptop.upstream).events())) == 7
+        assert laptop.pending() == phone.pending() == 0
+        assert laptop.tracking_name.endswith(":1")  # it pulled again from 0, once
+    finally:
+        service.close()
