@@ -198,10 +198,13 @@ def _raw_bytes(value: object) -> bytes:
 def _check_envelope(fields: dict[str, Any], stored: LogEvent) -> None:
     """A line's readable envelope must agree with the bytes it carries."""
     for name in _ENVELOPE:
-        if name in fields and fields[name] != getattr(stored, name):
+        if name == "type":
+            held: object = stored.type if isinstance(stored, OpaqueEvent) else type_name(stored)
+        else:
+            held = getattr(stored, name)
+        if name in fields and fields[name] != held:
             raise ValueError(
-                f"field {name!r} is {fields[name]!r} but the event's {RAW_KEY} bytes say "
-                f"{getattr(stored, name)!r}"
+                f"field {name!r} is {fields[name]!r} but the event's {RAW_KEY} bytes say {held!r}"
             )
 
 
