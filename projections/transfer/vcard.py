@@ -17,7 +17,6 @@ but not kept: Reciprocity does not store them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -30,7 +29,6 @@ from core.state import Contact
 from .contacts import ContactRecord, clean_tags, display_name
 from .errors import FileRefused
 
-_BEGIN_RE: Final = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE | re.MULTILINE)
 CIRCLE_PROPERTY: Final = "X-RECIPROCITY-CIRCLE"
 CADENCE_PROPERTY: Final = "X-RECIPROCITY-CADENCE"
 _UUID_URN: Final = "urn:uuid:"
@@ -40,7 +38,7 @@ Progress = Callable[[int], None]
 
 def parse(text: str, source: str, *, progress: Progress | None = None) -> list[ContactRecord]:
     """Every card of a file; refuses the file at the first line that cannot be read."""
-    starts = [text.count("\n", 0, m.start()) + 1 for m in _BEGIN_RE.finditer(text)]
+    starts = _component_lines(text)
     records: list[ContactRecord] = []
     done_line = 0
     cards = vobject.readComponents(text, allowQP=True)
@@ -53,10 +51,13 @@ def parse(text: str, source: str, *, progress: Progress | None = None) -> list[C
         except ParseError as exc:
             line = getattr(exc, "lineNumber", None)
             reason = str(getattr(exc, "msg", exc))
+            if card_line is not None and line is not None and int(line) > card_line:
+                reason += f" (in the card that begins at line {card_line})"
             at = max(1, int(line)) if line is not None else card_line
             raise FileRefused(source, at, reason) from None
         except (VObjectError, ValueError, LookupError, TypeError) as exc:
-            raise FileRefused(source, card_line, f"cannot read this card: {exc}") from None
+            reason = f"cannot read the card that begins here: {exc}"
+            raise FileRefused(source, card_line, reason) from None
         if component.name != "VCARD":
             raise FileRefused(source, card_line, f"a {component.name} is not a vCard")
         line = card_line or 1
@@ -69,8 +70,23 @@ def parse(text: str, source: str, *, progress: Progress | None = None) -> list[C
             progress(line - done_line)
             done_line = line
     if len(records) != len(starts):
-        raise FileRefused(source, None, "the BEGIN:VCARD lines do not match the cards read")
+        raise FileRefused(source, None, "the BEGIN lines do not match the cards read")
     return records
+
+
+def _component_lines(text: str) -> list[int]:
+    """The line on which each top-level component (card) begins."""
+    starts: list[int] = []
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        word = line.strip().upper()
+        if word.startswith("BEGIN:"):
+            if depth == 0:
+                starts.append(number)
+            depth += 1
+        elif word.startswith("END:"):
+            depth = max(0, depth - 1)
+    return starts
 
 
 def _record(card: Any, line: int) -> ContactRecord:
