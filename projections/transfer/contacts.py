@@ -131,35 +131,39 @@ def identity_of_source(source: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+Key = tuple[str, str, str]  # (kind, normalised value, value as written)
+
+
 class _Index:
     """Contacts by the keys that suggest two entries are one person."""
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], list[tuple[str, str, bool]]] = defaultdict(list)
 
-    def add(
-        self, contact_id: str, name: str, record_keys: Iterable[tuple[str, str]], new: bool
-    ) -> None:
-        for k in record_keys:
-            self._by_key[k].append((contact_id, name, new))
+    def add(self, contact_id: str, name: str, keys: Iterable[Key], new: bool) -> None:
+        for kind, value, _ in keys:
+            self._by_key[(kind, value)].append((contact_id, name, new))
 
-    def matches(self, record_keys: Iterable[tuple[str, str]]) -> dict[str, tuple[str, str, bool]]:
+    def matches(self, keys: Iterable[Key]) -> dict[str, tuple[str, str, bool]]:
         """Other contacts sharing a key: id -> (name, reasons, is new)."""
         names: dict[str, tuple[str, bool]] = {}
         reasons: dict[str, list[str]] = defaultdict(list)
-        for kind, value in record_keys:
+        for kind, value, shown in keys:
             for contact_id, name, new in self._by_key.get((kind, value), ()):
                 names[contact_id] = (name, new)
-                reason = "same name" if kind == "name" else f"same {kind} {value}"
+                reason = "same name" if kind == "name" else f"same {kind} ({shown})"
                 if reason not in reasons[contact_id]:
                     reasons[contact_id].append(reason)
         return {cid: (name, ", ".join(reasons[cid]), new) for cid, (name, new) in names.items()}
 
 
-def _keys(name: str, emails: Sequence[str], phones: Sequence[str]) -> list[tuple[str, str]]:
-    keys = [("name", normal_name(name))]
-    keys += [("email", e.strip().casefold()) for e in emails]
-    keys += [("phone", k) for k in (phone_key(p) for p in phones) if k is not None]
+def _keys(name: str, emails: Sequence[str], phones: Sequence[str]) -> list[Key]:
+    keys = [("name", normal_name(name), name)]
+    keys += [("email", e.strip().casefold(), e) for e in emails]
+    for phone in phones:
+        digits = phone_key(phone)
+        if digits is not None:
+            keys.append(("phone", digits, phone))
     return keys
 
 
@@ -241,7 +245,7 @@ def plan_import(
     return plan
 
 
-def _contact_keys(contact: Contact) -> list[tuple[str, str]]:
+def _contact_keys(contact: Contact) -> list[Key]:
     return _keys(contact.name, contact.emails, contact.phones)
 
 
@@ -259,7 +263,7 @@ def display_name(
     """
     for candidate in (full, " ".join(p.strip() for p in parts if p and p.strip()), org):
         if candidate and candidate.strip():
-            return " ".join(candidate.split())
+            return candidate.strip()
     if emails:
         return emails[0]
     if phones:

@@ -4,7 +4,7 @@ Reading maps columns to contact fields. The mapping is given as `field=Column`
 pairs (several columns may feed `email`, `phone` and `tags`); a field not mapped
 is looked for under the header names that Google Contacts, Outlook and
 Reciprocity's own export use. Google packs several values in one cell as
-`a ::: b`; those are split.
+`a ::: b`, and Outlook several categories as `a;b`; those are split.
 
 Rows are refused, with their line number, when they hold more cells than the
 header (data would be lost) or a value that does not make a valid contact; a
@@ -51,10 +51,11 @@ KNOWN_HEADERS: Final[dict[str, re.Pattern[str]]] = {
     "family": re.compile(r"^(last name|family name|surname)$"),
     "email": re.compile(r"^(e-?mails?|e-?mail address|e-?mail \d+ address|e-?mail \d+ - value)$"),
     "phone": re.compile(
-        r"^(phones?|telephone|mobile|mobile phone|home phone|business phone|"
-        r"primary phone|other phone|car phone|phone \d+ - value)$"
+        r"^(phones?|telephone|mobile|"
+        r"(home|business|mobile|other|car|primary|company main) phone( \d+)?|"
+        r"phone \d+ - value)$"
     ),
-    "org": re.compile(r"^(org|organi[sz]ation|company|organi[sz]ation( 1)? - name)$"),
+    "org": re.compile(r"^(org|company|organi[sz]ation|organi[sz]ation( 1 -)? name)$"),
     "tags": re.compile(r"^(tags|categories|labels|group membership)$"),
     "circle": re.compile(r"^circle$"),
     "cadence_days": re.compile(r"^cadence_days$"),
@@ -159,12 +160,17 @@ def _record(
         out: list[str] = []
         for index in columns.get(name, ()):
             cell = row[index] if index < len(row) else ""
-            out.extend(split_values(cell) if name in MULTI else [cell.strip()] if cell else [])
-        return [v for v in out if v]
+            if name == "tags":  # Outlook separates categories with ';'
+                out.extend(t for v in split_values(cell) for t in v.split(";"))
+            elif name in MULTI:
+                out.extend(split_values(cell))
+            else:
+                out.append(cell)
+        return [v.strip() for v in out if v.strip()]
 
     def one(name: str) -> str | None:
         found = values(name)
-        return " ".join(found[0].split()) if found else None
+        return found[0] if found else None
 
     emails, phones = values("email"), values("phone")
     org = one("org")

@@ -119,7 +119,7 @@ def _record(card: Any, line: int) -> ContactRecord:
 
 
 def _texts(lines: Iterable[Any]) -> list[str]:
-    return [" ".join(_text(line.value).split()) for line in lines]
+    return [_text(line.value).strip() for line in lines]
 
 
 def _text(value: object) -> str:
@@ -138,7 +138,7 @@ def _first(lines: Iterable[Any]) -> str | None:
         value = line.value
         if isinstance(value, list | tuple):
             value = next((v for v in value if isinstance(v, str) and v.strip()), "")
-        text = " ".join(_text(value).split())
+        text = _text(value).strip()
         if text:
             return text
     return None
@@ -146,7 +146,7 @@ def _first(lines: Iterable[Any]) -> str | None:
 
 def _listed(value: object) -> list[str]:
     items = value if isinstance(value, list | tuple) else str(value).split(",")
-    return [" ".join(str(v).split()) for v in items if str(v).strip()]
+    return [str(v).strip() for v in items if str(v).strip()]
 
 
 def _name_parts(lines: Iterable[Any]) -> list[str]:
@@ -200,4 +200,25 @@ def _card(contact: Contact) -> str:
     if contact.cadence_days is not None:
         card.add(CADENCE_PROPERTY.lower()).value = str(contact.cadence_days)
     text: str = card.serialize()
-    return text
+    return "\r\n".join(_fold(line) for line in text.split("\r\n"))
+
+
+def _fold(line: str, limit: int = 75) -> str:
+    """Fold a line at `limit` octets without splitting a character.
+
+    vobject folds by octets only lines of 75 characters or more, so a shorter
+    line of multi-byte characters (a name in Cyrillic) would stay too long.
+    """
+    if len(line.encode("utf-8")) <= limit:
+        return line
+    pieces: list[str] = []
+    current, size = "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            pieces.append(current)
+            current, size = " ", 1
+        current += char
+        size += width
+    pieces.append(current)
+    return "\r\n".join(pieces)
