@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from cli.home import Home
 from core import commands
-from core.state import Contact, State
+from core.state import State
 from projections.transfer import csv as csv_io
 from projections.transfer.contacts import ContactRecord
 from projections.transfer.errors import FileRefused, decode_text
 from tests.conftest import Recip
-from tests.test_transfer_support import BASE_MS, make_home, stored_rows
+from tests.test_transfer_support import BASE_MS, contacts_of, make_home, rows_of
 
 DATA = Path(__file__).parent / "data" / "csv"
 SPREADSHEET_MAP = (
@@ -82,22 +82,6 @@ def test_a_spreadsheet_needs_and_uses_a_mapping() -> None:
 def recip_home(tmp_path: Path) -> Recip:
     make_home(tmp_path / "home")
     return Recip(tmp_path / "home")
-
-
-def contacts_of(runner: Recip) -> list[Contact]:
-    log = Home(runner.home).open_log()
-    try:
-        return State(log.events()).contacts()
-    finally:
-        log.store.close()
-
-
-def rows_of(runner: Recip) -> set[tuple[str, int, str, bytes]]:
-    log = Home(runner.home).open_log()
-    try:
-        return stored_rows(log)
-    finally:
-        log.store.close()
 
 
 def test_import_records_its_source_and_twice_adds_nothing(recip_home: Recip) -> None:

@@ -20,8 +20,9 @@ from core.errors import ReciprocityError
 from core.events import CHANNELS, GIVE_KINDS, OUTCOMES, OpaqueEvent
 from core.ids import new_id
 from core.log import EventLog
-from core.state import State
+from core.state import Contact, State
 from core.store import open_store
+from tests.conftest import Recip
 
 BASE_MS = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -41,6 +42,24 @@ def stored_rows(log: EventLog) -> set[tuple[str, int, str, bytes]]:
         for row in log.store.stream(device, gt=0, lte=last):
             rows.add((row.originator_id, row.originator_version, row.topic, row.state))
     return rows
+
+
+def contacts_of(runner: Recip) -> list[Contact]:
+    """Every contact in a runner's home, as its state resolves them."""
+    log = Home(runner.home).open_log()
+    try:
+        return State(log.events()).contacts()
+    finally:
+        log.store.close()
+
+
+def rows_of(runner: Recip) -> set[tuple[str, int, str, bytes]]:
+    """The stored rows of a runner's home (to show that a refusal stored nothing)."""
+    log = Home(runner.home).open_log()
+    try:
+        return stored_rows(log)
+    finally:
+        log.store.close()
 
 
 def view_summary(state: State) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from cli.home import Home
 from core import commands
 from core.events import ContactAdded
-from core.state import Contact, State
+from core.state import State
 from projections.transfer import vcard
 from projections.transfer.contacts import ContactRecord, identity_of_source
 from projections.transfer.errors import FileRefused, decode_text
 from tests.conftest import Recip
-from tests.test_transfer_support import BASE_MS, make_home, stored_rows
+from tests.test_transfer_support import BASE_MS, contacts_of, make_home, rows_of
 
 DATA = Path(__file__).parent / "data" / "vcard"
 
@@ -117,23 +117,6 @@ def test_a_foreign_uid_is_not_taken_as_a_contact_id() -> None:
 def recip_home(tmp_path: Path) -> Recip:
     make_home(tmp_path / "home")
     return Recip(tmp_path / "home")
-
-
-def contacts_of(runner: Recip) -> list[Contact]:
-    home = Home(runner.home)
-    log = home.open_log()
-    try:
-        return State(log.events()).contacts()
-    finally:
-        log.store.close()
-
-
-def rows_of(runner: Recip) -> set[tuple[str, int, str, bytes]]:
-    log = Home(runner.home).open_log()
-    try:
-        return stored_rows(log)
-    finally:
-        log.store.close()
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
