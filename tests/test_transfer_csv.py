@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cli.home import Home
@@ -15,7 +15,7 @@ from projections.transfer import csv as csv_io
 from projections.transfer.contacts import ContactRecord
 from projections.transfer.errors import FileRefused, decode_text
 from tests.conftest import Recip
-from tests.test_transfer_support import BASE_MS, contacts_of, make_home, rows_of
+from tests.test_transfer_support import BASE_MS, contacts_of, examples, make_home, rows_of
 
 DATA = Path(__file__).parent / "data" / "csv"
 SPREADSHEET_MAP = (
@@ -213,7 +213,7 @@ def test_contacts_csv_export_round_trips(recip_home: Recip, tmp_path: Path) -> N
 cells = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=20)
 
 
-@settings(max_examples=50, deadline=None)
+@examples(50)
 @given(rows=st.lists(st.lists(cells, min_size=3, max_size=3), max_size=5))
 def test_written_rows_read_back(rows: list[list[str]]) -> None:
     text = csv_io.write_rows(["name", "email", "notes"], rows)

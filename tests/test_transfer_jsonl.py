@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cli.home import Home
@@ -25,6 +25,7 @@ from tests.event_strategies import any_event
 from tests.test_transfer_support import (
     BASE_MS,
     b64,
+    examples,
     future_event,
     make_home,
     record_history,
@@ -33,8 +34,7 @@ from tests.test_transfer_support import (
     view_summary,
 )
 
-settings.register_profile("soak", max_examples=500, deadline=None)
-ROUND_TRIP = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROUND_TRIP = examples(20)
 
 
 def export_bytes(log: EventLog) -> bytes:
@@ -73,7 +73,7 @@ def test_random_histories_survive_export_then_import(plan: list) -> None:
         log.store.close()
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200)
 @given(event=any_event)
 def test_every_event_type_reads_back_from_its_line(event: Event) -> None:
     line = codec.to_json(event)
@@ -333,7 +333,7 @@ def test_cli_import_as_a_real_process_is_byte_identical(tmp_path: Path) -> None:
     assert again == dump.read_bytes()
 
 
-@settings(max_examples=30, deadline=None)
+@examples(30)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_are_refused_cleanly_or_read(data: bytes) -> None:
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from cli.home import Home
@@ -25,6 +26,14 @@ from core.store import open_store
 from tests.conftest import Recip
 
 BASE_MS = 1_700_000_000_000
+
+
+def examples(n: int) -> settings:
+    """`n` examples normally; the loaded profile's count under a soak profile."""
+    loaded = settings.default.max_examples
+    return settings(max_examples=n if loaded <= 100 else loaded)
+
+
 DAY_MS = 86_400_000
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cli.home import Home
@@ -16,7 +16,7 @@ from projections.transfer import vcard
 from projections.transfer.contacts import ContactRecord, identity_of_source
 from projections.transfer.errors import FileRefused, decode_text
 from tests.conftest import Recip
-from tests.test_transfer_support import BASE_MS, contacts_of, make_home, rows_of
+from tests.test_transfer_support import BASE_MS, contacts_of, examples, make_home, rows_of
 
 DATA = Path(__file__).parent / "data" / "vcard"
 
@@ -259,7 +259,7 @@ emails = st.from_regex(r"[a-z0-9._%+-]{1,12}@[a-z0-9-]{1,10}\.[a-z]{2,4}", fullm
 phones = st.from_regex(r"\+?[0-9][0-9 ()-]{4,14}[0-9]", fullmatch=True)
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(
     name=names,
     mails=st.lists(emails, max_size=3),
