@@ -194,7 +194,7 @@ def import_command(
             _import_log(log, data, file)
             return
         text = decode_text(data, file, encoding)
-        with _progress(text.count("\n") + 1, "reading") as advance:
+        with progress(text.count("\n") + 1, "reading") as advance:
             if fmt == "vcard":
                 records = vcard.parse(text, file, progress=advance)
             else:
@@ -225,7 +225,7 @@ def _format_of(file: str) -> str:
 
 
 def _import_log(log: EventLog, data: bytes, file: str) -> None:
-    with _progress(data.count(b"\n") + 1, "reading") as advance:
+    with progress(data.count(b"\n") + 1, "reading") as advance:
         parsed = jsonl.parse(data, file, progress=advance)
     result = jsonl.import_into(log, parsed, file)
     click.echo(
@@ -255,10 +255,15 @@ def _report(plan: ContactImport, file: str, *, dry_run: bool) -> None:
 
 
 @contextlib.contextmanager
-def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
-    """A progress callback drawing a bar on a terminal (stderr), else None."""
-    console = Console(stderr=True)
-    if total < PROGRESS_FROM_LINES or not console.is_terminal or not sys.stderr.isatty():
+def progress(
+    total: int, label: str, console: Console | None = None
+) -> Iterator[Callable[[int], None] | None]:
+    """A callback drawing a progress bar on a terminal (stderr); None elsewhere.
+
+    Small files and pipes get no bar: it would only flicker, or litter a log.
+    """
+    console = console or Console(stderr=True)
+    if total < PROGRESS_FROM_LINES or not console.is_terminal:
         yield None
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("lines"))

@@ -342,3 +342,23 @@ def test_arbitrary_bytes_are_refused_cleanly_or_read(data: bytes) -> None:
         assert refusal.line is not None
     else:
         assert len(parsed.events) == len(parsed.lines)
+
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
+    import io
+
+    from rich.console import Console
+
+    from cli.transfer import progress
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80)
+    seen: list[int] = []
+    with progress(5000, "reading", terminal) as advance:
+        assert advance is not None
+        jsonl.parse(b"\n" * 4999, "empty.jsonl", progress=lambda n: (seen.append(n), advance(n)))
+    assert sum(seen) == 5000 and "reading" in screen.getvalue()
+    with progress(5000, "reading", Console(file=io.StringIO())) as advance:
+        assert advance is None  # a pipe or a file: no bar
+    with progress(10, "reading", terminal) as advance:
+        assert advance is None  # a small file: no bar

@@ -118,7 +118,8 @@ def parse(data: bytes, source: str, *, progress: Progress | None = None) -> Pars
     """Read every line of an export; refuses the first bad one, by number."""
     events: list[LogEvent] = []
     lines: list[int] = []
-    for number, line in enumerate(data.split(b"\n"), start=1):
+    raw_lines = data.split(b"\n")
+    for number, line in enumerate(raw_lines, start=1):
         if progress is not None and number % 1000 == 0:
             progress(1000)
         line = line.strip()
@@ -132,6 +133,8 @@ def parse(data: bytes, source: str, *, progress: Progress | None = None) -> Pars
             raise FileRefused(source, number, "seq must be 1 or more (sequences start at 1)")
         events.append(event)
         lines.append(number)
+    if progress is not None:
+        progress(len(raw_lines) % 1000)
     _check_within(events, lines, source)
     return Parsed(events, lines)
 

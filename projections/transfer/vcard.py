@@ -69,6 +69,8 @@ def parse(text: str, source: str, *, progress: Progress | None = None) -> list[C
         if progress is not None:
             progress(line - done_line)
             done_line = line
+    if progress is not None:
+        progress(text.count("\n") + 1 - done_line)
     if len(records) != len(starts):
         raise FileRefused(source, None, "the BEGIN lines do not match the cards read")
     return records
