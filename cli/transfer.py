@@ -183,11 +183,11 @@ def import_command(
     if fmt == "jsonl" and (dry_run or skip_duplicates or circle):
         raise click.UsageError("--dry-run, --skip-duplicates and --circle apply to contacts")
     mapping = csv_io.parse_mapping(mappings)
+    home.device()  # refuse before reading a large file into a missing home
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
         raise FileRefused(file, None, f"cannot read the file ({exc.strerror})") from None
-    home.device()  # refuse before reading a large file into a missing home
     log = home.open_log()
     try:
         if fmt == "jsonl":

@@ -362,3 +362,18 @@ def test_progress_is_drawn_on_a_terminal_only() -> None:
         assert advance is None  # a pipe or a file: no bar
     with progress(10, "reading", terminal) as advance:
         assert advance is None  # a small file: no bar
+
+
+def test_a_copied_device_identity_is_caught(tmp_path: Path) -> None:
+    """Two homes sharing one device.json diverged: the import refuses, names the line."""
+    original = make_home(tmp_path / "a")
+    clone = Home(tmp_path / "b")
+    clone.path.mkdir()
+    clone.device_file.write_bytes(original.device_file.read_bytes())
+    _record(original, "Ann")
+    _record(clone, "Bob")
+    log = original.open_log()
+    data = export_bytes(log)
+    log.store.close()
+    refusal = _refused(clone, data)
+    assert refusal.line == 1 and "reused this device's id" in refusal.reason

@@ -298,3 +298,27 @@ def test_any_contact_survives_vcard_export_and_import(
     assert (record.name, record.emails, record.phones) == (name, tuple(mails), tuple(tels))
     assert (record.org, record.tags) == (org, tuple(tags))
     assert (record.circle, record.cadence_days) == (circle, cadence)
+
+
+def test_an_empty_card_is_skipped_and_reported(recip_home: Recip, tmp_path: Path) -> None:
+    book = tmp_path / "book.vcf"
+    book.write_text(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nNOTE:just a note\r\nEND:VCARD\r\n",
+        encoding="utf-8",
+    )
+    out = recip_home.ok("import", str(book))
+    assert "added 1 contacts" in out and "line 5: nothing to import, skipped" in out
+
+
+def test_archived_contacts_are_exported_only_when_asked(recip_home: Recip) -> None:
+    recip_home.ok("import", str(DATA / "google_3.0.vcf"))
+    log = Home(recip_home.home).open_log()
+    state = State(log.events())
+    ann = next(c for c in state.contacts() if c.name == "Ann Lee")
+    log.append([commands.archive_contact(state, commands.Now(BASE_MS + 10**12, 0), ann.id)])
+    log.store.close()
+    assert "Ann Lee" not in recip_home.ok("export", "--format", "vcard")
+    assert "Ann Lee" in recip_home.ok("export", "--format", "vcard", "--archived")
+    table = recip_home.ok("export", "--format", "csv", "--archived")
+    assert f"{ann.id},Ann Lee," in table and table.count("yes") == 1
