@@ -244,7 +244,10 @@ def _report(plan: ContactImport, file: str, *, dry_run: bool) -> None:
     for line in plan.empty:
         click.echo(f"  line {line}: nothing to import, skipped")
     if plan.duplicates:
-        click.echo("likely duplicates (never merged by an import; merge them if they are one):")
+        click.echo(
+            "likely duplicates (an import never merges; if two are one person: "
+            "recip contact merge KEEP OTHER):"
+        )
     for dup in plan.duplicates:
         new = f"new contact {dup.contact_id}" if dup.contact_id else "not added"
         other = "also new" if dup.other_is_new else "existing"
