@@ -377,3 +377,22 @@ def test_a_copied_device_identity_is_caught(tmp_path: Path) -> None:
     log.store.close()
     refusal = _refused(clone, data)
     assert refusal.line == 1 and "reused this device's id" in refusal.reason
+
+
+@pytest.mark.postgres
+def test_an_export_imports_into_a_postgresql_log(tmp_path: Path, pg_schema: str) -> None:
+    from core.store import Location
+    from tests.conftest import PG_URL
+
+    history = record_history(
+        tmp_path, [(d % 3, a, d, 0, "x") for d, a in enumerate(["add", "ask", "give", "opaque"])]
+    )
+    data = export_bytes(history.reader)
+    target = EventLog(open_store(Location(PG_URL, pg_schema)), new_id())
+    try:
+        result = jsonl.import_into(target, jsonl.parse(data, "pg.jsonl"), "pg.jsonl")
+        assert result.new == data.count(b"\n") == 4
+        assert stored_rows(target) == stored_rows(history.reader)
+        assert export_bytes(target) == data
+    finally:
+        target.store.close()
