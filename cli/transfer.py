@@ -38,17 +38,6 @@ SUFFIXES: Final = {
     ".vcard": "vcard",
     ".csv": "csv",
 }
-CONTACT_CSV_HEADER: Final = (
-    "id",
-    "name",
-    "emails",
-    "phones",
-    "org",
-    "tags",
-    "circle",
-    "cadence_days",
-    "archived",
-)
 #: Files with fewer lines than this import without a progress bar.
 PROGRESS_FROM_LINES: Final = 2000
 
@@ -95,21 +84,7 @@ def export_command(
         if fmt == "vcard":
             _write(file, [vcard.export(contacts).encode("utf-8")])
             return
-        rows = (
-            (
-                c.id,
-                c.name,
-                csv_io.join_values(c.emails),
-                csv_io.join_values(c.phones),
-                c.org,
-                csv_io.join_values(c.tags),
-                c.circle,
-                c.cadence_days,
-                "yes" if c.archived else "",
-            )
-            for c in contacts
-        )
-        _write(file, [csv_io.write_rows(CONTACT_CSV_HEADER, rows).encode("utf-8")])
+        _write(file, [csv_io.export_contacts(contacts).encode("utf-8")])
     finally:
         log.store.close()
 
