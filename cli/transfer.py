@@ -20,7 +20,6 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from core.commands import Now
 from core.events import CIRCLES
 from core.log import EventLog
 from projections.transfer import csv as csv_io
@@ -28,7 +27,7 @@ from projections.transfer import jsonl, vcard
 from projections.transfer.contacts import ContactImport, contact_rows, plan_import
 from projections.transfer.errors import FileRefused, decode_text
 
-from .home import Home
+from .context import home_of, open_session
 
 FORMATS: Final = ("jsonl", "vcard", "csv")
 SUFFIXES: Final = {
@@ -68,25 +67,26 @@ def register(group: click.Group) -> None:
 )
 @click.option("--archived", is_flag=True, help="Include archived contacts (vcard, csv).")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
-@click.pass_obj
+@click.pass_context
 def export_command(
-    home: Home, fmt: str, what: str | None, archived: bool, file: str | None
+    ctx: click.Context, fmt: str, what: str | None, archived: bool, file: str | None
 ) -> None:
-    """Write the event log, the contacts or a view to FILE (default: stdout)."""
+    """Write the event log, the contacts or a view to FILE (default: stdout).
+
+    `--format jsonl` (the default) is the backup: `recip import` of it into a
+    fresh home reproduces this log byte for byte.
+    """
     if what is not None and fmt != "csv":
         raise click.UsageError("--what applies to --format csv")
-    log = home.open_log()
-    try:
+    with open_session(ctx, fold=fmt != "jsonl") as session:
         if fmt == "jsonl":
-            _write(file, jsonl.export_lines(log))
+            _write(file, jsonl.export_lines(session.log))
             return
-        contacts = contact_rows(home.state(log), archived=archived)
+        contacts = contact_rows(session.state, archived=archived)
         if fmt == "vcard":
             _write(file, [vcard.export(contacts).encode("utf-8")])
             return
         _write(file, [csv_io.export_contacts(contacts).encode("utf-8")])
-    finally:
-        log.store.close()
 
 
 def _write(file: str | None, chunks: Iterable[bytes]) -> None:
@@ -140,9 +140,9 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
     "--skip-duplicates", is_flag=True, help="Do not add contacts that look like existing ones."
 )
 @click.option("--dry-run", is_flag=True, help="Check and report, append nothing (vCard, CSV).")
-@click.pass_obj
+@click.pass_context
 def import_command(
-    home: Home,
+    ctx: click.Context,
     file: str,
     fmt: str | None,
     mappings: tuple[str, ...],
@@ -151,43 +151,45 @@ def import_command(
     skip_duplicates: bool,
     dry_run: bool,
 ) -> None:
-    """Import an event log export (.jsonl), an address book (.vcf) or a table (.csv)."""
+    """Import an event log export (.jsonl), an address book (.vcf) or a table (.csv).
+
+    The whole file is checked first; a bad line refuses it, with its line number,
+    and nothing of it is imported. Importing the same file again adds nothing.
+    """
     fmt = fmt or _format_of(file)
     if mappings and fmt != "csv":
         raise click.UsageError("--map applies to CSV imports")
     if fmt == "jsonl" and (dry_run or skip_duplicates or circle):
         raise click.UsageError("--dry-run, --skip-duplicates and --circle apply to contacts")
     mapping = csv_io.parse_mapping(mappings)
-    home.device()  # refuse before reading a large file into a missing home
+    home_of(ctx).device()  # refuse before reading a large file into a missing home
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
         raise FileRefused(file, None, f"cannot read the file ({exc.strerror})") from None
-    log = home.open_log()
-    try:
-        if fmt == "jsonl":
-            _import_log(log, data, file)
-            return
-        text = decode_text(data, file, encoding)
-        with progress(text.count("\n") + 1, "reading") as advance:
-            if fmt == "vcard":
-                records = vcard.parse(text, file, progress=advance)
-            else:
-                records = csv_io.parse(text, file, mapping, progress=advance)
+    if fmt == "jsonl":
+        with open_session(ctx, fold=False) as session:
+            _import_log(session.log, data, file)
+        return
+    text = decode_text(data, file, encoding)
+    with progress(text.count("\n") + 1, "reading") as advance:
+        if fmt == "vcard":
+            records = vcard.parse(text, file, progress=advance)
+        else:
+            records = csv_io.parse(text, file, mapping, progress=advance)
+    with open_session(ctx) as session:
         plan = plan_import(
-            home.state(log),
+            session.state,
             records,
             kind=fmt,
             source=file,
-            now=Now.system(),
+            now=session.now,
             circle=circle,
             skip_duplicates=skip_duplicates,
         )
         if not dry_run:
-            log.append(plan.drafts)
-        _report(plan, file, dry_run=dry_run)
-    finally:
-        log.store.close()
+            session.log.append(plan.drafts)
+    _report(plan, file, dry_run=dry_run)
 
 
 def _format_of(file: str) -> str:

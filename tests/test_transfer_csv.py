@@ -170,11 +170,13 @@ def test_a_file_in_another_encoding(recip_home: Recip, tmp_path: Path) -> None:
 
 
 def test_usage_mistakes(recip_home: Recip, tmp_path: Path) -> None:
-    assert recip_home("import", str(tmp_path / "x.txt")).exit_code == 2  # unknown suffix
-    result = recip_home("import", str(DATA / "google_contacts.csv"), "--format", "jsonl")
-    assert result.exit_code == 1  # read as an event log: refused at line 1
-    assert "line 1" in result.stderr
-    assert recip_home("export", "--what", "ledger").exit_code == 2  # --what needs csv
+    assert "give --format" in recip_home.fails("import", str(tmp_path / "x.txt"))
+    message = recip_home.fails("import", str(DATA / "google_contacts.csv"), "--format", "jsonl")
+    assert "google_contacts.csv line 1" in message  # read as an event log: refused
+    assert "--what applies to --format csv" in recip_home.fails("export", "--what", "ledger")
+    assert "--map applies to CSV" in recip_home.fails(
+        "import", str(DATA / "google_contacts.csv"), "--format", "vcard", "--map", "name=x"
+    )
 
 
 # -- export ----------------------------------------------------------------------------
