@@ -98,7 +98,7 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
         out.flush()
         return
     target = Path(file)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:

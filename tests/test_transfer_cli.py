@@ -91,3 +91,18 @@ def test_contacts_imported_by_the_cli_are_listed(recip: Recip) -> None:
     recip.ok("import", str(data))
     rows = json.loads(recip.ok("contact", "list", "--json"))
     assert sorted(r["name"] for r in rows) == ["+44 7700 900123", "Jürgen Müller", "Мария Иванова"]
+
+
+def test_an_export_to_a_missing_directory_is_refused(recip: Recip, tmp_path: Path) -> None:
+    message = recip.fails("export", str(tmp_path / "no" / "such" / "dir" / "x.jsonl"))
+    assert message.startswith("error: ")
+    assert not (tmp_path / "no").exists()
+
+
+def test_an_export_replaces_a_file_whole(recip: Recip, tmp_path: Path) -> None:
+    target = tmp_path / "contacts.vcf"
+    target.write_text("old content\n", encoding="utf-8")
+    recip.ok("contact", "add", "Ada Lovelace")
+    recip.ok("export", "--format", "vcard", str(target))
+    assert target.read_bytes().startswith(b"BEGIN:VCARD\r\n")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
