@@ -134,7 +134,10 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
     "--encoding", default="utf-8-sig", show_default=True, help="Text encoding (vCard, CSV)."
 )
 @click.option(
-    "--circle", type=click.Choice(CIRCLES), default=None, help="Circle of imported contacts."
+    "--circle",
+    type=click.Choice(CIRCLES),
+    default=None,
+    help="Circle of imported contacts that do not state one (default wider).",
 )
 @click.option(
     "--skip-duplicates", is_flag=True, help="Do not add contacts that look like existing ones."

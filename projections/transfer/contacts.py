@@ -32,7 +32,6 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Final
 
 import msgspec
@@ -80,18 +79,17 @@ class Duplicate(msgspec.Struct, frozen=True, kw_only=True):
     other_is_new: bool
 
 
-@dataclass
-class ContactImport:
+class ContactImport(msgspec.Struct, kw_only=True):
     """What importing a file's contacts will do (and, once appended, did)."""
 
-    drafts: list[ContactAdded] = field(default_factory=list)
+    drafts: list[ContactAdded] = msgspec.field(default_factory=list)
     #: (line, name, id of the contact it already is)
-    already: list[tuple[int, str, str]] = field(default_factory=list)
+    already: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
     #: (line, first line with the same content)
-    repeated: list[tuple[int, int]] = field(default_factory=list)
-    duplicates: list[Duplicate] = field(default_factory=list)
+    repeated: list[tuple[int, int]] = msgspec.field(default_factory=list)
+    duplicates: list[Duplicate] = msgspec.field(default_factory=list)
     #: lines of entries with nothing to import (no name, email, phone or organisation)
-    empty: list[int] = field(default_factory=list)
+    empty: list[int] = msgspec.field(default_factory=list)
 
 
 def normal_name(name: str) -> str:

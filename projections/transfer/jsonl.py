@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -97,16 +96,14 @@ def line_for(topic: str, state: bytes) -> bytes:
 # -- import ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(msgspec.Struct, frozen=True):
     """The events of a file, each with the line it came from."""
 
     events: list[LogEvent]
     lines: list[int]
 
 
-@dataclass(frozen=True)
-class ImportResult:
+class ImportResult(msgspec.Struct, frozen=True):
     """What an import did: how many events the file held, how many were new."""
 
     total: int
