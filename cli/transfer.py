@@ -8,6 +8,7 @@ import is appended in one transaction after the whole file was validated.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -22,12 +23,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from core.events import CIRCLES
 from core.log import EventLog
+from projections.query import Views
 from projections.transfer import csv as csv_io
 from projections.transfer import jsonl, vcard
 from projections.transfer.contacts import ContactImport, contact_rows, plan_import
 from projections.transfer.errors import FileRefused, decode_text
+from projections.views import ColdRow, LedgerRow
 
 from .context import home_of, open_session
+from .views import _as_of, as_of_option  # the same dates as `recip ledger` / `recip cold`
 
 FORMATS: Final = ("jsonl", "vcard", "csv")
 SUFFIXES: Final = {
@@ -66,18 +70,45 @@ def register(group: click.Group) -> None:
     help="With --format csv: which table (default contacts).",
 )
 @click.option("--archived", is_flag=True, help="Include archived contacts (vcard, csv).")
+@as_of_option
+@click.option("--all", "everyone", is_flag=True, help="csv cold: every contact with a cadence.")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.pass_context
 def export_command(
-    ctx: click.Context, fmt: str, what: str | None, archived: bool, file: str | None
+    ctx: click.Context,
+    fmt: str,
+    what: str | None,
+    archived: bool,
+    as_of: str | None,
+    everyone: bool,
+    file: str | None,
 ) -> None:
     """Write the event log, the contacts or a view to FILE (default: stdout).
 
     `--format jsonl` (the default) is the backup: `recip import` of it into a
-    fresh home reproduces this log byte for byte.
+    fresh home reproduces this log byte for byte. `--format csv --what ledger|cold`
+    writes the rows `recip ledger --json` / `recip cold --json` print.
     """
+    what = what or ("contacts" if fmt == "csv" else None)
     if what is not None and fmt != "csv":
         raise click.UsageError("--what applies to --format csv")
+    if archived and what not in (None, "contacts"):
+        raise click.UsageError("--archived applies to contacts")
+    if as_of is not None and what not in ("ledger", "cold"):
+        raise click.UsageError("--as-of applies to --what ledger and cold")
+    if everyone and what != "cold":
+        raise click.UsageError("--all applies to --what cold")
+    if what in ("ledger", "cold"):
+        home = home_of(ctx)
+        home.device()  # a clear error if the home is not initialised
+        views = Views(home.log_path)
+        day = _as_of(as_of)
+        if what == "ledger":
+            table = csv_io.export_view(asyncio.run(views.ledger(day)), LedgerRow)
+        else:
+            table = csv_io.export_view(asyncio.run(views.cold(day, everyone=everyone)), ColdRow)
+        _write(file, [table.encode("utf-8")])
+        return
     with open_session(ctx, fold=fmt != "jsonl") as session:
         if fmt == "jsonl":
             _write(file, jsonl.export_lines(session.log))

@@ -17,6 +17,13 @@ NOW = "2026-03-01T09:30:00+01:00"
 READS: list[tuple[str, ...]] = [
     ("contact", "list", "--json"),
     ("contact", "list", "--json", "--all"),
+    ("ledger", "--json"),
+    ("ledger", "--json", "--as-of", "2026-02-21"),
+    ("cold", "--json", "--as-of", "2026-06-01"),
+    ("cold", "--json", "--all", "--as-of", "2026-03-01"),
+    ("stats", "--json", "--as-of", "2026-04-01"),
+    ("timeline", "--json", "Ada Lovelace"),
+    ("timeline", "--json", "Charles Babbage"),
 ]
 
 
@@ -57,6 +64,7 @@ def test_export_then_import_gives_identical_reads(recip: Recip, tmp_path: Path) 
     assert "imported 13 new events of 13" in other.ok("import", str(backup))
     for read in READS:
         assert other.ok(*read) == recip.ok(*read), read
+    assert "Ada Lovelace" in other.ok("timeline", "--json", "Ada Lovelace")
     events = json.loads(recip.ok("events", "--json"))
     assert [e["event_id"] for e in json.loads(other.ok("events", "--json"))] == [
         e["event_id"] for e in events
@@ -106,3 +114,28 @@ def test_an_export_replaces_a_file_whole(recip: Recip, tmp_path: Path) -> None:
     recip.ok("export", "--format", "vcard", str(target))
     assert target.read_bytes().startswith(b"BEGIN:VCARD\r\n")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_ledger_and_cold_as_csv_hold_the_json_views(recip: Recip) -> None:
+    import csv
+    import io
+
+    record_history(recip)
+    for what, view in (
+        (("--what", "ledger", "--as-of", "2026-02-21"), ("ledger", "--as-of", "2026-02-21")),
+        (("--what", "cold", "--as-of", "2026-06-01"), ("cold", "--as-of", "2026-06-01")),
+        (("--what", "cold", "--all"), ("cold", "--all")),
+    ):
+        table = list(csv.reader(io.StringIO(recip.ok("export", "--format", "csv", *what))))
+        rows = json.loads(recip.ok(*view, "--json"))
+        assert rows, view
+        assert table[0] == list(rows[0])
+        assert table[1:] == [[_cell(v) for v in row.values()] for row in rows]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

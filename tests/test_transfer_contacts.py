@@ -148,3 +148,12 @@ def test_contacts_survive_csv_export_and_import(batch: list[ContactRecord]) -> N
         (c.id, c.name, c.emails, c.phones, c.org, c.tags) for c in contacts
     ]
     assert plan_import(state, back, kind="csv", source="c.csv", now=NOW).drafts == []
+
+
+def test_a_value_beyond_the_schema_is_refused_at_its_line() -> None:
+    from projections.transfer.errors import FileRefused
+
+    long_tag = ContactRecord(line=42, name="Ann", tags=("x" * 501,))
+    with pytest.raises(FileRefused) as refused:
+        plan_import(State(), [long_tag], kind="csv", source="big.csv", now=NOW)
+    assert refused.value.line == 42 and "'Ann'" in refused.value.reason

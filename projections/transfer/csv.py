@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
+import msgspec
+
 from core.events import CIRCLES
 from core.state import Contact
 
@@ -204,13 +206,29 @@ def _record(
 
 
 def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV text (RFC 4180: CRLF rows, quoting where needed) with a header row."""
+    """CSV text (RFC 4180: CRLF rows, quoting where needed) with a header row.
+
+    None is an empty cell and booleans are `true`/`false`, as in the JSON views.
+    """
     out = io.StringIO(newline="")
     writer = _csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if cell is None else cell for cell in row])
+        writer.writerow([_cell(cell) for cell in row])
     return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def export_view(rows: Sequence[msgspec.Struct], row_type: type[msgspec.Struct]) -> str:
+    """A view's rows (ledger, cold) as CSV: one column per field, as in `--json`."""
+    return write_rows(row_type.__struct_fields__, (msgspec.structs.astuple(r) for r in rows))
 
 
 def join_values(values: Iterable[str]) -> str:
@@ -247,7 +265,7 @@ def export_contacts(contacts: Iterable[Contact]) -> str:
             join_values(c.tags),
             c.circle,
             c.cadence_days,
-            "yes" if c.archived else "",
+            c.archived,
         )
         for c in contacts
     )
