@@ -1,9 +1,293 @@
-"""Commands of the `recip` CLI: replay."""
+"""`recip replay`: score the whole history under one or more rules, read-only.
+
+Three modes, one engine (`projections.scoring.replay`):
+
+- at one instant (`--as-of`, default today): every contact's score and verdict
+  under each rule, and how far the rules agree;
+- over time (`--from`, `--to`, `--every`): whom each rule would have flagged when;
+- `--backtest`: how well each rule's score before an ask predicted "granted".
+
+The log is opened read-only. A rule that fails to load or raises on a contact is
+reported on stderr (naming the rule, the contact and the event) and the command
+exits 1, but only after every other result has been printed.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from datetime import date
+
 import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from core.commands import Now
+from core.errors import ValidationError
+from projections.scoring import replay as engine
+from projections.scoring.builtin import BUILTIN
+from projections.scoring.history import History, day_of
+from projections.scoring.loader import load_rules
+from projections.scoring.replay import (
+    BacktestReport,
+    Cell,
+    ContactScores,
+    InstantReport,
+    RuleError,
+    SeriesReport,
+)
+from projections.scoring.source import read_log
+
+from .home import Home
+
+#: Rule errors shown on stderr before summarising the rest (all are in --json).
+SHOWN_ERRORS = 20
+#: Differing contacts listed per pair of rules in the terminal.
+SHOWN_DIFFS = 15
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(f"{option} must be a date YYYY-MM-DD, got {text!r}") from None
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to the `recip` group."""
+    """Add `replay` to the `recip` group."""
+
+    @group.command("replay")
+    @click.option(
+        "--rule",
+        "rules",
+        multiple=True,
+        metavar="[LABEL=]RULE",
+        help="A built-in rule (cadence, decay, reciprocity), path/to/file.py:Class or "
+        "package.module:Class; repeat to compare. LABEL= names it (default: its name).",
+    )
+    @click.option(
+        "--param",
+        "params",
+        multiple=True,
+        metavar="LABEL.KEY=VALUE",
+        help="Set a rule parameter, e.g. decay.half_life_days=60.",
+    )
+    @click.option(
+        "--as-of", "as_of", metavar="DATE", help="Score at the end of this day (default: today)."
+    )
+    @click.option("--from", "start", metavar="DATE", help="Replay over time from this day.")
+    @click.option("--to", "end", metavar="DATE", help="... to this day (default: today).")
+    @click.option(
+        "--every",
+        metavar="N[dwmy]",
+        help="... in steps of N days/weeks/months/years (default: 30d).",
+    )
+    @click.option(
+        "--backtest", is_flag=True, help="Score each resolved ask's contact just before the ask."
+    )
+    @click.option(
+        "--all", "show_all", is_flag=True, help="List every contact, not only flagged ones."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (complete).")
+    @click.option(
+        "--list-rules", is_flag=True, help="Describe the built-in rules and their parameters."
+    )
+    @click.pass_obj
+    def replay(
+        home: Home,
+        rules: tuple[str, ...],
+        params: tuple[str, ...],
+        as_of: str | None,
+        start: str | None,
+        end: str | None,
+        every: str | None,
+        backtest: bool,
+        show_all: bool,
+        as_json: bool,
+        list_rules: bool,
+    ) -> None:
+        """Replay the history under scoring rules and compare them (never writes)."""
+        console = Console(highlight=False, soft_wrap=True)
+        if list_rules:
+            _describe_rules(console)
+            return
+        over_time = start is not None or end is not None or every is not None
+        if sum((over_time, backtest, as_of is not None)) > 1:
+            raise ValidationError("choose one of --as-of, --from/--to/--every, or --backtest")
+        if over_time and start is None:
+            raise ValidationError("--to and --every need --from")
+        loaded, failures = load_rules(rules, params)
+        home.device()
+        if not loaded:
+            for failure in failures:
+                click.echo(f"error: {failure.message}", err=True)
+            sys.exit(1)
+        today = Now.system().local_date()
+        history = History(read_log(home.log_path))
+        report: InstantReport | SeriesReport | BacktestReport
+        if backtest:
+            report = engine.backtest(history, loaded, failures)
+        elif over_time:
+            first = _date(start, "--from")
+            assert first is not None
+            last = _date(end, "--to") or today
+            step = every or "30d"
+            report = engine.series(
+                history, loaded, engine.step_days(first, last, step), step, failures
+            )
+        else:
+            day = day_of(_date(as_of, "--as-of") or today)
+            report = engine.at_instant(history, loaded, day, failures)
+        if as_json:
+            click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
+        elif isinstance(report, InstantReport):
+            _show_instant(console, report, show_all)
+        elif isinstance(report, SeriesReport):
+            _show_series(console, report)
+        else:
+            _show_backtest(console, report)
+        if _complain(report.load_failures, report.errors):
+            sys.exit(1)
+
+
+def _complain(load_failures: Sequence[str], errors: Sequence[RuleError]) -> bool:
+    """Print failures on stderr; whether there were any."""
+    for message in load_failures:
+        click.echo(f"error: {message}", err=True)
+    for error in errors[:SHOWN_ERRORS]:
+        click.echo(f"error: {error.message}", err=True)
+    if len(errors) > SHOWN_ERRORS:
+        click.echo(
+            f"error: ... and {len(errors) - SHOWN_ERRORS} more rule errors (all are in --json)",
+            err=True,
+        )
+    return bool(load_failures or errors)
+
+
+def _cell_text(cell: Cell | None) -> str:
+    if cell is None:
+        return "error"
+    score = "-" if cell.score is None else f"{cell.score:.3f}"
+    return f"{score} COLD" if cell.cold else score
+
+
+def _show_instant(console: Console, report: InstantReport, show_all: bool) -> None:
+    labels = [r.label for r in report.rules]
+    counts = ", ".join(f"{label} {report.cold_counts[label]}" for label in labels)
+    console.print(f"Replay as of {report.as_of}: {len(report.contacts)} contacts; cold: {counts}")
+
+    def flags(c: ContactScores) -> int:
+        return sum(1 for cell in c.scores.values() if cell is not None and cell.cold)
+
+    rows = [c for c in report.contacts if show_all or flags(c)]
+    first = labels[0]
+
+    def urgency(c: ContactScores) -> tuple[int, float, str]:
+        cell = c.scores[first]
+        score = cell.score if cell is not None and cell.score is not None else float("inf")
+        return (-flags(c), score, c.name)
+
+    rows.sort(key=urgency)
+    if rows:
+        table = Table(title=None if show_all else "Flagged cold by at least one rule")
+        table.add_column("Contact")
+        table.add_column("Circle")
+        for label in labels:
+            table.add_column(label, justify="right")
+        for c in rows:
+            table.add_row(c.name, c.circle, *(_cell_text(c.scores[label]) for label in labels))
+        console.print(table)
+    if not report.agreement:
+        return
+    table = Table(title="Agreement")
+    for column in ("Rules", "Compared", "Spearman", "Kendall", "Verdicts differ"):
+        table.add_column(column, justify="left" if column == "Rules" else "right")
+    for a in report.agreement:
+        table.add_row(
+            f"{a.rules[0]} / {a.rules[1]}",
+            str(a.compared),
+            "-" if a.spearman is None else f"{a.spearman:.3f}",
+            "-" if a.kendall is None else f"{a.kendall:.3f}",
+            str(len(a.verdicts_differ)),
+        )
+    console.print(table)
+    for a in report.agreement:
+        if not a.verdicts_differ:
+            continue
+        console.print(f"Verdicts differ ({a.rules[0]} / {a.rules[1]}):")
+        for diff in a.verdicts_differ[:SHOWN_DIFFS]:
+            cold = [label for label, is_cold in diff.cold.items() if is_cold]
+            console.print(f"  {diff.name}: cold only under {cold[0]}")
+        if len(a.verdicts_differ) > SHOWN_DIFFS:
+            console.print(f"  ... and {len(a.verdicts_differ) - SHOWN_DIFFS} more (--json)")
+
+
+def _show_series(console: Console, report: SeriesReport) -> None:
+    labels = [r.label for r in report.rules]
+    console.print(f"Replay from {report.start} to {report.end} every {report.every}: flagged cold")
+    table = Table()
+    table.add_column("Date")
+    table.add_column("Contacts", justify="right")
+    for label in labels:
+        table.add_column(label, justify="right")
+    previous: dict[str, set[str]] = {label: set() for label in labels}
+    for step in report.steps:
+        cells = []
+        for label in labels:
+            now = set(step.flagged[label])
+            new, gone = len(now - previous[label]), len(previous[label] - now)
+            change = f" (+{new} -{gone})" if new or gone else ""
+            cells.append(f"{len(now)}{change}")
+            previous[label] = now
+        table.add_row(step.date, str(step.contacts), *cells)
+    console.print(table)
+
+
+def _show_backtest(console: Console, report: BacktestReport) -> None:
+    console.print(
+        f"Backtest over {len(report.asks)} resolved asks: each rule's score for the contact "
+        "just before the ask"
+    )
+    table = Table()
+    for column in ("Rule", "Scored", "Granted", "Not", "AUC", "Granted if cold", "if not cold"):
+        table.add_column(column, justify="left" if column == "Rule" else "right")
+
+    def pct(rate: float | None) -> str:
+        return "-" if rate is None else f"{rate:.0%}"
+
+    for r in report.results:
+        table.add_row(
+            r.rule,
+            str(r.scored),
+            str(r.granted),
+            str(r.not_granted),
+            "-" if r.auc is None else f"{r.auc:.3f}",
+            pct(r.grant_rate_cold),
+            pct(r.grant_rate_warm),
+        )
+    console.print(table)
+    for r in report.results:
+        if not r.calibration:
+            continue
+        cal = Table(title=f"Calibration: {r.rule}")
+        for column in ("Score from", "to", "Asks", "Granted", "Rate"):
+            cal.add_column(column, justify="right")
+        for b in r.calibration:
+            cal.add_row(
+                f"{b.low:.3f}", f"{b.high:.3f}", str(b.count), str(b.positives), pct(b.rate)
+            )
+        console.print(cal)
+
+
+def _describe_rules(console: Console) -> None:
+    for name, cls in BUILTIN.items():
+        console.print(f"[bold]{name}[/bold]: {cls.description}")
+        for p in cls.parameters:
+            console.print(f"  {name}.{p.name} = {p.default!r}: {p.doc}")
+    console.print(
+        "Custom rules: --rule path/to/file.py:Class or package.module:Class, a subclass of "
+        "projections.scoring.Rule (see docs/adr/0050-scoring-rule-interface.md)."
+    )

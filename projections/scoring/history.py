@@ -1,0 +1,171 @@
+"""A history ready for scoring: each contact's items, grouped and ordered once.
+
+Replay runs several rules over the same history, often at many instants. Doing
+the set-semantics work (retractions, merges, ask outcomes, via `core.state`) and
+the sort once, and sharing the resulting per-contact lists between all rules,
+keeps each rule's pass a tight loop over plain objects.
+
+Everything here is a pure function of the *set* of events: `State` resolves the
+set, and the per-contact order is a total order on event fields. So the same log
+gives the same history whatever order its events arrived in.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Final
+
+from core.events import (
+    Event,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    OpaqueEvent,
+)
+from core.state import State
+
+from .rules import ADDED, ASK, GIVE, INTERACTION, INTRODUCTION, RESOLUTION, Item, Subject
+
+DAY_MS: Final = 86_400_000
+MINUTE_MS: Final = 60_000
+_EPOCH: Final = date(1970, 1, 1)
+
+
+def local_day(occurred_at: int, utc_offset: int) -> int:
+    """The local date of an instant, as days since 1970-01-01."""
+    return (occurred_at + utc_offset * MINUTE_MS) // DAY_MS
+
+
+def day_of(when: date) -> int:
+    """A calendar date as days since 1970-01-01."""
+    return (when - _EPOCH).days
+
+
+def date_of(day: int) -> date:
+    """The calendar date of a day number."""
+    return _EPOCH + timedelta(days=day)
+
+
+class History:
+    """Contacts and their ordered items, resolved from a set of events.
+
+    `subjects` holds every contact that is neither retracted nor merged away
+    (archived ones too: their past still tells a backtest something); `active`
+    says which of them views list. `items[contact_id]` is that contact's history in
+    feed order, merged-in contacts included. `outcomes` maps each resolved ask's id
+    to its effective outcome.
+    """
+
+    def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
+        self.state = state = State(events)
+        self.subjects: dict[str, Subject] = {}
+        self.active: set[str] = set()
+        for contact in state.contacts():
+            if contact.absorbed:
+                continue
+            self.subjects[contact.id] = Subject(
+                id=contact.id,
+                name=contact.name,
+                circle=contact.circle,
+                cadence_days=contact.effective_cadence,
+            )
+            if contact.active:
+                self.active.add(contact.id)
+        self.outcomes: dict[str, str] = {}
+        self.items: dict[str, list[Item]] = {cid: [] for cid in self.subjects}
+        self._survivors: dict[str, str] = {}
+        self._collect()
+        for items in self.items.values():
+            items.sort(key=Item.order)
+        self.event_count = len(state.by_id)
+
+    def _survivor(self, contact_id: str) -> str:
+        survivor = self._survivors.get(contact_id)
+        if survivor is None:
+            survivor = self._survivors[contact_id] = self.state.survivor(contact_id)
+        return survivor
+
+    def _collect(self) -> None:
+        state = self.state
+        for contact_id, added in state.added.items():
+            if state.is_retracted(contact_id):
+                continue
+            self._add((contact_id,), added, ADDED, 1)
+        for event in state.by_id.values():
+            if isinstance(event, InteractionLogged):
+                touched, kind, weight = event.contact_ids, INTERACTION, 1
+            elif isinstance(event, GiveMade):
+                touched, kind, weight = (event.contact_id,), GIVE, event.weight
+            elif isinstance(event, IntroductionMade):
+                touched, kind, weight = event.contact_ids, INTRODUCTION, event.weight
+            else:
+                continue
+            if state.live(event):
+                self._add(touched, event, kind, weight)
+        for ask_id in state.asks:
+            ask = state.ask(ask_id)
+            if ask is None:
+                continue
+            made = ask.made
+            self._add((made.contact_id,), made, ASK, made.weight, ask_id=ask_id)
+            if ask.resolution is not None and ask.outcome is not None:
+                self.outcomes[ask_id] = ask.outcome
+                self._add(
+                    (made.contact_id,),
+                    ask.resolution,
+                    RESOLUTION,
+                    1,
+                    ask_id=ask_id,
+                    outcome=ask.outcome,
+                )
+
+    def _add(
+        self,
+        contact_ids: Iterable[str],
+        event: Event,
+        kind: str,
+        weight: int,
+        *,
+        ask_id: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """One item per distinct surviving contact the event concerns."""
+        item: Item | None = None
+        seen: set[str] = set()
+        for contact_id in contact_ids:
+            survivor = self._survivor(contact_id)
+            target = self.items.get(survivor)
+            if target is None or survivor in seen:
+                continue
+            seen.add(survivor)
+            if item is None:
+                item = Item(
+                    day=local_day(event.occurred_at, event.utc_offset),
+                    at=event.occurred_at,
+                    hlc=event.hlc,
+                    event_id=event.event_id,
+                    kind=kind,
+                    weight=weight,
+                    event=event,
+                    ask_id=ask_id,
+                    outcome=outcome,
+                )
+            target.append(item)
+
+    def subjects_sorted(self) -> list[Subject]:
+        """Every scored contact, by id (the order all output follows)."""
+        return [self.subjects[cid] for cid in sorted(self.subjects)]
+
+
+def items_before(items: list[Item], day: int) -> int:
+    """How many of a contact's items fall on or before `day` (items are in feed order)."""
+    return bisect_right(items, day, key=_day)
+
+
+def _day(item: Item) -> int:
+    return item.day
+
+
+__all__ = ["DAY_MS", "History", "date_of", "day_of", "items_before", "local_day"]
