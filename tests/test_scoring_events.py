@@ -60,7 +60,7 @@ class Builder:
         }
 
     def contact(
-        self, day: int, name: str, *, circle: str = "close", cadence: int | None = None, **kw: Any
+        self, day: int, name: str, *, circle: Any = "close", cadence: int | None = None, **kw: Any
     ) -> ContactAdded:
         return ContactAdded(
             **self.envelope(day, **kw), name=name, circle=circle, cadence_days=cadence
@@ -88,7 +88,7 @@ class Builder:
             weight=weight,
         )
 
-    def resolve(self, day: int, ask: AskMade | str, outcome: str, **kw: Any) -> AskResolved:
+    def resolve(self, day: int, ask: AskMade | str, outcome: Any, **kw: Any) -> AskResolved:
         ask_id = ask if isinstance(ask, str) else ask.event_id
         return AskResolved(**self.envelope(day, **kw), ask_id=ask_id, outcome=outcome)
 
@@ -195,10 +195,11 @@ def histories(draw: st.DrawFn, max_contacts: int = 5, max_events: int = 30) -> l
             events.append(b.archive(when, draw(st.sampled_from(ids)), **kw))
         elif kind == "note":
             events.append(b.note(when, draw(st.sampled_from(ids)), **kw))
-    for target in draw(
+    targets: list[Event] = draw(
         st.lists(st.sampled_from(events), max_size=4, unique_by=lambda e: e.event_id)
-    ):
-        events.append(b.retract(draw(day), target, **draw(times)))
+    )
+    for victim in targets:
+        events.append(b.retract(draw(day), victim, **draw(times)))
     if draw(st.booleans()) and any(isinstance(e, EventRetracted) for e in events):
         retraction = next(e for e in events if isinstance(e, EventRetracted))
         events.append(b.retract(draw(day), retraction, **draw(times)))

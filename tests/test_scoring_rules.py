@@ -115,6 +115,7 @@ def test_decay_matches_its_closed_form(
         for item in items:
             scorer.feed(item)
         score, cold = scorer.score(day)
+        assert score is not None
         expected = _reference_strength(items, day, weights, half)
         assert score == pytest.approx(expected, rel=1e-9, abs=1e-12)
         assert cold == (score < 0.5)
@@ -220,7 +221,8 @@ def test_cadence_statuses_at_the_boundaries() -> None:
     for item in history.items[ann.event_id]:
         scorer.feed(item)
     assert scorer.score(BASE_DAY + 15) == (0.0, False)  # exactly at the cadence: due, not cold
-    assert scorer.score(BASE_DAY + 16) == (pytest.approx(-0.1), True)
+    score, cold = scorer.score(BASE_DAY + 16)
+    assert score == pytest.approx(-0.1) and cold
     assert [i.kind for i in history.items[ann.event_id]] == [ADDED, INTERACTION]
 
 
@@ -242,12 +244,14 @@ def test_gives_count_more_than_asks_by_default() -> None:
     b = Builder()
     giver, asker = b.contact(0, "Giver"), b.contact(0, "Asker")
     history = History([giver, asker, b.give(10, giver), b.ask(10, asker)])
-    scores = {}
+    scores: dict[str, float] = {}
     for subject in history.subjects_sorted():
         scorer = Decay().start(subject)
         for item in history.items[subject.id]:
             scorer.feed(item)
-        scores[subject.name] = scorer.score(BASE_DAY + 40)[0]
+        score, _ = scorer.score(BASE_DAY + 40)
+        assert score is not None
+        scores[subject.name] = score
     assert scores["Giver"] > scores["Asker"]
 
 
