@@ -80,8 +80,13 @@ def test_incremental_equals_from_scratch(events: list[Event], rule: Rule, gaps: 
                 fresh = rule.start(subject)
                 for earlier in items[:k]:
                     fresh.feed(earlier)
-                assert running.score(day) == fresh.score(day)
-                assert running.score(day) == fresh.score(day)  # scoring twice changes nothing
+                verdict = running.score(day)
+                assert verdict == fresh.score(day)
+                assert running.score(day) == verdict  # scoring twice changes nothing
+                # Replay trusts built-in verdicts unchecked: they must be well-formed.
+                score, cold = verdict
+                assert type(cold) is bool
+                assert score is None or (type(score) is float and math.isfinite(score))
 
 
 def _reference_strength(

@@ -273,6 +273,11 @@ class Reciprocity(Decay):
         )
 
 
+#: Scorers whose verdicts replay need not check: exactly these classes (not
+#: subclasses, which may override `score`) always return a finite float or None,
+#: and a bool (the rule tests assert it).
+TRUSTED: Final[frozenset[type]] = frozenset((CadenceScorer, DecayScorer, ReciprocityScorer))
+
 #: The rules `--rule NAME` finds without a path or module.
 BUILTIN: Final[dict[str, type[Rule]]] = {r.name: r for r in (Cadence, Decay, Reciprocity)}
 

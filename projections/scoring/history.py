@@ -31,6 +31,11 @@ from .rules import ADDED, ASK, GIVE, INTERACTION, INTRODUCTION, RESOLUTION, Item
 DAY_MS: Final = 86_400_000
 MINUTE_MS: Final = 60_000
 _EPOCH: Final = date(1970, 1, 1)
+_KIND_OF: Final[dict[type, str]] = {
+    InteractionLogged: INTERACTION,
+    GiveMade: GIVE,
+    IntroductionMade: INTRODUCTION,
+}
 
 
 def local_day(occurred_at: int, utc_offset: int) -> int:
@@ -90,69 +95,67 @@ class History:
     def _collect(self) -> None:
         state = self.state
         for contact_id, added in state.added.items():
-            if state.is_retracted(contact_id):
-                continue
-            self._add((contact_id,), added, ADDED, 1)
+            if not state.is_retracted(contact_id):
+                self._add((contact_id,), added, ADDED, 1)
+        kind_of = _KIND_OF
+        retracted = state.is_retracted
         for event in state.by_id.values():
-            if isinstance(event, InteractionLogged):
-                touched, kind, weight = event.contact_ids, INTERACTION, 1
-            elif isinstance(event, GiveMade):
-                touched, kind, weight = (event.contact_id,), GIVE, event.weight
-            elif isinstance(event, IntroductionMade):
-                touched, kind, weight = event.contact_ids, INTRODUCTION, event.weight
-            else:
+            kind = kind_of.get(type(event))
+            if kind is None or retracted(event.event_id):
                 continue
-            if state.live(event):
-                self._add(touched, event, kind, weight)
+            if kind == GIVE:
+                assert isinstance(event, GiveMade)
+                self._add((event.contact_id,), event, kind, event.weight)
+            elif kind == INTERACTION:
+                assert isinstance(event, InteractionLogged)
+                self._add(event.contact_ids, event, kind, 1)
+            else:
+                assert isinstance(event, IntroductionMade)
+                self._add(event.contact_ids, event, kind, event.weight)
         for ask_id in state.asks:
             ask = state.ask(ask_id)
             if ask is None:
                 continue
             made = ask.made
-            self._add((made.contact_id,), made, ASK, made.weight, ask_id=ask_id)
+            self._add((made.contact_id,), made, ASK, made.weight, ask_id)
             if ask.resolution is not None and ask.outcome is not None:
                 self.outcomes[ask_id] = ask.outcome
-                self._add(
-                    (made.contact_id,),
-                    ask.resolution,
-                    RESOLUTION,
-                    1,
-                    ask_id=ask_id,
-                    outcome=ask.outcome,
-                )
+                self._add((made.contact_id,), ask.resolution, RESOLUTION, 1, ask_id, ask.outcome)
 
     def _add(
         self,
-        contact_ids: Iterable[str],
+        contact_ids: tuple[str, ...],
         event: Event,
         kind: str,
         weight: int,
-        *,
         ask_id: str | None = None,
         outcome: str | None = None,
     ) -> None:
-        """One item per distinct surviving contact the event concerns."""
-        item: Item | None = None
+        """One item per distinct surviving contact the event concerns (the hot path)."""
+        at = event.occurred_at
+        item = Item(
+            (at + event.utc_offset * MINUTE_MS) // DAY_MS,
+            at,
+            event.hlc,
+            event.event_id,
+            kind,
+            weight,
+            event,
+            ask_id,
+            outcome,
+        )
+        if len(contact_ids) == 1:
+            target = self.items.get(self._survivor(contact_ids[0]))
+            if target is not None:
+                target.append(item)
+            return
         seen: set[str] = set()
         for contact_id in contact_ids:
             survivor = self._survivor(contact_id)
             target = self.items.get(survivor)
-            if target is None or survivor in seen:
-                continue
-            seen.add(survivor)
-            if item is None:
-                item = Item(
-                    day=local_day(event.occurred_at, event.utc_offset),
-                    at=event.occurred_at,
-                    hlc=event.hlc,
-                    event_id=event.event_id,
-                    kind=kind,
-                    weight=weight,
-                    event=event,
-                    ask_id=ask_id,
-                    outcome=outcome,
-                )
-            target.append(item)
+            if target is not None and survivor not in seen:
+                seen.add(survivor)
+                target.append(item)
 
     def subjects_sorted(self) -> list[Subject]:
         """Every scored contact, by id (the order all output follows)."""
