@@ -150,15 +150,15 @@ def test_reciprocity_matches_its_closed_form(
 
 def reference_cold(events: list[Event], day: int) -> dict[str, tuple[int, int, bool]]:
     """An independent, naive statement of the going-cold rule (issue 3), straight
-    from `State`: for each active contact with a cadence, (last touch, cadence, cold).
+    from `State`: for each active contact with a cadence, added on or before `day`,
+    (last touch, cadence, cold).
 
     Last touch is the latest local date, on or before `day`, of a live interaction,
     give, introduction or ask involving the contact or any contact merged into it;
-    a contact never touched counts from the day it (or one merged into it) was added.
+    a contact never touched counts from the day it was added.
     """
     state = State(events)
     touched: dict[str, int] = {}
-    added: dict[str, int] = {}
     for event in state.by_id.values():
         if not state.live(event):
             continue
@@ -174,18 +174,13 @@ def reference_cold(events: list[Event], day: int) -> dict[str, tuple[int, int, b
         for contact_id in ids:
             survivor = state.survivor(contact_id)
             touched[survivor] = max(touched.get(survivor, when), when)
-    for contact_id, event in state.added.items():
-        when = local_day(event.occurred_at, event.utc_offset)
-        survivor = state.survivor(contact_id)
-        if state.is_retracted(contact_id) or when > day:
-            continue
-        added[survivor] = min(added.get(survivor, when), when)
     out = {}
     for contact in state.active_contacts():
         cadence = contact.effective_cadence
-        since = touched.get(contact.id, added.get(contact.id))
-        if cadence is None or since is None:
+        added = local_day(contact.added.occurred_at, contact.added.utc_offset)
+        if cadence is None or added > day:
             continue
+        since = touched.get(contact.id, added)
         out[contact.id] = (since, cadence, day - since > cadence)
     return out
 
@@ -200,7 +195,7 @@ def test_cadence_rule_is_the_going_cold_rule(events: list[Event], day_offset: in
     rule = Cadence()
     got: dict[str, tuple[float | None, bool]] = {}
     for subject in history.subjects_sorted():
-        if subject.id not in history.active:
+        if subject.id not in history.active or subject.added_day > day:
             continue
         scorer = rule.start(subject)
         for item in history.items[subject.id]:
@@ -239,7 +234,10 @@ def test_contact_without_cadence_gets_no_cadence_score() -> None:
     for item in history.items[ann.event_id]:
         scorer.feed(item)
     assert scorer.score(BASE_DAY + 999) == (None, False)
-    assert Cadence(cadence_days=30).start(history.subjects[ann.event_id]).score(BASE_DAY) == (
+    # A cadence given as a parameter applies to every contact, counted from its addition.
+    subject = history.subjects[ann.event_id]
+    assert Cadence(cadence_days=30).start(subject).score(BASE_DAY + 45) == (-0.5, True)
+    assert Cadence(cadence_days=30, count_added=False).start(subject).score(BASE_DAY) == (
         None,
         False,
     )

@@ -35,29 +35,28 @@ from .rules import (
 
 
 class CadenceScorer:
-    """Last touch (local day) against the contact's cadence."""
+    """Last touch (local day) against the contact's cadence.
 
-    __slots__ = ("added", "cadence", "cold_at", "count_added", "last")
+    A contact never touched counts from the day it was added (its own
+    `ContactAdded`, as in the going-cold view), unless `count_added` is off.
+    """
 
-    def __init__(self, cadence: int | None, cold_at: float, count_added: bool) -> None:
+    __slots__ = ("added", "cadence", "cold_at", "last")
+
+    def __init__(self, cadence: int | None, cold_at: float, added: int | None) -> None:
         self.cadence = cadence
         self.cold_at = cold_at
-        self.count_added = count_added
+        self.added = added
         self.last: int | None = None
-        self.added: int | None = None
 
     def feed(self, item: Item) -> None:
-        kind = item.kind
-        if kind in TOUCHES:
-            if self.last is None or item.day > self.last:
-                self.last = item.day
-        elif kind == ADDED and (self.added is None or item.day < self.added):
-            self.added = item.day
+        if item.kind in TOUCHES and (self.last is None or item.day > self.last):
+            self.last = item.day
 
     def score(self, day: int) -> Verdict:
         cadence = self.cadence
         since_day = self.last
-        if since_day is None and self.count_added:
+        if since_day is None:
             since_day = self.added
         if cadence is None or since_day is None:
             return (None, False)
@@ -97,9 +96,8 @@ class Cadence(Rule):
     def start(self, contact: Subject) -> Scorer:
         override = int(self.params["cadence_days"])
         cadence = override or contact.cadence_days
-        return CadenceScorer(
-            cadence, float(self.params["cold_at"]), bool(self.params["count_added"])
-        )
+        added = contact.added_day if self.params["count_added"] else None
+        return CadenceScorer(cadence, float(self.params["cold_at"]), added)
 
 
 _WEIGHT_PARAMS: Final = (

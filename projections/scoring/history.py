@@ -58,9 +58,9 @@ class History:
 
     `subjects` holds every contact that is neither retracted nor merged away
     (archived ones too: their past still tells a backtest something); `active`
-    says which of them views list. `items[contact_id]` is that contact's history in
-    feed order, merged-in contacts included. `outcomes` maps each resolved ask's id
-    to its effective outcome.
+    says which of them views list (from the day each was added). `items[contact_id]`
+    is that contact's history in feed order, merged-in contacts included.
+    `outcomes` maps each resolved ask's id to its effective outcome.
     """
 
     def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
@@ -75,6 +75,7 @@ class History:
                 name=contact.name,
                 circle=contact.circle,
                 cadence_days=contact.effective_cadence,
+                added_day=local_day(contact.added.occurred_at, contact.added.utc_offset),
             )
             if contact.active:
                 self.active.add(contact.id)

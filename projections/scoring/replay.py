@@ -282,10 +282,9 @@ def at_instant(
     """Each active contact's score and verdict under each rule at the end of `day`."""
 
     def probes(subject: Subject, items: list[Item]) -> list[Probe]:
-        if subject.id not in history.active:
+        if subject.id not in history.active or day < subject.added_day:
             return []
-        fed = items_before(items, day)
-        return [(fed, day)] if fed else []
+        return [(items_before(items, day), day)]
 
     results, errors = run(history, rules, probes)
     labels = [r.label for r in rules]
@@ -369,7 +368,7 @@ def series(
         for day in ordered:
             while fed < count and items[fed].day <= day:
                 fed += 1
-            if fed:
+            if day >= subject.added_day:
                 out.append((fed, day))
         points[subject.id] = out
         return out

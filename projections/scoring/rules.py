@@ -79,13 +79,15 @@ class Subject(msgspec.Struct, frozen=True):
     """The contact a scorer scores, as it stands in the current state.
 
     `cadence_days` is the effective cadence (own, else the circle's default); None
-    means the contact never goes cold under the cadence rule.
+    means the contact never goes cold under the cadence rule. `added_day` is the
+    local day of the contact's own `ContactAdded`: views list it from that day on.
     """
 
     id: str
     name: str
     circle: str
     cadence_days: int | None
+    added_day: int
 
 
 #: (score, cold). A score of None means "no opinion" (e.g. no cadence): such
