@@ -1,0 +1,60 @@
+"""Replay's `cadence` rule agrees with the going-cold view on every contact.
+
+The view (helper A's `projections.views`, issue 3) and the rule are separate code
+stating one rule; this property holds them together. The module skips itself
+until the view is importable.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.events import Event
+from projections.scoring import Cadence, History, LoadedRule
+from projections.scoring import replay as engine
+from tests.test_scoring_events import BASE_DAY, histories
+
+views = pytest.importorskip("projections.views", reason="the going-cold view is not on main yet")
+
+CHECKS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CADENCE = [LoadedRule("cadence", "cadence", Cadence())]
+
+
+def view_rows(events: list[Event], day: int) -> dict[str, object]:
+    """The going-cold view as of `day`, every contact with a cadence, by contact id."""
+    return {row.contact_id: row for row in views.compute(events, day).cold}
+
+
+@CHECKS
+@given(histories(), st.integers(-10, 450))
+def test_cadence_rule_agrees_with_the_going_cold_view(events: list[Event], offset: int) -> None:
+    day = BASE_DAY + offset
+    rows = view_rows(events, day)
+    report = engine.at_instant(History(events), CADENCE, day)
+    ours = {
+        c.contact_id: cell
+        for c in report.contacts
+        if (cell := c.scores["cadence"]) is not None and cell.score is not None
+    }
+    assert set(ours) == set(rows)
+    for contact_id, row in rows.items():
+        cell = ours[contact_id]
+        assert cell.cold == (row.status == "cold")  # type: ignore[attr-defined]
+        expected = 1 - row.days_since / row.cadence_days  # type: ignore[attr-defined]
+        assert cell.score == round(expected, engine.PLACES)
+
+
+@CHECKS
+@given(histories())
+def test_a_monthly_cadence_series_flags_whom_the_view_calls_cold(events: list[Event]) -> None:
+    days = list(range(BASE_DAY - 5, BASE_DAY + 430, 30))
+    report = engine.series(History(events), CADENCE, days, "30d")
+    for step, day in zip(report.steps, days, strict=True):
+        cold = sorted(
+            cid
+            for cid, row in view_rows(events, day).items()
+            if row.status == "cold"  # type: ignore[attr-defined]
+        )
+        assert step.flagged["cadence"] == cold
