@@ -233,15 +233,18 @@ def _show_series(console: Console, report: SeriesReport) -> None:
     table.add_column("Contacts", justify="right")
     for label in labels:
         table.add_column(label, justify="right")
-    previous: dict[str, set[str]] = {label: set() for label in labels}
+    previous: dict[str, set[str]] | None = None
     for step in report.steps:
         cells = []
+        current = {label: set(step.flagged[label]) for label in labels}
         for label in labels:
-            now = set(step.flagged[label])
-            new, gone = len(now - previous[label]), len(previous[label] - now)
-            change = f" (+{new} -{gone})" if new or gone else ""
+            now = current[label]
+            change = ""
+            if previous is not None:
+                new, gone = len(now - previous[label]), len(previous[label] - now)
+                change = f" (+{new} -{gone})" if new or gone else ""
             cells.append(f"{len(now)}{change}")
-            previous[label] = now
+        previous = current
         table.add_row(step.date, str(step.contacts), *cells)
     console.print(table)
 
@@ -252,7 +255,8 @@ def _show_backtest(console: Console, report: BacktestReport) -> None:
         "just before the ask"
     )
     table = Table()
-    for column in ("Rule", "Scored", "Granted", "Not", "AUC", "Granted if cold", "if not cold"):
+    columns = ("Rule", "Scored", "Granted", "Not", "AUC", "Cold", "Cold granted", "Warm granted")
+    for column in columns:
         table.add_column(column, justify="left" if column == "Rule" else "right")
 
     def pct(rate: float | None) -> str:
@@ -265,6 +269,7 @@ def _show_backtest(console: Console, report: BacktestReport) -> None:
             str(r.granted),
             str(r.not_granted),
             "-" if r.auc is None else f"{r.auc:.3f}",
+            str(r.asked_cold),
             pct(r.grant_rate_cold),
             pct(r.grant_rate_warm),
         )

@@ -123,7 +123,7 @@ def test_decay_matches_its_closed_form(
         assert score is not None
         expected = _reference_strength(items, day, weights, half)
         assert score == pytest.approx(expected, rel=1e-9, abs=1e-12)
-        assert cold == (score < 0.5)
+        assert cold == (score < 1.0)
 
 
 @CHECKS

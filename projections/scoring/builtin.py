@@ -110,7 +110,12 @@ _WEIGHT_PARAMS: Final = (
         minimum=0,
     ),
     Param("ask_weight", 0.5, "strength added by an ask, per unit of its weight", minimum=0),
-    Param("added_weight", 1.0, "strength the contact starts with when added", minimum=0),
+    Param(
+        "added_weight",
+        2.0,
+        "strength a contact starts with when added (2: as warm as two interactions)",
+        minimum=0,
+    ),
 )
 
 
@@ -159,7 +164,12 @@ class Decay(Rule):
     )
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("half_life_days", 90.0, "days for the strength to halve", minimum=1, maximum=36_500),
-        Param("threshold", 0.5, "cold when the strength is below this", minimum=0),
+        Param(
+            "threshold",
+            1.0,
+            "cold when the strength is below this (1: one interaction, one half-life ago)",
+            minimum=0,
+        ),
         *_WEIGHT_PARAMS,
     )
 

@@ -139,6 +139,7 @@ class RuleBacktest(msgspec.Struct, frozen=True):
     not_granted: int
     unscored: int
     auc: float | None
+    asked_cold: int
     grant_rate_cold: float | None
     grant_rate_warm: float | None
     calibration: list[Bin]
@@ -476,6 +477,7 @@ def _evaluate(label: str, asks: Sequence[AskScores], bins: int) -> RuleBacktest:
         not_granted=len(others),
         unscored=unscored,
         auc=None if area is None else round(area, PLACES),
+        asked_cold=len(cold_outcomes),
         grant_rate_cold=_rate(cold_outcomes),
         grant_rate_warm=_rate(warm_outcomes),
         calibration=[
