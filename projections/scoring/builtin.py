@@ -119,39 +119,50 @@ _WEIGHT_PARAMS: Final = (
 )
 
 
+class Decayed:
+    """A quantity that halves every `half_life` days: add to it, read it on any later day."""
+
+    __slots__ = ("base", "day", "value")
+
+    def __init__(self, half_life: float) -> None:
+        #: What is left of 1 after one day.
+        self.base = 0.5 ** (1.0 / half_life)
+        self.value = 0.0
+        self.day = 0
+
+    def add(self, day: int, amount: float) -> None:
+        """Add `amount` on `day` (never earlier than the last addition's day)."""
+        if day != self.day:
+            if self.value:
+                self.value *= self.base ** (day - self.day)
+            self.day = day
+        self.value += amount
+
+    def at(self, day: int) -> float:
+        """The value at the end of `day` (no state change)."""
+        if day == self.day or not self.value:
+            return self.value
+        factor: float = self.base ** (day - self.day)
+        return self.value * factor
+
+
 class DecayScorer:
     """A strength that gains each item's weight and halves every `half_life` days."""
 
-    __slots__ = ("base", "day", "strength", "threshold", "weights")
+    __slots__ = ("strength", "threshold", "weights")
 
     def __init__(self, weights: dict[str, float], half_life: float, threshold: float) -> None:
         self.weights = weights
-        #: Strength left after one day.
-        self.base = 0.5 ** (1.0 / half_life)
         self.threshold = threshold
-        self.strength = 0.0
-        self.day = 0
+        self.strength = Decayed(half_life)
 
     def feed(self, item: Item) -> None:
         gain = self.weights.get(item.kind)
-        if gain is None:
-            return
-        day = item.day
-        if day != self.day:
-            if self.strength:
-                self.strength *= self.base ** (day - self.day)
-            self.day = day
-        self.strength += gain * item.weight
-
-    def current(self, day: int) -> float:
-        """The strength at the end of `day` (no state change)."""
-        if day == self.day or not self.strength:
-            return self.strength
-        factor: float = self.base ** (day - self.day)
-        return self.strength * factor
+        if gain is not None:
+            self.strength.add(item.day, gain * item.weight)
 
     def score(self, day: int) -> Verdict:
-        strength = self.current(day)
+        strength = self.strength.at(day)
         return (strength, strength < self.threshold)
 
 
@@ -193,7 +204,7 @@ class Decay(Rule):
 class ReciprocityScorer(DecayScorer):
     """Decayed strength times a factor from the decayed give-minus-ask balance."""
 
-    __slots__ = ("balance", "balance_base", "balance_day", "influence", "scale")
+    __slots__ = ("balance", "influence", "scale")
 
     def __init__(
         self,
@@ -206,35 +217,25 @@ class ReciprocityScorer(DecayScorer):
         scale: float,
     ) -> None:
         super().__init__(weights, half_life, threshold)
-        self.balance_base = 0.5 ** (1.0 / balance_half_life)
+        self.balance = Decayed(balance_half_life)
         self.influence = influence
         self.scale = scale
-        self.balance = 0.0
-        self.balance_day = 0
 
     def feed(self, item: Item) -> None:
         super().feed(item)
-        kind = item.kind
-        if kind in (GIVE, INTRODUCTION):
-            sign = 1.0
-        elif kind == ASK:
-            sign = -1.0
-        else:
-            return
-        day = item.day
-        if day != self.balance_day:
-            if self.balance:
-                self.balance *= self.balance_base ** (day - self.balance_day)
-            self.balance_day = day
-        self.balance += sign * item.weight
+        sign = _BALANCE_SIGN.get(item.kind)
+        if sign is not None:
+            self.balance.add(item.day, sign * item.weight)
 
     def score(self, day: int) -> Verdict:
-        balance = self.balance
-        if day != self.balance_day and balance:
-            balance *= self.balance_base ** (day - self.balance_day)
+        balance = self.balance.at(day)
         factor = 1.0 + self.influence * balance / (abs(balance) + self.scale)
-        strength = self.current(day) * factor
+        strength = self.strength.at(day) * factor
         return (strength, strength < self.threshold)
+
+
+#: How each kind moves the give/ask balance (as the ledger counts it).
+_BALANCE_SIGN: Final = {GIVE: 1.0, INTRODUCTION: 1.0, ASK: -1.0}
 
 
 class Reciprocity(Decay):
