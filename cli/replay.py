@@ -247,6 +247,22 @@ def _show_series(console: Console, report: SeriesReport) -> None:
         previous = current
         table.add_row(step.date, str(step.contacts), *cells)
     console.print(table)
+    if not report.leads:
+        return
+    table = Table(title="Who warned first")
+    for column in ("Rule", "before", "Onsets", "Already", "Earlier", "Median lead"):
+        table.add_column(column, justify="left" if column in ("Rule", "before") else "right")
+    for lead in report.leads:
+        median = "-" if lead.median_lead_days is None else f"{lead.median_lead_days:g} d"
+        table.add_row(
+            lead.first,
+            lead.then,
+            str(lead.onsets),
+            str(lead.already),
+            str(lead.earlier),
+            median,
+        )
+    console.print(table)
 
 
 def _show_backtest(console: Console, report: BacktestReport) -> None:

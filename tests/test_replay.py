@@ -311,3 +311,35 @@ def test_steps(start: str, end: str, every: str, expected: list[str]) -> None:
 def test_bad_steps_are_refused(start: str, end: str, every: str, expected: str) -> None:
     with pytest.raises(ValidationError, match=expected):
         engine.step_days(date.fromisoformat(start), date.fromisoformat(end), every)
+
+
+def test_leads_count_onsets_and_how_far_ahead_the_other_rule_was() -> None:
+    """Rule a flags days 10-40, rule b days 30-40 and 60: b has two onsets; at the
+    first, a had been flagging for 20 days; at the second, a was not flagging."""
+    days = [0, 10, 20, 30, 40, 50, 60]
+    a = [False, True, True, True, True, False, False]
+    b = [False, False, False, True, True, False, True]
+    points = {"c": [(1, d) for d in days]}
+    results: dict[str, dict[str, list[tuple[float | None, bool]] | None]] = {
+        "a": {"c": [(0.0, x) for x in a]},
+        "b": {"c": [(0.0, x) for x in b]},
+    }
+    got = {(x.first, x.then): x for x in engine.leads(results, points, ["a", "b"])}
+    assert got["a", "b"] == engine.Lead(
+        "a", "b", onsets=2, already=1, earlier=1, median_lead_days=20.0
+    )
+    assert got["b", "a"] == engine.Lead(
+        "b", "a", onsets=1, already=0, earlier=0, median_lead_days=None
+    )
+
+
+@CHECKS
+@given(histories())
+def test_a_rule_never_warns_before_its_own_copy(events: list[Event]) -> None:
+    history = History(events)
+    rules = [RULES[0], LoadedRule("copy", "copy=cadence", Cadence()), RULES[1]]
+    report = engine.series(history, rules, list(range(BASE_DAY, BASE_DAY + 420, 20)), "20d")
+    for lead in report.leads:
+        assert lead.earlier <= lead.already <= lead.onsets
+        if {lead.first, lead.then} == {"cadence", "copy"}:
+            assert (lead.already, lead.earlier) == (lead.onsets, 0)

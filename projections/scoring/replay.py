@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import calendar
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any, Final
@@ -108,6 +109,23 @@ class Step(msgspec.Struct, frozen=True):
     flagged: dict[str, list[str]]
 
 
+class Lead(msgspec.Struct, frozen=True):
+    """Did rule `first` warn before rule `then`?
+
+    An onset is a step at which `then` flags a contact it did not flag at the step
+    before. `already` counts the onsets at which `first` was flagging that contact
+    too, `earlier` those at which it had begun strictly before; the lead is how many
+    days before the onset `first`'s flagging began.
+    """
+
+    first: str
+    then: str
+    onsets: int
+    already: int
+    earlier: int
+    median_lead_days: float | None
+
+
 class SeriesReport(msgspec.Struct, frozen=True):
     start: str
     end: str
@@ -115,6 +133,7 @@ class SeriesReport(msgspec.Struct, frozen=True):
     rules: list[RuleInfo]
     names: dict[str, str]
     steps: list[Step]
+    leads: list[Lead]
     load_failures: list[str]
     errors: list[RuleError]
 
@@ -398,9 +417,52 @@ def series(
         rules=_info(rules),
         names=dict(sorted(names.items())),
         steps=steps,
+        leads=leads(results, points, [r.label for r in rules]),
         load_failures=_messages(failures),
         errors=errors,
     )
+
+
+def leads(
+    results: dict[str, dict[str, list[Verdict] | None]],
+    points: dict[str, list[Probe]],
+    labels: Sequence[str],
+) -> list[Lead]:
+    """For every ordered pair of rules, how often and how far the first warned earlier."""
+    out = []
+    for first in labels:
+        for then in labels:
+            if first == then:
+                continue
+            onsets = already = earlier = 0
+            lead_days: list[int] = []
+            for cid in sorted(points):
+                a, b = results[first].get(cid), results[then].get(cid)
+                if a is None or b is None:
+                    continue
+                days = [day for _, day in points[cid]]
+                run_start: int | None = None  # step at which `first`'s current flagging began
+                for k, ((_, cold_a), (_, cold_b)) in enumerate(zip(a, b, strict=True)):
+                    run_start = (k if run_start is None else run_start) if cold_a else None
+                    if not cold_b or (k and b[k - 1][1]):
+                        continue
+                    onsets += 1
+                    if run_start is not None:
+                        already += 1
+                        lead = days[k] - days[run_start]
+                        earlier += lead > 0
+                        lead_days.append(lead)
+            out.append(
+                Lead(
+                    first=first,
+                    then=then,
+                    onsets=onsets,
+                    already=already,
+                    earlier=earlier,
+                    median_lead_days=float(statistics.median(lead_days)) if lead_days else None,
+                )
+            )
+    return out
 
 
 # -- backtest ----------------------------------------------------------------------------
