@@ -207,6 +207,9 @@ def test_series(home: Recip) -> None:
     ]
     text = home.ok("replay", "--rule", "cadence", "--from", start, "--to", end, "--every", "1m")
     assert f"Replay from {start} to" in text and "every 1m" in text
+    assert "Who warned first" not in text  # one rule: nothing to compare
+    both = home.ok("replay", "--rule", "cadence", "--rule", "decay", "--from", start, "--to", end)
+    assert "Who warned first" in both
 
 
 def test_backtest(home: Recip) -> None:
