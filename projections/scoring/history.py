@@ -22,6 +22,7 @@ from core.events import (
     GiveMade,
     InteractionLogged,
     IntroductionMade,
+    NoteAdded,
     OpaqueEvent,
 )
 from core.state import State
@@ -61,10 +62,23 @@ class History:
     says which of them views list (from the day each was added). `items[contact_id]`
     is that contact's history in feed order, merged-in contacts included.
     `outcomes` maps each resolved ask's id to its effective outcome.
+
+    Touch events (interactions, gives, introductions: most of a history) are kept
+    aside rather than folded into `State`, which would only index them by id; every
+    other event goes to `State`. Whether a touch is retracted is still `State`'s
+    answer (`is_retracted` needs only the retractions and the retracted event's
+    type), so the rules are exactly the projections' rules, at a fraction of the cost.
     """
 
     def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
-        self.state = state = State(events)
+        self.state = state = State()
+        self._touches: dict[str, Event] = {}
+        kind_of, touches, apply = _KIND_OF, self._touches, state.apply
+        for event in events:
+            if type(event) in kind_of:
+                touches.setdefault(event.event_id, event)  # type: ignore[arg-type]
+            elif not isinstance(event, NoteAdded):
+                apply(event)
         self.subjects: dict[str, Subject] = {}
         self.active: set[str] = set()
         for contact in state.contacts():
@@ -83,9 +97,12 @@ class History:
         self.items: dict[str, list[Item]] = {cid: [] for cid in self.subjects}
         self._survivors: dict[str, str] = {}
         self._collect()
-        for items in self.items.values():
+        #: Each contact's item days, parallel to `items`: where an instant falls in a
+        #: history is then a C-level bisection of plain ints.
+        self.days: dict[str, list[int]] = {}
+        for contact_id, items in self.items.items():
             items.sort(key=Item.order)
-        self.event_count = len(state.by_id)
+            self.days[contact_id] = [item.day for item in items]
 
     def _survivor(self, contact_id: str) -> str:
         survivor = self._survivors.get(contact_id)
@@ -100,9 +117,9 @@ class History:
                 self._add((contact_id,), added, ADDED, 1)
         kind_of = _KIND_OF
         retracted = state.is_retracted
-        for event in state.by_id.values():
-            kind = kind_of.get(type(event))
-            if kind is None or retracted(event.event_id):
+        for event in self._touches.values():
+            kind = kind_of[type(event)]
+            if retracted(event.event_id):
                 continue
             if kind == GIVE:
                 assert isinstance(event, GiveMade)
@@ -163,13 +180,9 @@ class History:
         return [self.subjects[cid] for cid in sorted(self.subjects)]
 
 
-def items_before(items: list[Item], day: int) -> int:
-    """How many of a contact's items fall on or before `day` (items are in feed order)."""
-    return bisect_right(items, day, key=_day)
-
-
-def _day(item: Item) -> int:
-    return item.day
+def items_before(days: list[int], day: int, start: int = 0) -> int:
+    """How many of a contact's items fall on or before `day`, given its item days."""
+    return bisect_right(days, day, start)
 
 
 __all__ = ["DAY_MS", "History", "date_of", "day_of", "items_before", "local_day"]

@@ -209,23 +209,29 @@ def _drive(
     cheap.
     """
     out: list[Verdict] = []
+    append = out.append
     fed = 0
     item: Item | None = None
     day: int | None = None
     try:
         scorer = loaded.rule.start(subject)
-        feed = scorer.feed
-        score = scorer.score
-        check = type(scorer) not in TRUSTED
-        for position, day in probes:
-            if position > fed:
+    except Exception as exc:  # a rule may raise anything: report it, keep going
+        raise _Failed(_rule_error(loaded, subject, None, None, exc)) from exc
+    feed = scorer.feed
+    score = scorer.score
+    check = type(scorer) not in TRUSTED
+    for position, day in probes:
+        if position > fed:
+            try:
                 for item in items[fed:position]:
                     feed(item)
-                fed = position
-            item = None
-            out.append(_verdict(score(day)) if check else score(day))
-    except Exception as exc:  # a rule may raise anything: report it, keep going
-        raise _Failed(_rule_error(loaded, subject, item, day, exc)) from exc
+            except Exception as exc:
+                raise _Failed(_rule_error(loaded, subject, item, day, exc)) from exc
+            fed = position
+        try:
+            append(_verdict(score(day)) if check else score(day))
+        except Exception as exc:
+            raise _Failed(_rule_error(loaded, subject, None, day, exc)) from exc
     return out
 
 
@@ -304,7 +310,7 @@ def at_instant(
     def probes(subject: Subject, items: list[Item]) -> list[Probe]:
         if subject.id not in history.active or day < subject.added_day:
             return []
-        return [(items_before(items, day), day)]
+        return [(items_before(history.days[subject.id], day), day)]
 
     results, errors = run(history, rules, probes)
     labels = [r.label for r in rules]
@@ -382,13 +388,12 @@ def series(
     def probes(subject: Subject, items: list[Item]) -> list[Probe]:
         if subject.id not in history.active:
             return []
+        days = history.days[subject.id]
         out: list[Probe] = []
         fed = 0
-        count = len(items)
         for day in ordered:
-            while fed < count and items[fed].day <= day:
-                fed += 1
             if day >= subject.added_day:
+                fed = items_before(days, day, fed)
                 out.append((fed, day))
         points[subject.id] = out
         return out
