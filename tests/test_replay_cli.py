@@ -260,3 +260,55 @@ def test_as_a_real_process(home: Recip) -> None:
     args = ("replay", "--rule", "reciprocity", "--as-of", AS_OF, "--json")
     result = run_recip_process(home.home, *args)
     assert result.stdout == home.ok(*args)
+
+
+def two_device_history() -> tuple[list[Event], list[Event]]:
+    """Two devices' streams: B retracts one of A's touches, merges a duplicate A made,
+    and resolves A's ask differently from A (the later HLC wins)."""
+    a, b = Builder("dev-a"), Builder("dev-b")
+    ann = a.contact(0, "Ann", cadence=30)
+    dup = a.contact(1, "Ann again", cadence=30)
+    bob = a.contact(2, "Bob", cadence=20)
+    wrong = a.talk(50, bob)
+    ask = a.ask(60, ann)
+    stream_a: list[Event] = [ann, dup, bob, a.talk(10, ann), wrong, ask, a.talk(70, dup)]
+    stream_a.append(a.resolve(61, ask, "declined", hlc=100))
+    stream_b: list[Event] = [
+        b.retract(55, wrong),
+        b.merge(80, ann, dup),
+        b.resolve(62, ask, "granted", hlc=200),
+        b.give(90, bob, 3),
+    ]
+    return stream_a, stream_b
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--as-of", AS_OF), ("--backtest",), ("--from", date_of(BASE_DAY).isoformat(), "--to", AS_OF)],
+)
+def test_same_set_in_another_arrival_order_gives_the_same_bytes(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    stream_a, stream_b = two_device_history()
+    outputs = []
+    for name, batches in (
+        ("first", [stream_a, stream_b]),
+        ("second", [stream_b[:2], stream_a[:3], stream_b[2:], stream_a[3:]]),
+    ):
+        place = Home(tmp_path / name)
+        place.init(name, now_iso="2026-01-01T00:00:00Z")
+        log = place.open_log()
+        for batch in batches:
+            log.ingest(batch)
+        log.store.close()
+        outputs.append(
+            Recip(place.path).ok(
+                "replay", "--rule", "cadence", "--rule", "reciprocity", *args, "--json"
+            )
+        )
+    assert outputs[0] == outputs[1]
+    report = json.loads(outputs[0])
+    if "--backtest" in args:
+        assert [a["outcome"] for a in report["asks"]] == ["granted"]
+    elif "--as-of" in args:
+        assert [c["name"] for c in report["contacts"]] == ["Ann", "Bob"]

@@ -197,3 +197,12 @@ def test_spec_splitting() -> None:
 def test_rule_objects_are_independent_of_each_other() -> None:
     a, b = Decay(half_life_days=10), Decay()
     assert a.params["half_life_days"] == 10.0 and b.params["half_life_days"] == 90.0
+
+
+def test_a_rule_whose_name_is_no_label_must_be_labelled(tmp_path: Path) -> None:
+    path = write(tmp_path, "spaced.py", RULE_FILE.replace('name = "recent"', 'name = "my rule"'))
+    loaded, failed = load_rules([f"{path}:Recent", "cadence"])
+    assert [r.label for r in loaded] == ["cadence"]
+    assert "cannot be used unlabelled" in failed[0].message
+    loaded, failed = load_rules([f"mine={path}:Recent"])
+    assert failed == [] and loaded[0].label == "mine"

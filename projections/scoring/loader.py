@@ -99,7 +99,19 @@ def load_rules(
             failed.append(LoadFailure(shown, spec, f"rule {spec!r} failed to load: {exc}"))
             continue
         if label is None:
-            label = check_label(cls.name) if cls.name else check_label(cls.__name__)
+            try:
+                label = check_label(cls.name or cls.__name__)
+            except ValidationError as exc:
+                labels.append(target)
+                failed.append(
+                    LoadFailure(
+                        target,
+                        spec,
+                        f"rule {spec!r} cannot be used unlabelled: {exc}; "
+                        "give it a label with LABEL=RULE",
+                    )
+                )
+                continue
         if label in labels:
             raise ValidationError(
                 f"rule label {label!r} is given twice: name them apart with LABEL=RULE"
