@@ -19,11 +19,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import click
-import msgspec
-from rich.console import Console
-from rich.table import Table
 
-from core.commands import Now
 from core.errors import ValidationError
 from projections.scoring import replay as engine
 from projections.scoring.builtin import BUILTIN
@@ -39,7 +35,9 @@ from projections.scoring.replay import (
 )
 from projections.scoring.source import read_log
 
+from .context import current_now
 from .home import Home
+from .output import Column, print_json, print_table
 
 #: Rule errors shown on stderr before summarising the rest (all are in --json).
 SHOWN_ERRORS = 20
@@ -110,9 +108,8 @@ def register(group: click.Group) -> None:
         list_rules: bool,
     ) -> None:
         """Replay the history under scoring rules and compare them (never writes)."""
-        console = Console(highlight=False, soft_wrap=True)
         if list_rules:
-            _describe_rules(console)
+            _describe_rules()
             return
         over_time = start is not None or end is not None or every is not None
         if sum((over_time, backtest, as_of is not None)) > 1:
@@ -125,7 +122,7 @@ def register(group: click.Group) -> None:
             for failure in failures:
                 click.echo(f"error: {failure.message}", err=True)
             sys.exit(1)
-        today = Now.system().local_date()
+        today = current_now().local_date()
         history = History(read_log(home.log_path))
         report: InstantReport | SeriesReport | BacktestReport
         if backtest:
@@ -142,13 +139,13 @@ def register(group: click.Group) -> None:
             day = day_of(_date(as_of, "--as-of") or today)
             report = engine.at_instant(history, loaded, day, failures)
         if as_json:
-            click.echo(msgspec.json.format(msgspec.json.encode(report), indent=2))
+            print_json(report)
         elif isinstance(report, InstantReport):
-            _show_instant(console, report, show_all)
+            _show_instant(report, show_all)
         elif isinstance(report, SeriesReport):
-            _show_series(console, report)
+            _show_series(report)
         else:
-            _show_backtest(console, report)
+            _show_backtest(report)
         if _complain(report.load_failures, report.errors):
             sys.exit(1)
 
@@ -167,72 +164,84 @@ def _complain(load_failures: Sequence[str], errors: Sequence[RuleError]) -> bool
     return bool(load_failures or errors)
 
 
+def _say(text: str) -> None:
+    """One line of prose between tables (printed literally: names are not markup)."""
+    click.echo(text)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
 def _cell_text(cell: Cell | None) -> str:
     if cell is None:
         return "error"
-    score = "-" if cell.score is None else f"{cell.score:.3f}"
+    score = _number(cell.score)
     return f"{score} COLD" if cell.cold else score
 
 
-def _show_instant(console: Console, report: InstantReport, show_all: bool) -> None:
+def _flags(contact: ContactScores) -> int:
+    return sum(1 for cell in contact.scores.values() if cell is not None and cell.cold)
+
+
+def _show_instant(report: InstantReport, show_all: bool) -> None:
     labels = [r.label for r in report.rules]
     counts = ", ".join(f"{label} {report.cold_counts[label]}" for label in labels)
-    console.print(f"Replay as of {report.as_of}: {len(report.contacts)} contacts; cold: {counts}")
-
-    def flags(c: ContactScores) -> int:
-        return sum(1 for cell in c.scores.values() if cell is not None and cell.cold)
-
-    rows = [c for c in report.contacts if show_all or flags(c)]
+    _say(f"Replay as of {report.as_of}: {len(report.contacts)} contacts; cold: {counts}")
     first = labels[0]
 
-    def urgency(c: ContactScores) -> tuple[int, float, str]:
+    def urgency(c: ContactScores) -> tuple[int, float, str, str]:
         cell = c.scores[first]
         score = cell.score if cell is not None and cell.score is not None else float("inf")
-        return (-flags(c), score, c.name)
+        return (-_flags(c), score, c.name.casefold(), c.contact_id)
 
-    rows.sort(key=urgency)
-    if rows:
-        table = Table(title=None if show_all else "Flagged cold by at least one rule")
-        table.add_column("Contact")
-        table.add_column("Circle")
-        for label in labels:
-            table.add_column(label, justify="right")
-        for c in rows:
-            table.add_row(c.name, c.circle, *(_cell_text(c.scores[label]) for label in labels))
-        console.print(table)
+    rows = sorted((c for c in report.contacts if show_all or _flags(c)), key=urgency)
+    print_table(
+        [Column("Contact"), Column("Circle")]
+        + [Column(label, justify="right") for label in labels],
+        ([c.name, c.circle, *(_cell_text(c.scores[label]) for label in labels)] for c in rows),
+        title=None if show_all else "Flagged cold by at least one rule",
+        empty="No contact is cold under any rule.",
+    )
     if not report.agreement:
         return
-    table = Table(title="Agreement")
-    for column in ("Rules", "Compared", "Spearman", "Kendall", "Verdicts differ"):
-        table.add_column(column, justify="left" if column == "Rules" else "right")
-    for a in report.agreement:
-        table.add_row(
-            f"{a.rules[0]} / {a.rules[1]}",
-            str(a.compared),
-            "-" if a.spearman is None else f"{a.spearman:.3f}",
-            "-" if a.kendall is None else f"{a.kendall:.3f}",
-            str(len(a.verdicts_differ)),
-        )
-    console.print(table)
+    print_table(
+        [Column("Rules")]
+        + [
+            Column(h, justify="right")
+            for h in ("Compared", "Spearman", "Kendall", "Verdicts differ")
+        ],
+        (
+            [
+                f"{a.rules[0]} / {a.rules[1]}",
+                str(a.compared),
+                _number(a.spearman),
+                _number(a.kendall),
+                str(len(a.verdicts_differ)),
+            ]
+            for a in report.agreement
+        ),
+        title="Agreement",
+    )
     for a in report.agreement:
         if not a.verdicts_differ:
             continue
-        console.print(f"Verdicts differ ({a.rules[0]} / {a.rules[1]}):")
+        _say(f"Verdicts differ ({a.rules[0]} / {a.rules[1]}):")
         for diff in a.verdicts_differ[:SHOWN_DIFFS]:
             cold = [label for label, is_cold in diff.cold.items() if is_cold]
-            console.print(f"  {diff.name}: cold only under {cold[0]}")
+            _say(f"  {diff.name}: cold only under {cold[0]}")
         if len(a.verdicts_differ) > SHOWN_DIFFS:
-            console.print(f"  ... and {len(a.verdicts_differ) - SHOWN_DIFFS} more (--json)")
+            _say(f"  ... and {len(a.verdicts_differ) - SHOWN_DIFFS} more (--json)")
 
 
-def _show_series(console: Console, report: SeriesReport) -> None:
+def _show_series(report: SeriesReport) -> None:
     labels = [r.label for r in report.rules]
-    console.print(f"Replay from {report.start} to {report.end} every {report.every}: flagged cold")
-    table = Table()
-    table.add_column("Date")
-    table.add_column("Contacts", justify="right")
-    for label in labels:
-        table.add_column(label, justify="right")
+    _say(f"Replay from {report.start} to {report.end} every {report.every}: flagged cold")
+    rows = []
     previous: dict[str, set[str]] | None = None
     for step in report.steps:
         cells = []
@@ -245,70 +254,74 @@ def _show_series(console: Console, report: SeriesReport) -> None:
                 change = f" (+{new} -{gone})" if new or gone else ""
             cells.append(f"{len(now)}{change}")
         previous = current
-        table.add_row(step.date, str(step.contacts), *cells)
-    console.print(table)
+        rows.append([step.date, str(step.contacts), *cells])
+    print_table(
+        [Column("Date"), Column("Contacts", justify="right")]
+        + [Column(label, justify="right") for label in labels],
+        rows,
+        empty="No step falls between --from and --to.",
+    )
     if not report.leads:
         return
-    table = Table(title="Who warned first")
-    for column in ("Rule", "before", "Onsets", "Already", "Earlier", "Median lead"):
-        table.add_column(column, justify="left" if column in ("Rule", "before") else "right")
-    for lead in report.leads:
-        median = "-" if lead.median_lead_days is None else f"{lead.median_lead_days:g} d"
-        table.add_row(
-            lead.first,
-            lead.then,
-            str(lead.onsets),
-            str(lead.already),
-            str(lead.earlier),
-            median,
-        )
-    console.print(table)
+    print_table(
+        [Column("Rule"), Column("before")]
+        + [Column(h, justify="right") for h in ("Onsets", "Already", "Earlier", "Median lead")],
+        (
+            [
+                lead.first,
+                lead.then,
+                str(lead.onsets),
+                str(lead.already),
+                str(lead.earlier),
+                "-" if lead.median_lead_days is None else f"{lead.median_lead_days:g} d",
+            ]
+            for lead in report.leads
+        ),
+        title="Who warned first",
+    )
 
 
-def _show_backtest(console: Console, report: BacktestReport) -> None:
-    console.print(
+def _show_backtest(report: BacktestReport) -> None:
+    _say(
         f"Backtest over {len(report.asks)} resolved asks: each rule's score for the contact "
         "just before the ask"
     )
-    table = Table()
-    columns = ("Rule", "Scored", "Granted", "Not", "AUC", "Cold", "Cold granted", "Warm granted")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "Rule" else "right")
-
-    def pct(rate: float | None) -> str:
-        return "-" if rate is None else f"{rate:.0%}"
-
-    for r in report.results:
-        table.add_row(
-            r.rule,
-            str(r.scored),
-            str(r.granted),
-            str(r.not_granted),
-            "-" if r.auc is None else f"{r.auc:.3f}",
-            str(r.asked_cold),
-            pct(r.grant_rate_cold),
-            pct(r.grant_rate_warm),
-        )
-    console.print(table)
+    headers = ("Scored", "Granted", "Not", "AUC", "Cold", "Cold granted", "Warm granted")
+    print_table(
+        [Column("Rule")] + [Column(h, justify="right") for h in headers],
+        (
+            [
+                r.rule,
+                str(r.scored),
+                str(r.granted),
+                str(r.not_granted),
+                _number(r.auc),
+                str(r.asked_cold),
+                _percent(r.grant_rate_cold),
+                _percent(r.grant_rate_warm),
+            ]
+            for r in report.results
+        ),
+    )
     for r in report.results:
         if not r.calibration:
             continue
-        cal = Table(title=f"Calibration: {r.rule}")
-        for column in ("Score from", "to", "Asks", "Granted", "Rate"):
-            cal.add_column(column, justify="right")
-        for b in r.calibration:
-            cal.add_row(
-                f"{b.low:.3f}", f"{b.high:.3f}", str(b.count), str(b.positives), pct(b.rate)
-            )
-        console.print(cal)
+        print_table(
+            [Column(h, justify="right") for h in ("Score from", "to", "Asks", "Granted", "Rate")],
+            (
+                [_number(b.low), _number(b.high), str(b.count), str(b.positives), _percent(b.rate)]
+                for b in r.calibration
+            ),
+            title=f"Calibration: {r.rule}",
+        )
 
 
-def _describe_rules(console: Console) -> None:
+def _describe_rules() -> None:
     for name, cls in BUILTIN.items():
-        console.print(f"[bold]{name}[/bold]: {cls.description}")
+        _say(f"{name}: {cls.description}")
         for p in cls.parameters:
-            console.print(f"  {name}.{p.name} = {p.default!r}: {p.doc}")
-    console.print(
+            _say(f"  {name}.{p.name} = {p.default!r}: {p.doc}")
+    _say(
         "Custom rules: --rule path/to/file.py:Class or package.module:Class, a subclass of "
         "projections.scoring.Rule (see docs/adr/0050-scoring-rule-interface.md)."
     )

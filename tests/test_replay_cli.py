@@ -312,3 +312,12 @@ def test_same_set_in_another_arrival_order_gives_the_same_bytes(
         assert [a["outcome"] for a in report["asks"]] == ["granted"]
     elif "--as-of" in args:
         assert [c["name"] for c in report["contacts"]] == ["Ann", "Bob"]
+
+
+def test_today_follows_recip_now(home: Recip, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECIP_NOW", f"{AS_OF}T09:00:00+02:00")
+    report = json.loads(home.ok("replay", "--rule", "cadence", "--json"))
+    assert report["as_of"] == AS_OF
+    start = date_of(BASE_DAY + 60).isoformat()
+    series = json.loads(home.ok("replay", "--rule", "cadence", "--from", start, "--json"))
+    assert series["end"] == AS_OF  # steps of 30 days from day 60 end on day 120, today
