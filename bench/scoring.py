@@ -33,8 +33,7 @@ from typing import Any
 
 from bench.harness import Comparison, Figure, report
 from core import events as ev
-from projections.scoring import History, Item, LoadedRule, Rule, Subject, day_of, load_rules
-from projections.scoring import replay as engine
+from projections.scoring import History, Item, LoadedRule, Rule, Subject, day_of, load_rules, replay
 
 DAY_MS = 86_400_000
 START = date(2016, 1, 1)
@@ -186,12 +185,12 @@ def main() -> None:
     monthly_ratio_all = Figure("monthly / one instant, with prepare (x)", "x")
     end_to_end = Figure("prepare + one instant, 3 rules (events/s per rule)", "ev/s")
     last_day = day_of(date(START.year + YEARS, 1, 1))
-    days = engine.step_days(START, date(START.year + YEARS, 1, 1), "1m")
+    days = replay.step_days(START, date(START.year + YEARS, 1, 1), "1m")
     for _ in range(repeats):
         t_prepare, history = timed(History, events)
-        t_instant, _ = timed(engine.at_instant, history, rules, last_day)
-        t_idle, _ = timed(engine.at_instant, history, baseline_rules, last_day)
-        t_monthly, _ = timed(engine.series, history, rules, days, "1m")
+        t_instant, _ = timed(replay.at_instant, history, rules, last_day)
+        t_idle, _ = timed(replay.at_instant, history, baseline_rules, last_day)
+        t_monthly, _ = timed(replay.series, history, rules, days, "1m")
         del history
         prepare.samples.append(n / t_prepare)
         instant.samples.append(n * len(rules) / t_instant)

@@ -1,6 +1,6 @@
 """`recip replay`: score the whole history under one or more rules, read-only.
 
-Three modes, one engine (`projections.scoring.replay`):
+Three modes, one engine (`projections.scoring.replay` and `.engine`):
 
 - at one instant (`--as-of`, default today): every contact's score and verdict
   under each rule, and how far the rules agree;
@@ -21,7 +21,7 @@ from datetime import date
 import click
 
 from core.errors import ValidationError
-from projections.scoring import replay as engine
+from projections.scoring import replay as modes
 from projections.scoring.builtin import BUILTIN
 from projections.scoring.history import History, day_of
 from projections.scoring.loader import load_rules
@@ -126,18 +126,18 @@ def register(group: click.Group) -> None:
         history = History(read_log(home.log_path))
         report: InstantReport | SeriesReport | BacktestReport
         if backtest:
-            report = engine.backtest(history, loaded, failures)
+            report = modes.backtest(history, loaded, failures)
         elif over_time:
             first = _date(start, "--from")
             assert first is not None
             last = _date(end, "--to") or today
             step = every or "30d"
-            report = engine.series(
-                history, loaded, engine.step_days(first, last, step), step, failures
+            report = modes.series(
+                history, loaded, modes.step_days(first, last, step), step, failures
             )
         else:
             day = day_of(_date(as_of, "--as-of") or today)
-            report = engine.at_instant(history, loaded, day, failures)
+            report = modes.at_instant(history, loaded, day, failures)
         if as_json:
             print_json(report)
         elif isinstance(report, InstantReport):

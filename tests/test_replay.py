@@ -22,8 +22,8 @@ from projections.scoring import (
     Rule,
     Subject,
     date_of,
+    replay,
 )
-from projections.scoring import replay as engine
 from tests.test_scoring_events import BASE_DAY, Builder, histories
 
 CHECKS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,9 +43,9 @@ def every_mode(events: list[Event], day: int) -> tuple[bytes, bytes, bytes]:
     history = History(events)
     days = list(range(BASE_DAY - 5, BASE_DAY + 420, 37))
     return (
-        as_json(engine.at_instant(history, RULES, day)),
-        as_json(engine.series(history, RULES, days, "37d")),
-        as_json(engine.backtest(history, RULES)),
+        as_json(replay.at_instant(history, RULES, day)),
+        as_json(replay.series(history, RULES, days, "37d")),
+        as_json(replay.backtest(history, RULES)),
     )
 
 
@@ -65,10 +65,10 @@ def test_each_step_of_a_series_is_the_instant_view_of_that_day(events: list[Even
     """The incremental series flags exactly whom a fresh one-instant replay flags."""
     history = History(events)
     days = list(range(BASE_DAY - 3, BASE_DAY + 420, 29))
-    report = engine.series(history, RULES, days, "29d")
+    report = replay.series(history, RULES, days, "29d")
     assert [s.date for s in report.steps] == [date_of(d).isoformat() for d in days]
     for step, day in zip(report.steps, days, strict=True):
-        instant = engine.at_instant(history, RULES, day)
+        instant = replay.at_instant(history, RULES, day)
         assert step.contacts == len(instant.contacts)
         for rule in RULES:
             cold = [
@@ -83,7 +83,7 @@ def test_each_step_of_a_series_is_the_instant_view_of_that_day(events: list[Even
 @given(histories())
 def test_backtest_scores_each_ask_from_what_came_before_it(events: list[Event]) -> None:
     history = History(events)
-    report = engine.backtest(history, RULES)
+    report = replay.backtest(history, RULES)
     expected_asks = set()
     for contact_id, items in history.items.items():
         for k, item in enumerate(items):
@@ -100,7 +100,7 @@ def test_backtest_scores_each_ask_from_what_came_before_it(events: list[Event]) 
                 score, cold = fresh.score(item.day)
                 cell = row.scores[rule.label]
                 assert cell is not None and cell.cold == cold
-                assert cell.score == (None if score is None else round(score, engine.PLACES))
+                assert cell.score == (None if score is None else round(score, replay.PLACES))
     assert {a.ask_id for a in report.asks} == expected_asks
     for result in report.results:
         assert result.scored + result.unscored == len(report.asks)
@@ -141,12 +141,12 @@ def test_listing_follows_the_current_state() -> None:
     """Merged-away and archived contacts are not listed; a contact appears from the
     day it was added; a merged contact's touches count for its survivor."""
     history, _ = small_history()
-    report = engine.at_instant(history, RULES, BASE_DAY + 120)
+    report = replay.at_instant(history, RULES, BASE_DAY + 120)
     assert [c.name for c in report.contacts] == ["Ann", "Bob", "Cat"]
     ann = next(c for c in report.contacts if c.name == "Ann")
     cell = ann.scores["cadence"]
     assert cell is not None and cell.score == pytest.approx(1 - 30 / 30) and not cell.cold
-    later = engine.at_instant(history, RULES, BASE_DAY + 250)
+    later = replay.at_instant(history, RULES, BASE_DAY + 250)
     assert [c.name for c in later.contacts] == ["Ann", "Bob", "Cat", "Late"]
 
 
@@ -173,7 +173,7 @@ class Exploding(Rule):
 def test_a_rule_that_raises_names_rule_contact_and_event_and_spares_the_rest() -> None:
     history, ev = small_history()
     rules = [RULES[0], LoadedRule("boom", "tests:Exploding", Exploding())]
-    report = engine.at_instant(history, rules, BASE_DAY + 120)
+    report = replay.at_instant(history, rules, BASE_DAY + 120)
     assert len(report.errors) == 1
     error = report.errors[0]
     assert (error.rule, error.contact_id, error.event_id, error.event_type) == (
@@ -227,7 +227,7 @@ def test_a_rule_returning_nonsense_is_an_error_on_each_contact(
     value: object, expected: str
 ) -> None:
     history, _ = small_history()
-    report = engine.at_instant(history, [LoadedRule("r", "r", Returns(value))], BASE_DAY + 120)
+    report = replay.at_instant(history, [LoadedRule("r", "r", Returns(value))], BASE_DAY + 120)
     assert len(report.errors) == 3
     assert all(expected in e.message and "scoring at" in e.message for e in report.errors)
 
@@ -241,7 +241,7 @@ class Unstartable(Rule):
 
 def test_a_rule_failing_to_start_is_reported_per_contact() -> None:
     history, _ = small_history()
-    report = engine.series(
+    report = replay.series(
         history, [RULES[1], LoadedRule("u", "u", Unstartable())], [BASE_DAY + 100], "1d"
     )
     assert len(report.errors) == 3
@@ -268,7 +268,7 @@ def test_identical_rules_agree_fully_and_opposite_rules_disagree() -> None:
             return Scorer()
 
     rules = [RULES[1], LoadedRule("same", "same", Decay()), LoadedRule("neg", "neg", Negated())]
-    report = engine.at_instant(history, rules, BASE_DAY + 130)
+    report = replay.at_instant(history, rules, BASE_DAY + 130)
     same, neg = report.agreement[0], report.agreement[1]
     assert same.rules == ("decay", "same") and (same.spearman, same.kendall) == (1.0, 1.0)
     assert same.verdicts_differ == []
@@ -295,7 +295,7 @@ def test_identical_rules_agree_fully_and_opposite_rules_disagree() -> None:
     ],
 )
 def test_steps(start: str, end: str, every: str, expected: list[str]) -> None:
-    days = engine.step_days(date.fromisoformat(start), date.fromisoformat(end), every)
+    days = replay.step_days(date.fromisoformat(start), date.fromisoformat(end), every)
     assert [date_of(d).isoformat() for d in days] == expected
 
 
@@ -310,7 +310,7 @@ def test_steps(start: str, end: str, every: str, expected: list[str]) -> None:
 )
 def test_bad_steps_are_refused(start: str, end: str, every: str, expected: str) -> None:
     with pytest.raises(ValidationError, match=expected):
-        engine.step_days(date.fromisoformat(start), date.fromisoformat(end), every)
+        replay.step_days(date.fromisoformat(start), date.fromisoformat(end), every)
 
 
 def test_leads_count_onsets_and_how_far_ahead_the_other_rule_was() -> None:
@@ -324,11 +324,11 @@ def test_leads_count_onsets_and_how_far_ahead_the_other_rule_was() -> None:
         "a": {"c": [(0.0, x) for x in a]},
         "b": {"c": [(0.0, x) for x in b]},
     }
-    got = {(x.first, x.then): x for x in engine.leads(results, points, ["a", "b"])}
-    assert got["a", "b"] == engine.Lead(
+    got = {(x.first, x.then): x for x in replay.leads(results, points, ["a", "b"])}
+    assert got["a", "b"] == replay.Lead(
         "a", "b", onsets=2, already=1, earlier=1, median_lead_days=20.0
     )
-    assert got["b", "a"] == engine.Lead(
+    assert got["b", "a"] == replay.Lead(
         "b", "a", onsets=1, already=0, earlier=0, median_lead_days=None
     )
 
@@ -338,7 +338,7 @@ def test_leads_count_onsets_and_how_far_ahead_the_other_rule_was() -> None:
 def test_a_rule_never_warns_before_its_own_copy(events: list[Event]) -> None:
     history = History(events)
     rules = [RULES[0], LoadedRule("copy", "copy=cadence", Cadence()), RULES[1]]
-    report = engine.series(history, rules, list(range(BASE_DAY, BASE_DAY + 420, 20)), "20d")
+    report = replay.series(history, rules, list(range(BASE_DAY, BASE_DAY + 420, 20)), "20d")
     for lead in report.leads:
         assert lead.earlier <= lead.already <= lead.onsets
         if {lead.first, lead.then} == {"cadence", "copy"}:

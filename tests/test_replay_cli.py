@@ -12,8 +12,7 @@ import pytest
 
 from cli.home import Home
 from core.events import Event
-from projections.scoring import History, date_of, load_rules
-from projections.scoring import replay as engine
+from projections.scoring import History, date_of, load_rules, replay
 from projections.scoring.source import read_log
 from tests.conftest import Recip, run_recip_process
 from tests.test_scoring_events import BASE_DAY, Builder
@@ -100,7 +99,7 @@ def test_instant_json_is_the_engine_report_and_byte_identical(home: Recip) -> No
     assert report["as_of"] == AS_OF
     assert [c["name"] for c in report["contacts"]] == ["Ann", "Bob", "Cat"]
     rules, _ = load_rules(["cadence", "decay"])
-    expected = engine.at_instant(History(read_log(home.home / "log.db")), rules, BASE_DAY + 120)
+    expected = replay.at_instant(History(read_log(home.home / "log.db")), rules, BASE_DAY + 120)
     assert report == json.loads(msgspec.json.encode(expected))
     assert report["cold_counts"] == {"cadence": 2, "decay": 0}
 

@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.events import Event
-from projections.scoring import Cadence, History, LoadedRule
-from projections.scoring import replay as engine
+from projections.scoring import Cadence, History, LoadedRule, replay
 from tests.test_scoring_events import BASE_DAY, histories
 
 views = pytest.importorskip("projections.views", reason="the going-cold view is not on main yet")
@@ -32,7 +31,7 @@ def view_rows(events: list[Event], day: int) -> dict[str, object]:
 def test_cadence_rule_agrees_with_the_going_cold_view(events: list[Event], offset: int) -> None:
     day = BASE_DAY + offset
     rows = view_rows(events, day)
-    report = engine.at_instant(History(events), CADENCE, day)
+    report = replay.at_instant(History(events), CADENCE, day)
     ours = {
         c.contact_id: cell
         for c in report.contacts
@@ -43,14 +42,14 @@ def test_cadence_rule_agrees_with_the_going_cold_view(events: list[Event], offse
         cell = ours[contact_id]
         assert cell.cold == (row.status == "cold")  # type: ignore[attr-defined]
         expected = 1 - row.days_since / row.cadence_days  # type: ignore[attr-defined]
-        assert cell.score == round(expected, engine.PLACES)
+        assert cell.score == round(expected, replay.PLACES)
 
 
 @CHECKS
 @given(histories())
 def test_a_monthly_cadence_series_flags_whom_the_view_calls_cold(events: list[Event]) -> None:
     days = list(range(BASE_DAY - 5, BASE_DAY + 430, 30))
-    report = engine.series(History(events), CADENCE, days, "30d")
+    report = replay.series(History(events), CADENCE, days, "30d")
     for step, day in zip(report.steps, days, strict=True):
         cold = sorted(
             cid

@@ -1,286 +1,66 @@
-"""Replay: run scoring rules over a history, at one instant, over time, or as a backtest.
+"""Replay: scoring rules over a history at one instant, over time, or as a backtest.
 
-All three modes share one engine. For each contact, the points at which scores are
-wanted ("probes": a position in the contact's items and a day) are worked out
-once; then each rule gets a fresh scorer, is fed the items up to each probe in
-turn and scored there. A rule is thus fed every item at most once per contact,
-however many instants are asked for: a monthly series over ten years costs barely
-more than one instant.
+Each mode states its probes (where scores are wanted, per contact), runs the engine
+(`engine.run`) once, and folds the verdicts into its report (`reports`):
 
-A rule that raises (or returns something that is not a verdict) on one contact
-loses only that contact: the error names the rule, the contact and the event it
-was fed (or the day it was scored at), and every other result still comes out.
-
-Reports are msgspec Structs whose every list is in a fixed order (contacts by id,
-rules as given, steps by date), so the same history and rules give the same JSON,
-byte for byte.
+- `at_instant`: every active contact's score and verdict per rule, and how the
+  rules agree (rank correlations, contacts whose verdicts differ);
+- `series`: whom each rule flags at each step, and which rule warned first;
+- `backtest`: each rule's score for each resolved ask's contact just before the
+  ask, judged by AUC and a calibration table.
 """
 
 from __future__ import annotations
 
-import calendar
-import math
 import statistics
-from collections.abc import Callable, Sequence
-from datetime import date, timedelta
-from typing import Any, Final
+from collections.abc import Sequence
 
-import msgspec
-
-from core.errors import ValidationError
-from core.events import type_name
-
-from .builtin import TRUSTED
-from .history import History, date_of, day_of, items_before
+from .engine import Probe, run
+from .history import History, date_of, items_before
 from .loader import LoadedRule, LoadFailure
 from .metrics import Bin, auc, calibration, kendall, spearman
+from .reports import (
+    Agreement,
+    AskScores,
+    BacktestReport,
+    Cell,
+    ContactScores,
+    InstantReport,
+    Lead,
+    RuleBacktest,
+    RuleError,
+    RuleInfo,
+    SeriesReport,
+    Step,
+    VerdictDiff,
+)
 from .rules import ASK, Item, Subject, Verdict
+from .steps import MAX_STEPS, step_days
 
 #: Decimal places kept in reported scores (the computation itself is exact floats).
 PLACES = 6
 
-Probe = tuple[int, int]  # (number of items fed before scoring, day scored at)
-
-
-class RuleInfo(msgspec.Struct, frozen=True):
-    label: str
-    spec: str
-    rule: str
-    params: dict[str, Any]
-
-
-class RuleError(msgspec.Struct, frozen=True):
-    """A rule failed on one contact; `message` says where, for a person to read."""
-
-    rule: str
-    contact_id: str
-    contact_name: str
-    event_id: str | None
-    event_type: str | None
-    date: str | None
-    message: str
-
-
-class Cell(msgspec.Struct, frozen=True):
-    score: float | None
-    cold: bool
-
-
-class ContactScores(msgspec.Struct, frozen=True):
-    """One contact under each rule (None where the rule failed on it)."""
-
-    contact_id: str
-    name: str
-    circle: str
-    scores: dict[str, Cell | None]
-
-
-class VerdictDiff(msgspec.Struct, frozen=True):
-    contact_id: str
-    name: str
-    cold: dict[str, bool]
-
-
-class Agreement(msgspec.Struct, frozen=True):
-    """How two rules agree: rank correlations over contacts both score, differing verdicts."""
-
-    rules: tuple[str, str]
-    compared: int
-    spearman: float | None
-    kendall: float | None
-    verdicts_differ: list[VerdictDiff]
-
-
-class InstantReport(msgspec.Struct, frozen=True):
-    as_of: str
-    rules: list[RuleInfo]
-    contacts: list[ContactScores]
-    cold_counts: dict[str, int]
-    agreement: list[Agreement]
-    load_failures: list[str]
-    errors: list[RuleError]
-
-
-class Step(msgspec.Struct, frozen=True):
-    """Who each rule would have flagged as cold on one date (contact ids, sorted)."""
-
-    date: str
-    contacts: int
-    flagged: dict[str, list[str]]
-
-
-class Lead(msgspec.Struct, frozen=True):
-    """Did rule `first` warn before rule `then`?
-
-    An onset is a step at which `then` flags a contact it did not flag at the step
-    before. `already` counts the onsets at which `first` was flagging that contact
-    too, `earlier` those at which it had begun strictly before; the lead is how many
-    days before the onset `first`'s flagging began.
-    """
-
-    first: str
-    then: str
-    onsets: int
-    already: int
-    earlier: int
-    median_lead_days: float | None
-
-
-class SeriesReport(msgspec.Struct, frozen=True):
-    start: str
-    end: str
-    every: str
-    rules: list[RuleInfo]
-    names: dict[str, str]
-    steps: list[Step]
-    leads: list[Lead]
-    load_failures: list[str]
-    errors: list[RuleError]
-
-
-class AskScores(msgspec.Struct, frozen=True):
-    """A resolved ask, and each rule's score for its contact just before it was made."""
-
-    ask_id: str
-    contact_id: str
-    name: str
-    date: str
-    outcome: str
-    scores: dict[str, Cell | None]
-
-
-class RuleBacktest(msgspec.Struct, frozen=True):
-    """How well one rule's score predicted "granted": AUC and a calibration table."""
-
-    rule: str
-    scored: int
-    granted: int
-    not_granted: int
-    unscored: int
-    auc: float | None
-    asked_cold: int
-    grant_rate_cold: float | None
-    grant_rate_warm: float | None
-    calibration: list[Bin]
-
-
-class BacktestReport(msgspec.Struct, frozen=True):
-    rules: list[RuleInfo]
-    asks: list[AskScores]
-    results: list[RuleBacktest]
-    load_failures: list[str]
-    errors: list[RuleError]
-
-
-class _Failed(Exception):
-    """Internal: a rule failed on a contact; carries the reportable error."""
-
-    def __init__(self, error: RuleError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-# -- the engine ------------------------------------------------------------------
-
-
-def _verdict(raw: object) -> Verdict:
-    """Check and normalise what a custom scorer returned."""
-    if not (isinstance(raw, tuple) and len(raw) == 2):
-        raise TypeError(f"score() returned {raw!r}, expected a (score, cold) pair")
-    score, cold = raw
-    if not isinstance(cold, bool):
-        raise TypeError(f"score() returned cold={cold!r}, expected True or False")
-    if score is None:
-        return (None, cold)
-    if isinstance(score, bool) or not isinstance(score, int | float):
-        raise TypeError(f"score() returned score={score!r}, expected a number or None")
-    if not math.isfinite(score):
-        raise ValueError(f"score() returned score={score!r}, expected a finite number")
-    return (float(score), cold)
-
-
-def _drive(
-    loaded: LoadedRule, subject: Subject, items: list[Item], probes: Sequence[Probe]
-) -> list[Verdict]:
-    """Feed one contact's items to a fresh scorer, scoring at each probe in turn.
-
-    What a custom scorer returns is checked; the built-in scorers' verdicts are
-    well-formed by construction (and tested so), which keeps many-instant replays
-    cheap.
-    """
-    out: list[Verdict] = []
-    append = out.append
-    fed = 0
-    item: Item | None = None
-    day: int | None = None
-    try:
-        scorer = loaded.rule.start(subject)
-    except Exception as exc:  # a rule may raise anything: report it, keep going
-        raise _Failed(_rule_error(loaded, subject, None, None, exc)) from exc
-    feed = scorer.feed
-    score = scorer.score
-    check = type(scorer) not in TRUSTED
-    for position, day in probes:
-        if position > fed:
-            try:
-                for item in items[fed:position]:
-                    feed(item)
-            except Exception as exc:
-                raise _Failed(_rule_error(loaded, subject, item, day, exc)) from exc
-            fed = position
-        try:
-            append(_verdict(score(day)) if check else score(day))
-        except Exception as exc:
-            raise _Failed(_rule_error(loaded, subject, None, day, exc)) from exc
-    return out
-
-
-def _rule_error(
-    loaded: LoadedRule, subject: Subject, item: Item | None, day: int | None, exc: Exception
-) -> RuleError:
-    what = f"{type(exc).__name__}: {exc}"
-    who = f"contact {subject.id} ({subject.name})"
-    if item is not None:
-        when = date_of(item.day).isoformat()
-        message = (
-            f"rule {loaded.label!r} raised on {who} at event {item.event_id} "
-            f"({type_name(item.event)} of {when}): {what}"
-        )
-        return RuleError(
-            loaded.label,
-            subject.id,
-            subject.name,
-            item.event_id,
-            type_name(item.event),
-            when,
-            message,
-        )
-    when_text = None if day is None else date_of(day).isoformat()
-    at = f" scoring at {when_text}" if when_text else " starting"
-    message = f"rule {loaded.label!r} failed on {who}{at}: {what}"
-    return RuleError(loaded.label, subject.id, subject.name, None, None, when_text, message)
-
-
-def run(
-    history: History,
-    rules: Sequence[LoadedRule],
-    probes_of: Callable[[Subject, list[Item]], Sequence[Probe]],
-) -> tuple[dict[str, dict[str, list[Verdict] | None]], list[RuleError]]:
-    """Every rule's verdicts at every probe of every contact (None where it failed)."""
-    results: dict[str, dict[str, list[Verdict] | None]] = {r.label: {} for r in rules}
-    errors: list[RuleError] = []
-    for subject in history.subjects_sorted():
-        items = history.items[subject.id]
-        probes = probes_of(subject, items)
-        if not probes:
-            continue
-        for loaded in rules:
-            try:
-                results[loaded.label][subject.id] = _drive(loaded, subject, items, probes)
-            except _Failed as failed:
-                results[loaded.label][subject.id] = None
-                errors.append(failed.error)
-    return results, errors
+__all__ = [
+    "MAX_STEPS",
+    "PLACES",
+    "Agreement",
+    "AskScores",
+    "BacktestReport",
+    "Cell",
+    "ContactScores",
+    "InstantReport",
+    "Lead",
+    "RuleBacktest",
+    "RuleError",
+    "SeriesReport",
+    "Step",
+    "agreement",
+    "at_instant",
+    "backtest",
+    "leads",
+    "series",
+    "step_days",
+]
 
 
 def _info(rules: Sequence[LoadedRule]) -> list[RuleInfo]:
@@ -562,48 +342,3 @@ def _evaluate(label: str, asks: Sequence[AskScores], bins: int) -> RuleBacktest:
 
 def _rate(outcomes: Sequence[bool]) -> float | None:
     return round(sum(outcomes) / len(outcomes), PLACES) if outcomes else None
-
-
-_UNITS: Final = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
-#: A bound on steps, so that a typo (`--every 1d` over fifty years) cannot run away.
-MAX_STEPS: Final = 20_000
-
-
-def step_days(start: date, end: date, every: str) -> list[int]:
-    """The days from `start` to `end` (inclusive), every `Nd`, `Nw`, `Nm` or `Ny`.
-
-    Months and years step in calendar terms from `start` (31 January + 1m is the
-    last day of February), so monthly steps stay on "the same day of the month".
-    """
-    text = every.strip().lower()
-    count, unit = text[:-1], text[-1:]
-    if unit not in _UNITS or not count.isdigit() or int(count) < 1:
-        raise ValidationError(f"--every must look like 30d, 2w, 1m or 1y, got {every!r}")
-    if end < start:
-        raise ValidationError(f"--from {start} is after --to {end}")
-    n = int(count)
-    out: list[int] = []
-    k = 0
-    while True:
-        if unit == "d":
-            current = start + timedelta(days=k * n)
-        elif unit == "w":
-            current = start + timedelta(weeks=k * n)
-        else:
-            current = _add_months(start, k * n * (12 if unit == "y" else 1))
-        if current > end:
-            return out
-        out.append(day_of(current))
-        if len(out) > MAX_STEPS:
-            raise ValidationError(
-                f"--every {every} from {start} to {end} makes more than {MAX_STEPS} steps"
-            )
-        k += 1
-
-
-def _add_months(start: date, months: int) -> date:
-    total = start.month - 1 + months
-    year, month = start.year + total // 12, total % 12 + 1
-    if year > 9999:
-        return date.max
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
