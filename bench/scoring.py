@@ -28,12 +28,25 @@ import argparse
 import gc
 import random
 import time
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from bench.harness import Comparison, Figure, report
 from core import events as ev
-from projections.scoring import History, Item, LoadedRule, Rule, Subject, day_of, load_rules, replay
+from projections.scoring import (
+    History,
+    Item,
+    LoadedRule,
+    Rule,
+    Subject,
+    date_of,
+    day_of,
+    load_rules,
+    replay,
+)
+from projections.scoring.source import read_log
 
 DAY_MS = 86_400_000
 START = date(2016, 1, 1)
@@ -152,6 +165,38 @@ class _Idle:
 
     def score(self, day: int) -> tuple[float | None, bool]:
         return (0.0, False)
+
+
+RULES = ("cadence", "decay", "reciprocity")
+
+
+def score_log(path: str, every: str | None = None) -> tuple[float, int]:
+    """What `recip replay` does on the log at `path`, timed: read it (read-only),
+    prepare, and score the three rules at the last day (or at every step of
+    `every` over the whole history). Returns (seconds, events read).
+
+    Used by `bench/replay.py` to time replay from a stored log in a child process.
+    """
+    start = time.perf_counter()
+    count = 0
+
+    def counted() -> Iterator[ev.Event | ev.OpaqueEvent]:
+        nonlocal count
+        for event in read_log(Path(path)):
+            count += 1
+            yield event
+
+    history = History(counted())
+    rules, failed = load_rules(RULES)
+    assert not failed
+    last = max((days[-1] for days in history.days.values() if days), default=0)
+    if every is None:
+        replay.at_instant(history, rules, last)
+    else:
+        first = min((days[0] for days in history.days.values() if days), default=0)
+        steps = replay.step_days(date_of(first), date_of(last), every)
+        replay.series(history, rules, steps, every)
+    return time.perf_counter() - start, count
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, Any]:
