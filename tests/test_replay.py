@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ValidationError
@@ -24,9 +24,10 @@ from projections.scoring import (
     date_of,
     replay,
 )
-from tests.test_scoring_events import BASE_DAY, Builder, histories
+from tests.test_scoring_events import BASE_DAY, BUDGET, Builder, histories
 
-CHECKS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Example budgets follow the loaded hypothesis profile (`HYPOTHESIS_PROFILE=soak`: 20x).
+CHECKS = settings(max_examples=max(1, BUDGET * 2 // 5))
 
 RULES = [
     LoadedRule("cadence", "cadence", Cadence()),

@@ -31,6 +31,9 @@ from core.events import (
 )
 from core.state import State
 
+#: The loaded hypothesis profile's example budget (conftest: `HYPOTHESIS_PROFILE`);
+#: the scoring and replay properties scale theirs from it.
+BUDGET: int = settings().max_examples
 DAY_MS = 86_400_000
 #: 2020-01-01, so that generated histories look like recent ones.
 BASE_DAY = 18_262
@@ -206,7 +209,7 @@ def histories(draw: st.DrawFn, max_contacts: int = 5, max_events: int = 30) -> l
     return events
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=max(1, BUDGET * 3 // 10))
 @given(histories())
 def test_generated_histories_are_consistent(events: list[Event]) -> None:
     """The generator makes unique ids, and every survivor is a contact that was added."""

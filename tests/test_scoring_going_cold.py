@@ -8,16 +8,17 @@ until the view is importable.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import Event
 from projections.scoring import Cadence, History, LoadedRule, replay
-from tests.test_scoring_events import BASE_DAY, histories
+from tests.test_scoring_events import BASE_DAY, BUDGET, histories
 
 views = pytest.importorskip("projections.views", reason="the going-cold view is not on main yet")
 
-CHECKS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Example budgets follow the loaded hypothesis profile (`HYPOTHESIS_PROFILE=soak`: 20x).
+CHECKS = settings(max_examples=max(1, BUDGET * 3 // 5))
 CADENCE = [LoadedRule("cadence", "cadence", Cadence())]
 
 

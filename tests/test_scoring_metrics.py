@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.scoring.metrics import auc, calibration, kendall, ranks, spearman
+from tests.test_scoring_events import BUDGET
 
 # Few distinct values, so that ties (the hard part) are common.
 values = st.lists(st.integers(-4, 4).map(float), min_size=0, max_size=40)
@@ -39,7 +40,7 @@ def brute_kendall(xs: list[float], ys: list[float]) -> float | None:
     return None if denominator == 0 else (concordant - discordant) / math.sqrt(denominator)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=BUDGET * 3)
 @given(pairs)
 def test_kendall_is_tau_b(data: list[tuple[int, int]]) -> None:
     xs = [float(x) for x, _ in data]
@@ -52,7 +53,7 @@ def test_kendall_is_tau_b(data: list[tuple[int, int]]) -> None:
         assert got == pytest.approx(expected, abs=1e-12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=BUDGET * 2)
 @given(values)
 def test_ranks_average_ties(xs: list[float]) -> None:
     r = ranks(xs)
@@ -62,7 +63,7 @@ def test_ranks_average_ties(xs: list[float]) -> None:
         assert r[i] == below + (equal + 1) / 2
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=BUDGET * 2)
 @given(pairs)
 def test_spearman_is_bounded_symmetric_and_exact_on_monotone_maps(
     data: list[tuple[int, int]],
@@ -84,7 +85,7 @@ def test_spearman_known_value() -> None:
     assert spearman([1, 1, 1], [1, 2, 3]) is None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=BUDGET * 3)
 @given(values, values)
 def test_auc_is_the_pairwise_win_rate(positives: list[float], negatives: list[float]) -> None:
     got = auc(positives, negatives)
@@ -95,7 +96,7 @@ def test_auc_is_the_pairwise_win_rate(positives: list[float], negatives: list[fl
     assert got == pytest.approx(wins / (len(positives) * len(negatives)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=BUDGET * 3)
 @given(
     st.lists(st.tuples(st.integers(0, 6).map(float), st.booleans()), max_size=60), st.integers(1, 8)
 )

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import (
@@ -32,11 +32,10 @@ from projections.scoring import (
     Rule,
     local_day,
 )
-from tests.test_scoring_events import BASE_DAY, Builder, histories
+from tests.test_scoring_events import BASE_DAY, BUDGET, Builder, histories
 
-settings.register_profile("soak", max_examples=2000, deadline=None)
-
-CHECKS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Example budgets follow the loaded hypothesis profile (`HYPOTHESIS_PROFILE=soak`: 20x).
+CHECKS = settings(max_examples=max(1, BUDGET * 3 // 5))
 
 rule_params = st.one_of(
     st.builds(
