@@ -73,12 +73,15 @@ def test_custom_rule_from_a_file(tmp_path: Path) -> None:
     assert loaded[0].rule.params == {"days": 30}
 
 
-def test_custom_rule_from_a_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_custom_rule_from_a_module_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     package = tmp_path / "myrules"
     package.mkdir()
     (package / "__init__.py").write_text("")
     write(package, "recency.py", RULE_FILE)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    path_before = list(sys.path)
     try:
         loaded, failed = load_rules(["myrules.recency:Recent"])
     finally:
@@ -86,6 +89,7 @@ def test_custom_rule_from_a_module(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             del sys.modules[name]
     assert failed == []
     assert loaded[0].rule.name == "recent"
+    assert sys.path == path_before  # the current directory was on the path for the import only
 
 
 @pytest.mark.parametrize(
@@ -123,7 +127,7 @@ def test_a_rule_that_does_not_load_is_reported_and_the_others_still_load(
     [
         ("nosuch", "no built-in rule 'nosuch'"),
         ("/nowhere/rule.py:Rule", "no such file /nowhere/rule.py"),
-        ("no_such_package.rules:Rule", "no module named 'no_such_package.rules'"),
+        ("no_such_package.rules:Rule", "no module named 'no_such_package.rules' in the current"),
         ("rules.py:", "use path/to/file.py:Class"),
     ],
 )

@@ -183,14 +183,28 @@ def _import_file(path: str) -> ModuleType:
 
 
 def _import_module(name: str) -> ModuleType:
+    """Import `name` from the Python path or, as `python -m` would, the current directory.
+
+    The installed `recip` script does not have the current directory on its path;
+    it is added for this import only, so a person's own package next to them loads.
+    """
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
-            raise _LoadError(f"no module named {name!r} on the Python path") from exc
+            raise _LoadError(
+                f"no module named {name!r} in the current directory or on the Python path"
+            ) from exc
         raise _LoadError(_describe(exc, None)) from exc
     except Exception as exc:  # the module's own code may raise anything
         raise _LoadError(_describe(exc, None)) from exc
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def _describe(exc: BaseException, path: str | None) -> str:
