@@ -104,14 +104,10 @@ class History:
             items.sort(key=Item.order)
             self.days[contact_id] = [item.day for item in items]
 
-    def _survivor(self, contact_id: str) -> str:
-        survivor = self._survivors.get(contact_id)
-        if survivor is None:
-            survivor = self._survivors[contact_id] = self.state.survivor(contact_id)
-        return survivor
-
     def _collect(self) -> None:
         state = self.state
+        #: Every added contact's survivor, resolved once (ids never added map to nothing).
+        self._survivors = {cid: state.survivor(cid) for cid in state.added}
         for contact_id, added in state.added.items():
             if not state.is_retracted(contact_id):
                 self._add((contact_id,), added, ADDED, 1)
@@ -162,15 +158,16 @@ class History:
             ask_id,
             outcome,
         )
+        survivors, items = self._survivors, self.items
         if len(contact_ids) == 1:
-            target = self.items.get(self._survivor(contact_ids[0]))
+            target = items.get(survivors.get(contact_ids[0], ""))
             if target is not None:
                 target.append(item)
             return
         seen: set[str] = set()
         for contact_id in contact_ids:
-            survivor = self._survivor(contact_id)
-            target = self.items.get(survivor)
+            survivor = survivors.get(contact_id, "")
+            target = items.get(survivor)
             if target is not None and survivor not in seen:
                 seen.add(survivor)
                 target.append(item)
