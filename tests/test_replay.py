@@ -321,10 +321,7 @@ def test_leads_count_onsets_and_how_far_ahead_the_other_rule_was() -> None:
     a = [False, True, True, True, True, False, False]
     b = [False, False, False, True, True, False, True]
     points = {"c": [(1, d) for d in days]}
-    results: dict[str, dict[str, list[tuple[float | None, bool]] | None]] = {
-        "a": {"c": [(0.0, x) for x in a]},
-        "b": {"c": [(0.0, x) for x in b]},
-    }
+    results: dict[str, dict[str, list[bool] | None]] = {"a": {"c": a}, "b": {"c": b}}
     got = {(x.first, x.then): x for x in replay.leads(results, points, ["a", "b"])}
     assert got["a", "b"] == replay.Lead(
         "a", "b", onsets=2, already=1, earlier=1, median_lead_days=20.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from core.events import type_name
 
@@ -25,6 +26,7 @@ from .reports import RuleError
 from .rules import Item, Subject, Verdict
 
 Probe = tuple[int, int]  # (number of items fed before scoring, day scored at)
+T = TypeVar("T")
 
 
 class _Failed(Exception):
@@ -117,9 +119,14 @@ def run(
     history: History,
     rules: Sequence[LoadedRule],
     probes_of: Callable[[Subject, list[Item]], Sequence[Probe]],
-) -> tuple[dict[str, dict[str, list[Verdict] | None]], list[RuleError]]:
-    """Every rule's verdicts at every probe of every contact (None where it failed)."""
-    results: dict[str, dict[str, list[Verdict] | None]] = {r.label: {} for r in rules}
+    keep: Callable[[list[Verdict]], T],
+) -> tuple[dict[str, dict[str, T | None]], list[RuleError]]:
+    """Every rule's verdicts at every probe of every contact (None where it failed).
+
+    `keep` reduces one contact's verdicts under one rule as soon as they are made
+    (a daily series over years keeps only the cold flags, not millions of pairs).
+    """
+    results: dict[str, dict[str, T | None]] = {r.label: {} for r in rules}
     errors: list[RuleError] = []
     for subject in history.subjects_sorted():
         items = history.items[subject.id]
@@ -128,7 +135,7 @@ def run(
             continue
         for loaded in rules:
             try:
-                results[loaded.label][subject.id] = _drive(loaded, subject, items, probes)
+                results[loaded.label][subject.id] = keep(_drive(loaded, subject, items, probes))
             except _Failed as failed:
                 results[loaded.label][subject.id] = None
                 errors.append(failed.error)

@@ -63,6 +63,14 @@ __all__ = [
 ]
 
 
+def _verdicts(verdicts: list[Verdict]) -> list[Verdict]:
+    return verdicts
+
+
+def _colds(verdicts: list[Verdict]) -> list[bool]:
+    return [cold for _, cold in verdicts]
+
+
 def _info(rules: Sequence[LoadedRule]) -> list[RuleInfo]:
     return [RuleInfo(r.label, r.spec, r.rule.name, dict(r.rule.params)) for r in rules]
 
@@ -92,7 +100,7 @@ def at_instant(
             return []
         return [(items_before(history.days[subject.id], day), day)]
 
-    results, errors = run(history, rules, probes)
+    results, errors = run(history, rules, probes, _verdicts)
     labels = [r.label for r in rules]
     listed = sorted({cid for per in results.values() for cid in per})
     contacts = []
@@ -178,7 +186,7 @@ def series(
         points[subject.id] = out
         return out
 
-    results, errors = run(history, rules, probes)
+    results, errors = run(history, rules, probes, _colds)
     index = {day: i for i, day in enumerate(ordered)}
     flagged: list[dict[str, list[str]]] = [{r.label: [] for r in rules} for _ in ordered]
     listed = [0] * len(ordered)
@@ -190,7 +198,7 @@ def series(
             verdicts = per.get(cid)
             if verdicts is None:
                 continue
-            for (_, day), (_, cold) in zip(points[cid], verdicts, strict=True):
+            for (_, day), cold in zip(points[cid], verdicts, strict=True):
                 if cold:
                     flagged[index[day]][label].append(cid)
                     names[cid] = history.subjects[cid].name
@@ -209,7 +217,7 @@ def series(
 
 
 def leads(
-    results: dict[str, dict[str, list[Verdict] | None]],
+    results: dict[str, dict[str, list[bool] | None]],
     points: dict[str, list[Probe]],
     labels: Sequence[str],
 ) -> list[Lead]:
@@ -227,9 +235,9 @@ def leads(
                     continue
                 days = [day for _, day in points[cid]]
                 run_start: int | None = None  # step at which `first`'s current flagging began
-                for k, ((_, cold_a), (_, cold_b)) in enumerate(zip(a, b, strict=True)):
+                for k, (cold_a, cold_b) in enumerate(zip(a, b, strict=True)):
                     run_start = (k if run_start is None else run_start) if cold_a else None
-                    if not cold_b or (k and b[k - 1][1]):
+                    if not cold_b or (k and b[k - 1]):
                         continue
                     onsets += 1
                     if run_start is not None:
@@ -272,7 +280,7 @@ def backtest(
         asked[subject.id] = [item for _, item in resolved]
         return [(i, item.day) for i, item in resolved]
 
-    results, errors = run(history, rules, probes)
+    results, errors = run(history, rules, probes, _verdicts)
     asks: list[AskScores] = []
     for subject in history.subjects_sorted():
         for n, item in enumerate(asked.get(subject.id, ())):
