@@ -24,6 +24,7 @@ from projections.scoring import (
     date_of,
     replay,
 )
+from tests import strategies as sync
 from tests.test_scoring_events import BASE_DAY, BUDGET, Builder, histories
 
 #: Example budgets follow the loaded hypothesis profile (`HYPOTHESIS_PROFILE=soak`: 20x).
@@ -40,9 +41,9 @@ def as_json(report: Any) -> bytes:
     return msgspec.json.encode(report)
 
 
-def every_mode(events: list[Event], day: int) -> tuple[bytes, bytes, bytes]:
+def every_mode(events: list[Event], day: int, base: int = BASE_DAY) -> tuple[bytes, bytes, bytes]:
     history = History(events)
-    days = list(range(BASE_DAY - 5, BASE_DAY + 420, 37))
+    days = list(range(base - 5, base + 820, 37))
     return (
         as_json(replay.at_instant(history, RULES, day)),
         as_json(replay.series(history, RULES, days, "37d")),
@@ -58,6 +59,19 @@ def test_output_is_independent_of_arrival_order(events: list[Event], rnd: Any, o
     shuffled = events + rnd.sample(events, k=min(3, len(events)))
     rnd.shuffle(shuffled)
     assert every_mode(shuffled, BASE_DAY + offset) == every_mode(events, BASE_DAY + offset)
+
+
+@CHECKS
+@given(sync.history_and_arrival(), st.integers(-sync.SPAN_DAYS, 0))
+def test_output_is_independent_of_sync_arrival_on_multi_device_histories(
+    pair: tuple[list[Event], list[Event]], back: int
+) -> None:
+    """The projections' multi-device histories, received in any sync order."""
+    history, arrival = pair
+    base = sync.AS_OF - sync.SPAN_DAYS
+    assert every_mode(arrival, sync.AS_OF + back, base) == every_mode(
+        history, sync.AS_OF + back, base
+    )
 
 
 @CHECKS

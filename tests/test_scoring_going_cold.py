@@ -1,36 +1,34 @@
 """Replay's `cadence` rule agrees with the going-cold view on every contact.
 
-The view (helper A's `projections.views`, issue 3) and the rule are separate code
-stating one rule; this property holds them together. The module skips itself
-until the view is importable.
+The view (`projections.views`, issue 3) and the rule (`projections.scoring`) are
+separate code stating one rule; these properties hold them together, over both
+this suite's histories and the projections' multi-device ones (`tests.strategies`:
+opposite-direction merges, merge chains, conflicting outcomes, retractions of
+retractions), at any day, and at every step of a monthly series.
 """
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import Event
+from projections import views
 from projections.scoring import Cadence, History, LoadedRule, replay
+from tests import strategies as sync
 from tests.test_scoring_events import BASE_DAY, BUDGET, histories
-
-views = pytest.importorskip("projections.views", reason="the going-cold view is not on main yet")
 
 #: Example budgets follow the loaded hypothesis profile (`HYPOTHESIS_PROFILE=soak`: 20x).
 CHECKS = settings(max_examples=max(1, BUDGET * 3 // 5))
 CADENCE = [LoadedRule("cadence", "cadence", Cadence())]
 
 
-def view_rows(events: list[Event], day: int) -> dict[str, object]:
+def view_rows(events: list[Event], day: int) -> dict[str, views.ColdRow]:
     """The going-cold view as of `day`, every contact with a cadence, by contact id."""
     return {row.contact_id: row for row in views.compute(events, day).cold}
 
 
-@CHECKS
-@given(histories(), st.integers(-10, 450))
-def test_cadence_rule_agrees_with_the_going_cold_view(events: list[Event], offset: int) -> None:
-    day = BASE_DAY + offset
+def assert_agree(events: list[Event], day: int) -> None:
     rows = view_rows(events, day)
     report = replay.at_instant(History(events), CADENCE, day)
     ours = {
@@ -41,9 +39,20 @@ def test_cadence_rule_agrees_with_the_going_cold_view(events: list[Event], offse
     assert set(ours) == set(rows)
     for contact_id, row in rows.items():
         cell = ours[contact_id]
-        assert cell.cold == (row.status == "cold")  # type: ignore[attr-defined]
-        expected = 1 - row.days_since / row.cadence_days  # type: ignore[attr-defined]
-        assert cell.score == round(expected, replay.PLACES)
+        assert cell.cold == (row.status == "cold")
+        assert cell.score == round(1 - row.days_since / row.cadence_days, replay.PLACES)
+
+
+@CHECKS
+@given(histories(), st.integers(-10, 450))
+def test_cadence_rule_agrees_with_the_going_cold_view(events: list[Event], offset: int) -> None:
+    assert_agree(events, BASE_DAY + offset)
+
+
+@CHECKS
+@given(sync.histories(), st.integers(-sync.SPAN_DAYS - 5, 0))
+def test_agreement_on_multi_device_histories(events: list[Event], back: int) -> None:
+    assert_agree(events, sync.AS_OF + back)
 
 
 @CHECKS
@@ -52,9 +61,5 @@ def test_a_monthly_cadence_series_flags_whom_the_view_calls_cold(events: list[Ev
     days = list(range(BASE_DAY - 5, BASE_DAY + 430, 30))
     report = replay.series(History(events), CADENCE, days, "30d")
     for step, day in zip(report.steps, days, strict=True):
-        cold = sorted(
-            cid
-            for cid, row in view_rows(events, day).items()
-            if row.status == "cold"  # type: ignore[attr-defined]
-        )
+        cold = sorted(cid for cid, row in view_rows(events, day).items() if row.status == "cold")
         assert step.flagged["cadence"] == cold
