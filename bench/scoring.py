@@ -13,11 +13,9 @@ The same-run baseline is the engine driving a rule that does nothing: the cost o
 walking every item once, which no rule can beat. Ours / baseline is the share of
 that lower bound a real rule reaches.
 
-History: until `projections/sample.py` (the shared realistic generator) lands,
-`stand_in_history` makes a seeded one of the same shape: 2,000 contacts across
-circles, ten years, interactions at each circle's rhythm with noise and quiet
-spells, gives, introductions, asks with outcomes (more often granted by warm
-contacts), a few merges and retractions.
+History: `projections.sample.generate`, seeded as in `bench/replay.py` (2,000
+contacts, ten years, three devices), held in memory: this benchmark isolates the
+scoring; `bench/replay.py` times the same work from a stored log.
 
     python -m bench.scoring [--quick] [--events N] [--repeats R]
 """
@@ -26,15 +24,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import random
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Comparison, Figure, report
 from core import events as ev
+from projections.sample import generate
 from projections.scoring import (
     History,
     Item,
@@ -42,110 +39,20 @@ from projections.scoring import (
     Rule,
     Subject,
     date_of,
-    day_of,
     load_rules,
     replay,
 )
 from projections.scoring.source import read_log
 
-DAY_MS = 86_400_000
-START = date(2016, 1, 1)
-YEARS = 10
-#: circle -> (share of contacts, mean days between touches)
-CIRCLES = {
-    "inner": (0.05, 2.0),
-    "close": (0.15, 4.0),
-    "wider": (0.40, 8.0),
-    "distant": (0.40, 12.0),
-}
+#: The same seed and shape as `bench/replay.py` (`projections.sample`).
+SEED = 20_260_101
 
 
-def stand_in_history(n_events: int, seed: int = 7) -> list[ev.Event]:
-    """A seeded, realistic-looking history of about `n_events` events."""
-    rnd = random.Random(seed)
-    start_ms = day_of(START) * DAY_MS
-    span = YEARS * 365
-    seq = 0
-    out: list[ev.Event] = []
-
-    def envelope(day: float) -> dict[str, Any]:
-        nonlocal seq
-        seq += 1
-        at = start_ms + int(day * DAY_MS)
-        return {
-            "event_id": f"{seq:012d}",
-            "device_id": "bench",
-            "seq": seq,
-            "hlc": at << 16,
-            "occurred_at": at,
-            "utc_offset": 60,
-        }
-
-    contacts: list[str] = []
-    i = 0
-    while len(out) < n_events:
-        i += 1
-        circle = rnd.choices(list(CIRCLES), [s for s, _ in CIRCLES.values()])[0]
-        added_day = rnd.uniform(0, span * 0.3)
-        added = ev.ContactAdded(**envelope(added_day), name=f"Contact {i}", circle=circle)
-        out.append(added)
-        contacts.append(added.event_id)
-        gap = CIRCLES[circle][1]
-        day = added_day
-        while True:
-            day += rnd.expovariate(1 / gap)
-            if rnd.random() < 0.004:
-                day += rnd.uniform(60, 400)  # a quiet spell: the contact goes cold
-            if day >= span:
-                break
-            roll = rnd.random()
-            if roll < 0.80:
-                other = (rnd.choice(contacts),) if rnd.random() < 0.05 else ()
-                ids = tuple(dict.fromkeys((added.event_id, *other)))
-                out.append(ev.InteractionLogged(**envelope(day), contact_ids=ids, channel="call"))
-            elif roll < 0.87:
-                out.append(
-                    ev.GiveMade(
-                        **envelope(day),
-                        contact_id=added.event_id,
-                        what="help",
-                        weight=rnd.randint(1, 3),
-                    )
-                )
-            elif roll < 0.88 and len(contacts) > 1:
-                other_id = rnd.choice(contacts[:-1])
-                out.append(
-                    ev.IntroductionMade(**envelope(day), contact_ids=(added.event_id, other_id))
-                )
-            else:
-                ask = ev.AskMade(
-                    **envelope(day),
-                    contact_id=added.event_id,
-                    what="a favour",
-                    weight=rnd.randint(1, 3),
-                )
-                out.append(ask)
-                if rnd.random() < 0.9:
-                    warm = 0.75 if gap <= 4 else 0.45
-                    outcome = (
-                        "granted"
-                        if rnd.random() < warm
-                        else rnd.choice(["declined", "unanswered", "withdrawn"])
-                    )
-                    out.append(
-                        ev.AskResolved(
-                            **envelope(day + rnd.uniform(0, 10)),
-                            ask_id=ask.event_id,
-                            outcome=outcome,
-                        )
-                    )
-    touches = [e for e in out if isinstance(e, ev.InteractionLogged)]
-    for victim in rnd.sample(touches, k=min(len(touches), n_events // 1000)):
-        out.append(ev.EventRetracted(**envelope(span), target_id=victim.event_id, reason="twice"))
-    for _ in range(len(contacts) // 100):
-        a, b = rnd.sample(contacts, 2)
-        out.append(ev.ContactsMerged(**envelope(span), survivor_id=a, absorbed_id=b))
-    return out
+def history_span(history: History) -> tuple[int, int]:
+    """The first and last day on which any contact has an item."""
+    firsts = [days[0] for days in history.days.values() if days]
+    lasts = [days[-1] for days in history.days.values() if days]
+    return (min(firsts, default=0), max(lasts, default=0))
 
 
 class Nothing(Rule):
@@ -189,11 +96,10 @@ def score_log(path: str, every: str | None = None) -> tuple[float, int]:
     history = History(counted())
     rules, failed = load_rules(RULES)
     assert not failed
-    last = max((days[-1] for days in history.days.values() if days), default=0)
+    first, last = history_span(history)
     if every is None:
         replay.at_instant(history, rules, last)
     else:
-        first = min((days[0] for days in history.days.values() if days), default=0)
         steps = replay.step_days(date_of(first), date_of(last), every)
         replay.series(history, rules, steps, every)
     return time.perf_counter() - start, count
@@ -216,9 +122,9 @@ def main() -> None:
     n_events = 100_000 if args.quick else args.events
     repeats = 1 if args.quick else args.repeats
 
-    events = stand_in_history(n_events)
+    events = list(generate(SEED, contacts=2000, years=10, devices=3, events=n_events))
     n = len(events)
-    rules, failed = load_rules(["cadence", "decay", "reciprocity"])
+    rules, failed = load_rules(RULES)
     assert not failed
     baseline_rules = [LoadedRule(f"nothing{i}", "nothing", Nothing()) for i in range(3)]
 
@@ -229,8 +135,8 @@ def main() -> None:
     monthly_ratio = Figure("monthly / one instant, scoring (x)", "x")
     monthly_ratio_all = Figure("monthly / one instant, with prepare (x)", "x")
     end_to_end = Figure("prepare + one instant, 3 rules (events/s per rule)", "ev/s")
-    last_day = day_of(date(START.year + YEARS, 1, 1))
-    days = replay.step_days(START, date(START.year + YEARS, 1, 1), "1m")
+    first_day, last_day = history_span(History(events))
+    days = replay.step_days(date_of(first_day), date_of(last_day), "1m")
     for _ in range(repeats):
         t_prepare, history = timed(History, events)
         t_instant, _ = timed(replay.at_instant, history, rules, last_day)

@@ -101,7 +101,7 @@ class History:
         #: history is then a C-level bisection of plain ints.
         self.days: dict[str, list[int]] = {}
         for contact_id, items in self.items.items():
-            items.sort(key=Item.order)
+            items.sort()  # Item orders by (day, at, hlc, event_id): its leading fields
             self.days[contact_id] = [item.day for item in items]
 
     def _collect(self) -> None:

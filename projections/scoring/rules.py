@@ -51,13 +51,17 @@ TOUCHES: Final[frozenset[str]] = frozenset((INTERACTION, GIVE, INTRODUCTION, ASK
 _LABEL_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 
-class Item(msgspec.Struct, frozen=True, gc=False):
+class Item(msgspec.Struct, frozen=True, gc=False, order=True):
     """One fact about one contact, as a rule sees it.
 
     `weight` is the event's own weight (1-5) for gives, introductions and asks, 1
     otherwise. `ask_id` is set for asks and resolutions, `outcome` for resolutions.
     `event` is the underlying event, for rules that want more (a channel, who
     initiated); it is shared, never to be mutated.
+
+    Items compare by their leading fields, `(day, at, hlc, event_id)`: the feed
+    order. A contact never holds two items of one event, so a comparison never
+    reaches the later fields.
     """
 
     day: int
