@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from cli.home import Home
 from core import codec
@@ -32,6 +32,7 @@ from core.events import (
     NoteAdded,
 )
 from core.ids import new_id
+from core.log import EventLog
 
 #: Events appended per transaction while building a device's log.
 CHUNK: Final = 1000
@@ -61,7 +62,7 @@ def simple_drafts(count: int, seed: int) -> Iterator[Event]:
     start = _EPOCH_MS - 730 * _DAY_MS
     for i in range(count):
         when = start + (i * 730 * _DAY_MS) // max(count, 1)
-        envelope = {
+        envelope: dict[str, Any] = {
             "event_id": new_id(when),
             "device_id": "",
             "seq": 0,
@@ -97,33 +98,56 @@ def simple_drafts(count: int, seed: int) -> Iterator[Event]:
         yield event
 
 
-def generator() -> Callable[[int, int], Iterator[Event]]:
-    """The realistic generator if it has landed, else `simple_drafts`."""
+def _realistic() -> Callable[..., Iterator[Event]] | None:
+    """`projections.sample.generate` if it has landed on this branch, else None."""
     try:
-        from projections import sample  # type: ignore[attr-defined]
+        from projections import sample  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
-        return simple_drafts
-    drafts = getattr(sample, "drafts", None)
-    return drafts if callable(drafts) else simple_drafts
+        return None
+    generate = getattr(sample, "generate", None)
+    return generate if callable(generate) else None
+
+
+def generator_name() -> str:
+    """Which generator made the workload (reported with the results)."""
+    return "projections.sample.generate" if _realistic() else "bench.workload.simple_drafts"
+
+
+def _record(log: EventLog, device_id: str, events: int, seed: int) -> Iterator[Event]:
+    """Record `events` events into a fresh device log; yields them as stored.
+
+    The realistic generator yields stamped events for the device id it is given,
+    so they are ingested as they are; the simple generator yields drafts, which
+    the log stamps as `recip` would.
+    """
+    generate = _realistic()
+    if generate is not None:
+        history = generate(seed, devices=1, events=events, device_ids=[device_id])
+        for chunk in _chunks(history, CHUNK):
+            log.ingest(chunk)
+            yield from chunk
+        return
+    for chunk in _chunks(simple_drafts(events, seed), CHUNK):
+        yield from log.append(chunk)
 
 
 def build_devices(root: Path, devices: int, events: int, *, seed: int = 7) -> list[DeviceHome]:
     """Create `devices` homes under `root`, each holding `events` recorded events."""
-    make = generator()
     built = []
     for d in range(devices):
         home = Home(root / f"device-{d}")
         config = home.init(f"bench-{d}", now_iso="2026-01-01T00:00:00Z")
         log = home.open_log()
         jsonl = root / f"device-{d}.jsonl"
+        count = 0
         try:
             with jsonl.open("wb") as out:
-                for chunk in _chunks(make(events, seed + d), CHUNK):
-                    for event in log.append(chunk):
-                        out.write(codec.to_json(event) + b"\n")
+                for event in _record(log, config.device_id, events, seed + d):
+                    out.write(codec.to_json(event) + b"\n")
+                    count += 1
         finally:
             log.store.close()
-        built.append(DeviceHome(home.path, config.device_id, jsonl, events))
+        built.append(DeviceHome(home.path, config.device_id, jsonl, count))
     return built
 
 
