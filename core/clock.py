@@ -82,6 +82,21 @@ class Clock:
             self._last = self._advance(self._last)
         return self._last
 
+    def tick_many(self, count: int) -> int:
+        """Reserve `count` consecutive timestamps; returns the first.
+
+        A batch recorded at one instant shares the wall time and counts up the
+        logical part, so stamping a batch reads the wall clock once.
+        """
+        if count < 1:
+            raise ClockError("tick_many needs a positive count")
+        first = self.tick()
+        if logical(first) + count - 1 > LOGICAL_MASK:
+            # would overflow the logical counter: move to the next millisecond
+            first = pack(physical_ms(first) + 1, 0)
+        self._last = first + count - 1
+        return first
+
     def receive(self, remote: int) -> int:
         """Observe a timestamp from another device; returns the new clock value.
 

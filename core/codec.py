@@ -48,7 +48,7 @@ def decode(topic: str, state: bytes) -> Event | OpaqueEvent:
         return decode_opaque(topic, state)
     try:
         event: Event = decoder.decode(state)
-    except msgspec.DecodeError as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:
         return _decode_old(topic, state, exc)
     if event.v != SCHEMA_VERSION[topic]:
         return _decode_old(topic, state, None)
@@ -63,7 +63,7 @@ def decode_opaque(topic: str, state: bytes) -> OpaqueEvent:
             raise CodecError(f"{topic} event is not a map")
         fields["type"] = topic
         envelope = msgspec.convert(fields, OpaqueEvent)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:
         raise CodecError(f"cannot read the envelope of a {topic} event: {exc}") from exc
     return msgspec.structs.replace(envelope, raw=state)
 
@@ -72,7 +72,7 @@ def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event:
     """Slow path: upcast an event stored under an older schema version."""
     try:
         fields = _RAW.decode(state)
-    except msgspec.DecodeError as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:
         raise CodecError(f"corrupt {topic} event: {exc}") from exc
     if not isinstance(fields, dict):
         raise CodecError(f"corrupt {topic} event: not a map")
@@ -82,6 +82,8 @@ def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event:
         raise CodecError(
             f"{topic} event has schema version {version!r}; this build reads up to {current}"
         )
+    if not isinstance(version, int) or version < 1:
+        raise CodecError(f"{topic} event has invalid schema version {version!r}")
     while version < current:
         upcaster = UPCASTERS.get((topic, version))
         if upcaster is None:
@@ -100,7 +102,7 @@ def decode_any(state: bytes) -> Event:
     """Decode MessagePack bytes of any known type, by its own tag."""
     try:
         event: Event = _UNION_MSGPACK.decode(state)
-    except msgspec.DecodeError as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:
         raise CodecError(f"invalid event: {exc}") from exc
     return event
 
@@ -118,7 +120,7 @@ def from_json(data: bytes | str) -> Event:
     """Decode one JSON event of a known type (strict)."""
     try:
         event: Event = _UNION_JSON.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:
         raise CodecError(f"invalid event: {exc}") from exc
     return event
 

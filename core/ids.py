@@ -1,7 +1,7 @@
 """Globally unique, time-ordered identifiers (UUIDv7, RFC 9562).
 
 Ids are made on the device, offline, so they must never collide across devices:
-74 random bits per id make that a non-concern for one person's history. The
+72 random bits per id make that a non-concern for one person's history. The
 leading 48 bits are the Unix time in milliseconds, so ids sort by creation time,
 which keeps database indexes append-mostly.
 """
@@ -9,6 +9,7 @@ which keeps database indexes append-mostly.
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
 import uuid
@@ -16,14 +17,47 @@ import uuid
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+class _Entropy(random.Random):
+    """A fast generator seeded from the OS once per process (and again after fork).
+
+    A system call per id (`os.urandom`) cost more than the rest of an append; ids
+    need uniqueness, not secrecy, and a Mersenne Twister state seeded with 256 bits
+    from the OS gives every process its own stream.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(self.fresh_seed())
+
+    @staticmethod
+    def fresh_seed() -> int:
+        return int.from_bytes(os.urandom(32), "big")
+
+
+_entropy = _Entropy()
+# A forked child must not repeat its parent's ids.
+os.register_at_fork(after_in_child=lambda: _entropy.seed(_Entropy.fresh_seed()))
+
+
 def new_id(unix_ms: int | None = None) -> str:
     """A new UUIDv7 in canonical lowercase form."""
+    return new_ids(1, unix_ms)[0]
+
+
+def new_ids(count: int, unix_ms: int | None = None) -> list[str]:
+    """`count` new UUIDv7s sharing one timestamp (a batch recorded at one instant).
+
+    Layout: 48 bits of Unix ms, version 7, 12 random bits, the RFC 9562 variant
+    (`10`) followed by the fixed bits `00`, then 60 random bits: 72 random bits per
+    id. Made in bulk because per-id work dominated the cost of a batched append.
+    """
     ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
-    rand = int.from_bytes(os.urandom(10), "big")
-    rand_a = rand >> 68  # 12 bits
-    rand_b = rand & ((1 << 62) - 1)  # 62 bits
-    value = ((ms & 0xFFFF_FFFF_FFFF) << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    return str(uuid.UUID(int=value))
+    t = (ms & 0xFFFF_FFFF_FFFF).to_bytes(6, "big").hex()
+    prefix = f"{t[:8]}-{t[8:12]}-7"
+    r = _entropy.getrandbits(72 * count).to_bytes(9 * count, "big").hex()
+    return [
+        f"{prefix}{r[k : k + 3]}-8{r[k + 3 : k + 6]}-{r[k + 6 : k + 18]}"
+        for k in range(0, 18 * count, 18)
+    ]
 
 
 def is_id(text: str) -> bool:

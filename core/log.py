@@ -22,22 +22,33 @@ bounds how much of the log a newly opened process must scan to find its floor.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
 from . import codec
-from .clock import Clock
+from .clock import Clock, physical_ms
 from .errors import ConflictError, SequenceGapError, StoreError
 from .events import Event, OpaqueEvent, stamp, type_name
-from .ids import new_id
-from .store import IntegrityError, Store, StoredEvent, Tracking
+from .ids import new_ids
+from .state import State
+from .store import (
+    Contention,
+    IntegrityError,
+    Notification,
+    Row,
+    Store,
+    StoredEvent,
+    Tracking,
+)
 
 PAGE: Final = 2000
 _CHECKPOINT: Final = "clock"
-_CHECKPOINT_EVERY: Final = 1000
-_RETRIES: Final = 8
+_CHECKPOINT_EVERY: Final = 20_000
+_RETRIES: Final = 50
 
 LogEvent = Event | OpaqueEvent
 
@@ -79,27 +90,44 @@ class EventLog:
         if not drafts:
             return []
         with self._lock:
-            for _ in range(_RETRIES):
-                self._catch_up()
-                events = [
-                    stamp(
-                        draft,
-                        event_id=draft.event_id or new_id(),
-                        device_id=self.device_id,
-                        seq=self._next_seq + i,
-                        hlc=self.clock.tick(),
-                    )
-                    for i, draft in enumerate(drafts)
-                ]
+            for attempt in range(_RETRIES):
                 try:
-                    positions = self.store.insert([stored_form(e) for e in events])
-                except IntegrityError:
+                    events, positions = self.store.append_after(
+                        self._scanned, lambda seen: self._stamp(seen, drafts)
+                    )
+                except (IntegrityError, Contention):
+                    # Another writer took these seqs: re-read and retry after a
+                    # short random pause so that contending writers spread out.
                     self._refresh_seq()
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
                 self._next_seq += len(events)
                 self._advance(positions)
                 return events
         raise StoreError("could not append: the log kept changing under us; try again")
+
+    def _stamp(
+        self, seen: Sequence[Notification], drafts: Sequence[Event]
+    ) -> tuple[list[Event], list[Row]]:
+        """Observe what others wrote since we looked, then stamp our drafts."""
+        self._observe(seen)
+        device_id = self.device_id
+        assert device_id is not None
+        first = self.clock.tick_many(len(drafts))
+        ids = new_ids(len(drafts), physical_ms(first))
+        events = [
+            stamp(
+                draft,
+                event_id=draft.event_id or ids[i],
+                device_id=device_id,
+                seq=self._next_seq + i,
+                hlc=first + i,
+            )
+            for i, draft in enumerate(drafts)
+        ]
+        encode = codec.encode
+        rows = [(device_id, e.seq, type_name(e), encode(e)) for e in events]
+        return events, rows
 
     def ingest(
         self, events: Iterable[LogEvent], *, tracking: Tracking | None = None
@@ -199,6 +227,10 @@ class EventLog:
         for _, event in self.read():
             yield event
 
+    def about(self, contact_id: str) -> list[Event]:
+        """Every event concerning a contact (merges and retractions included)."""
+        return State(self.events()).concerning(contact_id)
+
     def stream(
         self, device_id: str, *, after_seq: int = 0, limit: int | None = None
     ) -> list[LogEvent]:
@@ -230,17 +262,22 @@ class EventLog:
         start = self._scanned
         while True:
             rows = self.store.notifications(self._scanned, PAGE)
-            for row in rows:
-                event = codec.decode(row.topic, row.state)
-                if event.device_id == self.device_id:
-                    self.clock.observe(event.hlc)
-                else:
-                    self.clock.receive(event.hlc)
-                self._scanned = row.id
+            self._observe(rows)
             if len(rows) < PAGE:
                 break
         if self._scanned - start >= _CHECKPOINT_EVERY:
             self.store.put_meta(_CHECKPOINT, self._scanned, self.clock.last)
+
+    def _observe(self, rows: Sequence[Notification]) -> None:
+        """Raise the clock (and our next seq) past rows written by anyone."""
+        for row in rows:
+            event = codec.decode(row.topic, row.state)
+            if event.device_id == self.device_id:
+                self.clock.observe(event.hlc)
+                self._next_seq = max(self._next_seq, event.seq + 1)
+            else:
+                self.clock.receive(event.hlc)
+            self._scanned = row.id
 
     def _advance(self, positions: Sequence[int] | None) -> None:
         """Move the scanned mark past our own insert if nothing came in between."""

@@ -42,6 +42,7 @@ from .events import (
     Event,
     EventRetracted,
     OpaqueEvent,
+    contacts_of,
 )
 
 Key = tuple[int, str]
@@ -262,3 +263,27 @@ class State:
         """Asks not yet resolved, oldest first."""
         asks = [self.ask(ask_id) for ask_id in sorted(self.asks)]
         return [a for a in asks if a is not None and a.open]
+
+    # -- history -----------------------------------------------------------------------
+
+    def concerning(self, contact_id: str) -> list[Event]:
+        """Every event about a contact, its absorbed contacts included, retracted or not.
+
+        That is: events naming the contact (or a contact merged into it), resolutions
+        of asks made of it, and retractions of any of those. Ordered by when they
+        occurred, then by `(hlc, event_id)`.
+        """
+        target = self.survivor(contact_id)
+        direct: dict[str, Event] = {}
+        for event in self.by_id.values():
+            ids: tuple[str, ...] = contacts_of(event)
+            if isinstance(event, AskResolved):
+                made = self.asks.get(event.ask_id)
+                ids = (made.contact_id,) if made is not None else ()
+            if any(self.survivor(i) == target for i in ids):
+                direct[event.event_id] = event
+        for target_id, retractions in self.retractions.items():
+            if target_id in direct:
+                for retraction in retractions:
+                    direct[retraction.event_id] = retraction
+        return sorted(direct.values(), key=lambda e: (e.occurred_at, e.hlc, e.event_id))

@@ -12,8 +12,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 from cli.main import cli
+
+# Timing is not a property we test: no deadlines (a loaded CI machine is slow).
+# `HYPOTHESIS_PROFILE=soak` runs many more examples for long soaks.
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "soak", deadline=None, max_examples=2000, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("RECIP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")

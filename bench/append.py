@@ -1,0 +1,149 @@
+"""Appending events: our event log beside raw `sqlite3` doing the same writes.
+
+Two paths, each against the same table layout as eventsourcing's SQLite recorder
+(a rowid table keyed by `(originator_id, originator_version)`, WAL, default
+`synchronous`):
+
+- batched: N events in transactions of 1,000 (the import path);
+- one at a time: N events, one transaction each (the interactive path: every
+  `recip log` is one durable write, so it is fsync-bound).
+
+Ours goes through `EventLog.append` (stamping seq and HLC, msgspec encoding,
+the library's recorder). The baseline writes the same, already encoded rows with
+`executemany` (batched) or `execute` (one at a time). Targets: batched >= 0.8x,
+one at a time >= 0.7x.
+
+    python -m bench.append [--quick] [--events N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Comparison, Figure, rate, report
+from core import codec
+from core import events as ev
+from core.log import EventLog
+from core.store import open_store
+
+BATCH = 1_000
+CREATE = (
+    "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "
+    "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+)
+
+
+def drafts(n: int) -> list[ev.Event]:
+    """Typical small events: an interaction with one contact and a short note."""
+    contact = str(uuid.uuid4())
+    return [
+        ev.InteractionLogged(
+            event_id="",
+            device_id="",
+            seq=0,
+            hlc=0,
+            occurred_at=1_700_000_000_000 + i,
+            contact_ids=(contact,),
+            channel="call",
+            note=f"call number {i}",
+        )
+        for i in range(n)
+    ]
+
+
+def ours(path: Path, items: list[ev.Event], batch: int) -> float:
+    log = EventLog(open_store(str(path)), str(uuid.uuid4()))
+
+    def work() -> None:
+        for i in range(0, len(items), batch):
+            log.append(items[i : i + batch])
+
+    try:
+        return rate(len(items), work)
+    finally:
+        log.store.close()
+
+
+def raw(path: Path, items: list[ev.Event], batch: int) -> float:
+    """The same rows, encoded beforehand, written with plain sqlite3."""
+    device = str(uuid.uuid4())
+    rows = [
+        (device, i + 1, ev.type_name(e), codec.encode(ev.stamp(e, seq=i + 1)))
+        for i, e in enumerate(items)
+    ]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(CREATE)
+
+    def work() -> None:
+        insert = "INSERT INTO stored_events VALUES (?,?,?,?)"
+        for i in range(0, len(rows), batch):
+            conn.execute("BEGIN")
+            if batch == 1:
+                conn.execute(insert, rows[i])
+            else:
+                conn.executemany(insert, rows[i : i + batch])
+            conn.execute("COMMIT")
+
+    try:
+        return rate(len(rows), work)
+    finally:
+        conn.close()
+
+
+def measure(events: int, single: int, repeats: int) -> list[Comparison]:
+    comparisons = []
+    for label, n, batch, target in (
+        (f"batched x{BATCH} ({events:,} events)", events, BATCH, 0.8),
+        (f"one per transaction ({single:,} events)", single, 1, 0.7),
+    ):
+        items = drafts(n)
+        mine, base = Figure("ours", "ev/s"), Figure("raw sqlite3", "ev/s")
+        for r in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                # alternate the order so neither side always runs on a warmer disk
+                if r % 2 == 0:
+                    mine.samples.append(ours(Path(tmp) / "ours.db", items, batch))
+                    base.samples.append(raw(Path(tmp) / "raw.db", items, batch))
+                else:
+                    base.samples.append(raw(Path(tmp) / "raw.db", items, batch))
+                    mine.samples.append(ours(Path(tmp) / "ours.db", items, batch))
+        comparisons.append(Comparison(label, mine, base, target))
+    return comparisons
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Entry point for `python -m bench`."""
+    events, single, repeats = (10_000, 1_000, 3) if quick else (100_000, 20_000, 3)
+    return main_with(events, single, repeats)
+
+
+def main_with(events: int, single: int, repeats: int) -> dict[str, Any]:
+    comparisons = measure(events, single, repeats)
+    return report(
+        "append",
+        {"events": events, "single": single, "repeats": repeats, "batch": BATCH},
+        comparisons,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--single", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.events is None and args.single is None:
+        run(args.quick)
+    else:
+        main_with(args.events or 100_000, args.single or 20_000, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

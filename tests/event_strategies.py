@@ -1,0 +1,101 @@
+"""hypothesis strategies for single events of every type (not coherent histories).
+
+Used by codec and store round-trip tests: every field takes values across its
+whole valid range, including non-ASCII text and unset optional fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+from msgspec import UNSET
+
+from core import events as ev
+
+ids = st.uuids().map(str)
+text = st.text(min_size=1, max_size=40)
+maybe_text = st.one_of(st.none(), text)
+strings = st.lists(text, max_size=3).map(tuple)
+hlcs = st.integers(min_value=0, max_value=(1 << 63) - 1)
+times = st.integers(min_value=-(10**12), max_value=10**13)
+offsets = st.integers(min_value=-1080, max_value=1080)
+weights = st.integers(min_value=1, max_value=5)
+cadences = st.one_of(st.none(), st.integers(min_value=1, max_value=36_500))
+
+
+def _maybe_unset(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.just(UNSET), strategy)
+
+
+def envelope() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "event_id": ids,
+        "device_id": ids,
+        "seq": st.integers(min_value=1, max_value=10**9),
+        "hlc": hlcs,
+        "occurred_at": times,
+        "utc_offset": offsets,
+    }
+
+
+PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
+    ev.ContactAdded: {
+        "name": text,
+        "emails": strings,
+        "phones": strings,
+        "org": maybe_text,
+        "tags": strings,
+        "circle": st.sampled_from(ev.CIRCLES),
+        "cadence_days": cadences,
+        "source": maybe_text,
+    },
+    ev.ContactEdited: {
+        "contact_id": ids,
+        "name": _maybe_unset(text),
+        "emails": _maybe_unset(strings),
+        "phones": _maybe_unset(strings),
+        "org": _maybe_unset(maybe_text),
+        "tags": _maybe_unset(strings),
+        "circle": _maybe_unset(st.sampled_from(ev.CIRCLES)),
+        "cadence_days": _maybe_unset(cadences),
+    },
+    ev.ContactArchived: {"contact_id": ids},
+    ev.ContactRestored: {"contact_id": ids},
+    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": ids},
+    ev.InteractionLogged: {
+        "contact_ids": st.lists(ids, min_size=1, max_size=4).map(tuple),
+        "channel": st.sampled_from(ev.CHANNELS),
+        "initiated_by": st.sampled_from(ev.INITIATORS),
+        "note": st.text(max_size=60),
+    },
+    ev.AskMade: {"contact_id": ids, "what": text, "weight": weights},
+    ev.AskResolved: {
+        "ask_id": ids,
+        "outcome": st.sampled_from(ev.OUTCOMES),
+        "note": st.text(max_size=60),
+    },
+    ev.GiveMade: {
+        "contact_id": ids,
+        "what": text,
+        "kind": st.sampled_from(ev.GIVE_KINDS),
+        "weight": weights,
+    },
+    ev.IntroductionMade: {
+        "contact_ids": st.tuples(ids, ids),
+        "note": st.text(max_size=60),
+        "weight": weights,
+    },
+    ev.NoteAdded: {"contact_id": ids, "text": text},
+    ev.EventRetracted: {"target_id": ids, "reason": text},
+}
+
+assert set(PAYLOADS) == set(ev.EVENT_TYPES), "every event type needs a strategy"
+
+
+def event_of(cls: type[ev.Event]) -> st.SearchStrategy[ev.Event]:
+    """Random events of one type."""
+    return st.builds(cls, **envelope(), **PAYLOADS[cls])
+
+
+any_event: st.SearchStrategy[ev.Event] = st.one_of([event_of(cls) for cls in ev.EVENT_TYPES])
