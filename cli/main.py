@@ -1,15 +1,21 @@
 """The `recip` command: one group, with subcommands registered from small modules.
 
 Every refusal is a `ReciprocityError`; it is printed as one line on stderr and
-the command exits with status 1, having appended nothing.
+the command exits with status 1, having appended nothing. Usage mistakes (a bad
+option value, a missing argument), storage failures (a locked or unreadable
+database) and file-system errors get the same treatment: one `error: ...` line,
+exit status 1, never a traceback. A person scripting `recip` can rely on that.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from eventsourcing.persistence import PersistenceError
 
 from core.errors import ReciprocityError
 
@@ -17,15 +23,67 @@ from . import record, remote, replay, transfer, views
 from .home import Home
 
 
+def _version() -> str:
+    """The installed distribution's version; running from a source tree has none."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("reciprocity")
+    except metadata.PackageNotFoundError:
+        return "unknown (running from source, not installed)"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # A callback, not click.version_option: looking up package metadata costs
+    # ~100 ms, which every command would otherwise pay at import time.
+    if value and not ctx.resilient_parsing:
+        click.echo(f"recip, version {_version()}")
+        ctx.exit()
+
+
 class ReciprocityGroup(click.Group):
     """Turns refusals into one clear line and a non-zero exit."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Group-level usage mistakes (`--home` naming a file) get one line too."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            _usage(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ReciprocityError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _refuse(str(exc))
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            _usage(exc)
+        except BrokenPipeError:
+            # The reader went away (`recip events --json | head`): not an error to report.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
+        except PersistenceError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            hint = ": another process is writing to it, try again" if busy else ""
+            _refuse(f"event store failure ({exc}){hint}")
+        except OSError as exc:
+            _refuse(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
+def _usage(exc: click.UsageError) -> NoReturn:
+    where = exc.ctx.command_path if exc.ctx is not None else "recip"
+    _refuse(f"{exc.format_message()} (see '{where} --help')")
+
+
+def _refuse(message: str) -> NoReturn:
+    """Print one line on stderr and exit 1."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=ReciprocityGroup)
@@ -35,7 +93,14 @@ class ReciprocityGroup(click.Group):
     type=click.Path(file_okay=False),
     help="Device home directory (default: $RECIP_HOME or the per-user data directory).",
 )
-@click.version_option(package_name="reciprocity")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """Reciprocity: keep your relationships two-way, and keep them up."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
@@ -277,7 +278,9 @@ def open_store(location: str | Location, *, create: bool = True) -> Store:
         if loc.is_postgres:
             return _open_postgres(loc, create=create)
         return _open_sqlite(loc.url, create=create)
-    except PersistenceError as exc:
+    except (PersistenceError, sqlite3.Error) as exc:
+        # sqlite3 raises its own errors (e.g. "file is not a database") while the
+        # library opens a connection, outside its error translation.
         raise StoreError(f"cannot open the event store at {_redact(loc.url)}: {exc}") from exc
 
 

@@ -18,9 +18,7 @@ from cli.main import cli
 
 # Timing is not a property we test: no deadlines (a loaded CI machine is slow).
 # `HYPOTHESIS_PROFILE=soak` runs many more examples for long soaks.
-settings.register_profile(
-    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
     "soak", deadline=None, max_examples=2000, suppress_health_check=list(HealthCheck)
 )

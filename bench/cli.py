@@ -1,0 +1,160 @@
+"""CLI overhead: `recip` commands beside the bare core work they must do, same run.
+
+A command is open the log, fold it once into `State`, then print or append. The
+baseline does exactly that work with `core` alone (no click, no output
+formatting); ours runs the real click command in process with stdout sent to
+/dev/null. A ratio near 1.0 says the CLI adds little; a command that read the log
+twice would show about 0.5.
+
+- `contact list --json`: fold + list active contacts + JSON;
+- `events --json`: stream every event as JSON (baseline: read + `to_json` each);
+- `note CONTACT TEXT`: fold + validate + append one event (one durable write).
+
+    python -m bench.cli [--quick] [--events N] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Comparison, Figure, report
+from cli.home import Home
+from cli.main import cli
+from core import commands
+from core.codec import to_json
+from core.events import Event
+from core.state import State
+
+CONTACT_SHARE = 20  # one contact per 20 events
+
+
+def build_home(path: Path, events: int) -> tuple[Home, str]:
+    """A home whose log holds `events` typical events; returns it and one contact id."""
+    home = Home(path)
+    home.init("bench", now_iso="2026-01-01T00:00:00+00:00")
+    log = home.open_log()
+    now = commands.Now(1_790_000_000_000, 0)
+    contacts = [commands.add_contact(now, f"Person {i}") for i in range(events // CONTACT_SHARE)]
+    log.append(contacts)
+    state = State(contacts)
+    ids = [c.event_id for c in contacts]
+    rest: list[Event] = []
+    for i in range(events - len(contacts)):
+        ref = ids[i % len(ids)]
+        kind = i % 3
+        if kind == 0:
+            rest.append(commands.log_interaction(state, now, [ref], channel="call", note="hi"))
+        elif kind == 1:
+            rest.append(commands.make_give(state, now, ref, "advice", kind="advice"))
+        else:
+            rest.append(commands.add_note(state, now, ref, f"note {i}"))
+    for i in range(0, len(rest), 1000):
+        log.append(rest[i : i + 1000])
+    log.store.close()
+    return home, ids[0]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_cli(home: Home, *args: str) -> None:
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        cli.main(["--home", str(home.path), *args], prog_name="recip", standalone_mode=False)
+
+
+def base_list(home: Home) -> None:
+    log = home.open_log()
+    try:
+        state = State(log.events())
+        sorted(state.active_contacts(), key=lambda c: (c.name.casefold(), c.id))
+    finally:
+        log.store.close()
+
+
+def base_events(home: Home) -> None:
+    log = home.open_log()
+    try:
+        with open(os.devnull, "wb") as sink:
+            for _, event in log.read():
+                sink.write(to_json(event))
+    finally:
+        log.store.close()
+
+
+def base_note(home: Home, contact: str) -> None:
+    log = home.open_log()
+    try:
+        state = State(log.events())
+        log.append([commands.add_note(state, commands.Now.system(), contact, "bench")])
+    finally:
+        log.store.close()
+
+
+def measure(events: int, repeats: int) -> list[Comparison]:
+    with tempfile.TemporaryDirectory() as tmp:
+        home, contact = build_home(Path(tmp) / "home", events)
+        cases: list[tuple[str, Callable[[], Any], Callable[[], Any], float]] = [
+            (
+                "contact list --json",
+                lambda: run_cli(home, "contact", "list", "--json"),
+                lambda: base_list(home),
+                0.8,
+            ),
+            (
+                "events --json",
+                lambda: run_cli(home, "events", "--json"),
+                lambda: base_events(home),
+                0.8,
+            ),
+            (
+                "note (fold + one append)",
+                lambda: run_cli(home, "note", contact, "bench"),
+                lambda: base_note(home, contact),
+                0.8,
+            ),
+        ]
+        comparisons = []
+        for label, ours, baseline, target in cases:
+            mine = Figure("ours", "ev/s")
+            base = Figure("core only", "ev/s")
+            for r in range(repeats):
+                # alternate the order so neither side always runs warmer
+                pair = [(mine, ours), (base, baseline)]
+                for figure, fn in pair if r % 2 == 0 else pair[::-1]:
+                    figure.samples.append(events / timed(fn))
+            comparisons.append(Comparison(f"{label} ({events:,} events)", mine, base, target))
+    return comparisons
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Entry point for `python -m bench`."""
+    return main_with(10_000 if quick else 100_000, 3 if quick else 5)
+
+
+def main_with(events: int, repeats: int) -> dict[str, Any]:
+    return report("cli", {"events": events, "repeats": repeats}, measure(events, repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    events = args.events or (10_000 if args.quick else 100_000)
+    repeats = args.repeats or (3 if args.quick else 5)
+    main_with(events, repeats)
+
+
+if __name__ == "__main__":
+    main()

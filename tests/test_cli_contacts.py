@@ -1,0 +1,265 @@
+"""`recip contact ...`: add, edit, archive, restore, merge, list, show, and their refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.events import (
+    ContactAdded,
+    ContactArchived,
+    ContactEdited,
+    ContactRestored,
+    ContactsMerged,
+)
+from tests.cli_support import json_out, recorded, refused, state
+from tests.conftest import Recip
+
+
+def add(recip: Recip, name: str, *options: str) -> str:
+    return recorded(recip, "contact", "add", name, *options).event_id
+
+
+# -- add ------------------------------------------------------------------------------
+
+
+def test_add_records_every_field(recip: Recip) -> None:
+    event = recorded(
+        recip,
+        "contact", "add", "  Ada Lovelace ",
+        "--email", "ada@example.org", "--email", "ada@math.org",
+        "--phone", "+44 1", "--org", "Analytical", "--tag", "math", "--tag", "friend",
+        "--circle", "inner", "--every", "7",
+    )  # fmt: skip
+    assert isinstance(event, ContactAdded)
+    assert event.name == "Ada Lovelace"
+    assert event.emails == ("ada@example.org", "ada@math.org")
+    assert event.phones == ("+44 1",)
+    assert event.org == "Analytical"
+    assert event.tags == ("math", "friend")
+    assert (event.circle, event.cadence_days) == ("inner", 7)
+    assert event.seq == 1 and event.device_id
+
+
+def test_add_defaults(recip: Recip) -> None:
+    event = recorded(recip, "contact", "add", "Bob")
+    assert isinstance(event, ContactAdded)
+    assert (event.circle, event.cadence_days, event.org, event.emails) == ("wider", None, None, ())
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (("",), "name must not be empty"),
+        (("   ",), "name must not be empty"),
+        (("Ada", "--email", "not-an-email"), "not an email"),
+        (("Ada", "--circle", "besties"), "--circle"),
+        (("Ada", "--every", "0"), "cadence"),
+        (("Ada", "--every", "x"), "--every"),
+        (("Ada", "--tag", " "), "tag must not be empty"),
+        (("Ada", "--phone", ""), "phone must not be empty"),
+    ],
+)
+def test_add_refusals(recip: Recip, options: tuple[str, ...], match: str) -> None:
+    refused(recip, "contact", "add", *options, match=match)
+
+
+# -- edit -----------------------------------------------------------------------------
+
+
+def test_edit_changes_only_given_fields(recip: Recip) -> None:
+    cid = add(recip, "Ada", "--email", "a@x.org", "--tag", "t1", "--org", "Old")
+    event = recorded(
+        recip, "contact", "edit", "ada", "--name", "Ada L", "--tag", "t2", "--tag", "t3"
+    )
+    assert isinstance(event, ContactEdited)
+    assert event.contact_id == cid
+    contact = state(recip).contact(cid)
+    assert contact is not None
+    assert (contact.name, contact.tags, contact.emails, contact.org) == (
+        "Ada L",
+        ("t2", "t3"),
+        ("a@x.org",),
+        "Old",
+    )
+
+
+def test_edit_clears_lists_org_and_cadence(recip: Recip) -> None:
+    cid = add(
+        recip, "Ada", "--email", "a@x.org", "--phone", "1", "--tag", "t", "--org", "O",
+        "--every", "5",
+    )  # fmt: skip
+    recorded(
+        recip, "contact", "edit", cid,
+        "--clear-emails", "--clear-phones", "--clear-tags", "--clear-org", "--no-cadence",
+    )  # fmt: skip
+    contact = state(recip).contact(cid)
+    assert contact is not None
+    assert contact.emails == contact.phones == contact.tags == ()
+    assert contact.org is None and contact.cadence_days is None
+    rows = json_out(recip, "contact", "list", "--json")
+    assert rows[0]["emails"] == [] and rows[0]["cadence_days"] is None
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ((), "nothing to change"),
+        (("--name", " "), "name must not be empty"),
+        (("--name", "Ada"), "already has those values"),
+        (("--email", "a@x.org", "--clear-emails"), "not both"),
+        (("--org", "X", "--clear-org"), "not both"),
+        (("--every", "5", "--no-cadence"), "not both"),
+        (("--every", "-3"), "cadence"),
+        (("--email", "nope"), "not an email"),
+        (("--circle", "galaxy"), "--circle"),
+    ],
+)
+def test_edit_refusals(recip: Recip, options: tuple[str, ...], match: str) -> None:
+    add(recip, "Ada")
+    refused(recip, "contact", "edit", "Ada", *options, match=match)
+
+
+def test_edit_unknown_and_archived_contact_refused(recip: Recip) -> None:
+    refused(recip, "contact", "edit", "Nobody", "--name", "X", match="no contact matches")
+    add(recip, "Ada")
+    recorded(recip, "contact", "archive", "Ada")
+    refused(recip, "contact", "edit", "Ada", "--name", "X", match="archived")
+
+
+# -- archive / restore ----------------------------------------------------------------
+
+
+def test_archive_and_restore(recip: Recip) -> None:
+    cid = add(recip, "Ada")
+    archived = recorded(recip, "contact", "archive", "ADA")
+    assert isinstance(archived, ContactArchived) and archived.contact_id == cid
+    assert json_out(recip, "contact", "list", "--json") == []
+    listed = json_out(recip, "contact", "list", "--all", "--json")
+    assert [(r["contact_id"], r["archived"]) for r in listed] == [(cid, True)]
+    refused(recip, "contact", "archive", "Ada", match="already archived")
+    refused(recip, "log", "Ada", match="archived")
+    restored = recorded(recip, "contact", "restore", "ada")
+    assert isinstance(restored, ContactRestored) and restored.contact_id == cid
+    refused(recip, "contact", "restore", "Ada", match="not archived")
+    assert [r["name"] for r in json_out(recip, "contact", "list", "--json")] == ["Ada"]
+
+
+def test_archive_restore_unknown_refused(recip: Recip) -> None:
+    refused(recip, "contact", "archive", "Ghost", match="no contact matches")
+    refused(recip, "contact", "restore", "Ghost", match="no contact matches")
+
+
+# -- merge ------------------------------------------------------------------------------
+
+
+def test_merge_hides_absorbed_and_redirects_references(recip: Recip) -> None:
+    keep = add(recip, "Ada Lovelace")
+    other = add(recip, "A. Lovelace")
+    merged = recorded(recip, "contact", "merge", "Ada Lovelace", "a. lovelace")
+    assert isinstance(merged, ContactsMerged)
+    assert (merged.survivor_id, merged.absorbed_id) == (keep, other)
+    assert [r["contact_id"] for r in json_out(recip, "contact", "list", "--json")] == [keep]
+    rows = {r["contact_id"]: r for r in json_out(recip, "contact", "list", "--all", "--json")}
+    assert rows[other]["merged_into"] == keep and rows[keep]["merged_into"] is None
+    # The absorbed contact's id now means its survivor.
+    note = recorded(recip, "note", other, "met at the salon")
+    assert note.contact_id == keep  # type: ignore[attr-defined]
+    shown = json_out(recip, "contact", "show", other, "--json")
+    assert shown["contact_id"] == keep and shown["merged_from"] == [other]
+    table = recip.ok("contact", "list", "--all")
+    assert "merged into Ada Lovelace" in table
+
+
+def test_merge_refusals(recip: Recip) -> None:
+    add(recip, "Ada")
+    refused(recip, "contact", "merge", "Ada", "ada", match="same contact")
+    refused(recip, "contact", "merge", "Ada", "Ghost", match="no contact matches")
+    add(recip, "Bob")
+    recorded(recip, "contact", "archive", "Bob")
+    refused(recip, "contact", "merge", "Ada", "Bob", match="archived")
+
+
+# -- references -----------------------------------------------------------------------
+
+
+def test_reference_by_id_prefix_and_case_insensitive_name(recip: Recip) -> None:
+    cid = add(recip, "Grace Hopper")
+    assert recorded(recip, "note", cid, "a").contact_id == cid  # type: ignore[attr-defined]
+    assert recorded(recip, "note", cid[:-4], "b").contact_id == cid  # type: ignore[attr-defined]
+    assert recorded(recip, "note", "grace HOPPER", "c").contact_id == cid  # type: ignore[attr-defined]
+    refused(recip, "note", "Grace", "d", match="no contact matches")
+
+
+def test_ambiguous_name_lists_candidates(recip: Recip) -> None:
+    first = add(recip, "Sam")
+    second = add(recip, "sam")
+    line = refused(recip, "note", "SAM", "hello", match="matches 2 contacts")
+    assert first in line and second in line
+
+
+def test_ambiguous_prefix_lists_candidates(recip: Recip) -> None:
+    ids = [add(recip, name) for name in ("A", "B", "C")]
+    common = ids[0][:8]
+    assert all(i.startswith(common) for i in ids)  # UUIDv7: same millisecond-ish prefix
+    line = refused(recip, "note", common, "x", match="matches 3 contacts")
+    assert all(i in line for i in ids)
+
+
+# -- list and show ----------------------------------------------------------------------
+
+
+def test_list_json_keys_and_order(recip: Recip) -> None:
+    add(recip, "bob")
+    add(recip, "Alice", "--org", "Acme", "--tag", "x")
+    add(recip, "Bob")
+    rows = json_out(recip, "contact", "list", "--json")
+    assert [list(r) for r in rows] == [
+        [
+            "contact_id", "name", "emails", "phones", "org", "tags", "circle",
+            "cadence_days", "archived", "merged_into",
+        ]
+    ] * 3  # fmt: skip
+    names = [(r["name"].casefold(), r["contact_id"]) for r in rows]
+    assert names == sorted(names)
+    assert rows[0]["org"] == "Acme" and rows[0]["tags"] == ["x"]
+
+
+def test_list_table_and_empty(recip: Recip) -> None:
+    assert "no contacts" in recip.ok("contact", "list")
+    cid = add(recip, "Ada", "--circle", "inner")
+    table = recip.ok("contact", "list")
+    assert "Ada" in table and cid in table and "14d (inner)" in table
+    assert "status" not in table
+
+
+def test_show_json_and_table(recip: Recip) -> None:
+    cid = add(recip, "Ada", "--circle", "close", "--email", "a@x.org")
+    ask = recorded(recip, "ask", "Ada", "review my paper", "--weight", "3")
+    recorded(recip, "note", "Ada", "likes tea")
+    recorded(recip, "contact", "archive", "Ada")
+    shown = json_out(recip, "contact", "show", "ada", "--json")
+    assert shown["contact_id"] == cid
+    assert shown["archived"] is True
+    assert shown["effective_cadence_days"] == 30
+    assert [a["ask_id"] for a in shown["open_asks"]] == [ask.event_id]
+    assert [n["text"] for n in shown["notes"]] == ["likes tea"]
+    table = recip.ok("contact", "show", cid[:20])
+    for text in ("Ada", "archived", "a@x.org", "review my paper", "likes tea"):
+        assert text in table
+    refused(recip, "contact", "show", "Nobody", match="no contact matches")
+
+
+def test_retracted_contact_disappears(recip: Recip) -> None:
+    cid = add(recip, "Typo")
+    recorded(recip, "retract", cid, "--reason", "added by mistake")
+    assert json_out(recip, "contact", "list", "--all", "--json") == []
+    refused(recip, "note", cid, "x", match="no contact matches")
+
+
+def test_table_prints_names_literally(recip: Recip) -> None:
+    for name in ("[bold]Ada[/bold]", "李小龙", "Zoë :smile:"):
+        add(recip, name)
+    table = recip.ok("contact", "list")
+    for name in ("[bold]Ada[/bold]", "李小龙", "Zoë :smile:"):
+        assert name in table
+    assert json_out(recip, "contact", "list", "--json")[0]["name"] == "[bold]Ada[/bold]"

@@ -1,0 +1,177 @@
+"""Every CLI failure is one clear `error:` line with exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import core.store
+from tests.cli_support import position, recorded, refused
+from tests.conftest import Recip, run_recip_process
+
+#: One invocation of every command (arguments valid in shape).
+EVERY_COMMAND: list[tuple[str, ...]] = [
+    ("contact", "add", "Ada"),
+    ("contact", "edit", "Ada", "--name", "B"),
+    ("contact", "archive", "Ada"),
+    ("contact", "restore", "Ada"),
+    ("contact", "merge", "Ada", "Bob"),
+    ("contact", "list"),
+    ("contact", "list", "--json"),
+    ("contact", "show", "Ada"),
+    ("log", "Ada"),
+    ("ask", "Ada", "x"),
+    ("resolve", "0190", "granted"),
+    ("give", "Ada", "x"),
+    ("intro", "Ada", "Bob"),
+    ("note", "Ada", "x"),
+    ("retract", "0190", "--reason", "x"),
+    ("events",),
+    ("events", "--json"),
+]
+
+
+def one_error_line(recip: Recip, *args: str) -> str:
+    result = recip(*args)
+    assert result.exit_code == 1, (args, result.exit_code, result.output)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", EVERY_COMMAND, ids=" ".join)
+def test_uninitialised_home(bare_recip: Recip, args: tuple[str, ...]) -> None:
+    line = one_error_line(bare_recip, *args)
+    assert "run 'recip init' first" in line
+    assert not bare_recip.home.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{not json", b'{"device_id": 3, "name": "x", "created_at": "t"}', b"[]"],
+    ids=["empty", "garbage", "wrong-type", "not-an-object"],
+)
+def test_corrupt_device_file(recip: Recip, content: bytes) -> None:
+    (recip.home / "device.json").write_bytes(content)
+    for args in EVERY_COMMAND[:1] + EVERY_COMMAND[5:6]:
+        assert "cannot read" in one_error_line(recip, *args)
+
+
+def test_corrupt_log_file(recip: Recip) -> None:
+    (recip.home / "log.db").write_bytes(b"this is not a database" * 100)
+    for args in (("contact", "add", "Ada"), ("events", "--json")):
+        assert "cannot open the event store" in one_error_line(recip, *args)
+
+
+def test_home_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("x")
+    line = one_error_line(Recip(path), "contact", "list")
+    assert "--home" in line and "is a file" in line
+
+
+def test_home_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.setenv("RECIP_HOME", str(tmp_path / "envhome"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--device-name", "env"]).exit_code == 0
+    added = runner.invoke(cli, ["contact", "add", "Ada"])
+    assert added.exit_code == 0
+    listed = json.loads(runner.invoke(cli, ["contact", "list", "--json"]).stdout)
+    assert [r["contact_id"] for r in listed] == [added.stdout.strip()]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("frobnicate",), "no such command"),
+        (("contact", "befriend", "Ada"), "no such command"),
+        (("--bogus", "events"), "no such option"),
+        (("ask", "Ada"), "missing argument"),
+        (("ask", "Ada", "x", "--weight"), "requires an argument"),
+        (("contact", "list", "--colour"), "no such option"),
+    ],
+)
+def test_usage_mistakes_are_one_line(recip: Recip, args: tuple[str, ...], match: str) -> None:
+    recorded(recip, "contact", "add", "Ada")
+    line = refused(recip, *args, match=match)
+    assert "--help" in line
+
+
+@pytest.fixture
+def short_lock_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make SQLite give up on a lock after one second instead of thirty."""
+    original = core.store.SQLiteDatastore
+
+    @functools.wraps(original)
+    def quick(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, **{**kwargs, "lock_timeout": 1})
+
+    monkeypatch.setattr(core.store, "SQLiteDatastore", quick)
+
+
+def test_locked_database(recip: Recip, short_lock_timeout: None) -> None:
+    recorded(recip, "contact", "add", "Ada")
+    before = position(recip)
+    conn = sqlite3.connect(recip.home / "log.db", isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")  # another process is writing
+    try:
+        line = one_error_line(recip, "note", "Ada", "hello")
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+    assert "try again" in line  # locked, or (after retries) "the log kept changing"
+    assert position(recip) == before
+    recorded(recip, "note", "Ada", "hello")  # works once the lock is gone
+
+
+def test_help_for_every_command(recip: Recip) -> None:
+    seen = set()
+    for args in EVERY_COMMAND:
+        words = [a for a in args if a[0].isalpha() and a.islower()][:2]
+        path = words[:2] if words[0] == "contact" else words[:1]
+        result = recip(*path, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.stdout
+        seen.add(tuple(path))
+    assert len(seen) == 15
+
+
+# -- real processes ------------------------------------------------------------------
+
+
+def test_process_end_to_end(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert "initialised" in run_recip_process(home, "init", "--device-name", "proc").stdout
+    ada = run_recip_process(home, "contact", "add", "Ada").stdout.strip()
+    logged = run_recip_process(home, "log", "ada", "--channel", "call").stdout.strip()
+    events = json.loads(run_recip_process(home, "events", "--json").stdout)
+    assert [e["event_id"] for e in events] == [ada, logged]
+    assert [e["seq"] for e in events] == [1, 2]
+    assert events[1]["contact_ids"] == [ada]
+
+
+def test_process_refusal_is_one_line_without_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    uninitialised = run_recip_process(home, "events", check=False)
+    assert uninitialised.returncode == 1
+    assert uninitialised.stderr.startswith("error: ") and "Traceback" not in uninitialised.stderr
+    run_recip_process(home, "init")
+    bad = run_recip_process(home, "ask", "Nobody", "x", "--weight", "7", check=False)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+    assert json.loads(run_recip_process(home, "events", "--json").stdout) == []
+
+
+def test_process_version(tmp_path: Path) -> None:
+    result = run_recip_process(tmp_path, "--version")
+    assert result.stdout.startswith("recip, version")
