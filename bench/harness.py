@@ -49,6 +49,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
+        # other work on the machine skews absolute figures (ratios much less)
+        "load_average": list(os.getloadavg()),
     }
 
 
