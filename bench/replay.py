@@ -1,0 +1,174 @@
+"""Rebuild every view from a 1,000,000-event log, beside the raw read lower bound.
+
+    python -m bench.replay                 # 1,000,000 events, 3 repeats
+    python -m bench.replay --quick         # 20,000 events, 1 repeat (smoke test)
+    python -m bench.replay --events 200000 --repeats 5
+
+Steps, all in the same run:
+
+1. generate a seeded history (`projections.sample`, 2,000 contacts, 10 years,
+   3 devices) into a fresh SQLite log (in a child process, so that generation
+   does not count towards the measured memory);
+2. baseline: a plain `sqlite3` SELECT of every stored row, decoded with msgspec
+   into the event Structs (the least any rebuild must do);
+3. ours: `Projector.rebuild()`: read, fold, compute and write every view table
+   and the incremental index, in one transaction;
+4. an incremental catch-up of the last 1,000 events on the full log (reported,
+   no baseline).
+
+Each measurement runs in a fresh child process, which reports its own time and
+peak RSS (`resource.getrusage`), so one measurement's memory never inflates
+another's. Target: rebuild >= 0.4x the baseline's events/s, peak RSS < 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from bench.harness import Comparison, Figure, report
+from core.events import TYPE_BY_NAME
+from core.store import open_store
+from projections.projector import Projector
+from projections.sample import generate, write_fast
+
+TAIL = 1000
+SEED = 20_260_101
+
+
+def _fill(path: str, events: int) -> None:
+    store = open_store(path)
+    try:
+        head = generate(SEED, contacts=2000, years=10, devices=3, events=events + TAIL)
+        batch = [e for _, e in zip(range(events), head, strict=False)]
+        write_fast(store, batch)
+        del batch
+        tail = list(head)
+        with open(path + ".tail", "wb") as f:
+            f.write(msgspec.msgpack.encode([(type(e).__name__, e) for e in tail]))
+    finally:
+        store.close()
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _baseline(path: str) -> tuple[float, int]:
+    """Plain SELECT of every row, msgspec-decoded into the event Structs."""
+    decoders = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
+    db = sqlite3.connect(path)
+    start = time.perf_counter()
+    count = 0
+    cursor = db.execute("SELECT rowid, topic, state FROM stored_events ORDER BY rowid")
+    while rows := cursor.fetchmany(5000):
+        events = [decoders[t].decode(s) for _, t, s in rows]
+        count += len(events)
+    elapsed = time.perf_counter() - start
+    db.close()
+    return elapsed, count
+
+
+def _rebuild(path: str) -> tuple[float, int]:
+    with Projector(path) as projector:
+        start = time.perf_counter()
+        count = projector.rebuild()
+        return time.perf_counter() - start, count
+
+
+def _catch_up(path: str) -> tuple[float, int]:
+    from core.events import AnyEvent
+    from core.log import EventLog
+
+    with open(path + ".tail", "rb") as f:
+        pairs = msgspec.msgpack.decode(f.read(), type=list[tuple[str, AnyEvent]])
+    store = open_store(path)
+    EventLog(store).ingest([e for _, e in pairs])
+    store.close()
+    with Projector(path) as projector:
+        start = time.perf_counter()
+        count = projector.catch_up()
+        return time.perf_counter() - start, count
+
+
+def _child(fn: Callable[[str], tuple[float, int]], path: str, out: Any) -> None:
+    seconds, count = fn(path)
+    out.send((seconds, count, _peak_mb()))
+
+
+def measure(fn: Callable[[str], tuple[float, int]], path: str) -> tuple[float, int, float]:
+    """Run `fn(path)` in a fresh process: (seconds, events, peak RSS MB)."""
+    ctx = mp.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(fn, path, send))
+    process.start()
+    result: tuple[float, int, float] = receive.recv()
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="20,000 events, 1 repeat")
+    parser.add_argument("--dir", help="where to put the log (default: a temp dir)")
+    args = parser.parse_args()
+    events, repeats = (20_000, 1) if args.quick else (args.events, args.repeats)
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path = os.path.join(tmp, "log.db")
+        start = time.perf_counter()
+        ctx = mp.get_context("spawn")
+        filler = ctx.Process(target=_fill, args=(path, events))
+        filler.start()
+        filler.join()
+        if filler.exitcode != 0:
+            raise SystemExit("generating the log failed")
+        generated = time.perf_counter() - start
+        size_mb = os.path.getsize(path) / 1e6
+        ours = Figure("rebuild", "ev/s")
+        base = Figure("raw SELECT + msgspec decode", "ev/s")
+        memory = Figure("rebuild peak RSS", "MB")
+        base_memory = Figure("baseline peak RSS", "MB")
+        seconds = Figure("rebuild time", "s")
+        for _ in range(repeats):
+            b_s, b_n, b_mb = measure(_baseline, path)
+            o_s, o_n, o_mb = measure(_rebuild, path)
+            assert b_n == o_n, (b_n, o_n)
+            base.samples.append(b_n / b_s)
+            ours.samples.append(o_n / o_s)
+            memory.samples.append(o_mb)
+            base_memory.samples.append(b_mb)
+            seconds.samples.append(o_s)
+        c_s, c_n, c_mb = measure(_catch_up, path)
+        catch_up = Figure(f"incremental catch-up of {c_n:,} events", "ms", [c_s * 1000])
+        catch_up_memory = Figure("catch-up peak RSS", "MB", [c_mb])
+        report(
+            "replay",
+            {
+                "events": events,
+                "contacts": 2000,
+                "years": 10,
+                "devices": 3,
+                "seed": SEED,
+                "repeats": repeats,
+                "log_mb": round(size_mb, 1),
+                "generate_s": round(generated, 1),
+            },
+            [Comparison("rebuild all views vs raw read", ours, base, target=0.4)],
+            [seconds, memory, base_memory, catch_up, catch_up_memory],
+            write=not args.quick,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""The fold behind every view: `core.state.State` plus per-contact facts.
+
+Views need, for each contact, what concerns it. `State` keeps only what contact
+and ask resolution need (adds, edits, flags, merges, asks, resolutions,
+retractions), so `Fold` extends it, per contact id as written in events (before
+merges):
+
+- `filed[contact] = (positions, ids, codes)`, three parallel lists over every
+  event filed under the contact: its log position and id (the persisted index,
+  see `projections.projector`), and for a *touch* (interaction, give,
+  introduction, ask) one small int packing its local day, kind and weight
+  (`touch_code`; -1 for other events and for touches retracted up front).
+  Summaries fold these ints, not event objects: a rebuild sums a million of
+  them, and small ints in a list are far cheaper to walk than a million objects
+  scattered over memory;
+- `about`: the event objects themselves, kept only when `keep_events` (timelines
+  need them; a rebuild does not, and dropping them halves its memory).
+
+All resolution rules (retraction, last writer wins, merges, ask outcomes) stay
+those of `State`; `Fold` adds no rule of its own. A rebuild may pass the ids of
+every retracted event up front (`retracted`): their touches are then never
+coded, which spares the summaries a filtering pass. Any retraction not announced
+up front is still honoured when summarizing (`Fold.late_retractions`).
+
+`apply` dispatches on the event's exact type (one dict lookup) instead of a chain
+of `isinstance` checks; `extend` inlines the commonest types.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable
+from typing import Final
+
+from core.events import (
+    AskMade,
+    AskResolved,
+    ContactAdded,
+    ContactArchived,
+    ContactEdited,
+    ContactRestored,
+    ContactsMerged,
+    Event,
+    EventRetracted,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    NoteAdded,
+    OpaqueEvent,
+)
+from core.state import State, key
+
+MS_PER_DAY: Final = 86_400_000
+#: Touch kinds in a code (bits 3-4); bits 0-2 hold the weight, the rest the day.
+INTERACTION: Final = 0
+GIVE: Final = 1
+ASK: Final = 2
+_KIND: Final = {
+    InteractionLogged: INTERACTION,
+    GiveMade: GIVE,
+    IntroductionMade: GIVE,
+    AskMade: ASK,
+}
+TOUCH_TYPES: Final = frozenset(_KIND)
+#: The code of a filed event that is not a (live) touch. No touch has it: it would
+#: need kind bits 3, which no kind uses (dates before 1970 give negative codes).
+NOT_A_TOUCH: Final = -1
+
+
+def local_day(event: Event) -> int:
+    """The event's local date as days since 1970-01-01 (its own UTC offset applied)."""
+    return (event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY
+
+
+def touch_code(event: Event) -> int:
+    """`day << 5 | kind << 3 | weight` of a touch (weight 0 for an interaction).
+
+    Shifts keep the day exact for dates before 1970 too (`>>` floors).
+    """
+    kind = _KIND[type(event)]
+    weight = 0 if kind == INTERACTION else int(event.weight)  # type: ignore[attr-defined]
+    return (local_day(event) << 5) | (kind << 3) | weight
+
+
+Filed = tuple[list[int], list[str], list[int]]
+
+
+def _new_filed() -> Filed:
+    return ([], [], [])
+
+
+class Fold(State):
+    """`State` with per-contact facts for the views (see the module doc)."""
+
+    def __init__(
+        self,
+        events: Iterable[Event | OpaqueEvent] = (),
+        *,
+        keep_events: bool = True,
+        retracted: Collection[str] = frozenset(),
+    ) -> None:
+        self.keep_events = keep_events
+        self.upfront = retracted
+        self.about: dict[str, list[Event]] = defaultdict(list)
+        self.filed: dict[str, Filed] = defaultdict(_new_filed)
+        #: Ids of touches not kept in `by_id` (when not `keep_events`), for idempotence.
+        self.seen: set[str] = set()
+        #: Log positions of resolutions, merges and retractions (not filed by contact).
+        self.position_of: dict[str, int] = {}
+        self._position = 0
+        self._groups: dict[str, list[str]] | None = None
+        super().__init__(events)
+
+    def known(self, event_id: str) -> bool:
+        return event_id in self.by_id or event_id in self.seen
+
+    def apply(self, event: Event | OpaqueEvent, position: int = 0) -> None:
+        """Record one event's facts (and its log position). Idempotent, order-free."""
+        handler = _HANDLERS.get(type(event))
+        if handler is None or self.known(event.event_id):
+            return
+        assert not isinstance(event, OpaqueEvent)
+        if self._cache:
+            self._cache.clear()
+        self._groups = None
+        if self.keep_events or type(event) not in _COMPACT:
+            self.by_id[event.event_id] = event
+        else:
+            self.seen.add(event.event_id)
+        self._position = position
+        handler(self, event)
+
+    def extend(
+        self, pairs: Iterable[tuple[int, Event | OpaqueEvent]], *, once: bool = False
+    ) -> None:
+        """Apply many (position, event) pairs: `apply`, with single-contact
+        interactions, gives, asks, resolutions and notes (most of a history) inlined.
+        Each inlined branch records exactly what its handler records.
+
+        `once` promises that no event in `pairs` was applied before or appears twice
+        (a single scan of a log: one row per device and seq, hence per event), which
+        spares remembering the id of every touch just to stay idempotent."""
+        if self.keep_events:
+            for position, event in pairs:
+                self.apply(event, position)
+            return
+        seen, by_id, upfront, filed = self.seen, self.by_id, self.upfront, self.filed
+        asks, resolutions, position_of = self.asks, self.resolutions, self.position_of
+        apply = self.apply
+        for position, event in pairs:
+            cls = type(event)
+            if cls is InteractionLogged:
+                if len(event.contact_ids) != 1:  # type: ignore[union-attr]
+                    apply(event, position)
+                    continue
+                contact_id = event.contact_ids[0]  # type: ignore[union-attr]
+                code = ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
+            elif cls is GiveMade:
+                contact_id = event.contact_id  # type: ignore[union-attr]
+                code = (
+                    ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
+                    | 8
+                    | event.weight  # type: ignore[union-attr]
+                )
+            elif cls is NoteAdded:
+                contact_id = event.contact_id  # type: ignore[union-attr]
+                code = NOT_A_TOUCH
+            elif cls is AskResolved:
+                event_id = event.event_id
+                if event_id in by_id:
+                    continue
+                by_id[event_id] = event  # type: ignore[assignment]
+                resolutions[event.ask_id].append(event)  # type: ignore[union-attr, arg-type]
+                position_of[event_id] = position
+                continue
+            elif cls is AskMade:
+                event_id = event.event_id
+                if event_id in by_id:
+                    continue
+                by_id[event_id] = asks[event_id] = event  # type: ignore[assignment]
+                contact_id = event.contact_id  # type: ignore[union-attr]
+                record = filed[contact_id]
+                record[0].append(position)
+                record[1].append(event_id)
+                record[2].append(
+                    NOT_A_TOUCH
+                    if event_id in upfront
+                    else ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
+                    | 16
+                    | event.weight  # type: ignore[union-attr]
+                )
+                continue
+            else:
+                apply(event, position)
+                continue
+            event_id = event.event_id
+            if not once:
+                if event_id in seen or event_id in by_id:
+                    continue
+                seen.add(event_id)
+            record = filed[contact_id]
+            record[0].append(position)
+            record[1].append(event_id)
+            record[2].append(NOT_A_TOUCH if event_id in upfront else code)
+        self._cache.clear()
+        self._groups = None
+
+    # -- handlers: each records what State records, plus the per-contact facts -------
+
+    def _file(self, contact_id: str, e: Event, code: int = NOT_A_TOUCH) -> None:
+        if self.keep_events:
+            self.about[contact_id].append(e)
+        record = self.filed[contact_id]
+        record[0].append(self._position)
+        record[1].append(e.event_id)
+        record[2].append(NOT_A_TOUCH if e.event_id in self.upfront else code)
+
+    def _touch(self, contact_id: str, e: Event, code: int) -> None:
+        self._file(contact_id, e, code)
+
+    def _added(self, e: ContactAdded) -> None:
+        self.added[e.event_id] = e
+        self._file(e.event_id, e)
+
+    def _edited(self, e: ContactEdited) -> None:
+        self.edits[e.contact_id].append(e)
+        self._file(e.contact_id, e)
+
+    def _flag(self, e: ContactArchived | ContactRestored) -> None:
+        self.flags[e.contact_id].append(e)
+        self._file(e.contact_id, e)
+
+    def _merged(self, e: ContactsMerged) -> None:
+        self.merges[e.event_id] = e
+        self.position_of[e.event_id] = self._position
+        self._file(e.survivor_id, e)
+        if e.absorbed_id != e.survivor_id:
+            self._file(e.absorbed_id, e)
+
+    def _many(self, e: InteractionLogged | IntroductionMade) -> None:
+        code = touch_code(e)
+        for contact_id in dict.fromkeys(e.contact_ids):
+            self._touch(contact_id, e, code)
+
+    def _ask(self, e: AskMade) -> None:
+        self.asks[e.event_id] = e
+        self._touch(e.contact_id, e, touch_code(e))
+
+    def _give(self, e: GiveMade) -> None:
+        self._touch(e.contact_id, e, touch_code(e))
+
+    def _note(self, e: NoteAdded) -> None:
+        self._file(e.contact_id, e)
+
+    def _resolved(self, e: AskResolved) -> None:
+        self.resolutions[e.ask_id].append(e)
+        self.position_of[e.event_id] = self._position
+
+    def _retracted(self, e: EventRetracted) -> None:
+        self.retractions[e.target_id].append(e)
+        self.position_of[e.event_id] = self._position
+
+    # -- groups ---------------------------------------------------------------------
+
+    def groups(self) -> dict[str, list[str]]:
+        """Survivor id -> every id whose history counts for it (itself first)."""
+        if self._groups is None:
+            groups: dict[str, list[str]] = {}
+            links = self._links()
+            ids = sorted(set(self.filed) | set(self.added) | set(links))
+            for contact_id in ids:
+                groups.setdefault(self.survivor(contact_id), [])
+            for contact_id in ids:
+                survivor = self.survivor(contact_id)
+                if contact_id != survivor:
+                    groups[survivor].append(contact_id)
+            self._groups = {g: [g, *rest] for g, rest in groups.items()}
+        return self._groups
+
+    def members(self, survivor_id: str) -> list[str]:
+        """The ids whose history counts for `survivor_id` (empty if it is absorbed)."""
+        if self.survivor(survivor_id) != survivor_id:
+            return []
+        return self.groups().get(survivor_id, [survivor_id])
+
+    def asks_by_contact(self) -> dict[str, list[str]]:
+        """Contact id (as written) -> ids of its asks, retracted ones included."""
+        cached: dict[str, list[str]] | None = self._cache.get("asks_by_contact")
+        if cached is None:
+            cached = defaultdict(list)
+            for ask_id, ask in self.asks.items():
+                cached[ask.contact_id].append(ask_id)
+            self._cache["asks_by_contact"] = cached
+        return cached
+
+    def late_retractions(self) -> bool:
+        """Whether some retraction was not announced up front (summaries must filter)."""
+        cached: bool | None = self._cache.get("late_retractions")
+        if cached is None:
+            upfront = self.upfront
+            cached = any(target not in upfront for target in self.retractions)
+            self._cache["late_retractions"] = cached
+        return cached
+
+    def outcome(self, ask_id: str) -> str | None:
+        """An ask's outcome: its latest live resolution by (hlc, event_id), else None."""
+        best: AskResolved | None = None
+        for candidate in self.resolutions.get(ask_id, ()):
+            if self.live(candidate) and (best is None or key(candidate) > key(best)):
+                best = candidate
+        return None if best is None else best.outcome
+
+
+_COMPACT: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, NoteAdded})
+_HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
+    ContactAdded: Fold._added,  # type: ignore[dict-item]
+    ContactEdited: Fold._edited,  # type: ignore[dict-item]
+    ContactArchived: Fold._flag,  # type: ignore[dict-item]
+    ContactRestored: Fold._flag,  # type: ignore[dict-item]
+    ContactsMerged: Fold._merged,  # type: ignore[dict-item]
+    InteractionLogged: Fold._many,  # type: ignore[dict-item]
+    IntroductionMade: Fold._many,  # type: ignore[dict-item]
+    AskMade: Fold._ask,  # type: ignore[dict-item]
+    GiveMade: Fold._give,  # type: ignore[dict-item]
+    NoteAdded: Fold._note,  # type: ignore[dict-item]
+    AskResolved: Fold._resolved,  # type: ignore[dict-item]
+    EventRetracted: Fold._retracted,  # type: ignore[dict-item]
+}

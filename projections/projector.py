@@ -1,0 +1,638 @@
+"""Persisted views beside the event log, kept up to date incrementally (ADR 0011).
+
+The views live in `view_*` tables of the device's `log.db`, next to the
+eventsourcing tables, with the log position they reflect in `view_meta`. Every
+write (catch-up or rebuild) happens in one `BEGIN IMMEDIATE` transaction that
+also moves the position, so after a crash the views are exactly as of their
+position, never ahead of or behind it.
+
+Catch-up reads only the events after the stored position. Views are a function
+of the *set* of events, and a late event (a retraction, a merge, a resolution of
+an old ask) can change rows computed long ago, so catch-up does not fold deltas:
+it keeps an index of which log positions concern which contact and recomputes the
+rows of every contact group the new events touch, from exactly the events that
+concern it. That is sound because a group's rows depend only on:
+
+- the events naming its members (filed under each member in `view_index`, with
+  the resolutions of their asks filed under the ask's contact),
+- every merge and every retraction (few; kept in `view_merge`, `view_retraction`).
+
+Tables:
+
+- `view_meta(name, value)`: `position`, `schema`;
+- `view_summary`: one `Summary` per active contact (the ledger/cold source);
+- `view_contact`: every added contact with its name, archived flag and survivor
+  (for lookups by name and for timelines of archived or merged contacts);
+- `view_index(contact_id, ask_ids, positions, event_ids)`: chunks (one per
+  contact per catch-up; one per contact after a rebuild) of the positions
+  (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
+  id as named in events, and the ids of its asks. Appending a chunk never
+  rewrites the contact's earlier ones;
+- `view_pending`: resolutions whose ask has not arrived yet;
+- `view_merge`, `view_retraction`: positions of every merge and retraction;
+- `view_link`: absorbed contact id -> its final survivor.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import sys
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from core import codec
+from core.errors import StoreError
+from core.events import (
+    SCHEMA_VERSION,
+    TYPE_BY_NAME,
+    AskMade,
+    AskResolved,
+    ContactsMerged,
+    Event,
+    EventRetracted,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    NoteAdded,
+    OpaqueEvent,
+    contacts_of,
+)
+
+from .fold import Fold
+from .views import Summary, add_touches, summarize
+
+#: Events whose effect on views is purely additive (see `Projector._incremental`).
+_PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
+
+#: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
+SCHEMA: Final = 4
+PAGE: Final = 5000
+_IN_CHUNK: Final = 500
+#: Catch-up of more new events than this (and than the log already had) rebuilds.
+REBUILD_ABOVE: Final = 50_000
+
+Progress = Callable[[int, int], None]
+
+_TABLES: Final = (
+    "CREATE TABLE view_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE view_summary (contact_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "circle TEXT NOT NULL, cadence_days INTEGER, added_day INTEGER NOT NULL, "
+    "gives INTEGER NOT NULL, give_weight INTEGER NOT NULL, asks INTEGER NOT NULL, "
+    "ask_weight INTEGER NOT NULL, granted INTEGER NOT NULL, declined INTEGER NOT NULL, "
+    "withdrawn INTEGER NOT NULL, unanswered INTEGER NOT NULL, open INTEGER NOT NULL, "
+    "last_give INTEGER, last_ask INTEGER, last_touch INTEGER, touches BLOB NOT NULL)",
+    "CREATE TABLE view_contact (contact_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
+    # ask_ids first: small, so finding an ask's owner never reads the big columns.
+    "CREATE TABLE view_index (contact_id TEXT NOT NULL, ask_ids TEXT NOT NULL, "
+    "positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
+    "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
+    "position INTEGER NOT NULL)",
+    "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
+    "CREATE TABLE view_retraction (position INTEGER PRIMARY KEY, target_id TEXT NOT NULL)",
+    "CREATE TABLE view_link (contact_id TEXT PRIMARY KEY, survivor TEXT NOT NULL)",
+)
+TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
+_INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
+SUMMARY_COLUMNS: Final = (
+    "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
+    "ask_weight, granted, declined, withdrawn, unanswered, open, last_give, last_ask, "
+    "last_touch, touches"
+)
+
+
+# -- encoding helpers --------------------------------------------------------------------
+
+
+def pack(values: Iterable[int], typecode: str = "q") -> bytes:
+    """Little-endian packed integers (portable across machines)."""
+    packed = array(typecode, values)
+    if sys.byteorder == "big":  # pragma: no cover - no big-endian CI
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack(blob: bytes, typecode: str = "q") -> array[int]:
+    packed = array(typecode)
+    packed.frombytes(blob)
+    if sys.byteorder == "big":  # pragma: no cover
+        packed.byteswap()
+    return packed
+
+
+def summary_row(s: Summary) -> tuple[Any, ...]:
+    return (
+        s.contact_id,
+        s.name,
+        s.circle,
+        s.cadence_days,
+        s.added_day,
+        s.gives,
+        s.give_weight,
+        s.asks,
+        s.ask_weight,
+        s.granted,
+        s.declined,
+        s.withdrawn,
+        s.unanswered,
+        s.open,
+        s.last_give,
+        s.last_ask,
+        s.last_touch,
+        pack(s.touches),
+    )
+
+
+def summary_from_row(row: Sequence[Any]) -> Summary:
+    return Summary(
+        contact_id=row[0],
+        name=row[1],
+        circle=row[2],
+        cadence_days=row[3],
+        added_day=row[4],
+        gives=row[5],
+        give_weight=row[6],
+        asks=row[7],
+        ask_weight=row[8],
+        granted=row[9],
+        declined=row[10],
+        withdrawn=row[11],
+        unanswered=row[12],
+        open=row[13],
+        last_give=row[14],
+        last_ask=row[15],
+        last_touch=row[16],
+        touches=tuple(unpack(row[17])),
+    )
+
+
+def _ids(ids: Iterable[str]) -> str:
+    """The `,a,b,` form, searchable exactly with instr(text, ',' || id || ',')."""
+    joined = ",".join(ids)
+    return f",{joined}," if joined else ","
+
+
+@dataclass
+class _Filed:
+    """New index entries for one contact, gathered during a catch-up."""
+
+    positions: list[int] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    ask_ids: list[str] = field(default_factory=list)
+
+
+_FAST: Final = {
+    name: (msgspec.msgpack.Decoder(cls), SCHEMA_VERSION[name]) for name, cls in TYPE_BY_NAME.items()
+}
+
+
+def _decode_rows(
+    rows: list[tuple[int, str, bytes]],
+) -> Iterator[tuple[int, Event | OpaqueEvent]]:
+    """Decode stored rows lazily: a per-type msgspec decoder for current-version
+    events of known types (nearly all), `codec.decode` (upcasting, opaque types)
+    otherwise."""
+    fast = _FAST
+    for position, topic, state in rows:
+        pair = fast.get(topic)
+        if pair is not None:
+            try:
+                event = pair[0].decode(state)
+            except msgspec.DecodeError:
+                event = None
+            if event is not None and event.v == pair[1]:
+                yield position, event
+                continue
+        yield position, codec.decode(topic, state)
+
+
+def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+    return list(_decode_rows(rows))
+
+
+# -- the projector ---------------------------------------------------------------------------
+
+
+class Projector:
+    """Owns the view tables of one log database (synchronous; writes)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self.db.execute("PRAGMA journal_mode=WAL")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- entry points ------------------------------------------------------------------
+
+    def position(self) -> int | None:
+        """The log position the views reflect (None if never built)."""
+        if not self._has_views():
+            return None
+        row = self.db.execute("SELECT value FROM view_meta WHERE name = 'position'").fetchone()
+        return None if row is None else int(row[0])
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Bring the views up to the end of the log; returns the events folded in.
+
+        Builds them from scratch when they are missing, of an older schema, or far
+        behind (a rebuild is then cheaper than recomputing most groups).
+        """
+        with self._write():
+            if not self._current():
+                return self._rebuild(progress)
+            position = self._meta("position")
+            head = self._head()
+            if head <= position:
+                return 0
+            if head - position > REBUILD_ABOVE and head - position > position:
+                return self._rebuild(progress)
+            return self._incremental(position)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every view table and build them again from the whole log."""
+        with self._write():
+            return self._rebuild(progress)
+
+    # -- transactions -------------------------------------------------------------------
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def _has_views(self) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='view_meta'"
+        ).fetchone()
+        return row is not None
+
+    def _current(self) -> bool:
+        return self._has_views() and self._meta("schema") == SCHEMA
+
+    def _meta(self, name: str) -> int:
+        row = self.db.execute("SELECT value FROM view_meta WHERE name = ?", (name,)).fetchone()
+        return -1 if row is None else int(row[0])
+
+    def _set_position(self, position: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO view_meta (name, value) VALUES ('position', ?)", (position,)
+        )
+
+    def _head(self) -> int:
+        if not self._log_exists():
+            return 0
+        row = self.db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+        return int(row[0] or 0)
+
+    def _log_exists(self) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='stored_events'"
+        ).fetchone()
+        return row is not None
+
+    # -- reading the log ------------------------------------------------------------------
+
+    def scan(self, after: int = 0) -> Iterator[list[tuple[int, Event | OpaqueEvent]]]:
+        """Pages of (position, event) after a position, in log order."""
+        if not self._log_exists():
+            return
+        cursor = self.db.execute(
+            "SELECT rowid, topic, state FROM stored_events WHERE rowid > ? ORDER BY rowid",
+            (after,),
+        )
+        while rows := cursor.fetchmany(PAGE):
+            yield _decode_page(rows)
+
+    def fetch(self, positions: Iterable[int]) -> list[tuple[int, Event | OpaqueEvent]]:
+        """The events at the given log positions."""
+        wanted = sorted(set(positions))
+        out: list[tuple[int, Event | OpaqueEvent]] = []
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT rowid, topic, state FROM stored_events WHERE rowid IN ({marks})", chunk
+            ).fetchall()
+            out.extend((p, codec.decode(t, s)) for p, t, s in rows)
+        return out
+
+    # -- rebuild --------------------------------------------------------------------------
+
+    def _rebuild(self, progress: Progress | None) -> int:
+        for name in TABLE_NAMES:
+            self.db.execute(f"DROP TABLE IF EXISTS {name}")
+        for sql in _TABLES:
+            self.db.execute(sql)
+        self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
+        head = self._head()
+        fold = Fold(keep_events=False, retracted=self._retracted_ids())
+        done = 0
+        last = 0
+        # The fold only grows, and holds no cycles: the cyclic collector's repeated
+        # passes over a million live objects would cost more than the fold itself.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            if self._log_exists():
+                cursor = self.db.execute(
+                    "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
+                )
+                while rows := cursor.fetchmany(PAGE):
+                    fold.extend(_decode_rows(rows), once=True)
+                    done += len(rows)
+                    last = rows[-1][0]
+                    if progress is not None:
+                        progress(done, head)
+            self._write_all(fold)
+        finally:
+            if collecting:
+                gc.enable()
+        self._set_position(last)
+        return done
+
+    def _retracted_ids(self) -> set[str]:
+        """Targets of every retraction in the log: one cheap pass before a rebuild,
+        so that the fold never codes a retracted touch."""
+        if not self._log_exists():
+            return set()
+        rows = self.db.execute(
+            "SELECT rowid, topic, state FROM stored_events WHERE topic = 'EventRetracted'"
+        ).fetchall()
+        return {e.target_id for _, e in _decode_page(rows) if isinstance(e, EventRetracted)}
+
+    def _write_all(self, fold: Fold) -> None:
+        """Write every table from a fold of the whole log."""
+        filed: dict[str, _Filed] = {
+            contact_id: _Filed(list(record[0]), list(record[1]))
+            for contact_id, record in fold.filed.items()
+        }
+        for contact_id, ask_ids in fold.asks_by_contact().items():
+            filed.setdefault(contact_id, _Filed()).ask_ids = ask_ids
+        pending = []
+        for ask_id, resolutions in fold.resolutions.items():
+            ask = fold.asks.get(ask_id)
+            for r in resolutions:
+                where = fold.position_of[r.event_id]
+                if ask is None:
+                    pending.append((r.event_id, ask_id, where))
+                else:
+                    entry = filed.setdefault(ask.contact_id, _Filed())
+                    entry.positions.append(where)
+                    entry.event_ids.append(r.event_id)
+        self.db.executemany(
+            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
+            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+        )
+        self.db.executemany("INSERT INTO view_pending VALUES (?, ?, ?)", pending)
+        self.db.executemany(
+            "INSERT INTO view_merge VALUES (?, ?)",
+            ((fold.position_of[m], m) for m in fold.merges),
+        )
+        self.db.executemany(
+            "INSERT INTO view_retraction VALUES (?, ?)",
+            (
+                (fold.position_of[r.event_id], target)
+                for target, rs in fold.retractions.items()
+                for r in rs
+            ),
+        )
+        self.db.execute(_INDEX_BY_CONTACT)
+        groups = fold.groups()
+        self._write_groups(fold, groups, groups)
+
+    def _write_groups(
+        self, fold: Fold, groups: dict[str, list[str]], recompute: Iterable[str]
+    ) -> None:
+        """(Re)write the summary, contact and link rows of the given groups."""
+        summaries, contacts, links = [], [], []
+        for survivor_id in recompute:
+            summary = summarize(fold, survivor_id)
+            if summary is not None:
+                summaries.append(summary_row(summary))
+            for member in groups.get(survivor_id, ()):
+                if member != survivor_id:
+                    links.append((member, survivor_id))
+                contact = fold.contact(member)
+                if contact is not None:
+                    contacts.append((member, contact.name, int(contact.archived), survivor_id))
+        marks = ",".join("?" * 18)
+        self.db.executemany(f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summaries)
+        self.db.executemany("INSERT OR REPLACE INTO view_contact VALUES (?, ?, ?, ?)", contacts)
+        self.db.executemany("INSERT OR REPLACE INTO view_link VALUES (?, ?)", links)
+
+    # -- incremental catch-up ------------------------------------------------------------------
+
+    def _incremental(self, position: int) -> int:
+        """Fold the events after `position` into the views.
+
+        Two paths. Plain touches (interactions, gives, introductions, asks with
+        no known resolution) that nothing else in the batch concerns are *added*
+        to their group's summary (`add_touches`): the common case, O(new events).
+        Everything else (contacts added, edited, archived, merged; resolutions;
+        retractions; changed merge links) marks the groups it concerns for a
+        full recompute from their indexed events.
+        """
+        new = [pe for page in self.scan(position) for pe in page]
+        filed: dict[str, _Filed] = defaultdict(_Filed)
+        full: set[str] = set()
+        plain: list[Event] = []
+        merges_changed = False
+        batch_asks: dict[str, str] = {}
+        resolutions: list[tuple[int, AskResolved]] = []
+        retractions: list[tuple[int, EventRetracted]] = []
+        for where, event in new:
+            if isinstance(event, OpaqueEvent):
+                continue
+            cls = type(event)
+            if cls is AskResolved:
+                resolutions.append((where, event))  # type: ignore[arg-type]
+                continue
+            if cls is EventRetracted:
+                retractions.append((where, event))  # type: ignore[arg-type]
+                continue
+            contacts = list(dict.fromkeys(contacts_of(event)))
+            if cls is ContactsMerged:
+                merges_changed = True
+                self.db.execute(
+                    "INSERT OR IGNORE INTO view_merge VALUES (?, ?)", (where, event.event_id)
+                )
+            if cls in _PLAIN:
+                plain.append(event)
+            elif cls is not NoteAdded:
+                full.update(contacts)
+            for contact_id in contacts:
+                entry = filed[contact_id]
+                entry.positions.append(where)
+                entry.event_ids.append(event.event_id)
+                if cls is AskMade:
+                    entry.ask_ids.append(event.event_id)
+                    batch_asks[event.event_id] = contact_id
+        # Resolutions go under their ask's contact, or wait for the ask.
+        for where, resolution in resolutions:
+            owner = batch_asks.get(resolution.ask_id) or self._ask_owner(resolution.ask_id)
+            if owner is None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO view_pending VALUES (?, ?, ?)",
+                    (resolution.event_id, resolution.ask_id, where),
+                )
+                continue
+            filed[owner].positions.append(where)
+            filed[owner].event_ids.append(resolution.event_id)
+            full.add(owner)
+        for ask_id, owner in batch_asks.items():
+            waiting = self.db.execute(
+                "SELECT event_id, position FROM view_pending WHERE ask_id = ?", (ask_id,)
+            ).fetchall()
+            for event_id, where in waiting:
+                filed[owner].positions.append(where)
+                filed[owner].event_ids.append(event_id)
+                full.add(owner)
+            if waiting:
+                self.db.execute("DELETE FROM view_pending WHERE ask_id = ?", (ask_id,))
+        self._append_index(filed)
+        # A retraction concerns whatever its target concerns (if the target is here yet).
+        for where, retraction in retractions:
+            self.db.execute(
+                "INSERT OR IGNORE INTO view_retraction VALUES (?, ?)",
+                (where, retraction.target_id),
+            )
+            full.update(self._owners(retraction.target_id))
+            if self._is_merge(retraction.target_id):
+                merges_changed = True
+        old_links = dict(self.db.execute("SELECT contact_id, survivor FROM view_link").fetchall())
+        links = self._resolve_links() if merges_changed else old_links
+        for contact_id in set(old_links) | set(links):
+            if old_links.get(contact_id) != links.get(contact_id):
+                full.add(contact_id)
+        groups = {links.get(c, c) for c in full} | {old_links.get(c, c) for c in full}
+        groups = self._recompute(groups, links)
+        self._add_plain(plain, groups, links)
+        self._set_position(new[-1][0] if new else position)
+        return len(new)
+
+    def _add_plain(self, plain: list[Event], skip: set[str], links: dict[str, str]) -> None:
+        """Add plain touches to the summaries of groups not recomputed in full."""
+        if not plain:
+            return
+        retracted = {r[0] for r in self.db.execute("SELECT target_id FROM view_retraction")}
+        by_group: dict[str, list[Event]] = defaultdict(list)
+        for event in plain:
+            if event.event_id in retracted:
+                continue  # its retraction arrived first
+            for survivor in dict.fromkeys(links.get(c, c) for c in contacts_of(event)):
+                if survivor not in skip:
+                    by_group[survivor].append(event)
+        for survivor, touches in by_group.items():
+            row = self.db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM view_summary WHERE contact_id = ?", (survivor,)
+            ).fetchone()
+            if row is None:
+                continue  # not active: its rows appear when a full recompute makes it so
+            summary = add_touches(summary_from_row(row), touches)
+            marks = ",".join("?" * 18)
+            self.db.execute(
+                f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
+            )
+
+    def _ask_owner(self, ask_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT contact_id FROM view_index WHERE instr(ask_ids, ?) > 0",
+            (f",{ask_id},",),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _owners(self, event_id: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT contact_id FROM view_index WHERE instr(event_ids, ?) > 0",
+            (f",{event_id},",),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _is_merge(self, event_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM view_merge WHERE event_id = ?", (event_id,))
+        return row.fetchone() is not None
+
+    def _append_index(self, filed: dict[str, _Filed]) -> None:
+        """Add one chunk row per contact: appending never rewrites what is stored."""
+        self.db.executemany(
+            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
+            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+        )
+
+    def _global_positions(self) -> list[int]:
+        """Positions of every merge and retraction: inputs to every group's rows."""
+        rows = self.db.execute(
+            "SELECT position FROM view_merge UNION SELECT position FROM view_retraction"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _resolve_links(self) -> dict[str, str]:
+        """Absorbed id -> final survivor, from every merge and retraction (State's rule)."""
+        fold = Fold(e for _, e in self.fetch(self._global_positions()))
+        ids = {c for m in fold.merges.values() for c in (m.survivor_id, m.absorbed_id)}
+        return {c: s for c in sorted(ids) if (s := fold.survivor(c)) != c}
+
+    def _recompute(self, survivors: set[str], links: dict[str, str]) -> set[str]:
+        """Recompute the rows of the given groups from the events that concern them;
+        returns the survivors recomputed."""
+        survivors = {links.get(s, s) for s in survivors}
+        if not survivors:
+            return survivors
+        members: dict[str, list[str]] = {s: [s] for s in survivors}
+        for absorbed, survivor in sorted(links.items()):
+            if survivor in members:
+                members[survivor].append(absorbed)
+        everyone = [m for group in members.values() for m in group]
+        positions = set(self._global_positions())
+        for i in range(0, len(everyone), _IN_CHUNK):
+            chunk = everyone[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for (blob,) in self.db.execute(
+                f"SELECT positions FROM view_index WHERE contact_id IN ({marks})", chunk
+            ):
+                positions.update(unpack(blob))
+        fold = Fold(keep_events=False)
+        fold.extend(self.fetch(positions), once=True)  # distinct rows: distinct events
+        groups = fold.groups()
+        for chunk_start in range(0, len(everyone), _IN_CHUNK):
+            chunk = everyone[chunk_start : chunk_start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for table in ("view_summary", "view_contact", "view_link"):
+                self.db.execute(f"DELETE FROM {table} WHERE contact_id IN ({marks})", chunk)
+        self._write_groups(fold, groups, sorted(survivors))
+        return survivors
+
+
+class _Transaction:
+    """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot lock the views for writing: {exc}") from exc
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

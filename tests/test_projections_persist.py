@@ -1,0 +1,187 @@
+"""Persisted views: position bookkeeping, crash safety, incremental reads, late arrivals."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from core.errors import AmbiguousError, NotFoundError
+from core.events import ContactsMerged, EventRetracted, GiveMade, InteractionLogged
+from core.log import EventLog
+from core.store import open_store
+from projections import views
+from projections.fold import Fold
+from projections.projector import Projector
+from projections.query import ContactRef, Views, resolve
+
+from .test_projections_views import D0, History
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> str:
+    return str(tmp_path / "log.db")
+
+
+def ingest(path: str, events: list) -> None:  # type: ignore[type-arg]
+    store = open_store(path)
+    try:
+        EventLog(store).ingest(events)
+    finally:
+        store.close()
+
+
+def summaries(path: str) -> list[views.Summary]:
+    return asyncio.run(Views(path).summaries())
+
+
+def test_views_record_the_position_they_reflect(log_path: str) -> None:
+    h = History()
+    a = h.contact("Ann")
+    h.add(InteractionLogged, 1, contact_ids=(a,))
+    ingest(log_path, h.events)
+    with Projector(log_path) as p:
+        assert p.position() is None
+        assert p.catch_up() == 2
+        assert p.position() == 2
+        assert p.catch_up() == 0
+    h.add(GiveMade, 2, contact_id=a, what="x", weight=2)
+    ingest(log_path, h.events[-1:])
+    (s,) = summaries(log_path)  # reads catch up first
+    assert s.give_weight == 2
+    with Projector(log_path) as p:
+        assert p.position() == 3
+
+
+def test_a_failed_catch_up_leaves_views_and_position_as_they_were(
+    log_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = History()
+    a = h.contact("Ann")
+    ingest(log_path, h.events)
+    before = summaries(log_path)
+    h.add(GiveMade, 2, contact_id=a, what="x", weight=2)
+    ingest(log_path, h.events[-1:])
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("crash in the middle of a catch-up")
+
+    # The last step of a catch-up fails: everything before it must roll back.
+    monkeypatch.setattr(Projector, "_set_position", broken)
+    with Projector(log_path) as p, pytest.raises(RuntimeError):
+        p.catch_up()
+    monkeypatch.undo()
+    with Projector(log_path) as p:
+        assert p.position() == 1
+        rows = p.db.execute("SELECT COUNT(*) FROM view_index").fetchone()
+        assert rows == (1,)  # the index entry of the failed catch-up was rolled back too
+        assert p.db.execute("SELECT give_weight FROM view_summary").fetchall() == [(0,)]
+    assert summaries(log_path) != before
+    assert summaries(log_path)[0].give_weight == 2
+
+
+def test_catch_up_reads_only_new_events(log_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = History()
+    a = h.contact("Ann")
+    for day in range(5):
+        h.add(InteractionLogged, day, contact_ids=(a,))
+    ingest(log_path, h.events)
+    summaries(log_path)
+    h.add(InteractionLogged, 9, contact_ids=(a,))
+    ingest(log_path, h.events[-1:])
+    seen: list[int] = []
+    original = Projector.scan
+
+    def spy(self: Projector, after: int = 0):  # type: ignore[no-untyped-def]
+        seen.append(after)
+        return original(self, after)
+
+    monkeypatch.setattr(Projector, "scan", spy)
+    with Projector(log_path) as p:
+        assert p.catch_up() == 1
+    assert seen == [6]
+
+
+def test_late_retraction_and_merge_change_rows_computed_earlier(log_path: str) -> None:
+    h = History()
+    a, b = h.contact("Ann"), h.contact("Ben")
+    give = h.add(GiveMade, 1, contact_id=a, what="x", weight=3)
+    h.add(GiveMade, 2, contact_id=b, what="y", weight=1)
+    ingest(log_path, h.events)
+    assert {s.name: s.give_weight for s in summaries(log_path)} == {"Ann": 3, "Ben": 1}
+    h.add(EventRetracted, 3, target_id=give.event_id, reason="no")
+    ingest(log_path, h.events[-1:])
+    assert {s.name: s.give_weight for s in summaries(log_path)} == {"Ann": 0, "Ben": 1}
+    h.add(ContactsMerged, 4, survivor_id=a, absorbed_id=b)
+    ingest(log_path, h.events[-1:])
+    (only,) = summaries(log_path)
+    assert (only.name, only.give_weight) == ("Ann", 1)
+    refs = asyncio.run(Views(log_path).contacts())
+    assert {r.contact_id: r.survivor for r in refs} == {a: a, b: a}
+    # A retraction that arrives before its target: the target never counts.
+    ghost_id = "ghost-give"
+    early = EventRetracted(
+        event_id="r-early",
+        device_id="d9",
+        seq=1,
+        hlc=1,
+        occurred_at=(D0 + 5) * 86_400_000,
+        target_id=ghost_id,
+        reason="x",
+    )
+    ingest(log_path, [early])
+    late = GiveMade(
+        event_id=ghost_id,
+        device_id="d8",
+        seq=1,
+        hlc=2,
+        occurred_at=(D0 + 5) * 86_400_000,
+        contact_id=a,
+        what="z",
+        weight=5,
+    )
+    ingest(log_path, [late])
+    (only,) = summaries(log_path)
+    assert only.give_weight == 1
+    with Projector(log_path) as p:
+        p.rebuild()
+    assert summaries(log_path) == views.summaries(Fold([*h.events, early, late]))
+
+
+def test_schema_change_rebuilds(log_path: str) -> None:
+    h = History()
+    h.contact("Ann")
+    ingest(log_path, h.events)
+    summaries(log_path)
+    with Projector(log_path) as p:
+        p.db.execute("UPDATE view_meta SET value = 0 WHERE name = 'schema'")
+        p.db.execute("DELETE FROM view_summary")
+    assert [s.name for s in summaries(log_path)] == ["Ann"]
+
+
+def test_rebuild_reports_progress(log_path: str) -> None:
+    h = History()
+    a = h.contact("Ann")
+    for day in range(12):
+        h.add(InteractionLogged, day, contact_ids=(a,))
+    ingest(log_path, h.events)
+    calls: list[tuple[int, int]] = []
+    with Projector(log_path) as p:
+        assert p.rebuild(lambda done, total: calls.append((done, total))) == 13
+    assert calls[-1] == (13, 13)
+
+
+def test_resolve_references() -> None:
+    refs = [
+        ContactRef("aaaa-1", "Ann", False, "aaaa-1"),
+        ContactRef("aaab-2", "Ann", True, "aaab-2"),
+        ContactRef("bbbb-3", "Ben", False, "aaaa-1"),
+    ]
+    assert resolve(refs, "bbbb-3").contact_id == "aaaa-1"  # absorbed -> survivor
+    assert resolve(refs, "aaab").contact_id == "aaab-2"
+    assert resolve(refs, "aaaa").contact_id == "aaaa-1"
+    with pytest.raises(AmbiguousError):
+        resolve(refs, "ann")
+    with pytest.raises(NotFoundError):
+        resolve(refs, "Ben")  # merged away: only reachable by its id
