@@ -16,6 +16,7 @@ resumes by simply running again, and never loses or duplicates an event.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import threading
@@ -89,7 +90,7 @@ class Replica:
         transport: Transport,
         upstream: str,
         *,
-        push_batch: int = 2_000,
+        push_batch: int = 5_000,
         pull_limit: int = protocol.DEFAULT_LIMIT,
         retries: int = 6,
         backoff_s: float = 0.25,
@@ -106,6 +107,8 @@ class Replica:
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
+        #: The last acknowledgement seen in the current sync, saved when it ends.
+        self._ack_seen: int | None = None
 
     # -- durable state ----------------------------------------------------------------
 
@@ -138,8 +141,15 @@ class Replica:
         meta = self.log.store.get_meta(_ACKED + self.upstream)
         return 0 if meta is None else meta[0]
 
-    def _remember_acked(self, seq: int) -> None:
-        self.log.store.put_meta(_ACKED + self.upstream, seq, 0)
+    def _save_ack(self) -> None:
+        """Keep the last acknowledgement seen, once per sync (a hint: see the module doc).
+
+        Not per exchange: it would cost a disk sync each time, and losing it only
+        means resending events the server then skips.
+        """
+        if self._ack_seen is not None:
+            with contextlib.suppress(ReciprocityError):
+                self.log.store.put_meta(_ACKED + self.upstream, self._ack_seen, 0)
 
     def pending(self) -> int:
         """How many of our events the server has not acknowledged (as far as we know)."""
@@ -165,10 +175,12 @@ class Replica:
         already received are stored before `sync` returns or raises.
         """
         ingester = _Ingester(self.log)
+        self._ack_seen = None
         try:
             summary = self._loop(ingester, progress, push=push, pull=pull)
         finally:
             ingester.finish()
+            self._save_ack()
         ingester.check()
         summary.pulled = ingester.pulled
         return summary
@@ -227,8 +239,7 @@ class Replica:
                 )
             cursor = max(cursor, reply.cursor)
             if reply.acked_seq != acked:
-                acked = reply.acked_seq
-                self._remember_acked(acked)
+                acked = self._ack_seen = reply.acked_seq
             if progress is not None:
                 pushed = max(0, acked - start_acked)
                 progress(Progress(pushed, held - start_acked, ingester.pulled, cursor))
