@@ -349,3 +349,23 @@ def test_a_server_restored_from_an_old_backup_is_healed(tmp_path: Path) -> None:
         assert laptop.tracking_name.endswith(":1")  # it pulled again from 0, once
     finally:
         service.close()
+
+
+def test_recip_sync_warns_about_a_clock_off_the_servers(tmp_path: Path) -> None:
+    from core.clock import wall_ms
+
+    runner = CliRunner()
+    data = tmp_path / "server"
+    slow = ServerConfig(data=data, clock=lambda: wall_ms() - 3_600_000)  # server an hour behind
+    added = runner.invoke(cli, ["admin", "add-owner", "alice", "--data", str(data)])
+    token = added.stdout.strip().splitlines()[-1]
+    home = str(tmp_path / "a")
+    with BackgroundServer(data, config=slow) as url:
+        assert runner.invoke(cli, ["--home", home, "init"]).exit_code == 0
+        assert (
+            runner.invoke(cli, ["--home", home, "remote", "add", url, "--token", token]).exit_code
+            == 0
+        )
+        result = runner.invoke(cli, ["--home", home, "sync"])
+    assert result.exit_code == 0, result.output
+    assert "clock is +60 minutes off" in result.stderr
