@@ -299,7 +299,6 @@ def scenario(
         harness.Figure(f"{label} events stored/s", "e/s", [tally.events / elapsed]),
         harness.Figure(f"{label} p50 latency", "ms", [1000 * _percentile(tally.latencies, 0.5)]),
         harness.Figure(f"{label} p99 latency", "ms", [1000 * _percentile(tally.latencies, 0.99)]),
-        harness.Figure(f"{label} errors", "n", [float(tally.errors + base.errors)]),
         harness.Figure(f"{label} server memory at end", "MB", [rss]),
     ]
     counts = {
@@ -317,10 +316,19 @@ def scenario(
     return harness.Comparison(f"{label} sync vs healthz r/s", ours, baseline), extra, counts
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    sizes = (10, 50) if quick else (10, 100, 500)
-    seconds = 4.0 if quick else 15.0
-    backends = ["sqlite"] + (["postgres"] if _pg_up() else [])
+#: Devices per run and seconds of load per run, by mode.
+SIZES: Final[dict[harness.Mode, tuple[tuple[int, ...], float]]] = {
+    "full": ((10, 100, 500), 15.0),
+    "quick": ((10, 50), 4.0),
+    "smoke": ((3,), 1.0),
+}
+
+
+def run(mode: harness.Mode = "full") -> dict[str, Any]:
+    """Every deployment at every K; raises if any request failed (errors must be 0)."""
+    sizes, seconds = SIZES[mode]
+    pg = _pg_up()
+    backends = ["sqlite"] + (["postgres"] if pg else [])
     comparisons: list[harness.Comparison] = []
     extra: list[harness.Figure] = []
     runs = []
@@ -337,12 +345,23 @@ def run(quick: bool = False) -> dict[str, Any]:
         "devices_per_owner": DEVICES_PER_OWNER,
         "backends": backends,
         "runs": runs,
-        "skipped": [] if "postgres" in backends else [f"postgres: not reachable at {PG_URL}"],
     }
-    return harness.report("load-quick" if quick else "load", params, comparisons, extra)
+    skipped = {} if pg else {"postgres 2 workers": f"PostgreSQL not reachable at {PG_URL}"}
+    document = harness.report(
+        harness.result_name("load", mode),
+        params,
+        comparisons,
+        extra,
+        write=mode != "smoke",
+        skipped=skipped,
+    )
+    failed = [r for r in runs if r["errors"]]
+    if failed:
+        raise RuntimeError(f"requests failed under load (must be none): {failed}")
+    return document
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    run(parser.parse_args().quick)
+    run("quick" if parser.parse_args().quick else "full")
