@@ -112,15 +112,18 @@ class HeadWatcher:
     async def watching(self, owner_id: str) -> AsyncIterator[None]:
         """Keep an owner's head watched while a stream is open."""
         self._watching[owner_id] = self._watching.get(owner_id, 0) + 1
-        if owner_id not in self._heads:
-            self._heads[owner_id] = await self.head(owner_id)
-            self._changed[owner_id] = asyncio.Event()
         try:
+            if owner_id not in self._changed:
+                self._changed[owner_id] = asyncio.Event()
+                self._heads.setdefault(owner_id, 0)
+                self._heads[owner_id] = max(self._heads[owner_id], await self.head(owner_id))
             yield
         finally:
             self._watching[owner_id] -= 1
             if not self._watching[owner_id]:
-                del self._watching[owner_id], self._heads[owner_id], self._changed[owner_id]
+                del self._watching[owner_id]
+                self._heads.pop(owner_id, None)
+                self._changed.pop(owner_id, None)
 
     async def wait(self, owner_id: str, after: int, timeout: float) -> int:
         """The owner's head as soon as it passes `after`, or after `timeout` seconds."""

@@ -59,7 +59,7 @@ def test_parse_events_reads_back_what_was_framed(
 ) -> None:
     lines: list[str] = [": a comment first"]
     for kind, data, ident in events:
-        lines += [f"event: {kind}", f"id:{ident}", f"data: {data}", ": heartbeat", ""]
+        lines += [f"event: {kind}", f"id: {ident}", f"data: {data}", ": heartbeat", ""]
     expected = [(k, d, i) for k, d, i in events]
     assert list(parse_events(iter(lines))) == expected
 
