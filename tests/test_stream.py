@@ -28,7 +28,7 @@ from core.store import open_store
 from server.run import BackgroundServer
 from server.stream import StreamConfig
 from sync.http import HttpTransport, enroll
-from sync.protocol import EnrollResponse
+from sync.protocol import EnrollResponse, Refusal
 from sync.replica import Replica
 from sync.watch import Backoff, Watch, follow, parse_events
 from tests.conftest import ROOT, Recip
@@ -279,3 +279,22 @@ def test_e2e_an_event_reaches_a_watching_device(tmp_path: Path, served: Served) 
     summaries = [json.loads(line) for line in out.splitlines()]
     assert sum(s["pulled"] for s in summaries) == 1
     assert sum(s["pushed"] for s in summaries) == 1
+
+
+def test_watch_ends_with_the_servers_refusal_when_the_device_is_revoked(
+    live: BackgroundServer, tmp_path: Path
+) -> None:
+    alice = Owner(live, tmp_path)
+    phone, phone_log = alice.device("phone")
+    live.service.accounts.revoke(alice.owner.owner_id, "phone")
+    with (
+        httpx.Client(base_url=live.url) as client,
+        HttpTransport(live.url, phone.device_token) as transport,
+    ):
+        watch = Watch(
+            Replica(phone_log, transport, alice.owner.owner_id), client, phone.device_token
+        )
+        with pytest.raises(Refusal) as refused:
+            watch.run()
+    assert refused.value.status == 403
+    assert watch.stop.is_set()
