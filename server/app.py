@@ -11,6 +11,7 @@ Routes:
 - `POST /v1/enroll`: enrollment token in the body -> a device token.
 - `POST /v1/sync`: device token -> one push-and-pull exchange.
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
+- The live stream, the read API and `/openapi.json`: `server.extras`.
 """
 
 from __future__ import annotations
