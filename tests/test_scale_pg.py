@@ -249,3 +249,34 @@ def test_e2e_sigkill_of_every_worker_during_a_push_loses_no_acknowledged_event(
     workers are killed with SIGKILL in the middle of a 30,000-event push."""
     monkeypatch.setattr(e2e, "_count", lambda server, owner: len(server.owner_log(owner)))
     e2e.test_sigkill_during_push_loses_no_acknowledged_event(tmp_path, pg_server)  # type: ignore[arg-type]
+
+
+def test_a_push_through_any_worker_wakes_every_workers_listener(
+    two: list[SyncService], tmp_path: Path
+) -> None:
+    """The library's recorder NOTIFYs in every insert: each worker's LISTEN hears it.
+
+    (The channel is database-wide: other writers to the same database wake the
+    listeners too, which costs a head read, never a wrong poke.)"""
+    from server.stream import _Listener
+
+    a, b = two
+    owner, token = a.accounts.add_owner("alice")
+    log, device_token = device(a, token, tmp_path, "laptop")
+    heard = [threading.Event(), threading.Event()]
+    listeners = [
+        _Listener(s.config.database_url or "", h.set) for s, h in zip(two, heard, strict=True)
+    ]
+    for listener in listeners:
+        listener.start()
+    try:
+        for h in heard:  # each listener wakes once when it (re)connects
+            assert h.wait(30)
+            h.clear()
+        record(log, 1, "x")
+        Replica(log, LocalTransport(b, device_token), owner.owner_id).sync()
+        assert all(h.wait(30) for h in heard)
+    finally:
+        for listener in listeners:
+            listener.stop()
+        log.store.close()
