@@ -46,7 +46,6 @@ from projections.query import Views
 from projections.views import day_of
 from sync.protocol import Refusal
 
-from .accounts import Device
 from .service import SyncService
 
 _UPSTREAM: Final = "server"
@@ -131,7 +130,7 @@ def _json(value: Any) -> Response:
     return Response(_JSON.encode(value), media_type="application/json")
 
 
-Read = Callable[[Request, Device, tuple[EventLog, Path]], Awaitable[Any]]
+Read = Callable[[Request, tuple[EventLog, Path]], Awaitable[Any]]
 
 
 def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
@@ -143,7 +142,7 @@ def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
         source: ViewSource = request.app.state.view_source
         where = await run_in_threadpool(source.log_and_path, device.owner_id)
         try:
-            return _json(await read(request, device, where))
+            return _json(await read(request, where))
         except Refusal:
             raise
         except NotFoundError as exc:
@@ -158,7 +157,7 @@ def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
     return handler
 
 
-async def _contacts(request: Request, device: Device, where: tuple[EventLog, Path]) -> Any:
+async def _contacts(request: Request, where: tuple[EventLog, Path]) -> Any:
     include_all = _flag(request, "all")
     log = where[0]
     return await run_in_threadpool(
@@ -166,20 +165,20 @@ async def _contacts(request: Request, device: Device, where: tuple[EventLog, Pat
     )
 
 
-async def _ledger(request: Request, device: Device, where: tuple[EventLog, Path]) -> Any:
+async def _ledger(request: Request, where: tuple[EventLog, Path]) -> Any:
     contact = request.query_params.get("contact")
     return await Views(where[1]).ledger(_as_of(request), contact)
 
 
-async def _cold(request: Request, device: Device, where: tuple[EventLog, Path]) -> Any:
+async def _cold(request: Request, where: tuple[EventLog, Path]) -> Any:
     return await Views(where[1]).cold(_as_of(request), everyone=_flag(request, "all"))
 
 
-async def _stats(request: Request, device: Device, where: tuple[EventLog, Path]) -> Any:
+async def _stats(request: Request, where: tuple[EventLog, Path]) -> Any:
     return await Views(where[1]).stats(_as_of(request))
 
 
-async def _timeline(request: Request, device: Device, where: tuple[EventLog, Path]) -> Any:
+async def _timeline(request: Request, where: tuple[EventLog, Path]) -> Any:
     _, entries = await Views(where[1]).timeline(request.path_params["contact"])
     return entries
 
