@@ -484,8 +484,9 @@ class Projector:
                     entry.ask_ids.append(event.event_id)
                     batch_asks[event.event_id] = contact_id
         # Resolutions go under their ask's contact, or wait for the ask.
+        owners = self._ask_owners({r.ask_id for _, r in resolutions} - set(batch_asks))
         for where, resolution in resolutions:
-            owner = batch_asks.get(resolution.ask_id) or self._ask_owner(resolution.ask_id)
+            owner = batch_asks.get(resolution.ask_id) or owners.get(resolution.ask_id)
             if owner is None:
                 self.db.execute(
                     "INSERT OR IGNORE INTO view_pending VALUES (?, ?, ?)",
@@ -550,12 +551,21 @@ class Projector:
                 f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
             )
 
-    def _ask_owner(self, ask_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT contact_id FROM view_index WHERE instr(ask_ids, ?) > 0",
-            (f",{ask_id},",),
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def _ask_owners(self, ask_ids: set[str]) -> dict[str, str]:
+        """Ask id -> the contact its ask is filed under, for those already indexed.
+
+        One pass over the (small) ask id column, however many resolutions came in.
+        """
+        if not ask_ids:
+            return {}
+        wanted = {f",{a},": a for a in ask_ids}
+        found: dict[str, str] = {}
+        for contact_id, text in self.db.execute("SELECT contact_id, ask_ids FROM view_index"):
+            if len(text) > 1:
+                for marked, ask_id in wanted.items():
+                    if marked in text:
+                        found[ask_id] = contact_id
+        return found
 
     def _owners(self, event_id: str) -> list[str]:
         rows = self.db.execute(
