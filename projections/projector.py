@@ -50,6 +50,7 @@ import msgspec
 from core import codec
 from core.errors import StoreError
 from core.events import (
+    OUTCOMES,
     SCHEMA_VERSION,
     TYPE_BY_NAME,
     AskMade,
@@ -64,6 +65,7 @@ from core.events import (
     OpaqueEvent,
     contacts_of,
 )
+from core.state import key
 
 from .fold import Fold
 from .views import Summary, add_touches, summarize
@@ -72,7 +74,7 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 4
+SCHEMA: Final = 5
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -92,7 +94,7 @@ _TABLES: Final = (
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
     # ask_ids first: small, so finding an ask's owner never reads the big columns.
     "CREATE TABLE view_index (contact_id TEXT NOT NULL, ask_ids TEXT NOT NULL, "
-    "positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
+    "resolved TEXT NOT NULL, positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
     "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
@@ -173,6 +175,10 @@ def summary_from_row(row: Sequence[Any]) -> Summary:
     )
 
 
+def _index_row(contact_id: str, f: _Filed) -> tuple[str, str, str, bytes, str]:
+    return contact_id, _ids(f.ask_ids), _ids(f.resolved), pack(f.positions), _ids(f.event_ids)
+
+
 def _ids(ids: Iterable[str]) -> str:
     """The `,a,b,` form, searchable exactly with instr(text, ',' || id || ',')."""
     joined = ",".join(ids)
@@ -186,6 +192,8 @@ class _Filed:
     positions: list[int] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     ask_ids: list[str] = field(default_factory=list)
+    #: `ask_id:position` of each resolution filed here.
+    resolved: list[str] = field(default_factory=list)
 
 
 _FAST: Final = {
@@ -395,9 +403,10 @@ class Projector:
                     entry = filed.setdefault(ask.contact_id, _Filed())
                     entry.positions.append(where)
                     entry.event_ids.append(r.event_id)
+                    entry.resolved.append(f"{ask_id}:{where}")
         self.db.executemany(
-            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+            "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
+            (_index_row(c, f) for c, f in filed.items()),
         )
         self.db.executemany("INSERT INTO view_pending VALUES (?, ?, ?)", pending)
         self.db.executemany(
@@ -484,7 +493,9 @@ class Projector:
                     entry.ask_ids.append(event.event_id)
                     batch_asks[event.event_id] = contact_id
         # Resolutions go under their ask's contact, or wait for the ask.
+        # Resolutions of asks indexed before are folded as outcome changes (below).
         owners = self._ask_owners({r.ask_id for _, r in resolutions} - set(batch_asks))
+        later: dict[str, list[AskResolved]] = defaultdict(list)
         for where, resolution in resolutions:
             owner = batch_asks.get(resolution.ask_id) or owners.get(resolution.ask_id)
             if owner is None:
@@ -495,7 +506,11 @@ class Projector:
                 continue
             filed[owner].positions.append(where)
             filed[owner].event_ids.append(resolution.event_id)
-            full.add(owner)
+            filed[owner].resolved.append(f"{resolution.ask_id}:{where}")
+            if resolution.ask_id in batch_asks:
+                full.add(owner)
+            else:
+                later[resolution.ask_id].append(resolution)
         for ask_id, owner in batch_asks.items():
             waiting = self.db.execute(
                 "SELECT event_id, position FROM view_pending WHERE ask_id = ?", (ask_id,)
@@ -503,6 +518,7 @@ class Projector:
             for event_id, where in waiting:
                 filed[owner].positions.append(where)
                 filed[owner].event_ids.append(event_id)
+                filed[owner].resolved.append(f"{ask_id}:{where}")
                 full.add(owner)
             if waiting:
                 self.db.execute("DELETE FROM view_pending WHERE ask_id = ?", (ask_id,))
@@ -524,8 +540,72 @@ class Projector:
         groups = {links.get(c, c) for c in full} | {old_links.get(c, c) for c in full}
         groups = self._recompute(groups, links)
         self._add_plain(plain, groups, links)
+        self._change_outcomes(later, owners, position, groups, links)
         self._set_position(new[-1][0] if new else position)
         return len(new)
+
+    def _change_outcomes(
+        self,
+        later: dict[str, list[AskResolved]],
+        owners: dict[str, str],
+        position: int,
+        skip: set[str],
+        links: dict[str, str],
+    ) -> None:
+        """Move asks from their old outcome to their new one in their group's summary.
+
+        An ask's outcome is the latest live resolution by (hlc, event_id); its
+        earlier resolutions (at or before `position`) are found in its contact's
+        index and fetched, so this costs the ask's resolutions, not the contact's
+        history.
+        """
+        if not later:
+            return
+        retracted = {r[0] for r in self.db.execute("SELECT target_id FROM view_retraction")}
+        changes: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+        for ask_id, resolutions in later.items():
+            owner = owners[ask_id]
+            survivor = links.get(owner, owner)
+            if survivor in skip or ask_id in retracted:
+                continue
+            earlier: list[int] = []
+            for (text,) in self.db.execute(
+                "SELECT resolved FROM view_index WHERE contact_id = ?", (owner,)
+            ):
+                for entry in text.split(","):
+                    held, _, where = entry.rpartition(":")
+                    if held == ask_id and int(where) <= position:
+                        earlier.append(int(where))
+            before = [
+                e
+                for _, e in self.fetch(earlier)
+                if isinstance(e, AskResolved) and e.event_id not in retracted
+            ]
+            after = before + [r for r in resolutions if r.event_id not in retracted]
+            old = max(before, key=key, default=None)
+            new = max(after, key=key, default=None)
+            if old is not new:
+                changes[survivor].append(
+                    (None if old is None else old.outcome, None if new is None else new.outcome)
+                )
+        for survivor, moves in changes.items():
+            row = self.db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM view_summary WHERE contact_id = ?", (survivor,)
+            ).fetchone()
+            if row is None:
+                continue  # not active: a full recompute counts it when it becomes so
+            summary = summary_from_row(row)
+            totals = {o: getattr(summary, o) for o in (*OUTCOMES, "open")}
+            for old_outcome, new_outcome in moves:
+                totals[old_outcome or "open"] -= 1
+                totals[new_outcome or "open"] += 1
+            self._put_summary(msgspec.structs.replace(summary, **totals))
+
+    def _put_summary(self, summary: Summary) -> None:
+        marks = ",".join("?" * 18)
+        self.db.execute(
+            f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
+        )
 
     def _add_plain(self, plain: list[Event], skip: set[str], links: dict[str, str]) -> None:
         """Add plain touches to the summaries of groups not recomputed in full."""
@@ -545,11 +625,7 @@ class Projector:
             ).fetchone()
             if row is None:
                 continue  # not active: its rows appear when a full recompute makes it so
-            summary = add_touches(summary_from_row(row), touches)
-            marks = ",".join("?" * 18)
-            self.db.execute(
-                f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
-            )
+            self._put_summary(add_touches(summary_from_row(row), touches))
 
     def _ask_owners(self, ask_ids: set[str]) -> dict[str, str]:
         """Ask id -> the contact its ask is filed under, for those already indexed.
@@ -581,8 +657,8 @@ class Projector:
     def _append_index(self, filed: dict[str, _Filed]) -> None:
         """Add one chunk row per contact: appending never rewrites what is stored."""
         self.db.executemany(
-            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+            "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
+            (_index_row(c, f) for c, f in filed.items()),
         )
 
     def _global_positions(self) -> list[int]:
