@@ -23,11 +23,11 @@ Tables:
 - `view_summary`: one `Summary` per active contact (the ledger/cold source);
 - `view_contact`: every added contact with its name, archived flag and survivor
   (for lookups by name and for timelines of archived or merged contacts);
-- `view_index(contact_id, ask_ids, positions, event_ids)`: chunks (one per
+- `view_index(contact_id, ask_ids, resolved, positions, event_ids)`: chunks (one per
   contact per catch-up; one per contact after a rebuild) of the positions
   (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
-  id as named in events, and the ids of its asks. Appending a chunk never
-  rewrites the contact's earlier ones;
+  id as named in events, the ids of its asks and `ask:position` of their
+  resolutions. Appending a chunk never rewrites the contact's earlier ones;
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
 - `view_link`: absorbed contact id -> its final survivor.
@@ -450,12 +450,14 @@ class Projector:
     def _incremental(self, position: int) -> int:
         """Fold the events after `position` into the views.
 
-        Two paths. Plain touches (interactions, gives, introductions, asks with
-        no known resolution) that nothing else in the batch concerns are *added*
-        to their group's summary (`add_touches`): the common case, O(new events).
-        Everything else (contacts added, edited, archived, merged; resolutions;
-        retractions; changed merge links) marks the groups it concerns for a
-        full recompute from their indexed events.
+        Three paths. Plain touches (interactions, gives, introductions, asks with
+        no known resolution) are *added* to their group's summary (`add_touches`),
+        and a resolution of an ask indexed earlier *moves* the ask between
+        outcomes (`_change_outcomes`): together nearly every event, at a cost
+        proportional to the new events. Everything else (contacts added, edited,
+        archived, merged; retractions; changed merge links; resolutions that
+        waited for their ask) marks the groups it concerns for a full recompute
+        from their indexed events, which the other two paths then leave alone.
         """
         new = [pe for page in self.scan(position) for pe in page]
         filed: dict[str, _Filed] = defaultdict(_Filed)
