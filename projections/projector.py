@@ -196,33 +196,25 @@ class _Filed:
     resolved: list[str] = field(default_factory=list)
 
 
-_FAST: Final = {
-    name: (msgspec.msgpack.Decoder(cls), SCHEMA_VERSION[name]) for name, cls in TYPE_BY_NAME.items()
-}
+_DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
 
 
-def _decode_rows(
-    rows: list[tuple[int, str, bytes]],
-) -> Iterator[tuple[int, Event | OpaqueEvent]]:
-    """Decode stored rows lazily: a per-type msgspec decoder for current-version
-    events of known types (nearly all), `codec.decode` (upcasting, opaque types)
-    otherwise."""
-    fast = _FAST
-    for position, topic, state in rows:
-        pair = fast.get(topic)
-        if pair is not None:
-            try:
-                event = pair[0].decode(state)
-            except msgspec.DecodeError:
-                event = None
-            if event is not None and event.v == pair[1]:
-                yield position, event
-                continue
-        yield position, codec.decode(topic, state)
-
-
-def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
-    return list(_decode_rows(rows))
+def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+    """Decode stored rows: per-type msgspec decoders in one comprehension (the fast
+    path, nearly every page); `codec.decode` (upcasting, opaque types) for any row
+    of an unknown type, an invalid body, or an older schema version."""
+    decoders = _DECODERS
+    try:
+        out: list[tuple[int, Event | OpaqueEvent]] = [
+            (p, decoders[t].decode(s)) for p, t, s in rows
+        ]
+    except (KeyError, msgspec.DecodeError):
+        return [(p, codec.decode(t, s)) for p, t, s in rows]
+    versions = SCHEMA_VERSION
+    for i in [i for i, (_, e) in enumerate(out) if e.v != versions[rows[i][1]]]:
+        position, topic, state = rows[i]
+        out[i] = (position, codec.decode(topic, state))
+    return out
 
 
 # -- the projector ---------------------------------------------------------------------------
@@ -325,7 +317,7 @@ class Projector:
             (after,),
         )
         while rows := cursor.fetchmany(PAGE):
-            yield _decode_page(rows)
+            yield _decode_rows(rows)
 
     def fetch(self, positions: Iterable[int]) -> list[tuple[int, Event | OpaqueEvent]]:
         """The events at the given log positions."""
@@ -382,7 +374,7 @@ class Projector:
         rows = self.db.execute(
             "SELECT rowid, topic, state FROM stored_events WHERE topic = 'EventRetracted'"
         ).fetchall()
-        return {e.target_id for _, e in _decode_page(rows) if isinstance(e, EventRetracted)}
+        return {e.target_id for _, e in _decode_rows(rows) if isinstance(e, EventRetracted)}
 
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""

@@ -218,3 +218,29 @@ def test_late_resolutions_move_an_ask_between_outcomes(log_path: str) -> None:
         assert summaries(log_path) == views.summaries(Fold(done))
     (ann,) = summaries(log_path)
     assert (ann.granted, ann.declined, ann.withdrawn, ann.unanswered, ann.open) == (2, 0, 0, 0, 0)
+
+
+def test_events_of_unknown_types_are_kept_but_ignored(log_path: str) -> None:
+    import msgspec
+
+    from core.events import OpaqueEvent
+
+    h = History()
+    a = h.contact("Ann")
+    h.add(GiveMade, 1, contact_id=a, what="x", weight=2)
+    envelope = {"event_id": "fut-1", "device_id": "d7", "seq": 1, "hlc": 5, "occurred_at": 0}
+    future = OpaqueEvent(
+        type="FutureThing",
+        **envelope,  # type: ignore[arg-type]
+        raw=msgspec.msgpack.encode({**envelope, "contact_id": a, "weight": 5}),
+    )
+    ingest(log_path, h.events)
+    before = summaries(log_path)
+    ingest(log_path, [future])  # the incremental path, then a rebuild: both skip it
+    (incremental,) = summaries(log_path)
+    assert [incremental] == before
+    with Projector(log_path) as p:
+        assert p.rebuild() == 3
+        assert p.position() == 3
+    assert summaries(log_path) == [incremental]
+    assert incremental.give_weight == 2
