@@ -2,7 +2,8 @@
 
 Every command that reads or records opens a `Session`: the log is read and folded
 into a `State` exactly once, a recording command validates against that state,
-appends one event, and closes the store. Nothing else in the CLI touches the log.
+appends one event, and closes the store. `recording` turns a draft builder into
+such a command. Nothing else in the CLI touches the log.
 
 **Injected time.** The CLI takes "now" from `Now.system()`, unless the environment
 variable `RECIP_NOW` holds an ISO datetime (`2026-03-01T09:30:00+01:00`; without an
@@ -15,15 +16,16 @@ affected: it always follows the machine's clock, so that it stays monotonic.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from functools import wraps
+from typing import Any, Final
 
 import click
 
-from core.commands import Now
+from core.commands import MAX_OFFSET, Now
 from core.errors import ValidationError
 from core.events import Event
 from core.log import EventLog
@@ -46,6 +48,8 @@ def current_now() -> Now:
     if moment.tzinfo is None:
         moment = moment.astimezone()
     offset = moment.utcoffset() or timedelta(0)
+    if abs(offset) > timedelta(minutes=MAX_OFFSET):
+        raise ValidationError(f"${NOW_ENV} {text!r} has a UTC offset beyond ±18:00")
     return Now(int(moment.timestamp() * 1000), int(offset.total_seconds() // 60))
 
 
@@ -90,3 +94,20 @@ def open_session(ctx: click.Context, *, fold: bool = True) -> Iterator[Session]:
         yield Session(home=home, device=device, log=log, state=state, now=now)
     finally:
         log.store.close()
+
+
+def recording(build: Callable[..., Event]) -> Callable[..., None]:
+    """Wrap a draft builder into a click callback that appends and prints the id.
+
+    `build(session, **options)` validates against `session.state` and returns the
+    draft; nothing is written unless it returns.
+    """
+
+    @wraps(build)
+    def callback(**options: Any) -> None:
+        ctx = click.get_current_context()
+        with open_session(ctx) as session:
+            stored = session.record(build(session, **options))
+        click.echo(stored.event_id)
+
+    return callback

@@ -16,7 +16,7 @@ Shared by all CLI modules so that every view behaves the same way:
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -46,11 +46,6 @@ class Column:
 def print_json(value: Any) -> None:
     """One JSON document on stdout (Structs, lists, dicts, scalars)."""
     click.echo(_JSON.encode(value))
-
-
-def json_bytes(value: Any) -> bytes:
-    """The compact JSON encoding `print_json` uses (for streaming writers)."""
-    return _JSON.encode(value)
 
 
 def console() -> Console:
@@ -90,15 +85,27 @@ def print_table(
 
 def local_time(unix_ms: int, utc_offset: int) -> str:
     """When something happened, in the zone it was stated in: `2026-03-01 09:30`."""
-    tz = timezone(timedelta(minutes=utc_offset))
-    return datetime.fromtimestamp(unix_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+    try:
+        tz = timezone(timedelta(minutes=utc_offset))
+        return datetime.fromtimestamp(unix_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # a peer's event may hold any int
+        return f"{unix_ms} ms"
 
 
 def recorded_time(hlc: int) -> str:
     """When an event was recorded (its HLC's wall-clock part), in UTC."""
-    return datetime.fromtimestamp(physical_ms(hlc) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    try:
+        moment = datetime.fromtimestamp(physical_ms(hlc) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"hlc {hlc}"
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def listing(values: Sequence[str]) -> str:
     """A list of values in one cell."""
     return ", ".join(values)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The `--json` flag every read command has (parameter `as_json`)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (stable keys).")(func)

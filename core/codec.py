@@ -55,6 +55,22 @@ def decode(topic: str, state: bytes) -> Event | OpaqueEvent:
     return event
 
 
+def check(topic: str, state: bytes) -> None:
+    """Refuse bytes that a strict reader of `topic` would not accept.
+
+    msgspec checks constraints (ranges, lengths, literals) when decoding, not when a
+    Struct is built, so an event built in code could break one and, once stored, make
+    the log unreadable. Appending runs every new event through this first.
+    """
+    decoder = _DECODERS.get(topic)
+    if decoder is None:
+        raise CodecError(f"unknown event type {topic!r}")
+    try:
+        decoder.decode(state)
+    except (msgspec.MsgspecError, ValueError) as exc:
+        raise CodecError(f"invalid {topic} event: {exc}") from exc
+
+
 def decode_opaque(topic: str, state: bytes) -> OpaqueEvent:
     """Keep an unknown event's envelope and its exact bytes."""
     try:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+import msgspec
 
 from .errors import AmbiguousError, NotFoundError, ValidationError
 from .events import (
@@ -34,13 +36,23 @@ from .events import (
     InteractionLogged,
     IntroductionMade,
     NoteAdded,
+    type_name,
 )
 from .ids import new_id
 from .state import Ask, Contact, State
 
 MAX_CADENCE: Final = 36_500
+#: Limits of the event schemas (`core.events`), checked here so that a person gets
+#: a clear message and no command can build an event that would not decode.
+MAX_ITEM: Final = 500
+MAX_NOTE: Final = 20_000
+MAX_CONTACTS: Final = 100
+MAX_OFFSET: Final = 18 * 60
 #: How far past "now" a stated time may be before it counts as the future.
 FUTURE_GRACE_MS: Final = 60_000
+#: 1900-01-01T00:00Z: earlier stated times are refused as typos.
+_EARLIEST_MS: Final = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
+EventT = TypeVar("EventT", bound=Event)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -89,10 +101,12 @@ def parse_when(text: str | None, now: Now) -> tuple[int, int]:
             f"cannot read date {text!r}: use YYYY-MM-DD or an ISO datetime"
         ) from None
     offset = moment.utcoffset() or timedelta(0)
+    if abs(offset) > timedelta(minutes=MAX_OFFSET):
+        raise ValidationError(f"date {text} has a UTC offset beyond ±18:00")
     unix_ms = int(moment.timestamp() * 1000)
     if unix_ms > now.unix_ms + FUTURE_GRACE_MS:
         raise ValidationError(f"date {text} is in the future")
-    if moment.astimezone(UTC).year < 1900:
+    if unix_ms < _EARLIEST_MS:  # not astimezone(): it overflows for year 1 east of UTC
         raise ValidationError(f"date {text} is before 1900")
     return unix_ms, int(offset.total_seconds() // 60)
 
@@ -137,6 +151,17 @@ def find_contact(state: State, ref: str, *, archived: bool = False) -> Contact:
         raise AmbiguousError(
             f"{ref!r} matches {len(matches)} contacts: " + "; ".join(listing), listing
         )
+    merged = sorted(
+        {
+            c.survivor
+            for c in state.contacts()
+            if c.absorbed and (c.name.casefold() == ref.casefold() or c.id.startswith(ref.lower()))
+        }
+    )
+    if len(merged) == 1:  # a merged-away name means its survivor, as its id does
+        survivor = state.contact(merged[0])
+        if survivor is not None:
+            return _usable(survivor, archived)
     hidden = [c for c in state.contacts() if c.name.casefold() == ref.casefold() and c.archived]
     if hidden and not archived:
         raise ValidationError(f"contact {hidden[0].name!r} is archived (restore it first)")
@@ -192,12 +217,12 @@ def _name(name: str) -> str:
     return name
 
 
-def _text(text: str, what: str, *, required: bool = True) -> str:
+def _text(text: str, what: str, *, required: bool = True, limit: int = 2000) -> str:
     text = text.strip()
     if required and not text:
         raise ValidationError(f"{what} must not be empty")
-    if len(text) > 2000 and what != "note":
-        raise ValidationError(f"{what} is longer than 2000 characters")
+    if len(text) > limit:
+        raise ValidationError(f"{what} is longer than {limit} characters")
     return text
 
 
@@ -225,6 +250,8 @@ def _emails(emails: Sequence[str]) -> tuple[str, ...]:
         email = email.strip()
         if not _EMAIL_RE.match(email):
             raise ValidationError(f"not an email address: {email!r}")
+        if len(email) > MAX_ITEM:
+            raise ValidationError(f"email is longer than {MAX_ITEM} characters")
         out.append(email)
     return tuple(out)
 
@@ -235,8 +262,29 @@ def _strings(values: Sequence[str], what: str) -> tuple[str, ...]:
         value = value.strip()
         if not value:
             raise ValidationError(f"{what} must not be empty")
+        if len(value) > MAX_ITEM:
+            raise ValidationError(f"{what} is longer than {MAX_ITEM} characters")
         out.append(value)
     return tuple(out)
+
+
+def _checked(draft: EventT) -> EventT:
+    """The draft, once it is known to satisfy its schema's constraints.
+
+    msgspec checks constraints when decoding, not when a Struct is built, so a
+    draft that broke one would be stored and then make the whole log unreadable.
+    The field checks above give the clear messages; this is the safety net.
+    """
+    fields = msgspec.to_builtins(draft)
+    fields["device_id"] = fields["device_id"] or "draft"  # stamped by the log on append
+    try:
+        msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=type(draft))
+    except UnicodeEncodeError:
+        # e.g. command-line bytes that were not UTF-8 (Python keeps them as surrogates)
+        raise ValidationError("text must be valid UTF-8") from None
+    except msgspec.ValidationError as exc:
+        raise ValidationError(f"cannot record this {type_name(draft)}: {exc}") from None
+    return draft
 
 
 # -- commands ------------------------------------------------------------------------
@@ -255,16 +303,18 @@ def add_contact(
     source: str | None = None,
     when: str | None = None,
 ) -> ContactAdded:
-    return ContactAdded(
-        **_envelope(now, when),
-        name=_name(name),
-        emails=_emails(emails),
-        phones=_strings(phones, "phone"),
-        org=(org.strip() or None) if org else None,
-        tags=_strings(tags, "tag"),
-        circle=_choice(circle, CIRCLES, "circle"),
-        cadence_days=_cadence(cadence_days),
-        source=source,
+    return _checked(
+        ContactAdded(
+            **_envelope(now, when),
+            name=_name(name),
+            emails=_emails(emails),
+            phones=_strings(phones, "phone"),
+            org=(org.strip() or None) if org else None,
+            tags=_strings(tags, "tag"),
+            circle=_choice(circle, CIRCLES, "circle"),
+            cadence_days=_cadence(cadence_days),
+            source=source,
+        )
     )
 
 
@@ -305,21 +355,21 @@ def edit_contact(
     changed = {k: v for k, v in changes.items() if getattr(contact, k) != v}
     if not changed:
         raise ValidationError(f"contact {contact.name!r} already has those values")
-    return ContactEdited(**_envelope(now), contact_id=contact.id, **changed)
+    return _checked(ContactEdited(**_envelope(now), contact_id=contact.id, **changed))
 
 
 def archive_contact(state: State, now: Now, ref: str) -> ContactArchived:
     contact = find_contact(state, ref, archived=True)
     if contact.archived:
         raise ValidationError(f"contact {contact.name!r} is already archived")
-    return ContactArchived(**_envelope(now), contact_id=contact.id)
+    return _checked(ContactArchived(**_envelope(now), contact_id=contact.id))
 
 
 def restore_contact(state: State, now: Now, ref: str) -> ContactRestored:
     contact = find_contact(state, ref, archived=True)
     if not contact.archived:
         raise ValidationError(f"contact {contact.name!r} is not archived")
-    return ContactRestored(**_envelope(now), contact_id=contact.id)
+    return _checked(ContactRestored(**_envelope(now), contact_id=contact.id))
 
 
 def merge_contacts(state: State, now: Now, keep: str, other: str) -> ContactsMerged:
@@ -327,10 +377,12 @@ def merge_contacts(state: State, now: Now, keep: str, other: str) -> ContactsMer
     absorbed = find_contact(state, other)
     if survivor.id == absorbed.id:
         raise ValidationError(f"{keep!r} and {other!r} are the same contact")
-    return ContactsMerged(
-        **_envelope(now),
-        survivor_id=survivor.id,
-        absorbed_id=absorbed.id,
+    return _checked(
+        ContactsMerged(
+            **_envelope(now),
+            survivor_id=survivor.id,
+            absorbed_id=absorbed.id,
+        )
     )
 
 
@@ -346,13 +398,17 @@ def log_interaction(
 ) -> InteractionLogged:
     if not refs:
         raise ValidationError("name at least one contact")
+    if len(refs) > MAX_CONTACTS:
+        raise ValidationError(f"an interaction names at most {MAX_CONTACTS} contacts")
     contacts = _distinct([find_contact(state, r) for r in refs])
-    return InteractionLogged(
-        **_envelope(now, when),
-        contact_ids=tuple(c.id for c in contacts),
-        channel=_choice(channel, CHANNELS, "channel"),
-        initiated_by=_choice(initiated_by, INITIATORS, "initiator"),
-        note=_text(note, "note", required=False),
+    return _checked(
+        InteractionLogged(
+            **_envelope(now, when),
+            contact_ids=tuple(c.id for c in contacts),
+            channel=_choice(channel, CHANNELS, "channel"),
+            initiated_by=_choice(initiated_by, INITIATORS, "initiator"),
+            note=_text(note, "note", required=False, limit=MAX_NOTE),
+        )
     )
 
 
@@ -360,11 +416,13 @@ def make_ask(
     state: State, now: Now, ref: str, what: str, *, weight: int = 1, when: str | None = None
 ) -> AskMade:
     contact = find_contact(state, ref)
-    return AskMade(
-        **_envelope(now, when),
-        contact_id=contact.id,
-        what=_text(what, "what"),
-        weight=_weight(weight),
+    return _checked(
+        AskMade(
+            **_envelope(now, when),
+            contact_id=contact.id,
+            what=_text(what, "what"),
+            weight=_weight(weight),
+        )
     )
 
 
@@ -377,11 +435,13 @@ def resolve_ask(
     envelope = _envelope(now, when)
     if int(envelope["occurred_at"]) < ask.made.occurred_at:
         raise ValidationError("an ask cannot be resolved before it was made")
-    return AskResolved(
-        **envelope,
-        ask_id=ask.id,
-        outcome=_choice(outcome, OUTCOMES, "outcome"),
-        note=_text(note, "note", required=False),
+    return _checked(
+        AskResolved(
+            **envelope,
+            ask_id=ask.id,
+            outcome=_choice(outcome, OUTCOMES, "outcome"),
+            note=_text(note, "note", required=False, limit=MAX_NOTE),
+        )
     )
 
 
@@ -396,12 +456,14 @@ def make_give(
     when: str | None = None,
 ) -> GiveMade:
     contact = find_contact(state, ref)
-    return GiveMade(
-        **_envelope(now, when),
-        contact_id=contact.id,
-        what=_text(what, "what"),
-        kind=_choice(kind, GIVE_KINDS, "kind"),
-        weight=_weight(weight),
+    return _checked(
+        GiveMade(
+            **_envelope(now, when),
+            contact_id=contact.id,
+            what=_text(what, "what"),
+            kind=_choice(kind, GIVE_KINDS, "kind"),
+            weight=_weight(weight),
+        )
     )
 
 
@@ -418,19 +480,20 @@ def introduce(
     a, b = find_contact(state, first), find_contact(state, second)
     if a.id == b.id:
         raise ValidationError("an introduction needs two different contacts")
-    return IntroductionMade(
-        **_envelope(now, when),
-        contact_ids=(a.id, b.id),
-        note=_text(note, "note", required=False),
-        weight=_weight(weight),
+    return _checked(
+        IntroductionMade(
+            **_envelope(now, when),
+            contact_ids=(a.id, b.id),
+            note=_text(note, "note", required=False, limit=MAX_NOTE),
+            weight=_weight(weight),
+        )
     )
 
 
 def add_note(state: State, now: Now, ref: str, text: str) -> NoteAdded:
     contact = find_contact(state, ref)
-    if not text.strip():
-        raise ValidationError("note text must not be empty")
-    return NoteAdded(**_envelope(now), contact_id=contact.id, text=text.strip())
+    text = _text(text, "note text", limit=MAX_NOTE)
+    return _checked(NoteAdded(**_envelope(now), contact_id=contact.id, text=text))
 
 
 def retract(state: State, now: Now, ref: str, reason: str) -> EventRetracted:
@@ -439,10 +502,12 @@ def retract(state: State, now: Now, ref: str, reason: str) -> EventRetracted:
         raise ValidationError("a retraction cannot be retracted: record the fact again instead")
     if state.is_retracted(target.event_id):
         raise ValidationError(f"event {target.event_id} is already retracted")
-    return EventRetracted(
-        **_envelope(now),
-        target_id=target.event_id,
-        reason=_text(reason, "reason"),
+    return _checked(
+        EventRetracted(
+            **_envelope(now),
+            target_id=target.event_id,
+            reason=_text(reason, "reason"),
+        )
     )
 
 

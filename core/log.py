@@ -16,8 +16,11 @@ Reads come in log order (the order this replica learned of events), from any
 position, or per device stream.
 
 The clock's floor is kept exact across processes: before stamping, the log
-observes every event written since it last looked. A checkpoint in `recip_meta`
-bounds how much of the log a newly opened process must scan to find its floor.
+observes every event written since it last looked (inside the append's own
+transaction). Reading the log in order is looking: `read` observes the rows it
+passes, so a command that folds the log and then appends reads it once, not
+twice. A checkpoint in `recip_meta` bounds how much of the log an append must
+scan when nothing was read first.
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ class EventLog:
             if last is not None:
                 self._next_seq = last.originator_version + 1
                 self.clock.observe(codec.decode(last.topic, last.state).hlc)
-        self._catch_up()
+        # No scan here: `append` observes what it has not seen in its own
+        # transaction, and `read` observes as it goes (a fold is a catch-up).
 
     # -- writing -------------------------------------------------------------
 
@@ -125,8 +129,10 @@ class EventLog:
             )
             for i, draft in enumerate(drafts)
         ]
-        encode = codec.encode
+        encode, check = codec.encode, codec.check
         rows = [(device_id, e.seq, type_name(e), encode(e)) for e in events]
+        for row in rows:
+            check(row[2], row[3])  # never store what could not be read back
         return events, rows
 
     def ingest(
@@ -214,8 +220,9 @@ class EventLog:
             rows = self.store.notifications(after, page)
             if not rows:
                 return
-            for row in rows:
-                yield row.id, codec.decode(row.topic, row.state)
+            decoded = [(row.id, codec.decode(row.topic, row.state)) for row in rows]
+            self._observe_read(decoded)
+            yield from decoded
             after = rows[-1].id
             if remaining is not None:
                 remaining -= len(rows)
@@ -257,17 +264,6 @@ class EventLog:
 
     # -- clock and sequence bookkeeping -----------------------------------------
 
-    def _catch_up(self) -> None:
-        """Observe every event written since we last looked (any process)."""
-        start = self._scanned
-        while True:
-            rows = self.store.notifications(self._scanned, PAGE)
-            self._observe(rows)
-            if len(rows) < PAGE:
-                break
-        if self._scanned - start >= _CHECKPOINT_EVERY:
-            self.store.put_meta(_CHECKPOINT, self._scanned, self.clock.last)
-
     def _observe(self, rows: Sequence[Notification]) -> None:
         """Raise the clock (and our next seq) past rows written by anyone."""
         for row in rows:
@@ -278,6 +274,34 @@ class EventLog:
             else:
                 self.clock.receive(event.hlc)
             self._scanned = row.id
+
+    def _observe_read(self, page: Sequence[tuple[int, LogEvent]]) -> None:
+        """Observe a page `read` decoded, from where our scan stands.
+
+        The clock only keeps maxima, so a page is observed as its greatest own and
+        greatest foreign timestamp: two clock calls per page, not per event.
+        """
+        with self._lock:
+            scanned, me = self._scanned, self.device_id
+            own_hlc = own_seq = foreign_hlc = 0
+            for position, event in page:
+                if position != scanned + 1:
+                    if position <= scanned:
+                        continue
+                    break  # a hole (read from further on): observe nothing beyond
+                scanned = position
+                if event.device_id == me:
+                    own_hlc = max(own_hlc, event.hlc)
+                    own_seq = max(own_seq, event.seq)
+                else:
+                    foreign_hlc = max(foreign_hlc, event.hlc)
+            if scanned == self._scanned:
+                return
+            self.clock.observe(own_hlc)
+            if foreign_hlc:
+                self.clock.receive(foreign_hlc)
+            self._next_seq = max(self._next_seq, own_seq + 1)
+            self._scanned = scanned
 
     def _advance(self, positions: Sequence[int] | None) -> None:
         """Move the scanned mark past our own insert if nothing came in between."""

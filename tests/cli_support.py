@@ -34,10 +34,6 @@ def state(recip: Recip) -> State:
     return State(event for _, event in stored(recip))
 
 
-def last_event(recip: Recip) -> Event | OpaqueEvent:
-    return stored(recip)[-1][1]
-
-
 def refused(recip: Recip, *args: str, match: str) -> str:
     """Run a command that must be refused: exit 1, one `error:` line naming `match`,
     nothing on stdout, and the log exactly as it was. Returns the error line."""

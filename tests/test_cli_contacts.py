@@ -263,3 +263,13 @@ def test_table_prints_names_literally(recip: Recip) -> None:
     for name in ("[bold]Ada[/bold]", "李小龙", "Zoë :smile:"):
         assert name in table
     assert json_out(recip, "contact", "list", "--json")[0]["name"] == "[bold]Ada[/bold]"
+
+
+def test_merged_away_name_means_its_survivor(recip: Recip) -> None:
+    keep = add(recip, "Ada Lovelace")
+    add(recip, "A. Lovelace")
+    recorded(recip, "contact", "merge", keep, "A. Lovelace")
+    assert recorded(recip, "note", "a. lovelace", "x").contact_id == keep  # type: ignore[attr-defined]
+    assert json_out(recip, "contact", "show", "A. Lovelace", "--json")["contact_id"] == keep
+    recorded(recip, "contact", "archive", keep)
+    refused(recip, "note", "A. Lovelace", "x", match="archived")

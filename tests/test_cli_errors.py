@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import shlex
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ import pytest
 
 import core.store
 from tests.cli_support import position, recorded, refused
-from tests.conftest import Recip, run_recip_process
+from tests.conftest import ROOT, Recip, run_recip_process
 
 #: One invocation of every command (arguments valid in shape).
 EVERY_COMMAND: list[tuple[str, ...]] = [
@@ -175,3 +179,49 @@ def test_process_refusal_is_one_line_without_traceback(tmp_path: Path) -> None:
 def test_process_version(tmp_path: Path) -> None:
     result = run_recip_process(tmp_path, "--version")
     assert result.stdout.startswith("recip, version")
+
+
+def test_home_below_a_file_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = one_error_line(Recip(blocker / "home"), "init")
+    assert "Not a directory" in line and str(blocker) in line
+
+
+def test_non_utf8_arguments_are_refused(recip: Recip) -> None:
+    # Python keeps undecodable argv bytes as lone surrogates; they cannot be stored.
+    refused(recip, "contact", "add", "Ad\udcff", match="UTF-8")
+    recorded(recip, "contact", "add", "Ada")
+    refused(recip, "note", "Ada", "caf\udce9", match="UTF-8")
+    refused(recip, "contact", "edit", "Ada", "--tag", "\udcff", match="UTF-8")
+
+
+def test_non_utf8_arguments_in_a_real_process(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_recip_process(home, "init")
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "--home", str(home), "contact", "add", b"Ad\xff"],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 1 and result.stderr == b"error: text must be valid UTF-8\n"
+
+
+def test_readme_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's tour is a script that works, in order, on a fresh home."""
+    monkeypatch.setenv("RECIP_NOW", "2026-12-01T10:00:00+00:00")  # after its --on date
+    readme = (ROOT / "README.md").read_text()
+    tour = readme.split("## A short tour", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    runner = Recip(tmp_path / "home")
+    ids: dict[str, str] = {}
+    for line in tour.strip().splitlines():
+        words = shlex.split(line, comments=True)
+        assert words[0] == "recip"
+        words = [ids.get(w, w) for w in words[1:]]
+        out = runner.ok(*words).strip()
+        if words[0] == "ask":
+            ids["<ask-id>"] = out
+        if words[0] in ("log", "ask", "resolve", "give", "intro"):
+            ids["<event-id>"] = out

@@ -8,10 +8,11 @@ import msgspec
 import pytest
 
 from cli.home import Home
-from cli.record import STREAM_CHUNK
+from cli.rawlog import STREAM_CHUNK
 from core import commands
 from core.codec import from_json, to_json
 from core.events import OpaqueEvent
+from core.state import State
 from tests.cli_support import recorded, refused, stored
 from tests.conftest import Recip
 
@@ -91,6 +92,23 @@ def test_streams_more_than_one_chunk(recip: Recip) -> None:
     assert [e["position"] for e in out] == list(range(1, count + 1))
     assert [e["seq"] for e in out] == list(range(1, count + 1))
     assert len(recip.ok("events", "--jsonl").splitlines()) == count
+
+
+def test_out_of_range_times_from_a_peer_are_shown_not_fatal(recip: Recip) -> None:
+    """Envelope times are plain integers; a peer may send any. The table shows them."""
+    ada = recorded(recip, "contact", "add", "Ada").event_id
+    odd = commands.add_note(
+        State(e for _, e in stored(recip)), commands.Now.system(), ada, "from the far future"
+    )
+    odd = msgspec.structs.replace(
+        odd, device_id="peer", seq=1, hlc=2**63 - 1, occurred_at=10**18, utc_offset=-1080
+    )
+    log = Home(recip.home).open_log()
+    log.ingest([odd])
+    log.store.close()
+    table = recip.ok("events")
+    assert f"{10**18} ms" in table and "from the far future" in table
+    assert json.loads(recip.ok("events", "--json"))[1]["occurred_at"] == 10**18
 
 
 @pytest.fixture

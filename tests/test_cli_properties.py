@@ -18,6 +18,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from hypothesis.stateful import (
 
 from cli.home import Home
 from core.state import State
-from tests.cli_support import position
+from tests.cli_support import position, stored
 from tests.conftest import Recip
 
 #: Examples per property scale with the loaded profile (default 100, soak 2000).
@@ -322,15 +323,26 @@ def test_any_out_of_range_weight_is_refused(with_ada: Recip, weight: int) -> Non
     assert position(with_ada) == before
 
 
+OFFSETS = st.builds(
+    lambda minutes: timezone(timedelta(minutes=minutes)), st.integers(-23 * 60 - 59, 23 * 60 + 59)
+)
+DATE_TEXT = st.one_of(
+    st.text(min_size=1, max_size=30).filter(lambda t: t.strip() and "\x00" not in t),
+    st.datetimes(timezones=st.one_of(st.none(), OFFSETS)).map(datetime.isoformat),
+    st.dates().map(date.isoformat),
+)
+
+
 @settings(max_examples=max(1, BUDGET // 2), deadline=None)
-@given(text=st.text(min_size=1, max_size=30).filter(lambda t: t.strip() and "\x00" not in t))
+@given(text=DATE_TEXT)
 def test_any_unreadable_date_is_refused_or_read(with_ada: Recip, text: str) -> None:
-    """Whatever `--on` holds, the command either records one event or is refused
-    with one line and appends nothing; it never crashes."""
+    """Whatever `--on` holds, the command either records one event that decodes, or
+    is refused with one line and appends nothing; it never crashes."""
     before = position(with_ada)
     result = with_ada("log", "Ada", "--on", text)
     if result.exit_code == 0:
         assert position(with_ada) == before + 1
+        stored(with_ada)  # what was recorded decodes (its schema's limits hold)
     else:
         assert result.exit_code == 1, result.output
         assert isinstance(result.exception, SystemExit), repr(result.exception)

@@ -9,6 +9,8 @@ from datetime import datetime
 
 import pytest
 
+from cli.home import Home
+from core import commands
 from core.events import (
     AskMade,
     AskResolved,
@@ -108,6 +110,12 @@ def test_on_accepts_dates_and_datetimes(
         ("yesterday", "cannot read date"),
         ("2026-13-01T10:00", "cannot read date"),
         ("1899-12-31", "before 1900"),
+        ("0001-01-01T00:00:00+14:00", "before 1900"),  # once raised OverflowError
+        ("1900-01-01T00:30:00+01:00", "before 1900"),  # 1899 in UTC
+        ("9999-12-31T23:59:59-18:00", "in the future"),
+        ("2026-01-01T00:00:00+25:00", "cannot read date"),
+        ("2026-01-01T00:00:00+19:00", "beyond ±18:00"),  # was stored, then undecodable
+        ("2026-01-01T00:00:00-18:01", "beyond ±18:00"),
     ],
 )
 def test_on_refusals(recip: Recip, people: dict[str, str], on: str, match: str) -> None:
@@ -120,9 +128,57 @@ def test_on_refusals(recip: Recip, people: dict[str, str], on: str, match: str) 
         refused(recip, *command, "--on", on, match=match)
 
 
-def test_bad_recip_now_is_refused(recip: Recip, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RECIP_NOW", "next tuesday")
+@pytest.mark.parametrize("now", ["next tuesday", "2026-03-10T10:00:00+19:00"])
+def test_bad_recip_now_is_refused(recip: Recip, monkeypatch: pytest.MonkeyPatch, now: str) -> None:
+    monkeypatch.setenv("RECIP_NOW", now)
     refused(recip, "contact", "add", "Ada", match="RECIP_NOW")
+
+
+# -- schema limits: refused with a clear message, never stored ---------------------------
+# (msgspec checks constraints on decode only: an over-long tag used to be stored and
+# then made the whole log unreadable.)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("contact", "add", "Ada", "--tag", "t" * 501), "tag is longer than 500"),
+        (("contact", "add", "Ada", "--phone", "1" * 501), "phone is longer than 500"),
+        (("contact", "add", "Ada", "--email", "a@" + "x" * 499), "email is longer than 500"),
+        (("contact", "add", "n" * 501), "name is longer than 500"),
+        (("contact", "edit", "Ada", "--tag", "t" * 501), "tag is longer than 500"),
+        (("log", "Ada", "--note", "n" * 20_001), "note is longer than 20000"),
+        (("note", "Ada", "n" * 20_001), "note text is longer than 20000"),
+        (("ask", "Ada", "w" * 2001), "what is longer than 2000"),
+        (("give", "Ada", "w" * 2001), "what is longer than 2000"),
+        (("intro", "Ada", "Bob", "--note", "n" * 20_001), "note is longer than 20000"),
+        (("retract", "0", "--reason", "r" * 2001), "reason is longer than 2000"),
+    ],
+    ids=lambda v: v[:2] if isinstance(v, tuple) else v[:20],
+)
+def test_schema_limits_refused(
+    recip: Recip, people: dict[str, str], args: tuple[str, ...], match: str
+) -> None:
+    if args[0] == "retract":
+        args = ("retract", people["Ada"], *args[2:])
+    refused(recip, *args, match=match)
+    json_out(recip, "events", "--json")  # the log still reads
+
+
+def test_schema_limits_accepted_at_the_boundary(recip: Recip, people: dict[str, str]) -> None:
+    recorded(recip, "contact", "add", "n" * 500, "--tag", "t" * 500)
+    recorded(recip, "log", "Ada", "--note", "n" * 20_000)
+    recorded(recip, "note", "Ada", "n" * 20_000)
+    assert len(json_out(recip, "events", "--json")) == 7
+
+
+def test_interaction_with_too_many_contacts_refused(recip: Recip, people: dict[str, str]) -> None:
+    log = Home(recip.home).open_log()
+    now = commands.Now.system()
+    added = log.append([commands.add_contact(now, f"P{i}") for i in range(101)])
+    log.store.close()
+    refused(recip, "log", *(e.event_id for e in added), match="at most 100 contacts")
+    recorded(recip, "log", *(e.event_id for e in added[:100]))
 
 
 # -- ask and resolve ------------------------------------------------------------------------
