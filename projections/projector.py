@@ -384,18 +384,21 @@ class Projector:
         }
         for contact_id, ask_ids in fold.asks_by_contact().items():
             filed.setdefault(contact_id, _Filed()).ask_ids = ask_ids
-        pending = []
+        pending: list[tuple[str, str, int]] = []
+        position_of = fold.position_of
         for ask_id, resolutions in fold.resolutions.items():
             ask = fold.asks.get(ask_id)
+            if ask is None:
+                pending.extend((r.event_id, ask_id, position_of[r.event_id]) for r in resolutions)
+                continue
+            entry = filed.get(ask.contact_id)
+            if entry is None:
+                entry = filed[ask.contact_id] = _Filed()
             for r in resolutions:
-                where = fold.position_of[r.event_id]
-                if ask is None:
-                    pending.append((r.event_id, ask_id, where))
-                else:
-                    entry = filed.setdefault(ask.contact_id, _Filed())
-                    entry.positions.append(where)
-                    entry.event_ids.append(r.event_id)
-                    entry.resolved.append(f"{ask_id}:{where}")
+                where = position_of[r.event_id]
+                entry.positions.append(where)
+                entry.event_ids.append(r.event_id)
+                entry.resolved.append(f"{ask_id}:{where}")
         self.db.executemany(
             "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
             (_index_row(c, f) for c, f in filed.items()),
