@@ -196,6 +196,10 @@ class _Filed:
     resolved: list[str] = field(default_factory=list)
 
 
+#: The schema version shared by every event type, if they all share one.
+_ONE_VERSION: Final = (
+    next(iter(set(SCHEMA_VERSION.values()))) if len(set(SCHEMA_VERSION.values())) == 1 else None
+)
 _DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
 
 
@@ -210,6 +214,8 @@ def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | 
         ]
     except (KeyError, msgspec.DecodeError):
         return [(p, codec.decode(t, s)) for p, t, s in rows]
+    if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
+        return out  # every type is at one version, and so is every row of this page
     versions = SCHEMA_VERSION
     for i in [i for i, (_, e) in enumerate(out) if e.v != versions[rows[i][1]]]:
         position, topic, state = rows[i]
