@@ -40,7 +40,7 @@ import sqlite3
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -115,6 +115,8 @@ SUMMARY_COLUMNS: Final = (
 
 def pack(values: Iterable[int], typecode: str = "q") -> bytes:
     """Little-endian packed integers (portable across machines)."""
+    if isinstance(values, array) and values.typecode == typecode and sys.byteorder == "little":
+        return values.tobytes()
     packed = array(typecode, values)
     if sys.byteorder == "big":  # pragma: no cover - no big-endian CI
         packed.byteswap()
@@ -189,7 +191,7 @@ def _ids(ids: Iterable[str]) -> str:
 class _Filed:
     """New index entries for one contact, gathered during a catch-up."""
 
-    positions: list[int] = field(default_factory=list)
+    positions: MutableSequence[int] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     ask_ids: list[str] = field(default_factory=list)
     #: `ask_id:position` of each resolution filed here.
@@ -385,7 +387,7 @@ class Projector:
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
         filed: dict[str, _Filed] = {
-            contact_id: _Filed(list(record[0]), list(record[1]))
+            contact_id: _Filed(array("q", record[0]), list(record[1]))
             for contact_id, record in fold.filed.items()
         }
         for contact_id, ask_ids in fold.asks_by_contact().items():
