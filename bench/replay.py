@@ -14,13 +14,18 @@ Steps, all in the same run:
 3. ours: `Projector.rebuild()`: read, fold, compute and write every view table
    and the incremental index, in one transaction;
 4. an incremental catch-up of the last 1,000 events on the full log (reported,
-   no baseline).
+   no baseline);
+5. scoring (issue 6, `bench.scoring.score_log`): `recip replay`'s work on the same
+   log, read-only: read, prepare, and score `cadence`, `decay` and `reciprocity`
+   at the last day (events/s per rule = events x 3 / seconds, beside the raw read;
+   target >= 250,000), and at every month over the ten years (target <= 3x the
+   one-instant run).
 
 Each measurement runs in a fresh child process, which reports its own wall and
 CPU time and peak RSS (`resource.getrusage`), so one measurement's memory never
-inflates another's. The CPU-time ratio is reported beside the wall-clock one
-because on a shared machine other processes slow the longer run more.
-Target: rebuild >= 0.4x the baseline's events/s, peak RSS < 1 GB.
+inflates another's. The CPU-time ratio of the rebuild is reported beside the
+wall-clock one because on a shared machine other processes slow the longer run
+more. Target: rebuild >= 0.4x the baseline's events/s, peak RSS < 1 GB.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from typing import Any
 
 import msgspec
 
-from bench.harness import Comparison, Figure, report
+from bench.harness import Comparison, Figure, Mode, report, result_name
+from bench.scoring import RULES, score_log
 from core.events import TYPE_BY_NAME
 from core.store import open_store
 from projections.projector import Projector
@@ -65,7 +71,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _baseline(path: str) -> tuple[float, float, int]:
+#: (wall seconds, CPU seconds, events) of one measured run.
+Measured = tuple[float, float, int]
+
+
+def _baseline(path: str) -> Measured:
     """Plain SELECT of every row, msgspec-decoded into the event Structs."""
     decoders = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
     db = sqlite3.connect(path)
@@ -80,14 +90,14 @@ def _baseline(path: str) -> tuple[float, float, int]:
     return elapsed, cpu, count
 
 
-def _rebuild(path: str) -> tuple[float, float, int]:
+def _rebuild(path: str) -> Measured:
     with Projector(path) as projector:
         start, cpu = time.perf_counter(), time.process_time()
         count = projector.rebuild()
         return time.perf_counter() - start, time.process_time() - cpu, count
 
 
-def _catch_up(path: str) -> tuple[float, float, int]:
+def _catch_up(path: str) -> Measured:
     from core.events import AnyEvent
     from core.log import EventLog
 
@@ -102,7 +112,16 @@ def _catch_up(path: str) -> tuple[float, float, int]:
         return time.perf_counter() - start, time.process_time() - cpu, count
 
 
-Measured = tuple[float, float, int]
+def _score_instant(path: str) -> Measured:
+    cpu = time.process_time()
+    seconds, count = score_log(path)
+    return seconds, time.process_time() - cpu, count
+
+
+def _score_monthly(path: str) -> Measured:
+    cpu = time.process_time()
+    seconds, count = score_log(path, "1m")
+    return seconds, time.process_time() - cpu, count
 
 
 def _child(fn: Callable[[str], Measured], path: str, out: Any) -> None:
@@ -121,6 +140,20 @@ def measure(fn: Callable[[str], Measured], path: str) -> tuple[float, float, int
     return result
 
 
+#: Events and repeats per mode of `python -m bench` (ADR 0040).
+SIZES: dict[str, tuple[int, int]] = {
+    "full": (1_000_000, 3),
+    "quick": (20_000, 1),
+    "smoke": (2_000, 1),
+}
+
+
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
+    events, repeats = SIZES[mode]
+    return replay(events, repeats, name=result_name("replay", mode), write=mode != "smoke")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -129,7 +162,14 @@ def main() -> None:
     parser.add_argument("--dir", help="where to put the log (default: a temp dir)")
     args = parser.parse_args()
     events, repeats = (20_000, 1) if args.quick else (args.events, args.repeats)
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+    replay(events, repeats, directory=args.dir, name="replay", write=not args.quick)
+
+
+def replay(
+    events: int, repeats: int, *, name: str, write: bool, directory: str | None = None
+) -> dict[str, Any]:
+    """Generate a log of `events`, measure `repeats` times, report as `name`."""
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
         path = os.path.join(tmp, "log.db")
         start = time.perf_counter()
         ctx = mp.get_context("spawn")
@@ -147,6 +187,10 @@ def main() -> None:
         memory = Figure("rebuild peak RSS", "MB")
         base_memory = Figure("baseline peak RSS", "MB")
         seconds = Figure("rebuild time", "s")
+        scoring = Figure("replay, 3 rules at one instant (per rule)", "ev/s")
+        scoring_memory = Figure("replay one instant peak RSS", "MB")
+        monthly = Figure("replay, 3 rules monthly over 10 years", "s")
+        monthly_ratio = Figure("replay monthly / one instant", "x")
         for _ in range(repeats):
             b_s, b_cpu, b_n, b_mb = measure(_baseline, path)
             o_s, o_cpu, o_n, o_mb = measure(_rebuild, path)
@@ -158,11 +202,18 @@ def main() -> None:
             memory.samples.append(o_mb)
             base_memory.samples.append(b_mb)
             seconds.samples.append(o_s)
+            i_s, _, i_n, i_mb = measure(_score_instant, path)
+            m_s, _, m_n, _ = measure(_score_monthly, path)
+            assert i_n == m_n == b_n, (i_n, m_n, b_n)
+            scoring.samples.append(len(RULES) * i_n / i_s)
+            scoring_memory.samples.append(i_mb)
+            monthly.samples.append(m_s)
+            monthly_ratio.samples.append(m_s / i_s)
         c_s, _, c_n, c_mb = measure(_catch_up, path)
         catch_up = Figure(f"incremental catch-up of {c_n:,} events", "ms", [c_s * 1000])
         catch_up_memory = Figure("catch-up peak RSS", "MB", [c_mb])
-        report(
-            "replay",
+        return report(
+            name,
             {
                 "events": events,
                 "contacts": 2000,
@@ -176,9 +227,20 @@ def main() -> None:
             [
                 Comparison("rebuild all views vs raw read", ours, base, target=0.4),
                 Comparison("same, CPU time (robust to load)", ours_cpu, base_cpu, target=0.4),
+                Comparison("replay 3 rules, one instant, per rule vs raw read", scoring, base),
             ],
-            [seconds, memory, base_memory, catch_up, catch_up_memory],
-            write=not args.quick,
+            [
+                seconds,
+                memory,
+                base_memory,
+                catch_up,
+                catch_up_memory,
+                scoring,
+                scoring_memory,
+                monthly,
+                monthly_ratio,
+            ],
+            write=write,
         )
 
 
