@@ -40,7 +40,7 @@ from typing import Any
 
 import msgspec
 
-from bench.harness import Comparison, Figure, report
+from bench.harness import Comparison, Figure, Mode, report, result_name
 from bench.scoring import RULES, score_log
 from core.events import TYPE_BY_NAME
 from core.store import open_store
@@ -130,6 +130,20 @@ def measure(fn: Callable[[str], tuple[float, int]], path: str) -> tuple[float, i
     return result
 
 
+#: Events and repeats per mode of `python -m bench` (ADR 0040).
+SIZES: dict[str, tuple[int, int]] = {
+    "full": (1_000_000, 3),
+    "quick": (20_000, 1),
+    "smoke": (2_000, 1),
+}
+
+
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
+    events, repeats = SIZES[mode]
+    return replay(events, repeats, name=result_name("replay", mode), write=mode != "smoke")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -138,7 +152,14 @@ def main() -> None:
     parser.add_argument("--dir", help="where to put the log (default: a temp dir)")
     args = parser.parse_args()
     events, repeats = (20_000, 1) if args.quick else (args.events, args.repeats)
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+    replay(events, repeats, directory=args.dir, name="replay", write=not args.quick)
+
+
+def replay(
+    events: int, repeats: int, *, name: str, write: bool, directory: str | None = None
+) -> dict[str, Any]:
+    """Generate a log of `events`, measure `repeats` times, report as `name`."""
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
         path = os.path.join(tmp, "log.db")
         start = time.perf_counter()
         ctx = mp.get_context("spawn")
@@ -177,8 +198,8 @@ def main() -> None:
         c_s, c_n, c_mb = measure(_catch_up, path)
         catch_up = Figure(f"incremental catch-up of {c_n:,} events", "ms", [c_s * 1000])
         catch_up_memory = Figure("catch-up peak RSS", "MB", [c_mb])
-        report(
-            "replay",
+        return report(
+            name,
             {
                 "events": events,
                 "contacts": 2000,
@@ -204,7 +225,7 @@ def main() -> None:
                 monthly,
                 monthly_ratio,
             ],
-            write=not args.quick,
+            write=write,
         )
 
 

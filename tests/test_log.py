@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core import codec
 from core import events as ev
 from core.clock import Clock
-from core.errors import ConflictError, SequenceGapError
+from core.errors import CodecError, ConflictError, SequenceGapError
 from core.log import EventLog
 from core.store import Location, Store, Tracking, open_store
 
@@ -209,3 +209,23 @@ def test_about_follows_merges_asks_and_retractions(store: Store) -> None:
         retracted.event_id,
     }
     assert other.event_id not in about
+
+
+def test_append_refuses_an_event_that_could_not_be_read_back(store: Store) -> None:
+    """Constraints are checked on decode; append decodes first so none slips in."""
+    log = EventLog(store, device())
+    position = log.position()
+    bad = ev.AskMade(
+        event_id="",
+        device_id="",
+        seq=0,
+        hlc=0,
+        occurred_at=0,
+        contact_id="c",
+        what="x",
+        weight=9,
+    )
+    with pytest.raises(CodecError, match="AskMade"):
+        log.append([note("fine"), bad])
+    assert log.position() == position
+    assert log.append([note("next")])[0].seq == 1
