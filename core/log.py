@@ -233,9 +233,7 @@ class EventLog:
                     )
                 new.append((event, row))
                 expected += 1
-        rows = {(e.device_id, e.seq): row for e, row in new}
-        ordered = in_batch_order([e for e, _ in new], batch)
-        return [(e, rows[(e.device_id, e.seq)]) for e in ordered]
+        return in_batch_order(new, batch)
 
     # -- reading -------------------------------------------------------------
 
