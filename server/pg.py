@@ -57,10 +57,6 @@ POOL_TIMEOUT_S: Final = 30.0
 _CREATE_ATTEMPTS: Final = 8
 
 
-def is_postgres(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
-
-
 def owner_schema(prefix: str, owner_id: str) -> str:
     """The schema of one owner's log: derived from the owner's random id only."""
     return f"{prefix}_{owner_id.replace('-', '').lower()}"
@@ -284,11 +280,6 @@ class PgBackend:
                 (self.prefix.replace("_", r"\_") + r"\_%",),
             ).fetchall()
         return [str(r["nspname"]) for r in rows]
-
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
-        with self.pool.connection() as conn:
-            yield conn
 
     def close(self) -> None:
         self.pool.close()
