@@ -16,9 +16,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 RESULTS = Path(__file__).parent / "results"
+
+#: How big a benchmark run is: `full` at the sizes its issue names, `quick` small
+#: enough that all quick runs together take under two minutes, `smoke` tiny (the
+#: test suite's check that the benchmark still works; its results are not written).
+Mode: TypeAlias = Literal["full", "quick", "smoke"]
+MODES: tuple[Mode, ...] = ("full", "quick", "smoke")
+
+
+def result_name(bench: str, mode: Mode) -> str:
+    """The results file stem: a quick run never overwrites a full run's results."""
+    return bench if mode == "full" else f"{bench}-{mode}"
 
 
 def machine() -> dict[str, Any]:
@@ -38,6 +49,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
+        # other work on the machine skews absolute figures (ratios much less)
+        "load_average": list(os.getloadavg()),
     }
 
 
@@ -118,8 +131,13 @@ def report(
     extra: list[Figure] | None = None,
     *,
     write: bool = True,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Print a table and write `bench/results/<bench>.json`; returns the document."""
+    """Print a table and write `bench/results/<bench>.json`; returns the document.
+
+    `skipped` names what could not be measured here and why (a baseline whose
+    software is missing, say): it is printed and recorded, never filled in.
+    """
     info = machine()
     print(
         f"\n{bench}  ({info['cpu']}, {info['cores']} cores, Python {info['python']}, "
@@ -136,13 +154,20 @@ def report(
             f"{c.baseline.median:>12,.0f} {c.baseline.unit:<3} {c.ratio:>6.2f}x {target:>7}"
         )
     for f in extra or []:
-        print(f"{f.name:<44} {f.median:>12,.1f} {f.unit:<3} (min {f.min:,.1f}, max {f.max:,.1f})")
+        digits = 3 if f.unit == "s" else 1
+        print(
+            f"{f.name:<44} {f.median:>12,.{digits}f} {f.unit:<3} "
+            f"(min {f.min:,.{digits}f}, max {f.max:,.{digits}f})"
+        )
+    for what, why in (skipped or {}).items():
+        print(f"SKIPPED {what}: {why}")
     document = {
         "bench": bench,
         "machine": info,
         "params": params,
         "comparisons": [c.as_dict() for c in comparisons],
         "figures": [f.as_dict() for f in extra or []],
+        "skipped": dict(skipped or {}),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     if write:

@@ -168,26 +168,29 @@ class EventLog:
             for _ in range(_RETRIES):
                 new = self._new_events(batch)
                 try:
-                    positions = self.store.insert([stored_form(e) for e in new], tracking)
+                    positions = self.store.insert([row for _, row in new], tracking)
                 except IntegrityError:
                     if tracking is not None and tracking.notification_id <= self.store.tracking(
                         tracking.application_name
                     ):
                         tracking = None  # another process already recorded this pull
                     continue
-                for event in new:
-                    if event.device_id == self.device_id:
-                        self.clock.observe(event.hlc)
-                    else:
-                        self.clock.receive(event.hlc)
-                if self.device_id is not None and new:
+                # Observing the batch's greatest timestamps is the same as observing
+                # each in turn (both only ever raise the clock), and far cheaper.
+                own = [e.hlc for e, _ in new if e.device_id == self.device_id]
+                others = [e.hlc for e, _ in new if e.device_id != self.device_id]
+                if own:
+                    self.clock.observe(max(own))
+                if others:
+                    self.clock.receive(max(others))
+                if self.device_id is not None and own:
                     self._refresh_seq()
                 self._advance(positions)
-                return new
+                return [e for e, _ in new]
         raise StoreError("could not ingest: the log kept changing under us; try again")
 
-    def _new_events(self, batch: Sequence[LogEvent]) -> list[LogEvent]:
-        """The events of `batch` not yet held; raises on conflicts and gaps."""
+    def _new_events(self, batch: Sequence[LogEvent]) -> list[tuple[LogEvent, StoredEvent]]:
+        """The events of `batch` not yet held, with their rows; raises on conflicts and gaps."""
         by_device: dict[str, dict[int, LogEvent]] = defaultdict(dict)
         for event in batch:
             seen = by_device[event.device_id].get(event.seq)
@@ -196,7 +199,7 @@ class EventLog:
                     f"two different events claim device {event.device_id} seq {event.seq}"
                 )
             by_device[event.device_id][event.seq] = event
-        new: list[LogEvent] = []
+        new: list[tuple[LogEvent, StoredEvent]] = []
         for device_id, by_seq in by_device.items():
             if min(by_seq) < 1:
                 raise SequenceGapError(
@@ -226,7 +229,7 @@ class EventLog:
                         device_id,
                         expected,
                     )
-                new.append(event)
+                new.append((event, row))
                 expected += 1
         return in_batch_order(new, batch)
 
