@@ -431,3 +431,22 @@ def test_random_histories_print_identical_views_after_export_and_import(data: An
         for read in reads:
             assert target.ok(*read) == source.ok(*read), read
         assert "imported 0 new events" in target.ok("import", backup)
+
+
+def test_ingest_keeps_the_batch_order_but_never_a_device_out_of_seq(tmp_path: Path) -> None:
+    """The log order an import produces: the file's, except a device's seq order wins."""
+
+    def added(device: str, seq: int) -> ContactAdded:
+        return ContactAdded(
+            event_id=f"{device}-{seq}", device_id=device, seq=seq, hlc=seq, occurred_at=1, name="A"
+        )
+
+    a1, a2, b1, b2 = added("a", 1), added("a", 2), added("b", 1), added("b", 2)
+    log = EventLog(open_store(str(tmp_path / "x.db")), None)
+    log.ingest([b1, a2, b2, a1])  # a's events listed out of order
+    assert [(e.device_id, e.seq) for e in log.events()] == [
+        ("b", 1),
+        ("a", 1),
+        ("b", 2),
+        ("a", 2),
+    ]
