@@ -450,3 +450,32 @@ def test_ingest_keeps_the_batch_order_but_never_a_device_out_of_seq(tmp_path: Pa
         ("b", 2),
         ("a", 2),
     ]
+
+
+def test_a_known_type_from_a_newer_schema_is_kept_whole(tmp_path: Path) -> None:
+    """A `ContactAdded` v2 (a newer build) is neither refused nor reshaped."""
+    fields = {
+        "type": "ContactAdded",
+        "event_id": new_id(),
+        "device_id": new_id(),
+        "seq": 1,
+        "hlc": 9,
+        "occurred_at": BASE_MS,
+        "utc_offset": 0,
+        "v": 2,
+        "name": "Ann",
+        "pronouns": "she/her",
+    }
+    raw = msgspec.msgpack.encode(fields)
+    source = EventLog(open_store(str(tmp_path / "src.db")), None)
+    source.ingest([msgspec.structs.replace(codec.decode_opaque("ContactAdded", raw), raw=raw)])
+    data = export_bytes(source)
+    assert b'"$raw"' in data and b'"pronouns":"she/her"' in data
+
+    for line in (data, json.dumps(fields).encode() + b"\n"):  # with and without $raw
+        target = make_home(tmp_path / new_id())
+        import_bytes(target, line)
+        log = target.open_log()
+        assert stored_rows(log) == stored_rows(source)
+        assert State(log.events()).contacts() == []  # kept, not shown by this build
+        log.store.close()
