@@ -19,9 +19,10 @@ bytes, base64-encoded, under the key `$raw` (a name no event field can have):
 The import is strict (unknown fields of a schema this build knows, wrong types,
 invalid schema versions are refused with their line number) and all or nothing:
 every line is parsed and the whole file checked against the log before anything
-is stored, and then it is stored in one `EventLog.ingest` transaction, which skips what the log already
-holds (so importing a file twice changes nothing) and refuses different content
-for a `(device, seq)` already held and gaps in a device's sequence.
+is stored, and then it is stored in one `EventLog.ingest` transaction, which
+skips what the log already holds (so importing a file twice changes nothing) and
+refuses different content for a `(device, seq)` already held and gaps in a
+device's sequence.
 """
 
 from __future__ import annotations
