@@ -69,9 +69,9 @@ def in_batch_order(
     """`new` (events with their rows) in the order the batch offered them.
 
     So that a replica that ingests an export (or a pulled page) holds it in the
-    same log order as its source, and re-exports it line for line; each device's
-    events stay in seq order even for a batch that listed them out of order,
-    because log order must never show a device's seq 2 before its seq 1.
+    same log order as its source, and re-exports it line for line; the per-device
+    seq order is kept even for a batch that listed a device's events out of
+    order, because log order must never show a device's seq 2 before its seq 1.
     """
     if len(new) < 2:
         return new
