@@ -63,9 +63,7 @@ def resolve(refs: list[ContactRef], ref: str) -> ContactRef:
             return matches[0]
         if len(matches) > 1:
             listing = [f"{r.contact_id} {r.name}" for r in matches]
-            raise AmbiguousError(
-                f"{ref!r} matches {len(matches)} contacts: " + "; ".join(listing), listing
-            )
+            raise AmbiguousError.matching(ref, "contacts", listing)
     raise NotFoundError(f"no contact matches {ref!r}")
 
 
