@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
+from cli.home import Home
+from core import commands
+
 from .conftest import Recip
-from .test_views_cli import home, run  # noqa: F401 (fixtures)
+from .test_views_cli import NOW, home, network, record, run  # noqa: F401 (fixtures)
+
+
+def test_a_merged_away_name_means_its_survivor_in_every_view(
+    run: Recip,  # noqa: F811
+    home: Home,  # noqa: F811
+    network: dict[str, str],  # noqa: F811
+) -> None:
+    """`recip log Ben` after merging Ben into Ann records on Ann; the views agree."""
+    record(home, lambda s: commands.merge_contacts(s, NOW, "Ann", "Ben"))
+    shown = json.loads(run.ok("contact", "show", "Ben", "--json"))
+    assert shown["contact_id"] == network["Ann"]
+    (row,) = json.loads(run.ok("ledger", "Ben", "--json"))
+    assert row["contact_id"] == network["Ann"]
+    assert run.ok("timeline", "Ben", "--json") == run.ok("timeline", "Ann", "--json")
 
 
 def test_an_ambiguous_reference_lists_a_few_candidates_not_all(run: Recip) -> None:  # noqa: F811
