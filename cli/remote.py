@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import click
 import msgspec
 
 from core.clock import MAX_DRIFT_MS
+from core.errors import ValidationError
 from sync import remote as remotes
 
 from .home import Home
@@ -34,7 +36,13 @@ def _when(ms: int | None) -> str:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--data",
     default="./recip-data",
@@ -43,15 +51,38 @@ def _when(ms: int | None) -> str:
     help="Directory of the accounts database and one event log per owner.",
 )
 @click.option(
-    "--max-body", default=16 * 1024 * 1024, show_default=True, type=int, help="Largest request."
+    "--max-body",
+    default=16 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    help="Largest request, in bytes.",
 )
 def serve(host: str, port: int, data: str, max_body: int) -> None:
     """Run the sync server."""
     from server.run import serve as run
     from server.service import ServerConfig
 
+    _check_can_listen(host, port)
     click.echo(f"recip sync server on http://{host}:{port} (data in {data})", err=True)
     run(ServerConfig(data=Path(data), max_body=max_body), host, port)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse early, in one line, an address that uvicorn would fail to bind.
+
+    uvicorn reports a taken port or a foreign address as a log line and exit
+    status 3, after our banner; a trial bind (with SO_REUSEADDR, as uvicorn
+    binds) says which address and why instead.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            trial.bind(address)
+    except OSError as exc:
+        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @click.group()
