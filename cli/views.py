@@ -306,15 +306,14 @@ def demo(home: Home, contacts: int, years: float, seed: int, device_name: str | 
                 f"{home.path} already holds events: the demo needs a fresh home "
                 "(use --home to pick another directory)"
             )
-        device = home.device().device_id
-        other = generate(seed, contacts=2, years=1, devices=1)  # a second device id
-        laptop = next(other).device_id
+        # Recorded by this device alone: a sync pushes only a device's own events,
+        # so a second, made-up device's share would never reach the others.
         events = generate(
             seed,
             contacts=contacts,
             years=years,
             end=current_now().unix_ms - 60_000,
-            device_ids=(device, laptop),
+            device_ids=(home.device().device_id,),
         )
         total = 0
         batch: list[Any] = []
