@@ -65,6 +65,14 @@ def _console() -> Console:
 as_of_option = click.option(
     "--as-of", "as_of", metavar="DATE", help="View as of this local date (default: today)."
 )
+#: ledger and stats count the whole history; the date only moves their flags and statuses.
+flags_as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Day the 365-day flags and going-cold statuses are computed for (default: today); "
+    "totals cover the whole history.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -79,7 +87,7 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.argument("contact", required=False)
-@as_of_option
+@flags_as_of_option
 @json_option
 @click.pass_obj
 def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) -> None:
@@ -219,7 +227,7 @@ def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
 
 
 @click.command()
-@as_of_option
+@flags_as_of_option
 @json_option
 @click.pass_obj
 def stats(home: Home, as_of: str | None, as_json: bool) -> None:
