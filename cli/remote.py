@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -181,8 +183,9 @@ def sync(home: Home, as_json: bool) -> None:
     log = home.open_log()
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
-            replica = Replica(log, transport, config.owner_id)
             console = Console(stderr=True)
+            notice = console.print if console.is_terminal and not as_json else _quiet
+            replica = Replica(log, transport, config.owner_id, sleep=_retrying(notice))
             bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -216,6 +219,28 @@ def sync(home: Home, as_json: bool) -> None:
             err=True,
         )
     sys.stdout.flush()
+
+
+def _retrying(say: Callable[[str], object]) -> Callable[[float], None]:
+    """The replica's backoff sleep, saying once why a sync has gone quiet.
+
+    Retries of an unreachable or failing server take about 15 s in all before
+    the sync gives up; a person at a terminal should not wonder whether it hung.
+    """
+    said = False
+
+    def sleep(seconds: float) -> None:
+        nonlocal said
+        if not said:
+            say("server not answering: retrying (Ctrl-C stops; nothing is lost)")
+            said = True
+        time.sleep(seconds)
+
+    return sleep
+
+
+def _quiet(_: str) -> None:
+    """Scripts (no terminal, or --json) get only the final line."""
 
 
 def register(group: click.Group) -> None:

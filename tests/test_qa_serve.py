@@ -38,3 +38,17 @@ def test_a_body_limit_below_one_kib_is_refused(tmp_path: Path) -> None:
     code, err = _serve(tmp_path, "--max-body", "0")
     assert code == 1
     assert "--max-body" in err and err.count("\n") == 1, err
+
+
+def test_sync_says_once_that_it_is_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync against a server that does not answer retries for ~15 s: say so, once."""
+    from cli import remote
+
+    said: list[str] = []
+    slept: list[float] = []
+    monkeypatch.setattr(remote.time, "sleep", slept.append)
+    sleep = remote._retrying(said.append)
+    for delay in (0.25, 0.5, 1.0):
+        sleep(delay)
+    assert slept == [0.25, 0.5, 1.0]
+    assert len(said) == 1 and "retrying" in said[0]
