@@ -210,7 +210,9 @@ def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
 
     table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
     for column in ("Occurred", "Event", "What", "Device", "Recorded"):
-        table.add_column(column, no_wrap=column != "What")
+        # On a narrow terminal the two times wrap (date over time) beside the
+        # summary: rich squeezes only wrapping columns, and a lone one vanishes.
+        table.add_column(column, no_wrap=column in ("Event", "Device"))
     for e in entries:
         what = f"[strike dim]{e.summary}[/] [red](retracted)[/]" if e.retracted else e.summary
         table.add_row(

@@ -35,3 +35,29 @@ def test_an_ambiguous_reference_lists_a_few_candidates_not_all(run: Recip) -> No
         assert "matches 30 contacts" in err
         assert "and 20 more" in err
         assert len(err) < 700, err
+
+
+def test_a_timeline_at_80_columns_still_says_what_happened() -> None:
+    """The summary is the point of a timeline row: a narrow terminal must not hide it."""
+    from rich.console import Console
+
+    from cli.views import _timeline_table
+    from projections.views import TimelineEntry
+
+    entries = [
+        TimelineEntry(
+            event_id="01a215ab-d0dd-711b-8c3f-011f1e3249d5",
+            type="InteractionLogged",
+            device_id="01a215ab-cf01-717c-82c2-b2d1e479d531",
+            recorded_at="2026-11-26T02:25:11+00:00",
+            occurred_at="2026-11-20T12:00:00+05:30",
+            date="2026-11-20",
+            summary="call with Ada Lovelace (they reached out): catch-up",
+            contact_ids=("01a215ab-d0dd-711b-8c3f-011f1e3249d5",),
+            retracted=False,
+        )
+    ]
+    screen = Console(width=80, record=True, color_system=None)
+    screen.print(_timeline_table("Ada Lovelace", entries))
+    text = " ".join(screen.export_text().split())
+    assert "call with Ada" in text, text
