@@ -14,7 +14,12 @@ Steps, all in the same run:
 3. ours: `Projector.rebuild()`: read, fold, compute and write every view table
    and the incremental index, in one transaction;
 4. an incremental catch-up of the last 1,000 events on the full log (reported,
-   no baseline).
+   no baseline);
+5. scoring (issue 6, `bench.scoring.score_log`): `recip replay`'s work on the same
+   log, read-only: read, prepare, and score `cadence`, `decay` and `reciprocity`
+   at the last day (events/s per rule = events x 3 / seconds, beside the raw read;
+   target >= 250,000), and at every month over the ten years (target <= 3x the
+   one-instant run).
 
 Each measurement runs in a fresh child process, which reports its own time and
 peak RSS (`resource.getrusage`), so one measurement's memory never inflates
@@ -36,6 +41,7 @@ from typing import Any
 import msgspec
 
 from bench.harness import Comparison, Figure, Mode, report, result_name
+from bench.scoring import RULES, score_log
 from core.events import TYPE_BY_NAME
 from core.store import open_store
 from projections.projector import Projector
@@ -100,6 +106,14 @@ def _catch_up(path: str) -> tuple[float, int]:
         return time.perf_counter() - start, count
 
 
+def _score_instant(path: str) -> tuple[float, int]:
+    return score_log(path)
+
+
+def _score_monthly(path: str) -> tuple[float, int]:
+    return score_log(path, "1m")
+
+
 def _child(fn: Callable[[str], tuple[float, int]], path: str, out: Any) -> None:
     seconds, count = fn(path)
     out.send((seconds, count, _peak_mb()))
@@ -161,6 +175,10 @@ def replay(
         memory = Figure("rebuild peak RSS", "MB")
         base_memory = Figure("baseline peak RSS", "MB")
         seconds = Figure("rebuild time", "s")
+        scoring = Figure("replay, 3 rules at one instant (per rule)", "ev/s")
+        scoring_memory = Figure("replay one instant peak RSS", "MB")
+        monthly = Figure("replay, 3 rules monthly over 10 years", "s")
+        monthly_ratio = Figure("replay monthly / one instant", "x")
         for _ in range(repeats):
             b_s, b_n, b_mb = measure(_baseline, path)
             o_s, o_n, o_mb = measure(_rebuild, path)
@@ -170,6 +188,13 @@ def replay(
             memory.samples.append(o_mb)
             base_memory.samples.append(b_mb)
             seconds.samples.append(o_s)
+            i_s, i_n, i_mb = measure(_score_instant, path)
+            m_s, m_n, _ = measure(_score_monthly, path)
+            assert i_n == m_n == b_n, (i_n, m_n, b_n)
+            scoring.samples.append(len(RULES) * i_n / i_s)
+            scoring_memory.samples.append(i_mb)
+            monthly.samples.append(m_s)
+            monthly_ratio.samples.append(m_s / i_s)
         c_s, c_n, c_mb = measure(_catch_up, path)
         catch_up = Figure(f"incremental catch-up of {c_n:,} events", "ms", [c_s * 1000])
         catch_up_memory = Figure("catch-up peak RSS", "MB", [c_mb])
@@ -185,8 +210,21 @@ def replay(
                 "log_mb": round(size_mb, 1),
                 "generate_s": round(generated, 1),
             },
-            [Comparison("rebuild all views vs raw read", ours, base, target=0.4)],
-            [seconds, memory, base_memory, catch_up, catch_up_memory],
+            [
+                Comparison("rebuild all views vs raw read", ours, base, target=0.4),
+                Comparison("replay 3 rules, one instant, per rule vs raw read", scoring, base),
+            ],
+            [
+                seconds,
+                memory,
+                base_memory,
+                catch_up,
+                catch_up_memory,
+                scoring,
+                scoring_memory,
+                monthly,
+                monthly_ratio,
+            ],
             write=write,
         )
 

@@ -1,9 +1,195 @@
-"""Commands of the `recip` CLI: remote."""
+"""Commands of the `recip` CLI: the server, enrollment, devices and sync.
+
+- `recip serve`: run the sync server (uvicorn) over a data directory.
+- `recip admin add-owner NAME --data DIR`: create an owner; prints its
+  enrollment token alone on the last line.
+- `recip remote add URL --token TOKEN`: enroll this device.
+- `recip remote devices`, `recip remote revoke DEVICE`: the owner's devices.
+- `recip sync`: push what the server lacks, pull what this device lacks.
+"""
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
 import click
+import msgspec
+
+from core.clock import MAX_DRIFT_MS
+from sync import remote as remotes
+
+from .home import Home
+
+# The server, the HTTP client and rich are imported inside the commands that use
+# them, so that every other `recip` command starts without paying for them.
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--data",
+    default="./recip-data",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory of the accounts database and one event log per owner.",
+)
+@click.option(
+    "--max-body", default=16 * 1024 * 1024, show_default=True, type=int, help="Largest request."
+)
+def serve(host: str, port: int, data: str, max_body: int) -> None:
+    """Run the sync server."""
+    from server.run import serve as run
+    from server.service import ServerConfig
+
+    click.echo(f"recip sync server on http://{host}:{port} (data in {data})", err=True)
+    run(ServerConfig(data=Path(data), max_body=max_body), host, port)
+
+
+@click.group()
+def admin() -> None:
+    """Administer a server's data directory (owners)."""
+
+
+@admin.command("add-owner")
+@click.argument("name")
+@click.option("--data", required=True, type=click.Path(file_okay=False), help="Server data.")
+def add_owner(name: str, data: str) -> None:
+    """Create an owner and print its enrollment token (last line, shown once)."""
+    from server.accounts import Accounts
+
+    path = Path(data)
+    accounts = Accounts(path / "accounts.db")
+    try:
+        owner, token = accounts.add_owner(name)
+    finally:
+        accounts.close()
+    click.echo(f"owner {owner.name} ({owner.owner_id}) created in {path}")
+    click.echo("enroll each device with: recip remote add URL --token TOKEN")
+    click.echo(token)
+
+
+@click.group()
+def remote() -> None:
+    """This device's sync server."""
+
+
+@remote.command("add")
+@click.argument("url")
+@click.option("--token", required=True, help="The owner's enrollment token.")
+@click.option("--device-name", default=None, help="Name shown in 'recip remote devices'.")
+@click.pass_obj
+def remote_add(home: Home, url: str, token: str, device_name: str | None) -> None:
+    """Enroll this device with a server."""
+    from sync import http
+
+    device = home.device()
+    reply = http.enroll(url, token, device.device_id, device_name or device.name)
+    config = remotes.RemoteConfig(
+        url=url.rstrip("/"),
+        owner_id=reply.owner_id,
+        owner_name=reply.owner_name,
+        device_id=device.device_id,
+        device_token=reply.device_token,
+    )
+    remotes.save(home.path, config)
+    click.echo(f"enrolled {device_name or device.name} with {config.url} as {reply.owner_name}")
+
+
+@remote.command("devices")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def remote_devices(home: Home, as_json: bool) -> None:
+    """List the owner's devices."""
+    from sync import http
+
+    config = remotes.load(home.path)
+    devices = http.list_devices(config.url, config.device_token)
+    if as_json:
+        click.echo(msgspec.json.encode(devices).decode())
+        return
+    for d in devices:
+        status = f"revoked {_when(d.revoked_at)}" if d.revoked_at else "active"
+        mark = " (this device)" if d.device_id == config.device_id else ""
+        click.echo(f"{d.device_id}  {d.name}{mark}  seq {d.last_seq}  {status}")
+
+
+@remote.command("revoke")
+@click.argument("device")
+@click.pass_obj
+def remote_revoke(home: Home, device: str) -> None:
+    """Revoke a device (by id, id prefix or name): it is refused at once."""
+    from sync import http
+
+    config = remotes.load(home.path)
+    info = http.revoke(config.url, config.device_token, device)
+    click.echo(f"revoked {info.device_id} ({info.name})")
+
+
+@click.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def sync(home: Home, as_json: bool) -> None:
+    """Push events the server lacks, pull events this device lacks."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bar
+
+    from sync import http
+    from sync.replica import Progress, Replica
+
+    config = remotes.load(home.path)
+    log = home.open_log()
+    try:
+        with http.HttpTransport(config.url, config.device_token) as transport:
+            replica = Replica(log, transport, config.owner_id)
+            console = Console(stderr=True)
+            bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+                disable=as_json or not console.is_terminal,
+            )
+            with bar:
+                push = bar.add_task("push", total=replica.pending() or None)
+                pull = bar.add_task("pull", total=None)
+
+                def show(p: Progress) -> None:
+                    bar.update(push, completed=p.pushed, total=max(p.to_push, p.pushed) or None)
+                    bar.update(pull, completed=p.pulled)
+
+                summary = replica.sync(show)
+    finally:
+        log.store.close()
+    if as_json:
+        out = {"pushed": summary.pushed, "pulled": summary.pulled, "cursor": summary.cursor}
+        click.echo(msgspec.json.encode(out).decode())
+    else:
+        click.echo(
+            f"pushed {summary.pushed}, pulled {summary.pulled} (server position {summary.cursor})"
+        )
+    if abs(summary.clock_offset_ms) > MAX_DRIFT_MS:
+        minutes = summary.clock_offset_ms / 60_000
+        click.echo(
+            f"warning: this device's clock is {minutes:+.0f} minutes off the server's; fix it",
+            err=True,
+        )
+    sys.stdout.flush()
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the `recip` group."""
+    group.add_command(serve)
+    group.add_command(admin)
+    group.add_command(remote)
+    group.add_command(sync)

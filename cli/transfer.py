@@ -1,9 +1,286 @@
-"""Commands of the `recip` CLI: transfer."""
+"""Commands of the `recip` CLI: `export` and `import`.
+
+The logic lives in `projections.transfer`; this module reads and writes files,
+shows progress on a terminal, and prints what an import did. An export written
+to a file appears whole or not at all (it is written beside and renamed); an
+import is appended in one transaction after the whole file was validated.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Final
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from core.events import CIRCLES
+from core.log import EventLog
+from projections.query import Views
+from projections.transfer import csv as csv_io
+from projections.transfer import jsonl, vcard
+from projections.transfer.contacts import ContactImport, contact_rows, plan_import
+from projections.transfer.errors import FileRefused, decode_text
+from projections.views import ColdRow, LedgerRow
+
+from .context import home_of, open_session
+from .views import _as_of, as_of_option  # the same dates as `recip ledger` / `recip cold`
+
+FORMATS: Final = ("jsonl", "vcard", "csv")
+SUFFIXES: Final = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".vcf": "vcard",
+    ".vcard": "vcard",
+    ".csv": "csv",
+}
+#: Files with fewer lines than this import without a progress bar.
+PROGRESS_FROM_LINES: Final = 2000
 
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to the `recip` group."""
+    """Add `export` and `import` to the `recip` group."""
+    group.add_command(export_command)
+    group.add_command(import_command)
+
+
+# -- export -------------------------------------------------------------------------
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: the whole event log (the faithful backup); vcard: contacts; csv: a table.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(["contacts", "ledger", "cold"]),
+    default=None,
+    help="With --format csv: which table (default contacts).",
+)
+@click.option("--archived", is_flag=True, help="Include archived contacts (vcard, csv).")
+@as_of_option
+@click.option("--all", "everyone", is_flag=True, help="csv cold: every contact with a cadence.")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_context
+def export_command(
+    ctx: click.Context,
+    fmt: str,
+    what: str | None,
+    archived: bool,
+    as_of: str | None,
+    everyone: bool,
+    file: str | None,
+) -> None:
+    """Write the event log, the contacts or a view to FILE (default: stdout).
+
+    `--format jsonl` (the default) is the backup: `recip import` of it into a
+    fresh home reproduces this log byte for byte. `--format csv --what ledger|cold`
+    writes the rows `recip ledger --json` / `recip cold --json` print.
+    """
+    what = what or ("contacts" if fmt == "csv" else None)
+    if what is not None and fmt != "csv":
+        raise click.UsageError("--what applies to --format csv")
+    if archived and what not in (None, "contacts"):
+        raise click.UsageError("--archived applies to contacts")
+    if as_of is not None and what not in ("ledger", "cold"):
+        raise click.UsageError("--as-of applies to --what ledger and cold")
+    if everyone and what != "cold":
+        raise click.UsageError("--all applies to --what cold")
+    if what in ("ledger", "cold"):
+        home = home_of(ctx)
+        home.device()  # a clear error if the home is not initialised
+        views = Views(home.log_path)
+        day = _as_of(as_of)
+        if what == "ledger":
+            table = csv_io.export_view(asyncio.run(views.ledger(day)), LedgerRow)
+        else:
+            table = csv_io.export_view(asyncio.run(views.cold(day, everyone=everyone)), ColdRow)
+        _write(file, [table.encode("utf-8")])
+        return
+    with open_session(ctx, fold=fmt != "jsonl") as session:
+        if fmt == "jsonl":
+            _write(file, jsonl.export_lines(session.log))
+            return
+        contacts = contact_rows(session.state, archived=archived)
+        if fmt == "vcard":
+            _write(file, [vcard.export(contacts).encode("utf-8")])
+            return
+        _write(file, [csv_io.export_contacts(contacts).encode("utf-8")])
+
+
+def _write(file: str | None, chunks: Iterable[bytes]) -> None:
+    """Stream to stdout, or to a file that appears only once complete."""
+    if file is None or file == "-":
+        out = sys.stdout.buffer
+        for chunk in chunks:
+            out.write(chunk)
+        out.flush()
+        return
+    target = Path(file)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# -- import -------------------------------------------------------------------------
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Default: from the file's suffix (.jsonl, .vcf, .csv).",
+)
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="CSV: read FIELD (name, given, middle, family, email, phone, org, tags, circle, "
+    "cadence_days, id) from COLUMN; repeat for several email/phone/tags columns.",
+)
+@click.option(
+    "--encoding", default="utf-8-sig", show_default=True, help="Text encoding (vCard, CSV)."
+)
+@click.option(
+    "--circle",
+    type=click.Choice(CIRCLES),
+    default=None,
+    help="Circle of imported contacts that do not state one (default wider).",
+)
+@click.option(
+    "--skip-duplicates", is_flag=True, help="Do not add contacts that look like existing ones."
+)
+@click.option("--dry-run", is_flag=True, help="Check and report, append nothing (vCard, CSV).")
+@click.pass_context
+def import_command(
+    ctx: click.Context,
+    file: str,
+    fmt: str | None,
+    mappings: tuple[str, ...],
+    encoding: str,
+    circle: str | None,
+    skip_duplicates: bool,
+    dry_run: bool,
+) -> None:
+    """Import an event log export (.jsonl), an address book (.vcf) or a table (.csv).
+
+    The whole file is checked first; a bad line refuses it, with its line number,
+    and nothing of it is imported. Importing the same file again adds nothing.
+    """
+    fmt = fmt or _format_of(file)
+    if mappings and fmt != "csv":
+        raise click.UsageError("--map applies to CSV imports")
+    if fmt == "jsonl" and (dry_run or skip_duplicates or circle):
+        raise click.UsageError("--dry-run, --skip-duplicates and --circle apply to contacts")
+    mapping = csv_io.parse_mapping(mappings)
+    home_of(ctx).device()  # refuse before reading a large file into a missing home
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise FileRefused(file, None, f"cannot read the file ({exc.strerror})") from None
+    if fmt == "jsonl":
+        with open_session(ctx, fold=False) as session:
+            _import_log(session.log, data, file)
+        return
+    text = decode_text(data, file, encoding)
+    with progress(text.count("\n") + 1, "reading") as advance:
+        if fmt == "vcard":
+            records = vcard.parse(text, file, progress=advance)
+        else:
+            records = csv_io.parse(text, file, mapping, progress=advance)
+    with open_session(ctx) as session:
+        plan = plan_import(
+            session.state,
+            records,
+            kind=fmt,
+            source=file,
+            now=session.now,
+            circle=circle,
+            skip_duplicates=skip_duplicates,
+        )
+        if not dry_run:
+            session.log.append(plan.drafts)
+    _report(plan, file, dry_run=dry_run)
+
+
+def _format_of(file: str) -> str:
+    fmt = SUFFIXES.get(Path(file).suffix.lower())
+    if fmt is None:
+        raise click.UsageError(
+            f"cannot tell the format of {file!r} from its suffix: give --format jsonl|vcard|csv"
+        )
+    return fmt
+
+
+def _import_log(log: EventLog, data: bytes, file: str) -> None:
+    with progress(data.count(b"\n") + 1, "reading") as advance:
+        parsed = jsonl.parse(data, file, progress=advance)
+    result = jsonl.import_into(log, parsed, file)
+    click.echo(
+        f"imported {result.new} new events of {result.total} "
+        f"({result.total - result.new} already held) from {result.devices} device(s)"
+    )
+
+
+def _report(plan: ContactImport, file: str, *, dry_run: bool) -> None:
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {len(plan.drafts)} contacts from {file}")
+    for line, name, contact_id in plan.already:
+        click.echo(f"  line {line}: {name!r} already imported (contact {contact_id})")
+    for line, first in plan.repeated:
+        click.echo(f"  line {line}: same contact as line {first}, skipped")
+    for line in plan.empty:
+        click.echo(f"  line {line}: nothing to import, skipped")
+    if plan.duplicates:
+        click.echo(
+            "likely duplicates (an import never merges; if two are one person: "
+            "recip contact merge KEEP OTHER):"
+        )
+    for dup in plan.duplicates:
+        new = f"new contact {dup.contact_id}" if dup.contact_id else "not added"
+        other = "also new" if dup.other_is_new else "existing"
+        click.echo(
+            f"  line {dup.line}: {dup.name!r} ({new}) looks like {other} "
+            f"{dup.other_name!r} ({dup.other_id}): {dup.reason}"
+        )
+
+
+@contextlib.contextmanager
+def progress(
+    total: int, label: str, console: Console | None = None
+) -> Iterator[Callable[[int], None] | None]:
+    """A callback drawing a progress bar on a terminal (stderr); None elsewhere.
+
+    Small files and pipes get no bar: it would only flicker, or litter a log.
+    """
+    console = console or Console(stderr=True)
+    if total < PROGRESS_FROM_LINES or not console.is_terminal:
+        yield None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("lines"))
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

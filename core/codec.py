@@ -50,6 +50,8 @@ def decode(topic: str, state: bytes) -> Event | OpaqueEvent:
         event: Event = decoder.decode(state)
     except (msgspec.MsgspecError, ValueError) as exc:
         return _decode_old(topic, state, exc)
+    if event.v > SCHEMA_VERSION[topic]:
+        return decode_opaque(topic, state)  # written by a newer build: keep it intact
     if event.v != SCHEMA_VERSION[topic]:
         return _decode_old(topic, state, None)
     return event
@@ -84,8 +86,12 @@ def decode_opaque(topic: str, state: bytes) -> OpaqueEvent:
     return msgspec.structs.replace(envelope, raw=state)
 
 
-def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event:
-    """Slow path: upcast an event stored under an older schema version."""
+def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event | OpaqueEvent:
+    """Slow path: upcast an event stored under an older schema version.
+
+    A version newer than this build's comes back opaque (kept, forwarded, not shown),
+    like an unknown type: an older replica must not lose what a newer one wrote.
+    """
     try:
         fields = _RAW.decode(state)
     except (msgspec.MsgspecError, ValueError) as exc:
@@ -94,10 +100,8 @@ def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event:
         raise CodecError(f"corrupt {topic} event: not a map")
     current = SCHEMA_VERSION[topic]
     version = fields.get("v", 1)
-    if not isinstance(version, int) or version > current:
-        raise CodecError(
-            f"{topic} event has schema version {version!r}; this build reads up to {current}"
-        )
+    if isinstance(version, int) and version > current:
+        return decode_opaque(topic, state)
     if not isinstance(version, int) or version < 1:
         raise CodecError(f"{topic} event has invalid schema version {version!r}")
     while version < current:

@@ -105,11 +105,15 @@ def test_upcaster_runs_for_old_versions(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @given(event_of(ev.NoteAdded))
-def test_newer_version_than_this_build_is_refused(event: ev.Event) -> None:
+def test_newer_version_than_this_build_is_kept_opaque(event: ev.Event) -> None:
+    """Written by a newer build: kept intact (stored, forwarded), not shown (ADR 0033)."""
     fields = msgspec.to_builtins(event)
     fields["v"] = 99
-    with pytest.raises(CodecError, match="version 99"):
-        codec.decode("NoteAdded", msgspec.msgpack.encode(fields))
+    fields["added_in_v99"] = "x"
+    state = msgspec.msgpack.encode(fields)
+    decoded = codec.decode("NoteAdded", state)
+    assert isinstance(decoded, ev.OpaqueEvent)
+    assert (decoded.type, decoded.v, decoded.raw) == ("NoteAdded", 99, state)
 
 
 @given(st.binary(max_size=64))

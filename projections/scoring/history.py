@@ -1,0 +1,185 @@
+"""A history ready for scoring: each contact's items, grouped and ordered once.
+
+Replay runs several rules over the same history, often at many instants. Doing
+the set-semantics work (retractions, merges, ask outcomes, via `core.state`) and
+the sort once, and sharing the resulting per-contact lists between all rules,
+keeps each rule's pass a tight loop over plain objects.
+
+Everything here is a pure function of the *set* of events: `State` resolves the
+set, and the per-contact order is a total order on event fields. So the same log
+gives the same history whatever order its events arrived in.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Final
+
+from core.events import (
+    Event,
+    GiveMade,
+    InteractionLogged,
+    IntroductionMade,
+    NoteAdded,
+    OpaqueEvent,
+)
+from core.state import State
+
+from .rules import ADDED, ASK, GIVE, INTERACTION, INTRODUCTION, RESOLUTION, Item, Subject
+
+DAY_MS: Final = 86_400_000
+MINUTE_MS: Final = 60_000
+_EPOCH: Final = date(1970, 1, 1)
+_KIND_OF: Final[dict[type, str]] = {
+    InteractionLogged: INTERACTION,
+    GiveMade: GIVE,
+    IntroductionMade: INTRODUCTION,
+}
+
+
+def local_day(occurred_at: int, utc_offset: int) -> int:
+    """The local date of an instant, as days since 1970-01-01."""
+    return (occurred_at + utc_offset * MINUTE_MS) // DAY_MS
+
+
+def day_of(when: date) -> int:
+    """A calendar date as days since 1970-01-01."""
+    return (when - _EPOCH).days
+
+
+def date_of(day: int) -> date:
+    """The calendar date of a day number."""
+    return _EPOCH + timedelta(days=day)
+
+
+class History:
+    """Contacts and their ordered items, resolved from a set of events.
+
+    `subjects` holds every contact that is neither retracted nor merged away
+    (archived ones too: their past still tells a backtest something); `active`
+    says which of them views list (from the day each was added). `items[contact_id]`
+    is that contact's history in feed order, merged-in contacts included.
+    `outcomes` maps each resolved ask's id to its effective outcome.
+
+    Touch events (interactions, gives, introductions: most of a history) are kept
+    aside rather than folded into `State`, which would only index them by id; every
+    other event goes to `State`. Whether a touch is retracted is still `State`'s
+    answer (`is_retracted` needs only the retractions and the retracted event's
+    type), so the rules are exactly the projections' rules, at a fraction of the cost.
+    """
+
+    def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
+        self.state = state = State()
+        self._touches: dict[str, Event] = {}
+        kind_of, touches, apply = _KIND_OF, self._touches, state.apply
+        for event in events:
+            if type(event) in kind_of:
+                touches.setdefault(event.event_id, event)  # type: ignore[arg-type]
+            elif not isinstance(event, NoteAdded):
+                apply(event)
+        self.subjects: dict[str, Subject] = {}
+        self.active: set[str] = set()
+        for contact in state.contacts():
+            if contact.absorbed:
+                continue
+            self.subjects[contact.id] = Subject(
+                id=contact.id,
+                name=contact.name,
+                circle=contact.circle,
+                cadence_days=contact.effective_cadence,
+                added_day=local_day(contact.added.occurred_at, contact.added.utc_offset),
+            )
+            if contact.active:
+                self.active.add(contact.id)
+        self.outcomes: dict[str, str] = {}
+        self.items: dict[str, list[Item]] = {cid: [] for cid in self.subjects}
+        self._survivors: dict[str, str] = {}
+        self._collect()
+        #: Each contact's item days, parallel to `items`: where an instant falls in a
+        #: history is then a C-level bisection of plain ints.
+        self.days: dict[str, list[int]] = {}
+        for contact_id, items in self.items.items():
+            items.sort()  # Item orders by (day, at, hlc, event_id): its leading fields
+            self.days[contact_id] = [item.day for item in items]
+
+    def _collect(self) -> None:
+        state = self.state
+        #: Every added contact's survivor, resolved once (ids never added map to nothing).
+        self._survivors = {cid: state.survivor(cid) for cid in state.added}
+        for contact_id, added in state.added.items():
+            if not state.is_retracted(contact_id):
+                self._add((contact_id,), added, ADDED, 1)
+        kind_of = _KIND_OF
+        retracted = state.is_retracted
+        for event in self._touches.values():
+            kind = kind_of[type(event)]
+            if retracted(event.event_id):
+                continue
+            if kind == GIVE:
+                assert isinstance(event, GiveMade)
+                self._add((event.contact_id,), event, kind, event.weight)
+            elif kind == INTERACTION:
+                assert isinstance(event, InteractionLogged)
+                self._add(event.contact_ids, event, kind, 1)
+            else:
+                assert isinstance(event, IntroductionMade)
+                self._add(event.contact_ids, event, kind, event.weight)
+        for ask_id in state.asks:
+            ask = state.ask(ask_id)
+            if ask is None:
+                continue
+            made = ask.made
+            self._add((made.contact_id,), made, ASK, made.weight, ask_id)
+            if ask.resolution is not None and ask.outcome is not None:
+                self.outcomes[ask_id] = ask.outcome
+                self._add((made.contact_id,), ask.resolution, RESOLUTION, 1, ask_id, ask.outcome)
+
+    def _add(
+        self,
+        contact_ids: tuple[str, ...],
+        event: Event,
+        kind: str,
+        weight: int,
+        ask_id: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """One item per distinct surviving contact the event concerns (the hot path)."""
+        at = event.occurred_at
+        item = Item(
+            (at + event.utc_offset * MINUTE_MS) // DAY_MS,
+            at,
+            event.hlc,
+            event.event_id,
+            kind,
+            weight,
+            event,
+            ask_id,
+            outcome,
+        )
+        survivors, items = self._survivors, self.items
+        if len(contact_ids) == 1:
+            target = items.get(survivors.get(contact_ids[0], ""))
+            if target is not None:
+                target.append(item)
+            return
+        seen: set[str] = set()
+        for contact_id in contact_ids:
+            survivor = survivors.get(contact_id, "")
+            target = items.get(survivor)
+            if target is not None and survivor not in seen:
+                seen.add(survivor)
+                target.append(item)
+
+    def subjects_sorted(self) -> list[Subject]:
+        """Every scored contact, by id (the order all output follows)."""
+        return [self.subjects[cid] for cid in sorted(self.subjects)]
+
+
+def items_before(days: list[int], day: int, start: int = 0) -> int:
+    """How many of a contact's items fall on or before `day`, given its item days."""
+    return bisect_right(days, day, start)
+
+
+__all__ = ["DAY_MS", "History", "date_of", "day_of", "items_before", "local_day"]

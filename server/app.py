@@ -1,0 +1,154 @@
+"""The Starlette application: HTTP in, `SyncService` calls, HTTP out.
+
+Everything that decides anything lives in `server.service`; this module reads
+bounded bodies, negotiates the format, runs the (synchronous) service in the
+thread pool so that the event loop never blocks on SQLite, and turns every
+`Refusal` into its status with a JSON error body.
+
+Routes:
+
+- `GET /healthz`: 200 once the data directory is open.
+- `POST /v1/enroll`: enrollment token in the body -> a device token.
+- `POST /v1/sync`: device token -> one push-and-pull exchange.
+- `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sync import protocol
+from sync.protocol import ErrorBody, Refusal
+
+from .accounts import Device
+from .service import ServerConfig, SyncService
+
+logger = logging.getLogger("recip.server")
+
+
+def _error(refusal: Refusal) -> Response:
+    return Response(
+        protocol.encode(refusal.body(), "json"),
+        status_code=refusal.status,
+        media_type=protocol.JSON,
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to exceed `limit`.
+
+    The declared Content-Length is checked first, then the bytes actually
+    streamed, so a lying or chunked client cannot get past the bound.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise Refusal(400, "malformed", "Content-Length is not a number") from None
+        if size > limit:
+            raise Refusal(413, "too_large", f"body of {size} bytes exceeds the {limit} limit")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise Refusal(413, "too_large", f"body exceeds the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+Handler = Callable[[Request, SyncService], Awaitable[Response]]
+
+
+def _endpoint(service: SyncService, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request, service)
+        except Refusal as refusal:
+            return _error(refusal)
+        except Exception:  # a bug: say so without leaking internals, keep serving
+            logger.exception("unexpected error on %s", request.url.path)
+            return _error(Refusal(500, "internal", "internal server error"))
+
+    return endpoint
+
+
+def _formats(request: Request) -> tuple[protocol.Format, protocol.Format]:
+    fmt = protocol.format_of(request.headers.get("content-type"))
+    return fmt, protocol.accepted_format(request.headers.get("accept"), fmt)
+
+
+async def healthz(request: Request, service: SyncService) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _device(request: Request, service: SyncService) -> Device:
+    """The device whose token the request carries (401/403 otherwise)."""
+    authorization = request.headers.get("authorization")
+    return await run_in_threadpool(service.accounts.authenticate, authorization)
+
+
+def _reply(out: bytes, reply: protocol.Format) -> Response:
+    return Response(out, media_type=protocol.media_type(reply))
+
+
+async def enroll(request: Request, service: SyncService) -> Response:
+    fmt, reply = _formats(request)
+    body = await read_body(request, service.config.max_body)
+    return _reply(await run_in_threadpool(service.enroll, body, fmt, reply), reply)
+
+
+async def sync(request: Request, service: SyncService) -> Response:
+    device = await _device(request, service)
+    fmt, reply = _formats(request)
+    body = await read_body(request, service.config.max_body)
+    return _reply(await run_in_threadpool(service.sync, device, body, fmt, reply), reply)
+
+
+async def devices(request: Request, service: SyncService) -> Response:
+    device = await _device(request, service)
+    reply = protocol.accepted_format(request.headers.get("accept"), "json")
+    return _reply(await run_in_threadpool(service.devices, device, reply), reply)
+
+
+async def revoke(request: Request, service: SyncService) -> Response:
+    device = await _device(request, service)
+    fmt, reply = _formats(request)
+    body = await read_body(request, service.config.max_body)
+    return _reply(await run_in_threadpool(service.revoke, device, body, fmt, reply), reply)
+
+
+def create_app(config: ServerConfig, *, service: SyncService | None = None) -> Starlette:
+    """The ASGI app over a data directory (or over an existing service, for tests)."""
+    owned = service is None
+    svc = service or SyncService(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        yield
+        if owned:
+            svc.close()
+
+    routes = [
+        Route("/healthz", _endpoint(svc, healthz), methods=["GET"]),
+        Route("/v1/enroll", _endpoint(svc, enroll), methods=["POST"]),
+        Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
+        Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
+        Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.service = svc
+    return app
+
+
+__all__ = ["ErrorBody", "ServerConfig", "SyncService", "create_app", "read_body"]
