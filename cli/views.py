@@ -12,21 +12,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-from rich.table import Table
 
 from core.errors import ValidationError
-from projections.query import Views
-from projections.sample import generate
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry, date_of, day_of
 
 from .context import current_now
 from .home import Home
 from .output import console, print_json
+
+if TYPE_CHECKING:  # rich, the query layer and the generator load only when a command runs
+    from rich.console import Console
+    from rich.table import Table
+
+    from projections.query import Views
 
 T = TypeVar("T")
 _STATUS_STYLE = {"cold": "bold red", "cooling": "yellow", "warm": "green"}
@@ -37,6 +38,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _views(home: Home) -> Views:
+    from projections.query import Views
+
     home.device()  # a clear error if the home is not initialised
     return Views(home.log_path)
 
@@ -93,6 +96,8 @@ def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) ->
 
 
 def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> Table:
+    from rich.table import Table
+
     table = Table(title=f"{title} ({len(rows)} contacts)", title_justify="left")
     for name, justify in (
         ("Contact", "left"),
@@ -144,6 +149,8 @@ def cold(home: Home, as_of: str | None, everyone: bool, as_json: bool) -> None:
 
 
 def _cold_table(rows: Sequence[ColdRow], day: int, everyone: bool) -> Table:
+    from rich.table import Table
+
     what = "Contacts by urgency" if everyone else "Going cold"
     table = Table(title=f"{what} as of {date_of(day)} ({len(rows)})", title_justify="left")
     for name, justify in (
@@ -191,6 +198,8 @@ def timeline(home: Home, contact: str, as_json: bool) -> None:
 
 
 def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
     for column in ("Occurred", "Event", "What", "Device", "Recorded"):
         table.add_column(column, no_wrap=column != "What")
@@ -223,6 +232,8 @@ def stats(home: Home, as_of: str | None, as_json: bool) -> None:
 
 
 def _print_stats(s: Stats) -> None:
+    from rich.table import Table
+
     console = _console()
     table = Table(title=f"Network as of {s.as_of}", title_justify="left", show_header=False)
     table.add_column("what")
@@ -246,6 +257,9 @@ def _print_stats(s: Stats) -> None:
 @click.pass_obj
 def rebuild(home: Home) -> None:
     """Drop the views and rebuild them from the whole log (shows progress)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     views = _views(home)
     with Progress(
         "[progress.description]{task.description}",
@@ -281,6 +295,8 @@ def demo(home: Home, contacts: int, years: float, seed: int, device_name: str | 
         raise ValidationError("--contacts must be between 2 and 5000")
     if not 0 < years <= 20:
         raise ValidationError("--years must be above 0 and at most 20")
+    from projections.sample import generate
+
     if not home.initialised:
         home.init(device_name or "demo", now_iso=date.today().isoformat())
     log = home.open_log()

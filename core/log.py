@@ -63,8 +63,10 @@ def stored_form(event: LogEvent) -> StoredEvent:
     return StoredEvent(event.device_id, event.seq, type_name(event), codec.encode(event))
 
 
-def in_batch_order(new: list[LogEvent], batch: Sequence[LogEvent]) -> list[LogEvent]:
-    """`new` in the order the batch offered it, each device's events still by seq.
+def in_batch_order(
+    new: list[tuple[LogEvent, StoredEvent]], batch: Sequence[LogEvent]
+) -> list[tuple[LogEvent, StoredEvent]]:
+    """`new` (events with their rows) in the order the batch offered them.
 
     So that a replica that ingests an export (or a pulled page) holds it in the
     same log order as its source, and re-exports it line for line; the per-device
@@ -76,10 +78,10 @@ def in_batch_order(new: list[LogEvent], batch: Sequence[LogEvent]) -> list[LogEv
     first_index: dict[tuple[str, int], int] = {}
     for index, event in enumerate(batch):
         first_index.setdefault((event.device_id, event.seq), index)
-    queues: dict[str, list[LogEvent]] = defaultdict(list)
-    for event in sorted(new, key=lambda e: e.seq, reverse=True):
-        queues[event.device_id].append(event)
-    slots = sorted(first_index[(e.device_id, e.seq)] for e in new)
+    queues: dict[str, list[tuple[LogEvent, StoredEvent]]] = defaultdict(list)
+    for pair in sorted(new, key=lambda p: p[0].seq, reverse=True):
+        queues[pair[0].device_id].append(pair)
+    slots = sorted(first_index[(e.device_id, e.seq)] for e, _ in new)
     return [queues[batch[slot].device_id].pop() for slot in slots]
 
 

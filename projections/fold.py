@@ -28,6 +28,7 @@ of `isinstance` checks; `extend` inlines the commonest types.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from typing import Final
@@ -82,11 +83,12 @@ def touch_code(event: Event) -> int:
     return (local_day(event) << 5) | (kind << 3) | weight
 
 
-Filed = tuple[list[int], list[str], list[int]]
+#: (positions, ids, codes): ints in C arrays (no int object kept per event).
+Filed = tuple["array[int]", list[str], "array[int]"]
 
 
 def _new_filed() -> Filed:
-    return ([], [], [])
+    return (array("q"), [], array("q"))
 
 
 class Fold(State):
@@ -304,6 +306,11 @@ class Fold(State):
 
     def outcome(self, ask_id: str) -> str | None:
         """An ask's outcome: its latest live resolution by (hlc, event_id), else None."""
+        found = self.resolutions.get(ask_id)
+        if not found:
+            return None
+        if len(found) == 1:  # the common case; a resolution is never a retraction
+            return None if found[0].event_id in self.retractions else found[0].outcome
         best: AskResolved | None = None
         for candidate in self.resolutions.get(ask_id, ()):
             if self.live(candidate) and (best is None or key(candidate) > key(best)):

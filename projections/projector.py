@@ -23,11 +23,11 @@ Tables:
 - `view_summary`: one `Summary` per active contact (the ledger/cold source);
 - `view_contact`: every added contact with its name, archived flag and survivor
   (for lookups by name and for timelines of archived or merged contacts);
-- `view_index(contact_id, ask_ids, positions, event_ids)`: chunks (one per
+- `view_index(contact_id, ask_ids, resolved, positions, event_ids)`: chunks (one per
   contact per catch-up; one per contact after a rebuild) of the positions
   (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
-  id as named in events, and the ids of its asks. Appending a chunk never
-  rewrites the contact's earlier ones;
+  id as named in events, the ids of its asks and `ask:position` of their
+  resolutions. Appending a chunk never rewrites the contact's earlier ones;
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
 - `view_link`: absorbed contact id -> its final survivor.
@@ -40,7 +40,7 @@ import sqlite3
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -50,6 +50,7 @@ import msgspec
 from core import codec
 from core.errors import StoreError
 from core.events import (
+    OUTCOMES,
     SCHEMA_VERSION,
     TYPE_BY_NAME,
     AskMade,
@@ -64,6 +65,7 @@ from core.events import (
     OpaqueEvent,
     contacts_of,
 )
+from core.state import key
 
 from .fold import Fold
 from .views import Summary, add_touches, summarize
@@ -72,7 +74,7 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 4
+SCHEMA: Final = 5
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -92,7 +94,7 @@ _TABLES: Final = (
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
     # ask_ids first: small, so finding an ask's owner never reads the big columns.
     "CREATE TABLE view_index (contact_id TEXT NOT NULL, ask_ids TEXT NOT NULL, "
-    "positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
+    "resolved TEXT NOT NULL, positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
     "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
@@ -113,6 +115,8 @@ SUMMARY_COLUMNS: Final = (
 
 def pack(values: Iterable[int], typecode: str = "q") -> bytes:
     """Little-endian packed integers (portable across machines)."""
+    if isinstance(values, array) and values.typecode == typecode and sys.byteorder == "little":
+        return values.tobytes()
     packed = array(typecode, values)
     if sys.byteorder == "big":  # pragma: no cover - no big-endian CI
         packed.byteswap()
@@ -173,6 +177,10 @@ def summary_from_row(row: Sequence[Any]) -> Summary:
     )
 
 
+def _index_row(contact_id: str, f: _Filed) -> tuple[str, str, str, bytes, str]:
+    return contact_id, _ids(f.ask_ids), _ids(f.resolved), pack(f.positions), _ids(f.event_ids)
+
+
 def _ids(ids: Iterable[str]) -> str:
     """The `,a,b,` form, searchable exactly with instr(text, ',' || id || ',')."""
     joined = ",".join(ids)
@@ -183,38 +191,38 @@ def _ids(ids: Iterable[str]) -> str:
 class _Filed:
     """New index entries for one contact, gathered during a catch-up."""
 
-    positions: list[int] = field(default_factory=list)
+    positions: MutableSequence[int] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     ask_ids: list[str] = field(default_factory=list)
+    #: `ask_id:position` of each resolution filed here.
+    resolved: list[str] = field(default_factory=list)
 
 
-_FAST: Final = {
-    name: (msgspec.msgpack.Decoder(cls), SCHEMA_VERSION[name]) for name, cls in TYPE_BY_NAME.items()
-}
+#: The schema version shared by every event type, if they all share one.
+_ONE_VERSION: Final = (
+    next(iter(set(SCHEMA_VERSION.values()))) if len(set(SCHEMA_VERSION.values())) == 1 else None
+)
+_DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
 
 
-def _decode_rows(
-    rows: list[tuple[int, str, bytes]],
-) -> Iterator[tuple[int, Event | OpaqueEvent]]:
-    """Decode stored rows lazily: a per-type msgspec decoder for current-version
-    events of known types (nearly all), `codec.decode` (upcasting, opaque types)
-    otherwise."""
-    fast = _FAST
-    for position, topic, state in rows:
-        pair = fast.get(topic)
-        if pair is not None:
-            try:
-                event = pair[0].decode(state)
-            except msgspec.DecodeError:
-                event = None
-            if event is not None and event.v == pair[1]:
-                yield position, event
-                continue
-        yield position, codec.decode(topic, state)
-
-
-def _decode_page(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
-    return list(_decode_rows(rows))
+def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+    """Decode stored rows: per-type msgspec decoders in one comprehension (the fast
+    path, nearly every page); `codec.decode` (upcasting, opaque types) for any row
+    of an unknown type, an invalid body, or an older schema version."""
+    decoders = _DECODERS
+    try:
+        out: list[tuple[int, Event | OpaqueEvent]] = [
+            (p, decoders[t].decode(s)) for p, t, s in rows
+        ]
+    except (KeyError, msgspec.DecodeError):
+        return [(p, codec.decode(t, s)) for p, t, s in rows]
+    if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
+        return out  # every type is at one version, and so is every row of this page
+    versions = SCHEMA_VERSION
+    for i in [i for i, (_, e) in enumerate(out) if e.v != versions[rows[i][1]]]:
+        position, topic, state = rows[i]
+        out[i] = (position, codec.decode(topic, state))
+    return out
 
 
 # -- the projector ---------------------------------------------------------------------------
@@ -317,7 +325,7 @@ class Projector:
             (after,),
         )
         while rows := cursor.fetchmany(PAGE):
-            yield _decode_page(rows)
+            yield _decode_rows(rows)
 
     def fetch(self, positions: Iterable[int]) -> list[tuple[int, Event | OpaqueEvent]]:
         """The events at the given log positions."""
@@ -374,30 +382,34 @@ class Projector:
         rows = self.db.execute(
             "SELECT rowid, topic, state FROM stored_events WHERE topic = 'EventRetracted'"
         ).fetchall()
-        return {e.target_id for _, e in _decode_page(rows) if isinstance(e, EventRetracted)}
+        return {e.target_id for _, e in _decode_rows(rows) if isinstance(e, EventRetracted)}
 
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
         filed: dict[str, _Filed] = {
-            contact_id: _Filed(list(record[0]), list(record[1]))
+            contact_id: _Filed(array("q", record[0]), list(record[1]))
             for contact_id, record in fold.filed.items()
         }
         for contact_id, ask_ids in fold.asks_by_contact().items():
             filed.setdefault(contact_id, _Filed()).ask_ids = ask_ids
-        pending = []
+        pending: list[tuple[str, str, int]] = []
+        position_of = fold.position_of
         for ask_id, resolutions in fold.resolutions.items():
             ask = fold.asks.get(ask_id)
+            if ask is None:
+                pending.extend((r.event_id, ask_id, position_of[r.event_id]) for r in resolutions)
+                continue
+            entry = filed.get(ask.contact_id)
+            if entry is None:
+                entry = filed[ask.contact_id] = _Filed()
             for r in resolutions:
-                where = fold.position_of[r.event_id]
-                if ask is None:
-                    pending.append((r.event_id, ask_id, where))
-                else:
-                    entry = filed.setdefault(ask.contact_id, _Filed())
-                    entry.positions.append(where)
-                    entry.event_ids.append(r.event_id)
+                where = position_of[r.event_id]
+                entry.positions.append(where)
+                entry.event_ids.append(r.event_id)
+                entry.resolved.append(f"{ask_id}:{where}")
         self.db.executemany(
-            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+            "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
+            (_index_row(c, f) for c, f in filed.items()),
         )
         self.db.executemany("INSERT INTO view_pending VALUES (?, ?, ?)", pending)
         self.db.executemany(
@@ -441,12 +453,14 @@ class Projector:
     def _incremental(self, position: int) -> int:
         """Fold the events after `position` into the views.
 
-        Two paths. Plain touches (interactions, gives, introductions, asks with
-        no known resolution) that nothing else in the batch concerns are *added*
-        to their group's summary (`add_touches`): the common case, O(new events).
-        Everything else (contacts added, edited, archived, merged; resolutions;
-        retractions; changed merge links) marks the groups it concerns for a
-        full recompute from their indexed events.
+        Three paths. Plain touches (interactions, gives, introductions, asks with
+        no known resolution) are *added* to their group's summary (`add_touches`),
+        and a resolution of an ask indexed earlier *moves* the ask between
+        outcomes (`_change_outcomes`): together nearly every event, at a cost
+        proportional to the new events. Everything else (contacts added, edited,
+        archived, merged; retractions; changed merge links; resolutions that
+        waited for their ask) marks the groups it concerns for a full recompute
+        from their indexed events, which the other two paths then leave alone.
         """
         new = [pe for page in self.scan(position) for pe in page]
         filed: dict[str, _Filed] = defaultdict(_Filed)
@@ -484,8 +498,11 @@ class Projector:
                     entry.ask_ids.append(event.event_id)
                     batch_asks[event.event_id] = contact_id
         # Resolutions go under their ask's contact, or wait for the ask.
+        # Resolutions of asks indexed before are folded as outcome changes (below).
+        owners = self._ask_owners({r.ask_id for _, r in resolutions} - set(batch_asks))
+        later: dict[str, list[AskResolved]] = defaultdict(list)
         for where, resolution in resolutions:
-            owner = batch_asks.get(resolution.ask_id) or self._ask_owner(resolution.ask_id)
+            owner = batch_asks.get(resolution.ask_id) or owners.get(resolution.ask_id)
             if owner is None:
                 self.db.execute(
                     "INSERT OR IGNORE INTO view_pending VALUES (?, ?, ?)",
@@ -494,7 +511,11 @@ class Projector:
                 continue
             filed[owner].positions.append(where)
             filed[owner].event_ids.append(resolution.event_id)
-            full.add(owner)
+            filed[owner].resolved.append(f"{resolution.ask_id}:{where}")
+            if resolution.ask_id in batch_asks:
+                full.add(owner)
+            else:
+                later[resolution.ask_id].append(resolution)
         for ask_id, owner in batch_asks.items():
             waiting = self.db.execute(
                 "SELECT event_id, position FROM view_pending WHERE ask_id = ?", (ask_id,)
@@ -502,6 +523,7 @@ class Projector:
             for event_id, where in waiting:
                 filed[owner].positions.append(where)
                 filed[owner].event_ids.append(event_id)
+                filed[owner].resolved.append(f"{ask_id}:{where}")
                 full.add(owner)
             if waiting:
                 self.db.execute("DELETE FROM view_pending WHERE ask_id = ?", (ask_id,))
@@ -523,8 +545,72 @@ class Projector:
         groups = {links.get(c, c) for c in full} | {old_links.get(c, c) for c in full}
         groups = self._recompute(groups, links)
         self._add_plain(plain, groups, links)
+        self._change_outcomes(later, owners, position, groups, links)
         self._set_position(new[-1][0] if new else position)
         return len(new)
+
+    def _change_outcomes(
+        self,
+        later: dict[str, list[AskResolved]],
+        owners: dict[str, str],
+        position: int,
+        skip: set[str],
+        links: dict[str, str],
+    ) -> None:
+        """Move asks from their old outcome to their new one in their group's summary.
+
+        An ask's outcome is the latest live resolution by (hlc, event_id); its
+        earlier resolutions (at or before `position`) are found in its contact's
+        index and fetched, so this costs the ask's resolutions, not the contact's
+        history.
+        """
+        if not later:
+            return
+        retracted = {r[0] for r in self.db.execute("SELECT target_id FROM view_retraction")}
+        changes: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
+        for ask_id, resolutions in later.items():
+            owner = owners[ask_id]
+            survivor = links.get(owner, owner)
+            if survivor in skip or ask_id in retracted:
+                continue
+            earlier: list[int] = []
+            for (text,) in self.db.execute(
+                "SELECT resolved FROM view_index WHERE contact_id = ?", (owner,)
+            ):
+                for entry in text.split(","):
+                    held, _, where = entry.rpartition(":")
+                    if held == ask_id and int(where) <= position:
+                        earlier.append(int(where))
+            before = [
+                e
+                for _, e in self.fetch(earlier)
+                if isinstance(e, AskResolved) and e.event_id not in retracted
+            ]
+            after = before + [r for r in resolutions if r.event_id not in retracted]
+            old = max(before, key=key, default=None)
+            new = max(after, key=key, default=None)
+            if old is not new:
+                changes[survivor].append(
+                    (None if old is None else old.outcome, None if new is None else new.outcome)
+                )
+        for survivor, moves in changes.items():
+            row = self.db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM view_summary WHERE contact_id = ?", (survivor,)
+            ).fetchone()
+            if row is None:
+                continue  # not active: a full recompute counts it when it becomes so
+            summary = summary_from_row(row)
+            totals = {o: getattr(summary, o) for o in (*OUTCOMES, "open")}
+            for old_outcome, new_outcome in moves:
+                totals[old_outcome or "open"] -= 1
+                totals[new_outcome or "open"] += 1
+            self._put_summary(msgspec.structs.replace(summary, **totals))
+
+    def _put_summary(self, summary: Summary) -> None:
+        marks = ",".join("?" * 18)
+        self.db.execute(
+            f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
+        )
 
     def _add_plain(self, plain: list[Event], skip: set[str], links: dict[str, str]) -> None:
         """Add plain touches to the summaries of groups not recomputed in full."""
@@ -544,18 +630,23 @@ class Projector:
             ).fetchone()
             if row is None:
                 continue  # not active: its rows appear when a full recompute makes it so
-            summary = add_touches(summary_from_row(row), touches)
-            marks = ",".join("?" * 18)
-            self.db.execute(
-                f"INSERT OR REPLACE INTO view_summary VALUES ({marks})", summary_row(summary)
-            )
+            self._put_summary(add_touches(summary_from_row(row), touches))
 
-    def _ask_owner(self, ask_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT contact_id FROM view_index WHERE instr(ask_ids, ?) > 0",
-            (f",{ask_id},",),
-        ).fetchone()
-        return None if row is None else str(row[0])
+    def _ask_owners(self, ask_ids: set[str]) -> dict[str, str]:
+        """Ask id -> the contact its ask is filed under, for those already indexed.
+
+        One pass over the (small) ask id column, however many resolutions came in.
+        """
+        if not ask_ids:
+            return {}
+        wanted = {f",{a},": a for a in ask_ids}
+        found: dict[str, str] = {}
+        for contact_id, text in self.db.execute("SELECT contact_id, ask_ids FROM view_index"):
+            if len(text) > 1:
+                for marked, ask_id in wanted.items():
+                    if marked in text:
+                        found[ask_id] = contact_id
+        return found
 
     def _owners(self, event_id: str) -> list[str]:
         rows = self.db.execute(
@@ -571,8 +662,8 @@ class Projector:
     def _append_index(self, filed: dict[str, _Filed]) -> None:
         """Add one chunk row per contact: appending never rewrites what is stored."""
         self.db.executemany(
-            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
-            ((c, _ids(f.ask_ids), pack(f.positions), _ids(f.event_ids)) for c, f in filed.items()),
+            "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
+            (_index_row(c, f) for c, f in filed.items()),
         )
 
     def _global_positions(self) -> list[int]:

@@ -186,7 +186,7 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
             cadence_days=contact.effective_cadence,
             added_day=local_day(contact.added),
         ),
-        [c for c in codes if c != NOT_A_TOUCH],
+        codes,
         totals,
     )
 
@@ -216,13 +216,16 @@ _TOTALS: Final = (
 )
 
 
-def _finish(base: Summary, codes: list[int], totals: dict[str, int]) -> Summary:
-    """`base` with its touches (codes, any order) sorted and counted into totals.
+def _finish(base: Summary, codes: Iterable[int], totals: dict[str, int]) -> Summary:
+    """`base` with its touches (codes in any order, `NOT_A_TOUCH` skipped) sorted and
+    counted into totals.
 
-    The inner loop of a rebuild: a C sort of ints, then a loop over the weighted
-    quarter (gives and asks) only.
+    The inner loop of a rebuild: a C sort of ints (which also gathers the
+    `NOT_A_TOUCH` entries in one run, cut out by bisection), then a loop over the
+    weighted quarter (gives and asks) only.
     """
-    codes.sort()
+    codes = sorted(codes)
+    del codes[bisect.bisect_left(codes, NOT_A_TOUCH) : bisect.bisect_right(codes, NOT_A_TOUCH)]
     gives = give_weight = asks = ask_weight = 0
     last_give = last_ask = None
     for code in [c for c in codes if c & 24]:

@@ -183,6 +183,13 @@ class SyncService:
             )
         self._check(device, events)
         log = self.log(device.owner_id)
+        if request.cursor > log.position():
+            raise Refusal(
+                409,
+                "cursor_ahead",
+                f"cursor {request.cursor} is beyond the end of this server's log "
+                f"({log.position()}): the server was restored or replaced; pull from 0",
+            )
         try:
             log.ingest(events)
         except SequenceGapError as exc:

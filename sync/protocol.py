@@ -48,7 +48,7 @@ _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "applic
 MAX_INT: Final = 2**63 - 1
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
-DEFAULT_LIMIT: Final = 2_000
+DEFAULT_LIMIT: Final = 5_000
 
 
 class SyncRequest(Struct, kw_only=True):

@@ -16,6 +16,7 @@ resumes by simply running again, and never loses or duplicates an event.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import random
 import threading
@@ -35,6 +36,7 @@ from . import protocol
 from .protocol import Format, Refusal, SyncRequest, SyncResponse
 
 _ACKED: Final = "acked:"
+_EPOCH: Final = "epoch:"
 _GAP_RESETS: Final = 3
 _STALLS: Final = 3
 
@@ -88,7 +90,7 @@ class Replica:
         transport: Transport,
         upstream: str,
         *,
-        push_batch: int = 2_000,
+        push_batch: int = 5_000,
         pull_limit: int = protocol.DEFAULT_LIMIT,
         retries: int = 6,
         backoff_s: float = 0.25,
@@ -105,12 +107,30 @@ class Replica:
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
+        #: The last acknowledgement seen in the current sync, saved when it ends.
+        self._ack_seen: int | None = None
 
     # -- durable state ----------------------------------------------------------------
 
     @property
     def tracking_name(self) -> str:
-        return f"sync:{self.upstream}"
+        """The tracking record of the pull cursor (a new one per epoch, see `_restart`)."""
+        epoch = self._epoch()
+        return f"sync:{self.upstream}" + (f":{epoch}" if epoch else "")
+
+    def _epoch(self) -> int:
+        meta = self.log.store.get_meta(_EPOCH + self.upstream)
+        return 0 if meta is None else meta[0]
+
+    def _restart_pull(self) -> int:
+        """Pull again from the start: the server's log is behind our cursor.
+
+        That happens when the server was restored from an older backup. Tracking
+        records only move forward, so a new epoch starts a new one at 0; pulling
+        everything again is idempotent.
+        """
+        self.log.store.put_meta(_EPOCH + self.upstream, self._epoch() + 1, 0)
+        return 0
 
     def cursor(self) -> int:
         """How far this device has pulled the server's log."""
@@ -121,8 +141,15 @@ class Replica:
         meta = self.log.store.get_meta(_ACKED + self.upstream)
         return 0 if meta is None else meta[0]
 
-    def _remember_acked(self, seq: int) -> None:
-        self.log.store.put_meta(_ACKED + self.upstream, seq, 0)
+    def _save_ack(self) -> None:
+        """Keep the last acknowledgement seen, once per sync (a hint: see the module doc).
+
+        Not per exchange: it would cost a disk sync each time, and losing it only
+        means resending events the server then skips.
+        """
+        if self._ack_seen is not None:
+            with contextlib.suppress(ReciprocityError):
+                self.log.store.put_meta(_ACKED + self.upstream, self._ack_seen, 0)
 
     def pending(self) -> int:
         """How many of our events the server has not acknowledged (as far as we know)."""
@@ -148,10 +175,12 @@ class Replica:
         already received are stored before `sync` returns or raises.
         """
         ingester = _Ingester(self.log)
+        self._ack_seen = None
         try:
             summary = self._loop(ingester, progress, push=push, pull=pull)
         finally:
             ingester.finish()
+            self._save_ack()
         ingester.check()
         summary.pulled = ingester.pulled
         return summary
@@ -169,6 +198,7 @@ class Replica:
         cursor = self.cursor()
         offset = 0
         gap_resets = 0
+        restarted = False
         stalled = 0
         while True:
             ingester.check()
@@ -190,6 +220,12 @@ class Replica:
                         raise
                     acked = expected - 1  # our hint was wrong: resend from there
                     continue
+                if refusal.code == "cursor_ahead" and not restarted:
+                    ingester.finish()
+                    ingester.check()
+                    restarted = True
+                    cursor = self._restart_pull()
+                    continue
                 raise
             offset = wall_ms() - reply.server_time if reply.server_time else 0
             tracking = Tracking(self.tracking_name, reply.cursor) if reply.cursor > cursor else None
@@ -203,8 +239,7 @@ class Replica:
                 )
             cursor = max(cursor, reply.cursor)
             if reply.acked_seq != acked:
-                acked = reply.acked_seq
-                self._remember_acked(acked)
+                acked = self._ack_seen = reply.acked_seq
             if progress is not None:
                 pushed = max(0, acked - start_acked)
                 progress(Progress(pushed, held - start_acked, ingester.pulled, cursor))

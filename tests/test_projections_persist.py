@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from core.errors import AmbiguousError, NotFoundError
-from core.events import ContactsMerged, EventRetracted, GiveMade, InteractionLogged
+from core.events import (
+    AskMade,
+    AskResolved,
+    ContactsMerged,
+    EventRetracted,
+    GiveMade,
+    InteractionLogged,
+)
 from core.log import EventLog
 from core.store import open_store
 from projections import views
@@ -185,3 +192,76 @@ def test_resolve_references() -> None:
         resolve(refs, "ann")
     with pytest.raises(NotFoundError):
         resolve(refs, "Ben")  # merged away: only reachable by its id
+
+
+def test_late_resolutions_move_an_ask_between_outcomes(log_path: str) -> None:
+    """Each step arrives in its own catch-up; views always equal the pure fold."""
+    h = History()
+    a = h.contact("Ann")
+    ask = h.add(AskMade, 1, contact_id=a, what="x", weight=2).event_id
+    other = h.add(AskMade, 1, contact_id=a, what="y", weight=1).event_id
+    steps: list[list] = [list(h.events)]  # type: ignore[type-arg]
+    declined = h.add(AskResolved, 2, ask_id=ask, outcome="declined")
+    steps.append([declined])
+    steps.append([h.add(AskResolved, 3, ask_id=ask, outcome="granted")])
+    # Recorded earlier (lower HLC) on another device: it must not win.
+    steps.append([h.add(AskResolved, 4, ask_id=ask, outcome="withdrawn", device="d2", hlc=1)])
+    # A retraction arrives before the resolution it retracts.
+    ghost = "late-resolution"
+    steps.append([h.add(EventRetracted, 5, target_id=ghost, reason="no", device="d3")])
+    late = h.add(AskResolved, 6, ask_id=other, outcome="unanswered", device="d4", event_id=ghost)
+    steps.append([late])
+    steps.append([h.add(AskResolved, 7, ask_id=other, outcome="granted")])
+    for step in steps:
+        ingest(log_path, step)
+        done = [e for s in steps[: steps.index(step) + 1] for e in s]
+        assert summaries(log_path) == views.summaries(Fold(done))
+    (ann,) = summaries(log_path)
+    assert (ann.granted, ann.declined, ann.withdrawn, ann.unanswered, ann.open) == (2, 0, 0, 0, 0)
+
+
+def test_events_of_unknown_types_are_kept_but_ignored(log_path: str) -> None:
+    import msgspec
+
+    from core.events import OpaqueEvent
+
+    h = History()
+    a = h.contact("Ann")
+    h.add(GiveMade, 1, contact_id=a, what="x", weight=2)
+    envelope = {"event_id": "fut-1", "device_id": "d7", "seq": 1, "hlc": 5, "occurred_at": 0}
+    future = OpaqueEvent(
+        type="FutureThing",
+        **envelope,  # type: ignore[arg-type]
+        raw=msgspec.msgpack.encode({**envelope, "contact_id": a, "weight": 5}),
+    )
+    ingest(log_path, h.events)
+    before = summaries(log_path)
+    ingest(log_path, [future])  # the incremental path, then a rebuild: both skip it
+    (incremental,) = summaries(log_path)
+    assert [incremental] == before
+    with Projector(log_path) as p:
+        assert p.rebuild() == 3
+        assert p.position() == 3
+    assert summaries(log_path) == [incremental]
+    assert incremental.give_weight == 2
+
+
+def test_rows_of_newer_schema_versions_are_not_taken_at_face_value() -> None:
+    import msgspec
+
+    from core import codec
+    from core.events import OpaqueEvent
+    from projections.projector import _decode_rows
+
+    h = History()
+    h.contact("Ann")
+    event = h.events[0]
+    rows = [(1, "ContactAdded", codec.encode(event))]
+    assert _decode_rows(rows) == [(1, event)]
+    future = msgspec.structs.replace(event, v=2)  # written by a newer build
+    newer = _decode_rows([*rows, (2, "ContactAdded", codec.encode(future))])
+    assert newer[0] == (1, event)
+    assert isinstance(newer[1][1], OpaqueEvent)  # kept opaque: the views ignore it
+    envelope = {"event_id": "x", "device_id": "d", "seq": 1, "hlc": 1, "occurred_at": 0}
+    unknown = _decode_rows([*rows, (3, "Later", msgspec.msgpack.encode(envelope))])
+    assert isinstance(unknown[1][1], OpaqueEvent) and unknown[0] == (1, event)

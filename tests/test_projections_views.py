@@ -53,6 +53,8 @@ class History:
     def add(self, event_type: type[Event], day: float = 0, **kw: Any) -> Event:
         env_keys = ("device", "offset", "hlc")
         env = self._env(day, **{k: kw.pop(k) for k in env_keys if k in kw})
+        if "event_id" in kw:
+            env["event_id"] = kw.pop("event_id")
         event = event_type(**env, **kw)
         self.events.append(event)
         return event

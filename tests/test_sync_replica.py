@@ -7,6 +7,7 @@ wire codec's round trip, and the `recip` commands that drive them.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -309,3 +310,62 @@ def test_push_only_then_pull_only(service: SyncService, tmp_path: Path) -> None:
     assert phone.sync().pushed == 1
     assert laptop.sync().pulled == 2  # x and y
     assert names(laptop) == names(phone) == sorted("abcdexy")
+
+
+def test_a_server_restored_from_an_old_backup_is_healed(tmp_path: Path) -> None:
+    """Cursors beyond its log restart from 0; events it lost are pushed again."""
+    data = tmp_path / "server"
+    service = SyncService(ServerConfig(data=data))
+    laptop, phone = pair(service, tmp_path)
+    add(laptop, "a", "b")
+    add(phone, "x")
+    for replica in (laptop, phone, laptop):
+        replica.sync()
+    service.close()
+    backup = tmp_path / "backup"
+    shutil.copytree(data, backup)
+
+    service = SyncService(ServerConfig(data=data))
+    for replica in (laptop, phone):
+        replica.transport.service = service  # type: ignore[attr-defined]
+    add(laptop, "c", "d")
+    add(phone, "y")
+    for replica in (laptop, phone, laptop):
+        replica.sync()
+    service.close()
+    shutil.rmtree(data)
+    shutil.copytree(backup, data)  # the server comes back from the old backup
+
+    service = SyncService(ServerConfig(data=data))
+    try:
+        for replica in (laptop, phone):
+            replica.transport.service = service  # type: ignore[attr-defined]
+        add(phone, "z")
+        for replica in (laptop, phone, laptop):
+            replica.sync()
+        assert names(laptop) == names(phone) == sorted("abcdxyz")
+        assert len(list(service.log(laptop.upstream).events())) == 7
+        assert laptop.pending() == phone.pending() == 0
+        assert laptop.tracking_name.endswith(":1")  # it pulled again from 0, once
+    finally:
+        service.close()
+
+
+def test_recip_sync_warns_about_a_clock_off_the_servers(tmp_path: Path) -> None:
+    from core.clock import wall_ms
+
+    runner = CliRunner()
+    data = tmp_path / "server"
+    slow = ServerConfig(data=data, clock=lambda: wall_ms() - 3_600_000)  # server an hour behind
+    added = runner.invoke(cli, ["admin", "add-owner", "alice", "--data", str(data)])
+    token = added.stdout.strip().splitlines()[-1]
+    home = str(tmp_path / "a")
+    with BackgroundServer(data, config=slow) as url:
+        assert runner.invoke(cli, ["--home", home, "init"]).exit_code == 0
+        assert (
+            runner.invoke(cli, ["--home", home, "remote", "add", url, "--token", token]).exit_code
+            == 0
+        )
+        result = runner.invoke(cli, ["--home", home, "sync"])
+    assert result.exit_code == 0, result.output
+    assert "clock is +60 minutes off" in result.stderr

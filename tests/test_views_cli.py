@@ -195,3 +195,19 @@ def test_today_follows_recip_now(
     pinned = run.ok("cold", "--as-of", "2025-03-01", "--json", "--all")
     assert run.ok("cold", "--json", "--all") == pinned
     assert json.loads(run.ok("stats", "--json"))["as_of"] == "2025-03-01"
+
+
+def test_archived_and_merged_contacts(run: Recip, home: Home, network: dict[str, str]) -> None:
+    record(home, lambda s: commands.archive_contact(s, NOW, "Cy"))
+    assert "archived" in run.fails("ledger", "Cy")
+    assert [r["name"] for r in json.loads(run.ok("ledger", "--json"))] == ["Ann", "Ben"]
+    types = [e["type"] for e in json.loads(run.ok("timeline", "Cy", "--json"))]
+    assert types == ["ContactAdded", "ContactArchived"]
+    record(home, lambda s: commands.merge_contacts(s, NOW, "Ann", "Ben"))
+    (ann,) = json.loads(run.ok("ledger", "--json"))
+    assert (ann["name"], ann["gives"], ann["give_weight"]) == ("Ann", 2, 3)  # intro counts once
+    (same,) = json.loads(run.ok("ledger", network["Ben"], "--json"))  # absorbed -> survivor
+    assert same == ann
+    entries = json.loads(run.ok("timeline", "Ann", "--json"))
+    assert entries[-1]["type"] == "ContactsMerged"
+    assert network["slip"] in {e["event_id"] for e in entries}  # Ben's history is Ann's now
