@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Comparison, Figure, report
+from bench.harness import Comparison, Figure, Mode, report, result_name
 from core import events as ev
 from projections.sample import generate
 from projections.scoring import (
@@ -121,7 +121,25 @@ def main() -> None:
     args = parser.parse_args()
     n_events = 100_000 if args.quick else args.events
     repeats = 1 if args.quick else args.repeats
+    scoring(n_events, repeats, name="scoring", write=not args.quick)
 
+
+#: (events, repeats) per mode of `python -m bench`.
+SIZES: dict[str, tuple[int, int]] = {
+    "full": (1_000_000, 3),
+    "quick": (100_000, 1),
+    "smoke": (3_000, 1),
+}
+
+
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
+    n_events, repeats = SIZES[mode]
+    return scoring(n_events, repeats, name=result_name("scoring", mode), write=mode != "smoke")
+
+
+def scoring(n_events: int, repeats: int, *, name: str, write: bool) -> dict[str, Any]:
+    """Generate the history, score it at one instant and monthly; report as `name`."""
     events = list(generate(SEED, contacts=2000, years=10, devices=3, events=n_events))
     n = len(events)
     rules, failed = load_rules(RULES)
@@ -150,12 +168,12 @@ def main() -> None:
         monthly_ratio.samples.append(t_monthly / t_instant)
         monthly_ratio_all.samples.append((t_prepare + t_monthly) / (t_prepare + t_instant))
         end_to_end.samples.append(n * len(rules) / (t_prepare + t_instant))
-    report(
-        "scoring",
+    return report(
+        name,
         {"events": n, "rules": [r.label for r in rules], "steps": len(days), "repeats": repeats},
         [Comparison("one instant, 3 rules vs no-op rules", instant, idle)],
         [instant, end_to_end, prepare, monthly, monthly_ratio, monthly_ratio_all],
-        write=not args.quick,
+        write=write,
     )
 
 
