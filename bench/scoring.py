@@ -18,6 +18,7 @@ contacts, ten years, three devices), held in memory: this benchmark isolates the
 scoring; `bench/replay.py` times the same work from a stored log.
 
     python -m bench.scoring [--quick] [--events N] [--repeats R]
+    python -m bench scoring [--quick|--smoke]
 """
 
 from __future__ import annotations
@@ -113,18 +114,7 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="100,000 events, 1 repeat")
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    n_events = 100_000 if args.quick else args.events
-    repeats = 1 if args.quick else args.repeats
-    scoring(n_events, repeats, name="scoring", write=not args.quick)
-
-
-#: (events, repeats) per mode of `python -m bench`.
+#: Events and repeats per mode of `python -m bench` (the contract in `bench/__main__.py`).
 SIZES: dict[str, tuple[int, int]] = {
     "full": (1_000_000, 3),
     "quick": (100_000, 1),
@@ -133,13 +123,25 @@ SIZES: dict[str, tuple[int, int]] = {
 
 
 def run(mode: Mode = "full") -> dict[str, Any]:
-    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
-    n_events, repeats = SIZES[mode]
-    return scoring(n_events, repeats, name=result_name("scoring", mode), write=mode != "smoke")
+    """Entry point for `python -m bench`."""
+    events, repeats = SIZES[mode]
+    return scoring(events, repeats, name=result_name("scoring", mode), write=mode != "smoke")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100,000 events, 1 repeat")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.quick:
+        run("quick")
+    else:
+        scoring(args.events, args.repeats, name="scoring", write=True)
 
 
 def scoring(n_events: int, repeats: int, *, name: str, write: bool) -> dict[str, Any]:
-    """Generate the history, score it at one instant and monthly; report as `name`."""
+    """Generate `n_events` in memory, measure `repeats` times, report as `name`."""
     events = list(generate(SEED, contacts=2000, years=10, devices=3, events=n_events))
     n = len(events)
     rules, failed = load_rules(RULES)
