@@ -61,3 +61,36 @@ def test_a_timeline_at_80_columns_still_says_what_happened() -> None:
     screen.print(_timeline_table("Ada Lovelace", entries))
     text = " ".join(screen.export_text().split())
     assert "call with Ada" in text, text
+
+
+def test_a_ledger_at_80_columns_keeps_its_dates_and_numbers_whole() -> None:
+    """Names and flags wrap; a cut date ('2026-…') or count tells nothing."""
+    from rich.console import Console
+
+    from cli.views import _ledger_table
+    from projections.views import LedgerRow
+
+    row = LedgerRow(
+        contact_id="018c7e10-0366-7768-aed4-612ed59cc071",
+        name="Amira Fischer-Lindqvist",
+        gives=12,
+        give_weight=30,
+        asks=18,
+        ask_weight=41,
+        granted=8,
+        declined=3,
+        withdrawn=2,
+        unanswered=2,
+        open=3,
+        balance=-11,
+        last_give="2025-11-28",
+        last_ask="2026-10-20",
+        last_touch="2026-11-17",
+        one_sided=True,
+        only_asks=True,
+    )
+    screen = Console(width=80, record=True, color_system=None)
+    screen.print(_ledger_table([row]))
+    text = screen.export_text()
+    for whole in ("2026-11-17", "12 (w30)", "18 (w41)", "-11", "8 3 2 2 3"):
+        assert whole in text, text
