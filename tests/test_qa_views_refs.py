@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from cli.home import Home
 from core import commands
@@ -93,4 +94,29 @@ def test_a_ledger_at_80_columns_keeps_its_dates_and_numbers_whole() -> None:
     screen.print(_ledger_table([row]))
     text = screen.export_text()
     for whole in ("2026-11-17", "12 (w30)", "18 (w41)", "-11", "8 3 2 2 3"):
+        assert whole in text, text
+
+
+def test_the_cold_view_at_80_columns_keeps_circles_and_statuses_whole() -> None:
+    from rich.console import Console
+
+    from cli.views import _cold_table
+    from projections.views import ColdRow, day_of
+
+    rows = [
+        ColdRow(
+            contact_id="018c7e10-0366-7768-aed4-612ed59cc071",
+            name="Luca Wagner-Okonkwo",
+            circle="distant",
+            cadence_days=7,
+            last_touch=None,
+            days_since=180,
+            status="cooling",
+            overdue_days=173,
+        )
+    ]
+    screen = Console(width=80, record=True, color_system=None)
+    screen.print(_cold_table(rows, day_of(date(2026, 11, 26)), everyone=False))
+    text = screen.export_text()
+    for whole in ("distant", "cooling", "180", "7 d", "173 d"):
         assert whole in text, text
