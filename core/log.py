@@ -256,43 +256,55 @@ class EventLog:
                 raise ConflictError(f"two different events claim device {device_id} seq {seq}")
             by_device[device_id][seq] = row
         new: list[Row] = []
+        in_order = True  # does the batch list each device's seqs ascending?
         for device_id, by_seq in by_device.items():
-            low = min(by_seq)
-            if low < 1:
+            offered = list(by_seq)
+            seqs = sorted(offered)
+            in_order = in_order and seqs == offered
+            if seqs[0] < 1:
                 raise SequenceGapError(
                     f"device {device_id}: sequence numbers start at 1", device_id, 1
                 )
             last = self.store.last_in_stream(device_id)
             last_seq = last.originator_version if last else 0
-            expected = last_seq + 1
-            held = (
-                {
-                    s.originator_version: s
-                    for s in self.store.stream(device_id, gt=low - 1, lte=max(by_seq))
-                }
-                if low <= last_seq
-                else {}
-            )
-            for seq in sorted(by_seq):
-                row = by_seq[seq]
-                existing = held.get(seq)
-                if existing is not None:
-                    if existing.state != row[3] or existing.topic != row[2]:
-                        raise ConflictError(
-                            f"device {device_id} seq {seq} is already held with different "
-                            f"content (held {existing.topic}, offered {row[2]}); "
-                            "events are immutable"
-                        )
-                    continue
-                if seq != expected:
-                    raise SequenceGapError(
-                        f"device {device_id}: expected seq {expected}, got {seq}",
-                        device_id,
-                        expected,
-                    )
-                new.append(row)
-                expected += 1
+            if seqs[0] == last_seq + 1 and seqs[-1] == last_seq + len(seqs):
+                new.extend(by_seq[seq] for seq in seqs)  # the usual case: all new, no gap
+                continue
+            new.extend(self._check_held(device_id, by_seq, seqs, last_seq))
+        if in_order and len(new) == len(batch):
+            return list(batch)  # every row new, once each, already in a valid log order
         return in_batch_order(new, batch)
+
+    def _check_held(
+        self, device_id: str, by_seq: dict[int, Row], seqs: list[int], last_seq: int
+    ) -> list[Row]:
+        """One device's new rows of a batch reaching into what is held, or a refusal."""
+        held = {
+            s.originator_version: s
+            for s in self.store.stream(device_id, gt=seqs[0] - 1, lte=min(seqs[-1], last_seq))
+        }
+        new: list[Row] = []
+        expected = last_seq + 1
+        for seq in seqs:
+            row = by_seq[seq]
+            existing = held.get(seq)
+            if existing is not None:
+                if existing.state != row[3] or existing.topic != row[2]:
+                    raise ConflictError(
+                        f"device {device_id} seq {seq} is already held with different "
+                        f"content (held {existing.topic}, offered {row[2]}); "
+                        "events are immutable"
+                    )
+                continue
+            if seq != expected:
+                raise SequenceGapError(
+                    f"device {device_id}: expected seq {expected}, got {seq}",
+                    device_id,
+                    expected,
+                )
+            new.append(row)
+            expected += 1
+        return new
 
     # -- reading -------------------------------------------------------------
 
