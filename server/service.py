@@ -24,7 +24,7 @@ from msgspec import Raw
 
 from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
-from core.log import EventLog, LogEvent
+from core.log import EventLog, LogEvent, row_of
 from core.store import open_store
 from sync import protocol
 from sync.protocol import (
@@ -43,7 +43,7 @@ from .accounts import Accounts, Device
 #: Default bound on one request body: about 40,000 typical events in MessagePack.
 MAX_BODY: Final = 16 * 1024 * 1024
 #: Largest page the server sends, whatever the device asks for.
-MAX_PAGE: Final = 5_000
+MAX_PAGE: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class SyncService:
                 f"({log.position()}): the server was restored or replaced; pull from 0",
             )
         try:
-            log.ingest(events)
+            log.ingest_rows([row_of(e) for e in events])
         except SequenceGapError as exc:
             raise Refusal(
                 409,

@@ -32,7 +32,8 @@ from msgspec import Meta, Raw, Struct
 from core import codec
 from core.errors import CodecError, ReciprocityError
 from core.events import SCHEMA_VERSION, TYPE_BY_NAME, AnyEvent, Event, OpaqueEvent, type_name
-from core.log import LogEvent
+from core.log import LogEvent, row_of
+from core.store import Row
 
 Format: TypeAlias = Literal["msgpack", "json"]
 
@@ -48,7 +49,7 @@ _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "applic
 MAX_INT: Final = 2**63 - 1
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
-DEFAULT_LIMIT: Final = 5_000
+DEFAULT_LIMIT: Final = 10_000
 
 
 class SyncRequest(Struct, kw_only=True):
@@ -319,6 +320,33 @@ def decode_response(body: bytes, fmt: Format) -> tuple[SyncResponse, list[LogEve
     """A sync response and its validated events."""
     response: SyncResponse = decode(body, SyncResponse, fmt)
     return response, _batch(body, _TypedResponse, response.events, fmt)
+
+
+def decode_response_rows(body: bytes, fmt: Format) -> tuple[SyncResponse, list[Row]]:
+    """A sync response and its events as rows to store (`EventLog.ingest_rows`).
+
+    Every event is strictly decoded here (the one validation before storage).
+    When the page is MessagePack and every event is of the current schema, the
+    rows keep the bytes as sent: they are the server's stored bytes, which it
+    stored in their canonical encoding, so re-encoding would only reproduce
+    them. Anything else (JSON, older or unknown events) is stored as `row_of`
+    encodes the decoded event, as `EventLog.ingest` would.
+    """
+    response: SyncResponse = decode(body, SyncResponse, fmt)
+    raws = response.events
+    if not raws:
+        return response, []
+    if fmt == "msgpack":
+        try:
+            typed: list[Event] = _TYPED[(_TypedResponse, fmt)].decode(body).events
+        except _BAD_INPUT:
+            typed = []
+        if typed and all(e.v == SCHEMA_VERSION[type_name(e)] for e in typed):
+            return response, [
+                (e.device_id, e.seq, type_name(e), bytes(raw))
+                for e, raw in zip(typed, raws, strict=True)
+            ]
+    return response, [row_of(e) for e in events_from_wire(raws, fmt)]
 
 
 def _batch(body: bytes, typed: type[Any], raws: list[Raw], fmt: Format) -> list[LogEvent]:
