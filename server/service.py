@@ -256,6 +256,10 @@ class SyncService:
         limit = min(request.limit, self.config.max_page)
         held = request.held_seq if request.held_seq is not None else 0
         rows = self._reader(device.owner_id).page(request.cursor, limit) if limit else []
+        full = bool(limit) and len(rows) == limit
+        fit = protocol.fitting(len(r[4]) for r in rows)
+        if fit < len(rows):
+            rows, full = rows[:fit], True  # a page of long events: the rest comes next
         me = device.device_id
         if reply == "msgpack":
             events = [Raw(r[4]) for r in rows if r[1] != me or r[2] > held]
@@ -269,6 +273,6 @@ class SyncService:
             acked_seq=log.last_seq(device.device_id),
             events=events,
             cursor=rows[-1][0] if rows else request.cursor,
-            more=bool(limit) and len(rows) == limit,
+            more=full,
             server_time=self.config.now_ms(),
         )

@@ -23,7 +23,7 @@ and the client can send its stored rows without re-encoding them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import msgspec
@@ -50,6 +50,9 @@ MAX_INT: Final = 2**63 - 1
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
 DEFAULT_LIMIT: Final = 10_000
+#: A push batch or a page stops growing past this many bytes of stored events:
+#: half the server's default body limit, so that 10,000 long notes still fit.
+MAX_BATCH_BYTES: Final = 8 * 1024 * 1024
 
 
 class SyncRequest(Struct, kw_only=True):
@@ -214,6 +217,17 @@ def decode(data: bytes, message: type[Any], fmt: Format) -> Any:
         return decoder.decode(data)
     except _BAD_INPUT as exc:
         raise Refusal(400, "malformed", f"malformed {message.__name__} ({fmt}): {exc}") from None
+
+
+def fitting(sizes: Iterable[int], budget: int = MAX_BATCH_BYTES) -> int:
+    """How many leading items of these sizes fit in `budget` bytes (at least one)."""
+    total = count = 0
+    for size in sizes:
+        total += size
+        if total > budget and count:
+            break
+        count += 1
+    return count
 
 
 # -- events on the wire ---------------------------------------------------------------

@@ -263,6 +263,7 @@ class Replica:
         rows = self.log.store.stream(
             self.device_id, gt=acked, lte=min(held, acked + self.push_batch)
         )
+        rows = rows[: protocol.fitting(len(row.state) for row in rows)]
         fmt = self.transport.format
         return [protocol.stored_to_wire(row.topic, row.state, fmt) for row in rows]
 

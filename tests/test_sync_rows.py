@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import cast
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -9,9 +12,15 @@ from hypothesis import strategies as st
 from msgspec import Raw
 
 from core import codec
-from core.log import LogEvent, row_of
+from core import events as ev
+from core.ids import new_id
+from core.log import EventLog, LogEvent, row_of
+from core.store import open_store
+from server.inprocess import LocalTransport
+from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.protocol import Format, Refusal, SyncResponse
+from sync.replica import Replica
 
 from .event_strategies import any_event
 
@@ -52,8 +61,6 @@ def test_an_event_of_an_unknown_type_keeps_its_exact_bytes() -> None:
 
 @pytest.mark.parametrize("fmt", ["msgpack", "json"])
 def test_an_invalid_event_refuses_the_whole_page(fmt: Format) -> None:
-    from core import events as ev
-
     good = ev.NoteAdded(
         event_id="e1", device_id="d", seq=1, hlc=1, occurred_at=0, contact_id="c", text="ok"
     )
@@ -62,3 +69,63 @@ def test_an_invalid_event_refuses_the_whole_page(fmt: Format) -> None:
     with pytest.raises(Refusal) as refused:
         protocol.decode_response_rows(page(raws, fmt), fmt)
     assert (refused.value.status, refused.value.details.get("index")) == (422, 1)
+
+
+@given(st.lists(st.integers(0, 5_000), max_size=30), st.integers(1, 20_000))
+def test_fitting_takes_the_longest_prefix_within_budget_but_never_nothing(
+    sizes: list[int], budget: int
+) -> None:
+    n = protocol.fitting(sizes, budget)
+    assert n == len(sizes) or sum(sizes[: n + 1]) > budget
+    assert sum(sizes[:n]) <= budget or n == 1
+    assert (n >= 1) == bool(sizes)
+
+
+class Recording:
+    """A transport that keeps the size of every request and response it carries."""
+
+    def __init__(self, inner: LocalTransport) -> None:
+        self.inner = inner
+        self.format: Format = inner.format
+        self.sizes: list[tuple[int, int]] = []
+
+    def exchange(self, body: bytes) -> bytes:
+        answer = self.inner.exchange(body)
+        self.sizes.append((len(body), len(answer)))
+        return answer
+
+
+def test_batches_and_pages_of_long_events_stay_under_the_byte_budget(tmp_path: Path) -> None:
+    """500 notes of 20,000 characters (10 MB): more than one push and one page each way."""
+    service = SyncService(ServerConfig(data=tmp_path / "server"))
+    token = service.accounts.add_owner("alice")[1]
+    replicas = []
+    for name in ("laptop", "phone"):
+        device_id = new_id()
+        owner, device_token = service.accounts.enroll(token, device_id, name)
+        log = EventLog(open_store(str(tmp_path / f"{name}.db")), device_id)
+        transport = Recording(LocalTransport(service, device_token))
+        replicas.append(Replica(log, transport, owner.owner_id))
+    laptop, phone = replicas
+    text = "x" * 20_000
+    laptop.log.append(
+        [
+            ev.NoteAdded(
+                event_id="", device_id="", seq=0, hlc=0, occurred_at=0, contact_id="c", text=t
+            )
+            for t in [text] * 500
+        ]
+    )
+    try:
+        assert laptop.sync().pushed == 500
+        assert phone.sync().pulled == 500
+        assert [e.event_id for e in phone.log.events()] == [e.event_id for e in laptop.log.events()]
+        for replica in replicas:
+            sizes = cast(Recording, replica.transport).sizes
+            assert max(max(pair) for pair in sizes) < protocol.MAX_BATCH_BYTES + 100_000
+        assert len(cast(Recording, laptop.transport).sizes) >= 2
+        assert len(cast(Recording, phone.transport).sizes) >= 2
+    finally:
+        for replica in replicas:
+            replica.log.store.close()
+        service.close()
