@@ -13,14 +13,12 @@ from msgspec import Raw
 
 from core import codec
 from core import events as ev
-from core.ids import new_id
-from core.log import EventLog, LogEvent, row_of
-from core.store import open_store
+from core.log import LogEvent, row_of
 from server.inprocess import LocalTransport
 from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.protocol import Format, Refusal, SyncResponse
-from sync.replica import Replica
+from tests.test_sync_replica import pair
 
 from .event_strategies import any_event
 
@@ -98,14 +96,10 @@ class Recording:
 def test_batches_and_pages_of_long_events_stay_under_the_byte_budget(tmp_path: Path) -> None:
     """500 notes of 20,000 characters (10 MB): more than one push and one page each way."""
     service = SyncService(ServerConfig(data=tmp_path / "server"))
-    token = service.accounts.add_owner("alice")[1]
-    replicas = []
-    for name in ("laptop", "phone"):
-        device_id = new_id()
-        owner, device_token = service.accounts.enroll(token, device_id, name)
-        log = EventLog(open_store(str(tmp_path / f"{name}.db")), device_id)
-        transport = Recording(LocalTransport(service, device_token))
-        replicas.append(Replica(log, transport, owner.owner_id))
+    replicas = pair(service, tmp_path)
+    for replica in replicas:
+        replica.push_batch = protocol.DEFAULT_LIMIT
+        replica.transport = Recording(cast(LocalTransport, replica.transport))
     laptop, phone = replicas
     text = "x" * 20_000
     laptop.log.append(
