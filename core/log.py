@@ -36,7 +36,7 @@ import msgspec
 
 from . import codec
 from .clock import Clock, physical_ms
-from .errors import ConflictError, SequenceGapError, StoreError
+from .errors import CodecError, ConflictError, SequenceGapError, StoreError
 from .events import Event, OpaqueEvent, stamp, type_name
 from .ids import new_ids
 from .state import State
@@ -213,6 +213,7 @@ class EventLog:
         with self._lock:
             for _ in range(_RETRIES):
                 new = self._new_rows(rows)
+                own, foreign = self._latest(new)
                 try:
                     positions = self.store.insert_rows(new, tracking)
                 except IntegrityError:
@@ -221,30 +222,35 @@ class EventLog:
                     ):
                         tracking = None  # another process already recorded this pull
                     continue
-                self._observe_new(new)
+                if own:
+                    self.clock.observe(own)
+                    self._refresh_seq()
+                if foreign:
+                    self.clock.receive(foreign)
                 self._advance(positions)
                 return new
         raise StoreError("could not ingest: the log kept changing under us; try again")
 
-    def _observe_new(self, new: Sequence[Row]) -> None:
-        """Raise the clock past rows just ingested.
+    def _latest(self, new: Sequence[Row]) -> tuple[int, int]:
+        """The greatest timestamps among new rows: (this device's, other devices').
 
-        Observing the batch's greatest timestamps is the same as observing each in
-        turn (both only ever raise the clock), and far cheaper.
+        Read before the rows are stored, so that bytes without a readable `hlc`
+        are refused before anything is written. Observing a batch's greatest
+        timestamps is the same as observing each in turn (both only ever raise
+        the clock), and far cheaper.
         """
         me, decode = self.device_id, _STAMP.decode
         own = foreign = 0
         for row in new:
-            hlc = decode(row[3]).hlc
+            try:
+                hlc = decode(row[3]).hlc
+            except (msgspec.MsgspecError, ValueError) as exc:
+                raise CodecError(f"device {row[0]} seq {row[1]}: unreadable event: {exc}") from exc
             if row[0] == me:
                 own = max(own, hlc)
             else:
                 foreign = max(foreign, hlc)
-        if own:
-            self.clock.observe(own)
-            self._refresh_seq()
-        if foreign:
-            self.clock.receive(foreign)
+        return own, foreign
 
     def _new_rows(self, batch: Sequence[Row]) -> list[Row]:
         """The rows of `batch` not yet held; raises on conflicts and gaps."""

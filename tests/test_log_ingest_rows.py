@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from core import codec
 from core import events as ev
-from core.errors import ConflictError, SequenceGapError
+from core.errors import CodecError, ConflictError, SequenceGapError
 from core.log import EventLog, row_of
 from core.store import Location, Row, Store, Tracking, open_store
 
@@ -221,3 +221,14 @@ def test_own_rows_coming_back_move_the_next_seq_past_them(store: Store) -> None:
     (appended,) = log.append([ev.stamp(event("x", 0), event_id="")])
     assert appended.seq == 3
     assert appended.hlc > event("d-one", 2).hlc
+
+
+def test_rows_without_a_readable_timestamp_are_refused_before_anything_is_stored(
+    store: Store,
+) -> None:
+    log = EventLog(store, "me")
+    good = row_of(event("d-one", 1))
+    with pytest.raises(CodecError, match="d-two seq 1"):
+        log.ingest_rows([good, ("d-two", 1, "NoteAdded", b"\xc1 not msgpack")])
+    assert log.position() == 0
+    assert log.ingest_rows([good]) == [good]
