@@ -265,6 +265,8 @@ class Replica:
         )
         rows = rows[: protocol.fitting(len(row.state) for row in rows)]
         fmt = self.transport.format
+        if fmt == "msgpack":
+            return [msgspec.Raw(row.state) for row in rows]  # the stored bytes as they are
         return [protocol.stored_to_wire(row.topic, row.state, fmt) for row in rows]
 
     def _exchange(self, request: SyncRequest) -> tuple[SyncResponse, list[Row]]:
