@@ -112,11 +112,13 @@ def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> 
         ("Gives", "right"),
         ("Asks", "right"),
         ("Balance", "right"),
-        ("Asks: ✓ ✗ ↩ … open", "right"),
+        ("Asks:\n✓ ✗ ↩ … open", "right"),
         ("Last touch", "left"),
         ("Flags", "left"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        # Numbers and dates stay whole; on a narrow terminal names and flags wrap.
+        wraps = name in ("Contact", "Flags")
+        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
     for r in rows:
         flags = " ".join(
             f for f, on in (("one-sided", r.one_sided), ("only-asks", r.only_asks)) if on
@@ -166,11 +168,13 @@ def _cold_table(rows: Sequence[ColdRow], day: int, everyone: bool) -> Table:
         ("Circle", "left"),
         ("Status", "left"),
         ("Last touch", "left"),
-        ("Days since", "right"),
+        ("Days\nsince", "right"),
         ("Cadence", "right"),
         ("Overdue", "right"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        # As in the ledger: only the name and "never (since added)" may wrap.
+        wraps = name in ("Contact", "Last touch")
+        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
     for r in rows:
         style = _STATUS_STYLE[r.status]
         table.add_row(

@@ -52,3 +52,22 @@ def test_sync_says_once_that_it_is_retrying(monkeypatch: pytest.MonkeyPatch) -> 
         sleep(delay)
     assert slept == [0.25, 0.5, 1.0]
     assert len(said) == 1 and "retrying" in said[0]
+
+
+def test_ctrl_c_is_one_error_line_with_the_sigint_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in the middle of a command: `error: interrupted ...`, exit 130, no traceback."""
+    from cli import views
+
+    def interrupted(coro: object) -> None:
+        getattr(coro, "close", lambda: None)()
+        raise KeyboardInterrupt
+
+    home = tmp_path / "home"
+    assert CliRunner().invoke(cli, ["--home", str(home), "init"]).exit_code == 0
+    monkeypatch.setattr(views, "_run", interrupted)
+    result = CliRunner().invoke(cli, ["--home", str(home), "ledger"])
+    assert result.exit_code == 130
+    assert result.stderr.startswith("error: interrupted"), result.stderr
+    assert result.stderr.count("\n") == 1

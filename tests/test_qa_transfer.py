@@ -19,3 +19,14 @@ def test_an_empty_file_name_is_refused(recip: Recip, tmp_path: Path) -> None:
     message = recip.fails("export", "")
     assert "file name" in message, message
     assert list(tmp_path.parent.glob("..*")) == []
+
+
+def test_importing_recip_events_output_says_what_to_use_instead(
+    recip: Recip, tmp_path: Path
+) -> None:
+    """`recip events --jsonl` looks like a backup but carries log positions."""
+    recip.ok("contact", "add", "Ada Lovelace")
+    listing = tmp_path / "events.jsonl"
+    listing.write_text(recip.ok("events", "--jsonl"), encoding="utf-8")
+    message = recip.fails("import", str(listing))
+    assert "line 1" in message and "recip export --format jsonl" in message, message

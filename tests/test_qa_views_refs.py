@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from cli.home import Home
 from core import commands
@@ -61,3 +62,61 @@ def test_a_timeline_at_80_columns_still_says_what_happened() -> None:
     screen.print(_timeline_table("Ada Lovelace", entries))
     text = " ".join(screen.export_text().split())
     assert "call with Ada" in text, text
+
+
+def test_a_ledger_at_80_columns_keeps_its_dates_and_numbers_whole() -> None:
+    """Names and flags wrap; a cut date ('2026-…') or count tells nothing."""
+    from rich.console import Console
+
+    from cli.views import _ledger_table
+    from projections.views import LedgerRow
+
+    row = LedgerRow(
+        contact_id="018c7e10-0366-7768-aed4-612ed59cc071",
+        name="Amira Fischer-Lindqvist",
+        gives=12,
+        give_weight=30,
+        asks=18,
+        ask_weight=41,
+        granted=8,
+        declined=3,
+        withdrawn=2,
+        unanswered=2,
+        open=3,
+        balance=-11,
+        last_give="2025-11-28",
+        last_ask="2026-10-20",
+        last_touch="2026-11-17",
+        one_sided=True,
+        only_asks=True,
+    )
+    screen = Console(width=80, record=True, color_system=None)
+    screen.print(_ledger_table([row]))
+    text = screen.export_text()
+    for whole in ("2026-11-17", "12 (w30)", "18 (w41)", "-11", "8 3 2 2 3"):
+        assert whole in text, text
+
+
+def test_the_cold_view_at_80_columns_keeps_circles_and_statuses_whole() -> None:
+    from rich.console import Console
+
+    from cli.views import _cold_table
+    from projections.views import ColdRow, day_of
+
+    rows = [
+        ColdRow(
+            contact_id="018c7e10-0366-7768-aed4-612ed59cc071",
+            name="Luca Wagner-Okonkwo",
+            circle="distant",
+            cadence_days=7,
+            last_touch=None,
+            days_since=180,
+            status="cooling",
+            overdue_days=173,
+        )
+    ]
+    screen = Console(width=80, record=True, color_system=None)
+    screen.print(_cold_table(rows, day_of(date(2026, 11, 26)), everyone=False))
+    text = screen.export_text()
+    for whole in ("distant", "cooling", "180", "7 d", "173 d"):
+        assert whole in text, text

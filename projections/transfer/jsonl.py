@@ -174,6 +174,11 @@ def _parse_slow(line: bytes) -> LogEvent:
     newer = isinstance(version, int) and version > SCHEMA_VERSION.get(topic, version)
     if known is not None and not newer:  # a newer schema may well have more fields
         unknown = sorted(set(fields) - {"type", *known.__struct_fields__})
+        if unknown == ["position"]:  # a line of `recip events --jsonl`, not of an export
+            raise ValueError(
+                "unknown field 'position': this is `recip events` output; "
+                "back up with `recip export --format jsonl`"
+            )
         if unknown:
             raise ValueError(f"unknown field {unknown[0]!r} for a {topic} event")
     raw = _MSGPACK.encode(fields)
