@@ -51,6 +51,15 @@ from core.events import (
 )
 from core.state import State, key
 
+from .light import (
+    LightAsk,
+    LightGive,
+    LightInteraction,
+    LightIntroduction,
+    LightNote,
+    LightResolution,
+)
+
 MS_PER_DAY: Final = 86_400_000
 #: Touch kinds in a code (bits 3-4); bits 0-2 hold the weight, the rest the day.
 INTERACTION: Final = 0
@@ -58,9 +67,13 @@ GIVE: Final = 1
 ASK: Final = 2
 _KIND: Final = {
     InteractionLogged: INTERACTION,
+    LightInteraction: INTERACTION,
     GiveMade: GIVE,
+    LightGive: GIVE,
     IntroductionMade: GIVE,
+    LightIntroduction: GIVE,
     AskMade: ASK,
+    LightAsk: ASK,
 }
 TOUCH_TYPES: Final = frozenset(_KIND)
 #: The code of a filed event that is not a (live) touch. No touch has it: it would
@@ -150,24 +163,24 @@ class Fold(State):
         asks, resolutions, position_of = self.asks, self.resolutions, self.position_of
         apply = self.apply
         for position, event in pairs:
-            cls = type(event)
-            if cls is InteractionLogged:
+            cls: type = type(event)
+            if cls is LightInteraction or cls is InteractionLogged:
                 if len(event.contact_ids) != 1:  # type: ignore[union-attr]
                     apply(event, position)
                     continue
                 contact_id = event.contact_ids[0]  # type: ignore[union-attr]
                 code = ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
-            elif cls is GiveMade:
+            elif cls is LightGive or cls is GiveMade:
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 code = (
                     ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
                     | 8
                     | event.weight  # type: ignore[union-attr]
                 )
-            elif cls is NoteAdded:
+            elif cls is LightNote or cls is NoteAdded:
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 code = NOT_A_TOUCH
-            elif cls is AskResolved:
+            elif cls is LightResolution or cls is AskResolved:
                 event_id = event.event_id
                 if event_id in by_id:
                     continue
@@ -175,7 +188,7 @@ class Fold(State):
                 resolutions[event.ask_id].append(event)  # type: ignore[union-attr, arg-type]
                 position_of[event_id] = position
                 continue
-            elif cls is AskMade:
+            elif cls is LightAsk or cls is AskMade:
                 event_id = event.event_id
                 if event_id in by_id:
                     continue
@@ -318,7 +331,18 @@ class Fold(State):
         return None if best is None else best.outcome
 
 
-_COMPACT: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, NoteAdded})
+_COMPACT: Final = frozenset(
+    {
+        InteractionLogged,
+        GiveMade,
+        IntroductionMade,
+        NoteAdded,
+        LightInteraction,
+        LightGive,
+        LightIntroduction,
+        LightNote,
+    }
+)
 _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     ContactAdded: Fold._added,  # type: ignore[dict-item]
     ContactEdited: Fold._edited,  # type: ignore[dict-item]
@@ -326,10 +350,16 @@ _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     ContactRestored: Fold._flag,  # type: ignore[dict-item]
     ContactsMerged: Fold._merged,  # type: ignore[dict-item]
     InteractionLogged: Fold._many,  # type: ignore[dict-item]
+    LightInteraction: Fold._many,  # type: ignore[dict-item]
     IntroductionMade: Fold._many,  # type: ignore[dict-item]
+    LightIntroduction: Fold._many,  # type: ignore[dict-item]
     AskMade: Fold._ask,  # type: ignore[dict-item]
+    LightAsk: Fold._ask,  # type: ignore[dict-item]
     GiveMade: Fold._give,  # type: ignore[dict-item]
+    LightGive: Fold._give,  # type: ignore[dict-item]
     NoteAdded: Fold._note,  # type: ignore[dict-item]
+    LightNote: Fold._note,  # type: ignore[dict-item]
     AskResolved: Fold._resolved,  # type: ignore[dict-item]
+    LightResolution: Fold._resolved,  # type: ignore[dict-item]
     EventRetracted: Fold._retracted,  # type: ignore[dict-item]
 }

@@ -68,6 +68,7 @@ from core.events import (
 from core.state import key
 
 from .fold import Fold
+from .light import LIGHT
 from .views import Summary, add_touches, summarize
 
 #: Events whose effect on views is purely additive (see `Projector._incremental`).
@@ -203,13 +204,23 @@ _ONE_VERSION: Final = (
     next(iter(set(SCHEMA_VERSION.values()))) if len(set(SCHEMA_VERSION.values())) == 1 else None
 )
 _DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
+#: A rebuild's decoders: light Structs for the commonest types (see `.light`).
+REBUILD_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    **_DECODERS,
+    **{name: msgspec.msgpack.Decoder(cls) for name, cls in LIGHT.items()},
+}
 
 
-def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+def _decode_rows(
+    rows: list[tuple[int, str, bytes]],
+    decoders: dict[str, msgspec.msgpack.Decoder[Any]] = _DECODERS,
+) -> list[tuple[int, Event | OpaqueEvent]]:
     """Decode stored rows: per-type msgspec decoders in one comprehension (the fast
     path, nearly every page); `codec.decode` (upcasting, opaque types) for any row
-    of an unknown type, an invalid body, or an older schema version."""
-    decoders = _DECODERS
+    of an unknown type, an invalid body, or an older schema version.
+
+    A rebuild passes `REBUILD_DECODERS` (light Structs, which refuse other schema
+    versions themselves: a page holding one is decoded in full)."""
     try:
         out: list[tuple[int, Event | OpaqueEvent]] = [
             (p, decoders[t].decode(s)) for p, t, s in rows
@@ -362,7 +373,7 @@ class Projector:
                     "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
                 )
                 while rows := cursor.fetchmany(PAGE):
-                    fold.extend(_decode_rows(rows), once=True)
+                    fold.extend(_decode_rows(rows, REBUILD_DECODERS), once=True)
                     done += len(rows)
                     last = rows[-1][0]
                     if progress is not None:

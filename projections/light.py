@@ -1,0 +1,108 @@
+"""Partial event Structs for a rebuild: only the fields the fold reads.
+
+A rebuild decodes every row of the log, and most rows are interactions, gives
+and notes, whose free text (notes, `what`), channel, device id and seq no view
+needs. msgspec skips the fields a Struct does not declare without building
+Python objects for them, so decoding into these lighter Structs costs less than
+decoding the full events (the baseline of `bench/replay.py` decodes the full
+ones). They are untracked by the cyclic GC (`gc=False`: they hold only strings
+and ints), which spares the collector a million live objects.
+
+The schema version is declared as a `Literal` of the type's current version, so
+the decoder itself refuses a row of any other version: the caller then decodes
+that page with the full decoders (`core.codec.decode`: upcasting, opaque rows),
+with no per-row version check in Python on the fast path.
+
+Only the fold's inlined paths (`projections.fold.Fold.extend`) and the handlers
+it falls back to read these; nothing else ever sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from msgspec import Meta, Struct
+
+from core.events import SCHEMA_VERSION, Id, Outcome, Weight
+
+# One Literal per type's current version (all 1 today); the assert at the end
+# makes a version bump fail loudly until these follow it.
+V1 = Literal[1]
+#: As in `core.events.Event`: kept, since the touch code's bits rely on both ranges.
+Offset = Annotated[int, Meta(ge=-1080, le=1080)]
+
+
+class LightInteraction(Struct, frozen=True, kw_only=True, gc=False):
+    """An `InteractionLogged` as the fold sees it."""
+
+    event_id: Id
+    occurred_at: int
+    contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
+    utc_offset: Offset = 0
+    v: V1 = 1
+
+
+class LightGive(Struct, frozen=True, kw_only=True, gc=False):
+    """A `GiveMade` as the fold sees it."""
+
+    event_id: Id
+    occurred_at: int
+    contact_id: Id
+    weight: Weight = 1
+    utc_offset: Offset = 0
+    v: V1 = 1
+
+
+class LightNote(Struct, frozen=True, kw_only=True, gc=False):
+    """A `NoteAdded` as the fold sees it (filed, never a touch)."""
+
+    event_id: Id
+    contact_id: Id
+    v: V1 = 1
+
+
+class LightIntroduction(Struct, frozen=True, kw_only=True, gc=False):
+    """An `IntroductionMade` as the fold sees it (a give to both contacts)."""
+
+    event_id: Id
+    occurred_at: int
+    contact_ids: tuple[Id, Id]
+    weight: Weight = 1
+    utc_offset: Offset = 0
+    v: V1 = 1
+
+
+class LightAsk(Struct, frozen=True, kw_only=True, gc=False):
+    """An `AskMade` as the fold sees it (kept in `Fold.asks`: its contact, its id)."""
+
+    event_id: Id
+    occurred_at: int
+    contact_id: Id
+    weight: Weight = 1
+    utc_offset: Offset = 0
+    v: V1 = 1
+
+
+class LightResolution(Struct, frozen=True, kw_only=True, gc=False):
+    """An `AskResolved` as the fold sees it: what an ask's outcome needs (the LWW
+    key `(hlc, event_id)` and the outcome)."""
+
+    event_id: Id
+    hlc: int
+    ask_id: Id
+    outcome: Outcome
+    v: V1 = 1
+
+
+#: Stored topic -> the light Struct decoded in its place during a rebuild.
+LIGHT: Final[dict[str, type[Struct]]] = {
+    "InteractionLogged": LightInteraction,
+    "GiveMade": LightGive,
+    "NoteAdded": LightNote,
+    "IntroductionMade": LightIntroduction,
+    "AskMade": LightAsk,
+    "AskResolved": LightResolution,
+}
+LIGHT_TYPES: Final = frozenset(LIGHT.values())
+
+assert all(SCHEMA_VERSION[topic] == 1 for topic in LIGHT), "update the light Structs' V1"
