@@ -32,66 +32,55 @@ V1 = Literal[1]
 Offset = Annotated[int, Meta(ge=-1080, le=1080)]
 
 
-class LightInteraction(Struct, frozen=True, kw_only=True, gc=False):
+class _Light(Struct, frozen=True, kw_only=True, gc=False):
+    event_id: Id
+    v: V1 = 1
+
+
+class _Dated(_Light, frozen=True, kw_only=True, gc=False):
+    occurred_at: int
+    utc_offset: Offset = 0
+
+
+class _Weighted(_Dated, frozen=True, kw_only=True, gc=False):
+    contact_id: Id
+    weight: Weight = 1
+
+
+class LightInteraction(_Dated, frozen=True, kw_only=True, gc=False):
     """An `InteractionLogged` as the fold sees it."""
 
-    event_id: Id
-    occurred_at: int
     contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
-    utc_offset: Offset = 0
-    v: V1 = 1
 
 
-class LightGive(Struct, frozen=True, kw_only=True, gc=False):
+class LightGive(_Weighted, frozen=True, kw_only=True, gc=False):
     """A `GiveMade` as the fold sees it."""
 
-    event_id: Id
-    occurred_at: int
-    contact_id: Id
-    weight: Weight = 1
-    utc_offset: Offset = 0
-    v: V1 = 1
 
-
-class LightNote(Struct, frozen=True, kw_only=True, gc=False):
-    """A `NoteAdded` as the fold sees it (filed, never a touch)."""
-
-    event_id: Id
-    contact_id: Id
-    v: V1 = 1
-
-
-class LightIntroduction(Struct, frozen=True, kw_only=True, gc=False):
-    """An `IntroductionMade` as the fold sees it (a give to both contacts)."""
-
-    event_id: Id
-    occurred_at: int
-    contact_ids: tuple[Id, Id]
-    weight: Weight = 1
-    utc_offset: Offset = 0
-    v: V1 = 1
-
-
-class LightAsk(Struct, frozen=True, kw_only=True, gc=False):
+class LightAsk(_Weighted, frozen=True, kw_only=True, gc=False):
     """An `AskMade` as the fold sees it (kept in `Fold.asks`: its contact, its id)."""
 
-    event_id: Id
-    occurred_at: int
-    contact_id: Id
+
+class LightIntroduction(_Dated, frozen=True, kw_only=True, gc=False):
+    """An `IntroductionMade` as the fold sees it (a give to both contacts)."""
+
+    contact_ids: tuple[Id, Id]
     weight: Weight = 1
-    utc_offset: Offset = 0
-    v: V1 = 1
 
 
-class LightResolution(Struct, frozen=True, kw_only=True, gc=False):
+class LightNote(_Light, frozen=True, kw_only=True, gc=False):
+    """A `NoteAdded` as the fold sees it (filed, never a touch)."""
+
+    contact_id: Id
+
+
+class LightResolution(_Light, frozen=True, kw_only=True, gc=False):
     """An `AskResolved` as the fold sees it: what an ask's outcome needs (the LWW
     key `(hlc, event_id)` and the outcome)."""
 
-    event_id: Id
     hlc: int
     ask_id: Id
     outcome: Outcome
-    v: V1 = 1
 
 
 #: Stored topic -> the light Struct decoded in its place during a rebuild.
