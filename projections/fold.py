@@ -5,22 +5,25 @@ and ask resolution need (adds, edits, flags, merges, asks, resolutions,
 retractions), so `Fold` extends it, per contact id as written in events (before
 merges):
 
-- `filed[contact] = (positions, ids, codes)`, three parallel lists over every
-  event filed under the contact: its log position and id (the persisted index,
-  see `projections.projector`), and for a *touch* (interaction, give,
-  introduction, ask) one small int packing its local day, kind and weight
-  (`touch_code`; -1 for other events and for touches retracted up front).
-  Summaries fold these ints, not event objects: a rebuild sums a million of
-  them, and small ints in a list are far cheaper to walk than a million objects
-  scattered over memory;
+- `filed[contact] = (positions, ids, codes)`, parallel lists over every event
+  filed under the contact: its log position (the persisted index, see
+  `projections.projector`), its id (only when `keep_events`: a rebuild has no
+  use for a million ids, and tells events apart by position), and for a *touch*
+  (interaction, give, introduction, ask) one small int packing its local day,
+  kind and weight (`touch_code`; -1 for other events and for touches retracted
+  up front). Summaries fold these ints, not event objects: a rebuild sums a
+  million of them, and small ints in a list are far cheaper to walk than a
+  million objects scattered over memory;
 - `about`: the event objects themselves, kept only when `keep_events` (timelines
   need them; a rebuild does not, and dropping them halves its memory).
 
 All resolution rules (retraction, last writer wins, merges, ask outcomes) stay
-those of `State`; `Fold` adds no rule of its own. A rebuild may pass the ids of
+those of `State`; `Fold` adds no rule of its own. A fold may be given the ids of
 every retracted event up front (`retracted`): their touches are then never
-coded, which spares the summaries a filtering pass. Any retraction not announced
-up front is still honoured when summarizing (`Fold.late_retractions`).
+coded, which spares the summaries a filtering pass. Without `keep_events` this is
+required (no ids are kept to find a touch by later: a retraction not announced
+raises `ValueError`); with it, a late retraction is honoured when summarizing
+(`Fold.late_retractions`).
 
 `apply` dispatches on the event's exact type (one dict lookup) instead of a chain
 of `isinstance` checks; `extend` inlines the commonest types.
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final
 
 from core.events import (
@@ -96,7 +99,8 @@ def touch_code(event: Event) -> int:
     return (local_day(event) << 5) | (kind << 3) | weight
 
 
-#: (positions, ids, codes): ints in C arrays (no int object kept per event).
+#: (positions, ids, codes): ints in C arrays (no int object kept per event); ids
+#: only when events are kept.
 Filed = tuple["array[int]", list[str], "array[int]"]
 
 
@@ -196,7 +200,6 @@ class Fold(State):
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 record = filed[contact_id]
                 record[0].append(position)
-                record[1].append(event_id)
                 record[2].append(
                     NOT_A_TOUCH
                     if event_id in upfront
@@ -215,7 +218,6 @@ class Fold(State):
                 seen.add(event_id)
             record = filed[contact_id]
             record[0].append(position)
-            record[1].append(event_id)
             record[2].append(NOT_A_TOUCH if event_id in upfront else code)
         self._cache.clear()
         self._groups = None
@@ -223,11 +225,11 @@ class Fold(State):
     # -- handlers: each records what State records, plus the per-contact facts -------
 
     def _file(self, contact_id: str, e: Event, code: int = NOT_A_TOUCH) -> None:
+        record = self.filed[contact_id]
         if self.keep_events:
             self.about[contact_id].append(e)
-        record = self.filed[contact_id]
+            record[1].append(e.event_id)
         record[0].append(self._position)
-        record[1].append(e.event_id)
         record[2].append(NOT_A_TOUCH if e.event_id in self.upfront else code)
 
     def _touch(self, contact_id: str, e: Event, code: int) -> None:
@@ -272,6 +274,9 @@ class Fold(State):
         self.position_of[e.event_id] = self._position
 
     def _retracted(self, e: EventRetracted) -> None:
+        if not self.keep_events and e.target_id not in self.upfront:
+            # Compact filing keeps no ids: a touch coded already could not be found.
+            raise ValueError(f"retraction of {e.target_id} was not announced up front")
         self.retractions[e.target_id].append(e)
         self.position_of[e.event_id] = self._position
 
@@ -307,6 +312,14 @@ class Fold(State):
                 cached[ask.contact_id].append(ask_id)
             self._cache["asks_by_contact"] = cached
         return cached
+
+    def keys(self, contact_id: str) -> Sequence[int | str]:
+        """What tells apart the events filed under a contact: their ids when events
+        are kept, else their log positions (one row per event in a log)."""
+        record = self.filed.get(contact_id)
+        if record is None:
+            return ()
+        return record[1] if self.keep_events else record[0]
 
     def late_retractions(self) -> bool:
         """Whether some retraction was not announced up front (summaries must filter)."""
