@@ -671,16 +671,23 @@ class Projector:
         """The event with this id, scanning the log newest first (a retraction
         usually corrects something recent). SQLite's `instr` over the stored bytes
         picks the candidate rows (the id's bytes also occur in events that refer
-        to it); decoding tells which one *is* the event."""
-        cursor = self.db.execute(
-            "SELECT topic, state FROM stored_events WHERE instr(state, ?) > 0 ORDER BY rowid DESC",
-            (event_id.encode(),),
-        )
-        for topic, state in cursor:
+        to it); decoding tells which one *is* the event. One candidate per query
+        (`LIMIT 1`): a cursor steps one row ahead, which would scan on to the
+        next match, often the start of the log."""
+        needle = event_id.encode()
+        below = self._head() + 1
+        while True:
+            row = self.db.execute(
+                "SELECT rowid, topic, state FROM stored_events "
+                "WHERE rowid < ? AND instr(state, ?) > 0 ORDER BY rowid DESC LIMIT 1",
+                (below, needle),
+            ).fetchone()
+            if row is None:
+                return None
+            below, topic, state = row
             event = codec.decode(topic, state)
             if event.event_id == event_id:
                 return event
-        return None
 
     def _is_merge(self, event_id: str) -> bool:
         row = self.db.execute("SELECT 1 FROM view_merge WHERE event_id = ?", (event_id,))
