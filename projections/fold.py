@@ -158,7 +158,9 @@ class Fold(State):
 
         `once` promises that no event in `pairs` was applied before or appears twice
         (a single scan of a log: one row per device and seq, hence per event), which
-        spares remembering the id of every touch just to stay idempotent."""
+        spares remembering the id of every touch, ask and resolution just to stay
+        idempotent (`by_id` then lacks them: only retraction targets are looked up
+        there, to tell a retraction, which is always recorded, from anything else)."""
         if self.keep_events:
             for position, event in pairs:
                 self.apply(event, position)
@@ -186,17 +188,20 @@ class Fold(State):
                 code = NOT_A_TOUCH
             elif cls is LightResolution or cls is AskResolved:
                 event_id = event.event_id
-                if event_id in by_id:
-                    continue
-                by_id[event_id] = event  # type: ignore[assignment]
+                if not once:
+                    if event_id in by_id:
+                        continue
+                    by_id[event_id] = event  # type: ignore[assignment]
                 resolutions[event.ask_id].append(event)  # type: ignore[union-attr, arg-type]
                 position_of[event_id] = position
                 continue
             elif cls is LightAsk or cls is AskMade:
                 event_id = event.event_id
-                if event_id in by_id:
-                    continue
-                by_id[event_id] = asks[event_id] = event  # type: ignore[assignment]
+                if not once:
+                    if event_id in by_id:
+                        continue
+                    by_id[event_id] = event  # type: ignore[assignment]
+                asks[event_id] = event  # type: ignore[assignment]
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 record = filed[contact_id]
                 record[0].append(position)
