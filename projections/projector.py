@@ -540,9 +540,9 @@ class Projector:
                 "INSERT OR IGNORE INTO view_retraction VALUES (?, ?)",
                 (where, retraction.target_id),
             )
-            full.update(self._owners(retraction.target_id))
             if self._is_merge(retraction.target_id):
                 merges_changed = True
+        full.update(self._owners({r.target_id for _, r in retractions}))
         old_links = dict(self.db.execute("SELECT contact_id, survivor FROM view_link").fetchall())
         links = self._resolve_links() if merges_changed else old_links
         for contact_id in set(old_links) | set(links):
@@ -654,40 +654,54 @@ class Projector:
                         found[ask_id] = contact_id
         return found
 
-    def _owners(self, event_id: str) -> list[str]:
-        """The contacts an event is filed under (none if it is not in the log yet).
+    def _owners(self, event_ids: set[str]) -> set[str]:
+        """The contacts the given events are filed under (none for those not in the
+        log yet).
 
         The index keeps no event ids (a rebuild would pay for a million of them to
-        serve the rare retraction), so the event is looked up in the log itself.
+        serve the rare retraction), so the events are looked up in the log itself.
         """
-        event = self._find(event_id)
-        if event is None or isinstance(event, OpaqueEvent):
-            return []
-        if isinstance(event, AskResolved):  # filed under its ask's contact, if known
-            return list(self._ask_owners({event.ask_id}).values())
-        return list(dict.fromkeys(contacts_of(event)))
+        owners: set[str] = set()
+        asks: set[str] = set()
+        for event in self._find(event_ids):
+            if isinstance(event, AskResolved):  # filed under its ask's contact, if known
+                asks.add(event.ask_id)
+            elif not isinstance(event, OpaqueEvent):
+                owners.update(contacts_of(event))
+        owners.update(self._ask_owners(asks).values())
+        return owners
 
-    def _find(self, event_id: str) -> Event | OpaqueEvent | None:
-        """The event with this id, scanning the log newest first (a retraction
-        usually corrects something recent). SQLite's `instr` over the stored bytes
-        picks the candidate rows (the id's bytes also occur in events that refer
-        to it); decoding tells which one *is* the event. One candidate per query
-        (`LIMIT 1`): a cursor steps one row ahead, which would scan on to the
-        next match, often the start of the log."""
-        needle = event_id.encode()
-        below = self._head() + 1
-        while True:
-            row = self.db.execute(
-                "SELECT rowid, topic, state FROM stored_events "
-                "WHERE rowid < ? AND instr(state, ?) > 0 ORDER BY rowid DESC LIMIT 1",
-                (below, needle),
-            ).fetchone()
-            if row is None:
-                return None
-            below, topic, state = row
-            event = codec.decode(topic, state)
-            if event.event_id == event_id:
-                return event
+    def _find(self, event_ids: set[str]) -> list[Event | OpaqueEvent]:
+        """The events with these ids that are in the log, in one scan newest first
+        (a retraction usually corrects something recent), ending at the oldest one
+        found (or at the start of the log if one is missing).
+
+        SQLite's `instr` over the stored bytes picks the candidate rows (an id's
+        bytes also occur in events that refer to it); decoding tells which one *is*
+        a wanted event. One candidate per query (`LIMIT 1`): a cursor steps one
+        row ahead, which would scan on to the next match, often the start of the log.
+        """
+        found: list[Event | OpaqueEvent] = []
+        ids = sorted(event_ids)
+        for start in range(0, len(ids), _IN_CHUNK):
+            wanted = set(ids[start : start + _IN_CHUNK])
+            needles = [i.encode() for i in sorted(wanted)]
+            test = " OR ".join(["instr(state, ?) > 0"] * len(needles))
+            below = self._head() + 1
+            while wanted:
+                row = self.db.execute(
+                    "SELECT rowid, topic, state FROM stored_events "
+                    f"WHERE rowid < ? AND ({test}) ORDER BY rowid DESC LIMIT 1",
+                    (below, *needles),
+                ).fetchone()
+                if row is None:
+                    break  # the rest are not in the log (yet)
+                below, topic, state = row
+                event = codec.decode(topic, state)
+                if event.event_id in wanted:
+                    wanted.discard(event.event_id)
+                    found.append(event)
+        return found
 
     def _is_merge(self, event_id: str) -> bool:
         row = self.db.execute("SELECT 1 FROM view_merge WHERE event_id = ?", (event_id,))
