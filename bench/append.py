@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Comparison, Figure, rate, report
+from bench.harness import Comparison, Figure, Mode, rate, report, result_name
 from core import codec
 from core import events as ev
 from core.log import EventLog
@@ -117,18 +117,31 @@ def measure(events: int, single: int, repeats: int) -> list[Comparison]:
     return comparisons
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """Entry point for `python -m bench`."""
-    events, single, repeats = (10_000, 1_000, 3) if quick else (100_000, 20_000, 3)
-    return main_with(events, single, repeats)
+#: (batched events, one-per-transaction events, repeats) per mode of `python -m bench`.
+SIZES: dict[str, tuple[int, int, int]] = {
+    "full": (100_000, 20_000, 3),
+    "quick": (10_000, 1_000, 3),
+    "smoke": (1_000, 20, 1),
+}
 
 
-def main_with(events: int, single: int, repeats: int) -> dict[str, Any]:
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
+    events, single, repeats = SIZES[mode]
+    return main_with(
+        events, single, repeats, name=result_name("append", mode), write=mode != "smoke"
+    )
+
+
+def main_with(
+    events: int, single: int, repeats: int, *, name: str = "append", write: bool = True
+) -> dict[str, Any]:
     comparisons = measure(events, single, repeats)
     return report(
-        "append",
+        name,
         {"events": events, "single": single, "repeats": repeats, "batch": BATCH},
         comparisons,
+        write=write,
     )
 
 
@@ -140,7 +153,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.events is None and args.single is None:
-        run(args.quick)
+        run("quick" if args.quick else "full")
     else:
         main_with(args.events or 100_000, args.single or 20_000, args.repeats)
 

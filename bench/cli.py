@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Comparison, Figure, report
+from bench.harness import Comparison, Figure, Mode, report, result_name
 from cli.home import Home
 from cli.main import cli
 from core import commands
@@ -148,13 +148,22 @@ def measure(events: int, repeats: int) -> list[Comparison]:
     return comparisons
 
 
-def run(quick: bool = False) -> dict[str, Any]:
-    """Entry point for `python -m bench`."""
-    return main_with(10_000 if quick else 100_000, 3 if quick else 5)
+#: (events, repeats) per mode of `python -m bench`.
+SIZES: dict[str, tuple[int, int]] = {"full": (100_000, 5), "quick": (10_000, 3), "smoke": (500, 1)}
 
 
-def main_with(events: int, repeats: int) -> dict[str, Any]:
-    return report("cli", {"events": events, "repeats": repeats}, measure(events, repeats))
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
+    events, repeats = SIZES[mode]
+    return main_with(events, repeats, name=result_name("cli", mode), write=mode != "smoke")
+
+
+def main_with(
+    events: int, repeats: int, *, name: str = "cli", write: bool = True
+) -> dict[str, Any]:
+    return report(
+        name, {"events": events, "repeats": repeats}, measure(events, repeats), write=write
+    )
 
 
 def main() -> None:

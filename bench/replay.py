@@ -135,7 +135,13 @@ def measure(fn: Callable[[str], Measured], path: str) -> tuple[float, float, int
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(fn, path, send))
     process.start()
-    result: tuple[float, float, int, float] = receive.recv()
+    send.close()  # only the child holds the sending end: its death ends recv() with EOF
+    try:
+        result: tuple[float, float, int, float] = receive.recv()
+    except EOFError:
+        process.join()
+        code = process.exitcode
+        raise RuntimeError(f"{fn.__name__} failed in its child process (exit {code})") from None
     process.join()
     return result
 

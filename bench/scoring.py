@@ -18,6 +18,7 @@ contacts, ten years, three devices), held in memory: this benchmark isolates the
 scoring; `bench/replay.py` times the same work from a stored log.
 
     python -m bench.scoring [--quick] [--events N] [--repeats R]
+    python -m bench scoring [--quick|--smoke]
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Comparison, Figure, report
+from bench.harness import Comparison, Figure, Mode, report, result_name
 from core import events as ev
 from projections.sample import generate
 from projections.scoring import (
@@ -113,15 +114,34 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+#: Events and repeats per mode of `python -m bench` (the contract in `bench/__main__.py`).
+SIZES: dict[str, tuple[int, int]] = {
+    "full": (1_000_000, 3),
+    "quick": (100_000, 1),
+    "smoke": (3_000, 1),
+}
+
+
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench`."""
+    events, repeats = SIZES[mode]
+    return scoring(events, repeats, name=result_name("scoring", mode), write=mode != "smoke")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 events, 1 repeat")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    n_events = 100_000 if args.quick else args.events
-    repeats = 1 if args.quick else args.repeats
+    if args.quick:
+        run("quick")
+    else:
+        scoring(args.events, args.repeats, name="scoring", write=True)
 
+
+def scoring(n_events: int, repeats: int, *, name: str, write: bool) -> dict[str, Any]:
+    """Generate `n_events` in memory, measure `repeats` times, report as `name`."""
     events = list(generate(SEED, contacts=2000, years=10, devices=3, events=n_events))
     n = len(events)
     rules, failed = load_rules(RULES)
@@ -150,12 +170,12 @@ def main() -> None:
         monthly_ratio.samples.append(t_monthly / t_instant)
         monthly_ratio_all.samples.append((t_prepare + t_monthly) / (t_prepare + t_instant))
         end_to_end.samples.append(n * len(rules) / (t_prepare + t_instant))
-    report(
-        "scoring",
+    return report(
+        name,
         {"events": n, "rules": [r.label for r in rules], "steps": len(days), "repeats": repeats},
         [Comparison("one instant, 3 rules vs no-op rules", instant, idle)],
         [instant, end_to_end, prepare, monthly, monthly_ratio, monthly_ratio_all],
-        write=not args.quick,
+        write=write,
     )
 
 

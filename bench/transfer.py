@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 import vobject
 
-from bench.harness import Comparison, Figure, rate, report
+from bench.harness import Comparison, Figure, Mode, rate, report, result_name
 from cli.home import Home
 from core import commands
 from core import events as ev
@@ -119,6 +119,20 @@ def cards(n: int) -> str:
     return "".join(out)
 
 
+#: (events, cards, repeats) per mode of `python -m bench`.
+SIZES: dict[str, tuple[int, int, int]] = {
+    "full": (100_000, 5_000, 5),
+    "quick": (10_000, 1_000, 3),
+    "smoke": (500, 50, 1),
+}
+
+
+def run(mode: Mode = "full") -> dict[str, Any]:
+    """Entry point for `python -m bench` (the module contract in `bench/__main__.py`)."""
+    n, n_cards, repeats = SIZES[mode]
+    return transfer(n, n_cards, repeats, name=result_name("transfer", mode), write=mode != "smoke")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -129,7 +143,11 @@ def main() -> None:
     n = args.events or (10_000 if args.quick else 100_000)
     n_cards = args.cards or (1_000 if args.quick else 5_000)
     repeats = args.repeats or (3 if args.quick else 5)
+    transfer(n, n_cards, repeats, name="transfer", write=True)
 
+
+def transfer(n: int, n_cards: int, repeats: int, *, name: str, write: bool) -> dict[str, Any]:
+    """Measure export, import and vCard planning; report as `name`."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         log = source_log(directory / "source.db", n)
@@ -170,8 +188,8 @@ def main() -> None:
             )
         log.store.close()
 
-    report(
-        "transfer",
+    return report(
+        name,
         {"events": n, "cards": n_cards, "repeats": repeats},
         [
             Comparison("jsonl export (events/s)", exp_ours, exp_base),
@@ -179,6 +197,7 @@ def main() -> None:
             Comparison("vCard read + plan (cards/s)", vcf_ours, vcf_base),
         ],
         [memory, size],
+        write=write,
     )
 
 

@@ -73,6 +73,9 @@ class ReciprocityGroup(click.Group):
             _refuse(f"event store failure ({exc}){hint}")
         except OSError as exc:
             _refuse(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            # Every write is one transaction: an interrupted command wrote all or nothing.
+            _refuse("interrupted (nothing was half-written)", status=130)
 
 
 def _usage(exc: click.UsageError) -> NoReturn:
@@ -80,10 +83,10 @@ def _usage(exc: click.UsageError) -> NoReturn:
     _refuse(f"{exc.format_message()} (see '{where} --help')")
 
 
-def _refuse(message: str) -> NoReturn:
-    """Print one line on stderr and exit 1."""
+def _refuse(message: str, status: int = 1) -> NoReturn:
+    """Print one line on stderr and exit with `status` (1: a refusal)."""
     click.echo(f"error: {' '.join(message.split())}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 @click.group(cls=ReciprocityGroup)

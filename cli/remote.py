@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import socket
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import click
 import msgspec
 
 from core.clock import MAX_DRIFT_MS
+from core.errors import ValidationError
 from sync import remote as remotes
 
 from .home import Home
@@ -34,7 +38,13 @@ def _when(ms: int | None) -> str:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--data",
     default="./recip-data",
@@ -43,15 +53,38 @@ def _when(ms: int | None) -> str:
     help="Directory of the accounts database and one event log per owner.",
 )
 @click.option(
-    "--max-body", default=16 * 1024 * 1024, show_default=True, type=int, help="Largest request."
+    "--max-body",
+    default=16 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    help="Largest request, in bytes.",
 )
 def serve(host: str, port: int, data: str, max_body: int) -> None:
     """Run the sync server."""
     from server.run import serve as run
     from server.service import ServerConfig
 
+    _check_can_listen(host, port)
     click.echo(f"recip sync server on http://{host}:{port} (data in {data})", err=True)
     run(ServerConfig(data=Path(data), max_body=max_body), host, port)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse early, in one line, an address that uvicorn would fail to bind.
+
+    uvicorn reports a taken port or a foreign address as a log line and exit
+    status 3, after our banner; a trial bind (with SO_REUSEADDR, as uvicorn
+    binds) says which address and why instead.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            trial.bind(address)
+    except OSError as exc:
+        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @click.group()
@@ -150,8 +183,9 @@ def sync(home: Home, as_json: bool) -> None:
     log = home.open_log()
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
-            replica = Replica(log, transport, config.owner_id)
             console = Console(stderr=True)
+            notice = console.print if console.is_terminal and not as_json else _quiet
+            replica = Replica(log, transport, config.owner_id, sleep=_retrying(notice))
             bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -185,6 +219,28 @@ def sync(home: Home, as_json: bool) -> None:
             err=True,
         )
     sys.stdout.flush()
+
+
+def _retrying(say: Callable[[str], object]) -> Callable[[float], None]:
+    """The replica's backoff sleep, saying once why a sync has gone quiet.
+
+    Retries of an unreachable or failing server take about 15 s in all before
+    the sync gives up; a person at a terminal should not wonder whether it hung.
+    """
+    said = False
+
+    def sleep(seconds: float) -> None:
+        nonlocal said
+        if not said:
+            say("server not answering: retrying (Ctrl-C stops; nothing is lost)")
+            said = True
+        time.sleep(seconds)
+
+    return sleep
+
+
+def _quiet(_: str) -> None:
+    """Scripts (no terminal, or --json) get only the final line."""
 
 
 def register(group: click.Group) -> None:

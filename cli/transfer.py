@@ -21,6 +21,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from core.errors import ValidationError
 from core.events import CIRCLES
 from core.log import EventLog
 from projections.query import Views
@@ -128,16 +129,23 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
             out.write(chunk)
         out.flush()
         return
+    if not file.strip():
+        raise ValidationError("empty file name: give a FILE, or none for stdout")
     target = Path(file)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:  # name what the person gave, not our temporary file
+        raise ValidationError(f"cannot write {file}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 out.write(chunk)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ValidationError(f"cannot write {file}: {exc.strerror or exc}") from None
         raise
 
 

@@ -65,6 +65,14 @@ def _console() -> Console:
 as_of_option = click.option(
     "--as-of", "as_of", metavar="DATE", help="View as of this local date (default: today)."
 )
+#: ledger and stats count the whole history; the date only moves their flags and statuses.
+flags_as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Day the 365-day flags and going-cold statuses are computed for (default: today); "
+    "totals cover the whole history.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
@@ -79,7 +87,7 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.argument("contact", required=False)
-@as_of_option
+@flags_as_of_option
 @json_option
 @click.pass_obj
 def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) -> None:
@@ -104,11 +112,13 @@ def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> 
         ("Gives", "right"),
         ("Asks", "right"),
         ("Balance", "right"),
-        ("Asks: ✓ ✗ ↩ … open", "right"),
+        ("Asks:\n✓ ✗ ↩ … open", "right"),
         ("Last touch", "left"),
         ("Flags", "left"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        # Numbers and dates stay whole; on a narrow terminal names and flags wrap.
+        wraps = name in ("Contact", "Flags")
+        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
     for r in rows:
         flags = " ".join(
             f for f, on in (("one-sided", r.one_sided), ("only-asks", r.only_asks)) if on
@@ -158,11 +168,13 @@ def _cold_table(rows: Sequence[ColdRow], day: int, everyone: bool) -> Table:
         ("Circle", "left"),
         ("Status", "left"),
         ("Last touch", "left"),
-        ("Days since", "right"),
+        ("Days\nsince", "right"),
         ("Cadence", "right"),
         ("Overdue", "right"),
     ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        # As in the ledger: only the name and "never (since added)" may wrap.
+        wraps = name in ("Contact", "Last touch")
+        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
     for r in rows:
         style = _STATUS_STYLE[r.status]
         table.add_row(
@@ -202,7 +214,9 @@ def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
 
     table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
     for column in ("Occurred", "Event", "What", "Device", "Recorded"):
-        table.add_column(column, no_wrap=column != "What")
+        # On a narrow terminal the two times wrap (date over time) beside the
+        # summary: rich squeezes only wrapping columns, and a lone one vanishes.
+        table.add_column(column, no_wrap=column in ("Event", "Device"))
     for e in entries:
         what = f"[strike dim]{e.summary}[/] [red](retracted)[/]" if e.retracted else e.summary
         table.add_row(
@@ -219,7 +233,7 @@ def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
 
 
 @click.command()
-@as_of_option
+@flags_as_of_option
 @json_option
 @click.pass_obj
 def stats(home: Home, as_of: str | None, as_json: bool) -> None:
@@ -306,15 +320,14 @@ def demo(home: Home, contacts: int, years: float, seed: int, device_name: str | 
                 f"{home.path} already holds events: the demo needs a fresh home "
                 "(use --home to pick another directory)"
             )
-        device = home.device().device_id
-        other = generate(seed, contacts=2, years=1, devices=1)  # a second device id
-        laptop = next(other).device_id
+        # Recorded by this device alone: a sync pushes only a device's own events,
+        # so a second, made-up device's share would never reach the others.
         events = generate(
             seed,
             contacts=contacts,
             years=years,
             end=current_now().unix_ms - 60_000,
-            device_ids=(device, laptop),
+            device_ids=(home.device().device_id,),
         )
         total = 0
         batch: list[Any] = []

@@ -147,10 +147,7 @@ def find_contact(state: State, ref: str, *, archived: bool = False) -> Contact:
         return by_name[0]
     matches = by_name or by_prefix
     if matches:
-        listing = [f"{c.id} {c.name}" for c in matches]
-        raise AmbiguousError(
-            f"{ref!r} matches {len(matches)} contacts: " + "; ".join(listing), listing
-        )
+        raise AmbiguousError.matching(ref, "contacts", [f"{c.id} {c.name}" for c in matches])
     merged = sorted(
         {
             c.survivor
@@ -198,10 +195,7 @@ def _by_prefix(ids: Sequence[str], ref: str, what: str) -> str:
     if not matches:
         raise NotFoundError(f"no {what} matches {ref!r}")
     if len(matches) > 1:
-        raise AmbiguousError(
-            f"{ref!r} matches {len(matches)} {what}s: " + ", ".join(sorted(matches)[:10]),
-            sorted(matches),
-        )
+        raise AmbiguousError.matching(ref, f"{what}s", sorted(matches))
     return matches[0]
 
 

@@ -24,9 +24,21 @@ class NotFoundError(ReciprocityError):
 class AmbiguousError(ReciprocityError):
     """A reference matches more than one thing."""
 
+    #: Candidates named in the message: a short prefix can match thousands, and
+    #: the message must stay one readable line (all of them are in `candidates`).
+    SHOWN = 10
+
     def __init__(self, message: str, candidates: list[str]) -> None:
         super().__init__(message)
         self.candidates = candidates
+
+    @classmethod
+    def matching(cls, ref: str, what: str, candidates: list[str]) -> AmbiguousError:
+        """`'ref' matches N <what>: a; b; ... and M more`, naming at most `SHOWN`."""
+        shown = "; ".join(candidates[: cls.SHOWN])
+        rest = len(candidates) - cls.SHOWN
+        more = f"; ... and {rest} more (use a longer prefix or the full id)" if rest > 0 else ""
+        return cls(f"{ref!r} matches {len(candidates)} {what}: {shown}{more}", candidates)
 
 
 class ConflictError(ReciprocityError):

@@ -32,9 +32,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
+import msgspec
+
 from . import codec
 from .clock import Clock, physical_ms
-from .errors import ConflictError, SequenceGapError, StoreError
+from .errors import CodecError, ConflictError, SequenceGapError, StoreError
 from .events import Event, OpaqueEvent, stamp, type_name
 from .ids import new_ids
 from .state import State
@@ -63,10 +65,24 @@ def stored_form(event: LogEvent) -> StoredEvent:
     return StoredEvent(event.device_id, event.seq, type_name(event), codec.encode(event))
 
 
-def in_batch_order(
-    new: list[tuple[LogEvent, StoredEvent]], batch: Sequence[LogEvent]
-) -> list[tuple[LogEvent, StoredEvent]]:
-    """`new` (events with their rows) in the order the batch offered them.
+def row_of(event: LogEvent) -> Row:
+    """`stored_form` as a plain row: (device id, seq, type name, bytes)."""
+    if isinstance(event, OpaqueEvent):
+        return (event.device_id, event.seq, event.type, event.raw)
+    return (event.device_id, event.seq, type_name(event), codec.encode(event))
+
+
+class _Stamp(msgspec.Struct):
+    """The one field of a stored event that ingesting needs: its timestamp."""
+
+    hlc: int
+
+
+_STAMP: Final = msgspec.msgpack.Decoder(_Stamp)
+
+
+def in_batch_order(new: list[Row], batch: Sequence[Row]) -> list[Row]:
+    """`new` (rows of `batch`) in the order the batch offered them.
 
     So that a replica that ingests an export (or a pulled page) holds it in the
     same log order as its source, and re-exports it line for line; the per-device
@@ -75,14 +91,27 @@ def in_batch_order(
     """
     if len(new) < 2:
         return new
+    wanted = {(r[0], r[1]) for r in new}
+    ordered: list[Row] = []
+    last: dict[str, int] = {}
+    for row in batch:
+        key = (row[0], row[1])
+        if key in wanted:
+            wanted.discard(key)
+            if last.get(row[0], 0) > row[1]:
+                break  # a device's seqs out of order in the batch: the slow path
+            last[row[0]] = row[1]
+            ordered.append(row)
+    else:
+        return ordered
     first_index: dict[tuple[str, int], int] = {}
-    for index, event in enumerate(batch):
-        first_index.setdefault((event.device_id, event.seq), index)
-    queues: dict[str, list[tuple[LogEvent, StoredEvent]]] = defaultdict(list)
-    for pair in sorted(new, key=lambda p: p[0].seq, reverse=True):
-        queues[pair[0].device_id].append(pair)
-    slots = sorted(first_index[(e.device_id, e.seq)] for e, _ in new)
-    return [queues[batch[slot].device_id].pop() for slot in slots]
+    for index, row in enumerate(batch):
+        first_index.setdefault((row[0], row[1]), index)
+    queues: dict[str, list[Row]] = defaultdict(list)
+    for row in sorted(new, key=lambda r: r[1], reverse=True):
+        queues[row[0]].append(row)
+    slots = sorted(first_index[(r[0], r[1])] for r in new)
+    return [queues[batch[slot][0]].pop() for slot in slots]
 
 
 class EventLog:
@@ -163,77 +192,125 @@ class EventLog:
         """Store events recorded elsewhere; returns those that were new.
 
         All or nothing: a conflict or a gap raises and stores nothing (not even
-        the tracking record).
+        the tracking record). The events are stored as `row_of` encodes them.
         """
         batch = list(events)
+        by_key = {(e.device_id, e.seq): e for e in batch}
+        new = self.ingest_rows([row_of(e) for e in batch], tracking=tracking)
+        return [by_key[(row[0], row[1])] for row in new]
+
+    def ingest_rows(self, rows: Sequence[Row], *, tracking: Tracking | None = None) -> list[Row]:
+        """Store rows of events recorded elsewhere; returns the new ones, in log order.
+
+        The sync path: the wire carries events as stored bytes, so storing them
+        needs no event objects. The caller must have validated every row (a strict
+        decode of `state` as `topic`, which sync's wire decoding does): this
+        method compares bytes and reads only each new row's timestamp.
+        Same guarantees as `ingest`: idempotent (a row already held with the same
+        topic and bytes is skipped), conflicts and gaps refused, all or nothing,
+        the tracking record in the same transaction.
+        """
         with self._lock:
             for _ in range(_RETRIES):
-                new = self._new_events(batch)
+                new = self._new_rows(rows)
+                own, foreign = self._latest(new)
                 try:
-                    positions = self.store.insert([row for _, row in new], tracking)
+                    positions = self.store.insert_rows(new, tracking)
                 except IntegrityError:
                     if tracking is not None and tracking.notification_id <= self.store.tracking(
                         tracking.application_name
                     ):
                         tracking = None  # another process already recorded this pull
                     continue
-                # Observing the batch's greatest timestamps is the same as observing
-                # each in turn (both only ever raise the clock), and far cheaper.
-                own = [e.hlc for e, _ in new if e.device_id == self.device_id]
-                others = [e.hlc for e, _ in new if e.device_id != self.device_id]
                 if own:
-                    self.clock.observe(max(own))
-                if others:
-                    self.clock.receive(max(others))
-                if self.device_id is not None and own:
+                    self.clock.observe(own)
                     self._refresh_seq()
+                if foreign:
+                    self.clock.receive(foreign)
                 self._advance(positions)
-                return [e for e, _ in new]
+                return new
         raise StoreError("could not ingest: the log kept changing under us; try again")
 
-    def _new_events(self, batch: Sequence[LogEvent]) -> list[tuple[LogEvent, StoredEvent]]:
-        """The events of `batch` not yet held, with their rows; raises on conflicts and gaps."""
-        by_device: dict[str, dict[int, LogEvent]] = defaultdict(dict)
-        for event in batch:
-            seen = by_device[event.device_id].get(event.seq)
-            if seen is not None and stored_form(seen).state != stored_form(event).state:
-                raise ConflictError(
-                    f"two different events claim device {event.device_id} seq {event.seq}"
-                )
-            by_device[event.device_id][event.seq] = event
-        new: list[tuple[LogEvent, StoredEvent]] = []
+    def _latest(self, new: Sequence[Row]) -> tuple[int, int]:
+        """The greatest timestamps among new rows: (this device's, other devices').
+
+        Read before the rows are stored, so that bytes without a readable `hlc`
+        are refused before anything is written. Observing a batch's greatest
+        timestamps is the same as observing each in turn (both only ever raise
+        the clock), and far cheaper.
+        """
+        me, decode = self.device_id, _STAMP.decode
+        own = foreign = 0
+        for row in new:
+            try:
+                hlc = decode(row[3]).hlc
+            except (msgspec.MsgspecError, ValueError) as exc:
+                raise CodecError(f"device {row[0]} seq {row[1]}: unreadable event: {exc}") from exc
+            if row[0] == me:
+                own = max(own, hlc)
+            else:
+                foreign = max(foreign, hlc)
+        return own, foreign
+
+    def _new_rows(self, batch: Sequence[Row]) -> list[Row]:
+        """The rows of `batch` not yet held; raises on conflicts and gaps."""
+        by_device: dict[str, dict[int, Row]] = defaultdict(dict)
+        for row in batch:
+            device_id, seq = row[0], row[1]
+            seen = by_device[device_id].get(seq)
+            if seen is not None and (seen[2], seen[3]) != (row[2], row[3]):
+                raise ConflictError(f"two different events claim device {device_id} seq {seq}")
+            by_device[device_id][seq] = row
+        new: list[Row] = []
+        in_order = True  # does the batch list each device's seqs ascending?
         for device_id, by_seq in by_device.items():
-            if min(by_seq) < 1:
+            offered = list(by_seq)
+            seqs = sorted(offered)
+            in_order = in_order and seqs == offered
+            if seqs[0] < 1:
                 raise SequenceGapError(
                     f"device {device_id}: sequence numbers start at 1", device_id, 1
                 )
-            held = {
-                s.originator_version: s
-                for s in self.store.stream(device_id, gt=min(by_seq) - 1, lte=max(by_seq))
-            }
             last = self.store.last_in_stream(device_id)
-            expected = (last.originator_version if last else 0) + 1
-            for seq in sorted(by_seq):
-                event = by_seq[seq]
-                row = stored_form(event)
-                existing = held.get(seq)
-                if existing is not None:
-                    if existing.state != row.state or existing.topic != row.topic:
-                        raise ConflictError(
-                            f"device {device_id} seq {seq} is already held with different "
-                            f"content (held {existing.topic}, offered {row.topic} "
-                            f"{event.event_id}); events are immutable"
-                        )
-                    continue
-                if seq != expected:
-                    raise SequenceGapError(
-                        f"device {device_id}: expected seq {expected}, got {seq}",
-                        device_id,
-                        expected,
-                    )
-                new.append((event, row))
-                expected += 1
+            last_seq = last.originator_version if last else 0
+            if seqs[0] == last_seq + 1 and seqs[-1] == last_seq + len(seqs):
+                new.extend(by_seq[seq] for seq in seqs)  # the usual case: all new, no gap
+                continue
+            new.extend(self._check_held(device_id, by_seq, seqs, last_seq))
+        if in_order and len(new) == len(batch):
+            return list(batch)  # every row new, once each, already in a valid log order
         return in_batch_order(new, batch)
+
+    def _check_held(
+        self, device_id: str, by_seq: dict[int, Row], seqs: list[int], last_seq: int
+    ) -> list[Row]:
+        """One device's new rows of a batch reaching into what is held, or a refusal."""
+        held = {
+            s.originator_version: s
+            for s in self.store.stream(device_id, gt=seqs[0] - 1, lte=min(seqs[-1], last_seq))
+        }
+        new: list[Row] = []
+        expected = last_seq + 1
+        for seq in seqs:
+            row = by_seq[seq]
+            existing = held.get(seq)
+            if existing is not None:
+                if existing.state != row[3] or existing.topic != row[2]:
+                    raise ConflictError(
+                        f"device {device_id} seq {seq} is already held with different "
+                        f"content (held {existing.topic}, offered {row[2]}); "
+                        "events are immutable"
+                    )
+                continue
+            if seq != expected:
+                raise SequenceGapError(
+                    f"device {device_id}: expected seq {expected}, got {seq}",
+                    device_id,
+                    expected,
+                )
+            new.append(row)
+            expected += 1
+        return new
 
     # -- reading -------------------------------------------------------------
 

@@ -156,6 +156,23 @@ class Store:
             return []
         return self.recorder.insert_events(stored, tracking=tracking)
 
+    def insert_rows(self, rows: Sequence[Row], tracking: Tracking | None = None) -> Sequence[int]:
+        """`insert` for plain rows: no event objects on SQLite, one `executemany`.
+
+        Same contract as `insert`: one transaction, the library's `IntegrityError`
+        if any `(stream, version)` exists, and then nothing is stored.
+        """
+        recorder = self.recorder
+        if not isinstance(recorder, BatchSQLiteRecorder):
+            return self.insert([StoredEvent(*row) for row in rows], tracking) or []
+        if not rows and tracking is None:
+            return []
+        with self._datastore.transaction(commit=True) as c:
+            positions = recorder.insert_rows(c, rows)
+            if tracking is not None:
+                recorder._insert_tracking(c, tracking)
+        return positions
+
     def append_after(
         self, after: int, build: Callable[[Sequence[Notification]], tuple[T, Sequence[Row]]]
     ) -> tuple[T, Sequence[int]]:

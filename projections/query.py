@@ -63,9 +63,16 @@ def resolve(refs: list[ContactRef], ref: str) -> ContactRef:
             return matches[0]
         if len(matches) > 1:
             listing = [f"{r.contact_id} {r.name}" for r in matches]
-            raise AmbiguousError(
-                f"{ref!r} matches {len(matches)} contacts: " + "; ".join(listing), listing
-            )
+            raise AmbiguousError.matching(ref, "contacts", listing)
+    merged = {
+        r.survivor: r
+        for r in refs
+        if r.absorbed
+        and (r.name.casefold() == ref.casefold() or r.contact_id.startswith(ref.lower()))
+    }
+    if len(merged) == 1:  # a merged-away name means its survivor, as its id does
+        ((survivor, absorbed),) = merged.items()
+        return by_id.get(survivor, absorbed)
     raise NotFoundError(f"no contact matches {ref!r}")
 
 

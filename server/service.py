@@ -24,7 +24,7 @@ from msgspec import Raw
 
 from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
-from core.log import EventLog, LogEvent
+from core.log import EventLog, LogEvent, row_of
 from core.store import open_store
 from sync import protocol
 from sync.protocol import (
@@ -43,7 +43,7 @@ from .accounts import Accounts, Device
 #: Default bound on one request body: about 40,000 typical events in MessagePack.
 MAX_BODY: Final = 16 * 1024 * 1024
 #: Largest page the server sends, whatever the device asks for.
-MAX_PAGE: Final = 5_000
+MAX_PAGE: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class SyncService:
                 f"({log.position()}): the server was restored or replaced; pull from 0",
             )
         try:
-            log.ingest(events)
+            log.ingest_rows([row_of(e) for e in events])
         except SequenceGapError as exc:
             raise Refusal(
                 409,
@@ -256,6 +256,10 @@ class SyncService:
         limit = min(request.limit, self.config.max_page)
         held = request.held_seq if request.held_seq is not None else 0
         rows = self._reader(device.owner_id).page(request.cursor, limit) if limit else []
+        full = bool(limit) and len(rows) == limit
+        fit = protocol.fitting(len(r[4]) for r in rows)
+        if fit < len(rows):
+            rows, full = rows[:fit], True  # a page of long events: the rest comes next
         me = device.device_id
         if reply == "msgpack":
             events = [Raw(r[4]) for r in rows if r[1] != me or r[2] > held]
@@ -269,6 +273,6 @@ class SyncService:
             acked_seq=log.last_seq(device.device_id),
             events=events,
             cursor=rows[-1][0] if rows else request.cursor,
-            more=bool(limit) and len(rows) == limit,
+            more=full,
             server_time=self.config.now_ms(),
         )

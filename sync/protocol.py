@@ -23,7 +23,7 @@ and the client can send its stored rows without re-encoding them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import msgspec
@@ -32,7 +32,8 @@ from msgspec import Meta, Raw, Struct
 from core import codec
 from core.errors import CodecError, ReciprocityError
 from core.events import SCHEMA_VERSION, TYPE_BY_NAME, AnyEvent, Event, OpaqueEvent, type_name
-from core.log import LogEvent
+from core.log import LogEvent, row_of
+from core.store import Row
 
 Format: TypeAlias = Literal["msgpack", "json"]
 
@@ -48,7 +49,10 @@ _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "applic
 MAX_INT: Final = 2**63 - 1
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
-DEFAULT_LIMIT: Final = 5_000
+DEFAULT_LIMIT: Final = 10_000
+#: A push batch or a page stops growing past this many bytes of stored events:
+#: half the server's default body limit, so that 10,000 long notes still fit.
+MAX_BATCH_BYTES: Final = 8 * 1024 * 1024
 
 
 class SyncRequest(Struct, kw_only=True):
@@ -215,6 +219,17 @@ def decode(data: bytes, message: type[Any], fmt: Format) -> Any:
         raise Refusal(400, "malformed", f"malformed {message.__name__} ({fmt}): {exc}") from None
 
 
+def fitting(sizes: Iterable[int], budget: int = MAX_BATCH_BYTES) -> int:
+    """How many leading items of these sizes fit in `budget` bytes (at least one)."""
+    total = count = 0
+    for size in sizes:
+        total += size
+        if total > budget and count:
+            break
+        count += 1
+    return count
+
+
 # -- events on the wire ---------------------------------------------------------------
 
 
@@ -319,6 +334,33 @@ def decode_response(body: bytes, fmt: Format) -> tuple[SyncResponse, list[LogEve
     """A sync response and its validated events."""
     response: SyncResponse = decode(body, SyncResponse, fmt)
     return response, _batch(body, _TypedResponse, response.events, fmt)
+
+
+def decode_response_rows(body: bytes, fmt: Format) -> tuple[SyncResponse, list[Row]]:
+    """A sync response and its events as rows to store (`EventLog.ingest_rows`).
+
+    Every event is strictly decoded here (the one validation before storage).
+    When the page is MessagePack and every event is of the current schema, the
+    rows keep the bytes as sent: they are the server's stored bytes, which it
+    stored in their canonical encoding, so re-encoding would only reproduce
+    them. Anything else (JSON, older or unknown events) is stored as `row_of`
+    encodes the decoded event, as `EventLog.ingest` would.
+    """
+    response: SyncResponse = decode(body, SyncResponse, fmt)
+    raws = response.events
+    if not raws:
+        return response, []
+    if fmt == "msgpack":
+        try:
+            typed: list[Event] = _TYPED[(_TypedResponse, fmt)].decode(body).events
+        except _BAD_INPUT:
+            typed = []
+        if typed and all(e.v == SCHEMA_VERSION[type_name(e)] for e in typed):
+            return response, [
+                (e.device_id, e.seq, type_name(e), bytes(raw))
+                for e, raw in zip(typed, raws, strict=True)
+            ]
+    return response, [row_of(e) for e in events_from_wire(raws, fmt)]
 
 
 def _batch(body: bytes, typed: type[Any], raws: list[Raw], fmt: Format) -> list[LogEvent]:

@@ -29,8 +29,8 @@ import msgspec
 
 from core.clock import wall_ms
 from core.errors import ReciprocityError
-from core.log import EventLog, LogEvent
-from core.store import Tracking
+from core.log import EventLog
+from core.store import Row, Tracking
 
 from . import protocol
 from .protocol import Format, Refusal, SyncRequest, SyncResponse
@@ -90,7 +90,7 @@ class Replica:
         transport: Transport,
         upstream: str,
         *,
-        push_batch: int = 5_000,
+        push_batch: int = 10_000,
         pull_limit: int = protocol.DEFAULT_LIMIT,
         retries: int = 6,
         backoff_s: float = 0.25,
@@ -211,7 +211,7 @@ class Replica:
                 held_seq=held,
             )
             try:
-                reply, events = self._exchange(request)
+                reply, rows = self._exchange(request)
             except Refusal as refusal:
                 expected = refusal.expected_seq
                 if refusal.code == "sequence_gap" and expected is not None:
@@ -229,8 +229,8 @@ class Replica:
                 raise
             offset = wall_ms() - reply.server_time if reply.server_time else 0
             tracking = Tracking(self.tracking_name, reply.cursor) if reply.cursor > cursor else None
-            if events or tracking is not None:
-                ingester.put(events, tracking)
+            if rows or tracking is not None:
+                ingester.put(rows, tracking)
             stalled = stalled + 1 if reply.acked_seq == acked and reply.cursor <= cursor else 0
             if stalled > _STALLS:
                 raise ReciprocityError(
@@ -263,10 +263,13 @@ class Replica:
         rows = self.log.store.stream(
             self.device_id, gt=acked, lte=min(held, acked + self.push_batch)
         )
+        rows = rows[: protocol.fitting(len(row.state) for row in rows)]
         fmt = self.transport.format
+        if fmt == "msgpack":
+            return [msgspec.Raw(row.state) for row in rows]  # the stored bytes as they are
         return [protocol.stored_to_wire(row.topic, row.state, fmt) for row in rows]
 
-    def _exchange(self, request: SyncRequest) -> tuple[SyncResponse, list[LogEvent]]:
+    def _exchange(self, request: SyncRequest) -> tuple[SyncResponse, list[Row]]:
         """One request, retried with exponential backoff while the outcome is unknown."""
         fmt = self.transport.format
         body = protocol.encode(request, fmt)
@@ -280,7 +283,7 @@ class Replica:
                 if not is_transient(refusal) or attempt == self.retries:
                     raise
             else:
-                return protocol.decode_response(answer, fmt)
+                return protocol.decode_response_rows(answer, fmt)
             delay = self.backoff_s * (2**attempt)
             self.sleep(delay * (0.5 + random.random() / 2))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -293,22 +296,22 @@ class _Ingester:
         self.log = log
         self.pulled = 0
         self._error: BaseException | None = None
-        self._queue: queue.Queue[tuple[list[LogEvent], Tracking | None] | None] = queue.Queue(2)
+        self._queue: queue.Queue[tuple[list[Row], Tracking | None] | None] = queue.Queue(2)
         self._thread: threading.Thread | None = None
 
-    def put(self, events: list[LogEvent], tracking: Tracking | None) -> None:
+    def put(self, rows: list[Row], tracking: Tracking | None) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="recip-ingest", daemon=True)
             self._thread.start()
-        self._queue.put((events, tracking))
+        self._queue.put((rows, tracking))
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # keep draining so that the producer never blocks
-            events, tracking = item
+            rows, tracking = item
             try:
-                self.pulled += len(self.log.ingest(events, tracking=tracking))
+                self.pulled += len(self.log.ingest_rows(rows, tracking=tracking))
             except BaseException as exc:
                 self._error = exc
 

@@ -190,8 +190,10 @@ def test_resolve_references() -> None:
     assert resolve(refs, "aaaa").contact_id == "aaaa-1"
     with pytest.raises(AmbiguousError):
         resolve(refs, "ann")
+    # merged away: its name means its survivor, as in core.commands.find_contact
+    assert resolve(refs, "Ben").contact_id == "aaaa-1"
     with pytest.raises(NotFoundError):
-        resolve(refs, "Ben")  # merged away: only reachable by its id
+        resolve(refs, "Cy")
 
 
 def test_late_resolutions_move_an_ask_between_outcomes(log_path: str) -> None:

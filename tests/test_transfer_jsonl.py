@@ -431,3 +431,51 @@ def test_random_histories_print_identical_views_after_export_and_import(data: An
         for read in reads:
             assert target.ok(*read) == source.ok(*read), read
         assert "imported 0 new events" in target.ok("import", backup)
+
+
+def test_ingest_keeps_the_batch_order_but_never_a_device_out_of_seq(tmp_path: Path) -> None:
+    """The log order an import produces: the file's, except a device's seq order wins."""
+
+    def added(device: str, seq: int) -> ContactAdded:
+        return ContactAdded(
+            event_id=f"{device}-{seq}", device_id=device, seq=seq, hlc=seq, occurred_at=1, name="A"
+        )
+
+    a1, a2, b1, b2 = added("a", 1), added("a", 2), added("b", 1), added("b", 2)
+    log = EventLog(open_store(str(tmp_path / "x.db")), None)
+    log.ingest([b1, a2, b2, a1])  # a's events listed out of order
+    assert [(e.device_id, e.seq) for e in log.events()] == [
+        ("b", 1),
+        ("a", 1),
+        ("b", 2),
+        ("a", 2),
+    ]
+
+
+def test_a_known_type_from_a_newer_schema_is_kept_whole(tmp_path: Path) -> None:
+    """A `ContactAdded` v2 (a newer build) is neither refused nor reshaped."""
+    fields = {
+        "type": "ContactAdded",
+        "event_id": new_id(),
+        "device_id": new_id(),
+        "seq": 1,
+        "hlc": 9,
+        "occurred_at": BASE_MS,
+        "utc_offset": 0,
+        "v": 2,
+        "name": "Ann",
+        "pronouns": "she/her",
+    }
+    raw = msgspec.msgpack.encode(fields)
+    source = EventLog(open_store(str(tmp_path / "src.db")), None)
+    source.ingest([msgspec.structs.replace(codec.decode_opaque("ContactAdded", raw), raw=raw)])
+    data = export_bytes(source)
+    assert b'"$raw"' in data and b'"pronouns":"she/her"' in data
+
+    for line in (data, json.dumps(fields).encode() + b"\n"):  # with and without $raw
+        target = make_home(tmp_path / new_id())
+        import_bytes(target, line)
+        log = target.open_log()
+        assert stored_rows(log) == stored_rows(source)
+        assert State(log.events()).contacts() == []  # kept, not shown by this build
+        log.store.close()

@@ -72,8 +72,8 @@ class History:
 
     def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
         self.state = state = State()
-        self._touches: dict[str, Event] = {}
-        kind_of, touches, apply = _KIND_OF, self._touches, state.apply
+        touches: dict[str, Event] = {}
+        kind_of, apply = _KIND_OF, state.apply
         for event in events:
             if type(event) in kind_of:
                 touches.setdefault(event.event_id, event)  # type: ignore[arg-type]
@@ -96,7 +96,8 @@ class History:
         self.outcomes: dict[str, str] = {}
         self.items: dict[str, list[Item]] = {cid: [] for cid in self.subjects}
         self._survivors: dict[str, str] = {}
-        self._collect()
+        self._collect(touches)
+        del touches  # the items hold what is needed
         #: Each contact's item days, parallel to `items`: where an instant falls in a
         #: history is then a C-level bisection of plain ints.
         self.days: dict[str, list[int]] = {}
@@ -104,7 +105,7 @@ class History:
             items.sort()  # Item orders by (day, at, hlc, event_id): its leading fields
             self.days[contact_id] = [item.day for item in items]
 
-    def _collect(self) -> None:
+    def _collect(self, touches: dict[str, Event]) -> None:
         state = self.state
         #: Every added contact's survivor, resolved once (ids never added map to nothing).
         self._survivors = {cid: state.survivor(cid) for cid in state.added}
@@ -113,7 +114,7 @@ class History:
                 self._add((contact_id,), added, ADDED, 1)
         kind_of = _KIND_OF
         retracted = state.is_retracted
-        for event in self._touches.values():
+        for event in touches.values():
             kind = kind_of[type(event)]
             if retracted(event.event_id):
                 continue

@@ -10,18 +10,19 @@ For almost every event the JSON line determines those bytes: decoding it and
 re-encoding gives them back. When it does not, the line also carries the stored
 bytes, base64-encoded, under the key `$raw` (a name no event field can have):
 
-- events of a type this build does not know (`OpaqueEvent`, recorded by a newer
-  client), whose fields may hold what JSON cannot express (binary, extension
-  types, float32);
+- events this build keeps opaque (`OpaqueEvent`: an unknown type, or a known type
+  at a newer schema version, recorded by a newer client), whose fields may hold
+  what JSON cannot express (binary, extension types, float32);
 - stored events whose bytes differ from this build's encoding of them (e.g. an
   older schema version that is upcast when read).
 
-The import is strict (unknown fields, wrong types, unreadable schema versions are
-refused with their line number) and all or nothing: every line is parsed and the
-whole file checked against the log before anything is stored, and then it is
-stored in one `EventLog.ingest` transaction, which skips what the log already
-holds (so importing a file twice changes nothing) and refuses different content
-for a `(device, seq)` already held and gaps in a device's sequence.
+The import is strict (unknown fields of a schema this build knows, wrong types,
+invalid schema versions are refused with their line number) and all or nothing:
+every line is parsed and the whole file checked against the log before anything
+is stored, and then it is stored in one `EventLog.ingest` transaction, which
+skips what the log already holds (so importing a file twice changes nothing) and
+refuses different content for a `(device, seq)` already held and gaps in a
+device's sequence.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def parse_line(line: bytes) -> LogEvent:
 
 
 def _parse_slow(line: bytes) -> LogEvent:
-    """Hand-edited lines, older schema versions, unknown types, `$raw` lines."""
+    """Hand-edited lines, other schema versions, unknown types, `$raw` lines."""
     try:
         fields = _JSON_DICT.decode(line)
     except msgspec.DecodeError as exc:
@@ -169,8 +170,15 @@ def _parse_slow(line: bytes) -> LogEvent:
             return stored
         return _exact(topic, stored, raw)
     known = TYPE_BY_NAME.get(topic)
-    if known is not None:
+    version = fields.get("v", 1)
+    newer = isinstance(version, int) and version > SCHEMA_VERSION.get(topic, version)
+    if known is not None and not newer:  # a newer schema may well have more fields
         unknown = sorted(set(fields) - {"type", *known.__struct_fields__})
+        if unknown == ["position"]:  # a line of `recip events --jsonl`, not of an export
+            raise ValueError(
+                "unknown field 'position': this is `recip events` output; "
+                "back up with `recip export --format jsonl`"
+            )
         if unknown:
             raise ValueError(f"unknown field {unknown[0]!r} for a {topic} event")
     raw = _MSGPACK.encode(fields)
@@ -181,7 +189,7 @@ def _parse_slow(line: bytes) -> LogEvent:
 
 
 def _exact(topic: str, stored: LogEvent, raw: bytes) -> OpaqueEvent:
-    """An event to be stored as exactly `raw` (unknown type, or older schema)."""
+    """An event to be stored as exactly `raw` (opaque, or an older schema)."""
     envelope = stored if isinstance(stored, OpaqueEvent) else codec.decode_opaque(topic, raw)
     return msgspec.structs.replace(envelope, raw=raw)
 
