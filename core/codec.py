@@ -13,13 +13,21 @@ unknown to this build decodes to `OpaqueEvent`, keeping its exact bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import msgspec
 
 from .errors import CodecError
-from .events import SCHEMA_VERSION, TYPE_BY_NAME, AnyEvent, Event, OpaqueEvent, type_name
+from .events import (
+    NAME_BY_TYPE,
+    SCHEMA_VERSION,
+    TYPE_BY_NAME,
+    AnyEvent,
+    Event,
+    OpaqueEvent,
+    type_name,
+)
 
 #: (type name, from version) -> function turning that version's fields into the next's.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -71,6 +79,27 @@ def check(topic: str, state: bytes) -> None:
         decoder.decode(state)
     except (msgspec.MsgspecError, ValueError) as exc:
         raise CodecError(f"invalid {topic} event: {exc}") from exc
+
+
+def encode_rows(device_id: str, events: Sequence[Event]) -> list[tuple[str, int, str, bytes]]:
+    """Stored rows (device, seq, topic, state) for one device's events: the hot path."""
+    names, enc = NAME_BY_TYPE, _ENCODER.encode
+    return [(device_id, e.seq, names[type(e)], enc(e)) for e in events]
+
+
+def check_rows(rows: Sequence[tuple[str, int, str, bytes]]) -> None:
+    """`check` for many rows; a failure names the row's device and seq."""
+    decoders = _DECODERS
+    try:
+        for _, _, topic, state in rows:
+            decoders[topic].decode(state)
+    except (KeyError, msgspec.MsgspecError, ValueError):
+        for device_id, seq, topic, state in rows:
+            try:
+                check(topic, state)
+            except CodecError as exc:
+                raise CodecError(f"device {device_id} seq {seq}: {exc}") from exc
+        raise
 
 
 def decode_opaque(topic: str, state: bytes) -> OpaqueEvent:

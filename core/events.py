@@ -190,7 +190,7 @@ TYPE_BY_NAME: Final[dict[str, type[Event]]] = {
     str(cls.__struct_config__.tag): cls for cls in EVENT_TYPES
 }
 
-_NAME_BY_TYPE: Final[dict[type[Event], str]] = {cls: name for name, cls in TYPE_BY_NAME.items()}
+NAME_BY_TYPE: Final[dict[type[Event], str]] = {cls: name for name, cls in TYPE_BY_NAME.items()}
 
 #: Current schema version of each type; bump it together with an upcaster.
 SCHEMA_VERSION: Final[dict[str, int]] = dict.fromkeys(TYPE_BY_NAME, 1)
@@ -198,7 +198,7 @@ SCHEMA_VERSION: Final[dict[str, int]] = dict.fromkeys(TYPE_BY_NAME, 1)
 
 def type_name(event: Event) -> str:
     """The stable name of an event's type: its union tag and its stored topic."""
-    return _NAME_BY_TYPE[type(event)]
+    return NAME_BY_TYPE[type(event)]
 
 
 def contacts_of(event: Event) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ import msgspec
 from . import codec
 from .clock import Clock, physical_ms
 from .errors import CodecError, ConflictError, SequenceGapError, StoreError
-from .events import Event, OpaqueEvent, stamp, type_name
+from .events import Event, OpaqueEvent, type_name
 from .ids import new_ids
 from .state import State
 from .store import (
@@ -171,20 +171,20 @@ class EventLog:
         assert device_id is not None
         first = self.clock.tick_many(len(drafts))
         ids = new_ids(len(drafts), physical_ms(first))
+        seq = self._next_seq
+        replace = msgspec.structs.replace
         events = [
-            stamp(
+            replace(
                 draft,
                 event_id=draft.event_id or ids[i],
                 device_id=device_id,
-                seq=self._next_seq + i,
+                seq=seq + i,
                 hlc=first + i,
             )
             for i, draft in enumerate(drafts)
         ]
-        encode, check = codec.encode, codec.check
-        rows = [(device_id, e.seq, type_name(e), encode(e)) for e in events]
-        for row in rows:
-            check(row[2], row[3])  # never store what could not be read back
+        rows = codec.encode_rows(device_id, events)
+        codec.check_rows(rows)  # never store what could not be read back
         return events, rows
 
     def ingest(

@@ -81,6 +81,9 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
         """Insert plain rows in the caller's transaction; returns their positions."""
         if not rows:
             return []
+        if len(rows) == 1:  # the interactive path: one statement, rowid for free
+            c.execute(self.insert_events_statement, rows[0])
+            return [int(c.lastrowid)]
         c.executemany(self.insert_events_statement, rows)
         c.execute("SELECT last_insert_rowid()")
         last = int(c.fetchone()[0])

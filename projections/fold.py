@@ -5,22 +5,25 @@ and ask resolution need (adds, edits, flags, merges, asks, resolutions,
 retractions), so `Fold` extends it, per contact id as written in events (before
 merges):
 
-- `filed[contact] = (positions, ids, codes)`, three parallel lists over every
-  event filed under the contact: its log position and id (the persisted index,
-  see `projections.projector`), and for a *touch* (interaction, give,
-  introduction, ask) one small int packing its local day, kind and weight
-  (`touch_code`; -1 for other events and for touches retracted up front).
-  Summaries fold these ints, not event objects: a rebuild sums a million of
-  them, and small ints in a list are far cheaper to walk than a million objects
-  scattered over memory;
+- `filed[contact] = (positions, ids, codes)`, parallel lists over every event
+  filed under the contact: its log position (the persisted index, see
+  `projections.projector`), its id (only when `keep_events`: a rebuild has no
+  use for a million ids, and tells events apart by position), and for a *touch*
+  (interaction, give, introduction, ask) one small int packing its local day,
+  kind and weight (`touch_code`; -1 for other events and for touches retracted
+  up front). Summaries fold these ints, not event objects: a rebuild sums a
+  million of them, and small ints in a list are far cheaper to walk than a
+  million objects scattered over memory;
 - `about`: the event objects themselves, kept only when `keep_events` (timelines
   need them; a rebuild does not, and dropping them halves its memory).
 
 All resolution rules (retraction, last writer wins, merges, ask outcomes) stay
-those of `State`; `Fold` adds no rule of its own. A rebuild may pass the ids of
+those of `State`; `Fold` adds no rule of its own. A fold may be given the ids of
 every retracted event up front (`retracted`): their touches are then never
-coded, which spares the summaries a filtering pass. Any retraction not announced
-up front is still honoured when summarizing (`Fold.late_retractions`).
+coded, which spares the summaries a filtering pass. Without `keep_events` this is
+required (no ids are kept to find a touch by later: a retraction not announced
+raises `ValueError`); with it, a late retraction is honoured when summarizing
+(`Fold.late_retractions`).
 
 `apply` dispatches on the event's exact type (one dict lookup) instead of a chain
 of `isinstance` checks; `extend` inlines the commonest types.
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final
 
 from core.events import (
@@ -51,6 +54,15 @@ from core.events import (
 )
 from core.state import State, key
 
+from .light import (
+    LightAsk,
+    LightGive,
+    LightInteraction,
+    LightIntroduction,
+    LightNote,
+    LightResolution,
+)
+
 MS_PER_DAY: Final = 86_400_000
 #: Touch kinds in a code (bits 3-4); bits 0-2 hold the weight, the rest the day.
 INTERACTION: Final = 0
@@ -58,9 +70,13 @@ GIVE: Final = 1
 ASK: Final = 2
 _KIND: Final = {
     InteractionLogged: INTERACTION,
+    LightInteraction: INTERACTION,
     GiveMade: GIVE,
+    LightGive: GIVE,
     IntroductionMade: GIVE,
+    LightIntroduction: GIVE,
     AskMade: ASK,
+    LightAsk: ASK,
 }
 TOUCH_TYPES: Final = frozenset(_KIND)
 #: The code of a filed event that is not a (live) touch. No touch has it: it would
@@ -83,7 +99,8 @@ def touch_code(event: Event) -> int:
     return (local_day(event) << 5) | (kind << 3) | weight
 
 
-#: (positions, ids, codes): ints in C arrays (no int object kept per event).
+#: (positions, ids, codes): ints in C arrays (no int object kept per event); ids
+#: only when events are kept.
 Filed = tuple["array[int]", list[str], "array[int]"]
 
 
@@ -141,7 +158,9 @@ class Fold(State):
 
         `once` promises that no event in `pairs` was applied before or appears twice
         (a single scan of a log: one row per device and seq, hence per event), which
-        spares remembering the id of every touch just to stay idempotent."""
+        spares remembering the id of every touch, ask and resolution just to stay
+        idempotent (`by_id` then lacks them: only retraction targets are looked up
+        there, to tell a retraction, which is always recorded, from anything else)."""
         if self.keep_events:
             for position, event in pairs:
                 self.apply(event, position)
@@ -150,40 +169,42 @@ class Fold(State):
         asks, resolutions, position_of = self.asks, self.resolutions, self.position_of
         apply = self.apply
         for position, event in pairs:
-            cls = type(event)
-            if cls is InteractionLogged:
+            cls: type = type(event)
+            if cls is LightInteraction or cls is InteractionLogged:
                 if len(event.contact_ids) != 1:  # type: ignore[union-attr]
                     apply(event, position)
                     continue
                 contact_id = event.contact_ids[0]  # type: ignore[union-attr]
                 code = ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
-            elif cls is GiveMade:
+            elif cls is LightGive or cls is GiveMade:
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 code = (
                     ((event.occurred_at + event.utc_offset * 60_000) // MS_PER_DAY) << 5
                     | 8
                     | event.weight  # type: ignore[union-attr]
                 )
-            elif cls is NoteAdded:
+            elif cls is LightNote or cls is NoteAdded:
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 code = NOT_A_TOUCH
-            elif cls is AskResolved:
+            elif cls is LightResolution or cls is AskResolved:
                 event_id = event.event_id
-                if event_id in by_id:
-                    continue
-                by_id[event_id] = event  # type: ignore[assignment]
+                if not once:
+                    if event_id in by_id:
+                        continue
+                    by_id[event_id] = event  # type: ignore[assignment]
                 resolutions[event.ask_id].append(event)  # type: ignore[union-attr, arg-type]
                 position_of[event_id] = position
                 continue
-            elif cls is AskMade:
+            elif cls is LightAsk or cls is AskMade:
                 event_id = event.event_id
-                if event_id in by_id:
-                    continue
-                by_id[event_id] = asks[event_id] = event  # type: ignore[assignment]
+                if not once:
+                    if event_id in by_id:
+                        continue
+                    by_id[event_id] = event  # type: ignore[assignment]
+                asks[event_id] = event  # type: ignore[assignment]
                 contact_id = event.contact_id  # type: ignore[union-attr]
                 record = filed[contact_id]
                 record[0].append(position)
-                record[1].append(event_id)
                 record[2].append(
                     NOT_A_TOUCH
                     if event_id in upfront
@@ -202,7 +223,6 @@ class Fold(State):
                 seen.add(event_id)
             record = filed[contact_id]
             record[0].append(position)
-            record[1].append(event_id)
             record[2].append(NOT_A_TOUCH if event_id in upfront else code)
         self._cache.clear()
         self._groups = None
@@ -210,11 +230,11 @@ class Fold(State):
     # -- handlers: each records what State records, plus the per-contact facts -------
 
     def _file(self, contact_id: str, e: Event, code: int = NOT_A_TOUCH) -> None:
+        record = self.filed[contact_id]
         if self.keep_events:
             self.about[contact_id].append(e)
-        record = self.filed[contact_id]
+            record[1].append(e.event_id)
         record[0].append(self._position)
-        record[1].append(e.event_id)
         record[2].append(NOT_A_TOUCH if e.event_id in self.upfront else code)
 
     def _touch(self, contact_id: str, e: Event, code: int) -> None:
@@ -259,6 +279,9 @@ class Fold(State):
         self.position_of[e.event_id] = self._position
 
     def _retracted(self, e: EventRetracted) -> None:
+        if not self.keep_events and e.target_id not in self.upfront:
+            # Compact filing keeps no ids: a touch coded already could not be found.
+            raise ValueError(f"retraction of {e.target_id} was not announced up front")
         self.retractions[e.target_id].append(e)
         self.position_of[e.event_id] = self._position
 
@@ -295,6 +318,14 @@ class Fold(State):
             self._cache["asks_by_contact"] = cached
         return cached
 
+    def keys(self, contact_id: str) -> Sequence[int | str]:
+        """What tells apart the events filed under a contact: their ids when events
+        are kept, else their log positions (one row per event in a log)."""
+        record = self.filed.get(contact_id)
+        if record is None:
+            return ()
+        return record[1] if self.keep_events else record[0]
+
     def late_retractions(self) -> bool:
         """Whether some retraction was not announced up front (summaries must filter)."""
         cached: bool | None = self._cache.get("late_retractions")
@@ -318,7 +349,18 @@ class Fold(State):
         return None if best is None else best.outcome
 
 
-_COMPACT: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, NoteAdded})
+_COMPACT: Final = frozenset(
+    {
+        InteractionLogged,
+        GiveMade,
+        IntroductionMade,
+        NoteAdded,
+        LightInteraction,
+        LightGive,
+        LightIntroduction,
+        LightNote,
+    }
+)
 _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     ContactAdded: Fold._added,  # type: ignore[dict-item]
     ContactEdited: Fold._edited,  # type: ignore[dict-item]
@@ -326,10 +368,16 @@ _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     ContactRestored: Fold._flag,  # type: ignore[dict-item]
     ContactsMerged: Fold._merged,  # type: ignore[dict-item]
     InteractionLogged: Fold._many,  # type: ignore[dict-item]
+    LightInteraction: Fold._many,  # type: ignore[dict-item]
     IntroductionMade: Fold._many,  # type: ignore[dict-item]
+    LightIntroduction: Fold._many,  # type: ignore[dict-item]
     AskMade: Fold._ask,  # type: ignore[dict-item]
+    LightAsk: Fold._ask,  # type: ignore[dict-item]
     GiveMade: Fold._give,  # type: ignore[dict-item]
+    LightGive: Fold._give,  # type: ignore[dict-item]
     NoteAdded: Fold._note,  # type: ignore[dict-item]
+    LightNote: Fold._note,  # type: ignore[dict-item]
     AskResolved: Fold._resolved,  # type: ignore[dict-item]
+    LightResolution: Fold._resolved,  # type: ignore[dict-item]
     EventRetracted: Fold._retracted,  # type: ignore[dict-item]
 }

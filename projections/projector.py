@@ -23,11 +23,12 @@ Tables:
 - `view_summary`: one `Summary` per active contact (the ledger/cold source);
 - `view_contact`: every added contact with its name, archived flag and survivor
   (for lookups by name and for timelines of archived or merged contacts);
-- `view_index(contact_id, ask_ids, resolved, positions, event_ids)`: chunks (one per
+- `view_index(contact_id, ask_ids, resolved, positions)`: chunks (one per
   contact per catch-up; one per contact after a rebuild) of the positions
-  (little-endian int64 blob) and ids (`,a,b,`) of the events concerning a contact
-  id as named in events, the ids of its asks and `ask:position` of their
-  resolutions. Appending a chunk never rewrites the contact's earlier ones;
+  (little-endian int64 blob) of the events concerning a contact id as named in
+  events, the ids (`,a,b,`) of its asks and `ask:position` of their resolutions.
+  Appending a chunk never rewrites the contact's earlier ones. No event ids: a
+  retraction's target is looked up in the log (`_find`);
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
 - `view_link`: absorbed contact id -> its final survivor.
@@ -68,13 +69,14 @@ from core.events import (
 from core.state import key
 
 from .fold import Fold
+from .light import LIGHT
 from .views import Summary, add_touches, summarize
 
 #: Events whose effect on views is purely additive (see `Projector._incremental`).
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 5
+SCHEMA: Final = 6
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -94,7 +96,7 @@ _TABLES: Final = (
     "archived INTEGER NOT NULL, survivor TEXT NOT NULL)",
     # ask_ids first: small, so finding an ask's owner never reads the big columns.
     "CREATE TABLE view_index (contact_id TEXT NOT NULL, ask_ids TEXT NOT NULL, "
-    "resolved TEXT NOT NULL, positions BLOB NOT NULL, event_ids TEXT NOT NULL)",
+    "resolved TEXT NOT NULL, positions BLOB NOT NULL)",
     "CREATE TABLE view_pending (event_id TEXT PRIMARY KEY, ask_id TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
@@ -177,8 +179,8 @@ def summary_from_row(row: Sequence[Any]) -> Summary:
     )
 
 
-def _index_row(contact_id: str, f: _Filed) -> tuple[str, str, str, bytes, str]:
-    return contact_id, _ids(f.ask_ids), _ids(f.resolved), pack(f.positions), _ids(f.event_ids)
+def _index_row(contact_id: str, f: _Filed) -> tuple[str, str, str, bytes]:
+    return contact_id, _ids(f.ask_ids), _ids(f.resolved), pack(f.positions)
 
 
 def _ids(ids: Iterable[str]) -> str:
@@ -192,7 +194,6 @@ class _Filed:
     """New index entries for one contact, gathered during a catch-up."""
 
     positions: MutableSequence[int] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
     ask_ids: list[str] = field(default_factory=list)
     #: `ask_id:position` of each resolution filed here.
     resolved: list[str] = field(default_factory=list)
@@ -203,13 +204,23 @@ _ONE_VERSION: Final = (
     next(iter(set(SCHEMA_VERSION.values()))) if len(set(SCHEMA_VERSION.values())) == 1 else None
 )
 _DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
+#: A rebuild's decoders: light Structs for the commonest types (see `.light`).
+REBUILD_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    **_DECODERS,
+    **{name: msgspec.msgpack.Decoder(cls) for name, cls in LIGHT.items()},
+}
 
 
-def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
+def _decode_rows(
+    rows: list[tuple[int, str, bytes]],
+    decoders: dict[str, msgspec.msgpack.Decoder[Any]] = _DECODERS,
+) -> list[tuple[int, Event | OpaqueEvent]]:
     """Decode stored rows: per-type msgspec decoders in one comprehension (the fast
     path, nearly every page); `codec.decode` (upcasting, opaque types) for any row
-    of an unknown type, an invalid body, or an older schema version."""
-    decoders = _DECODERS
+    of an unknown type, an invalid body, or an older schema version.
+
+    A rebuild passes `REBUILD_DECODERS` (light Structs, which refuse other schema
+    versions themselves: a page holding one is decoded in full)."""
     try:
         out: list[tuple[int, Event | OpaqueEvent]] = [
             (p, decoders[t].decode(s)) for p, t, s in rows
@@ -362,7 +373,7 @@ class Projector:
                     "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
                 )
                 while rows := cursor.fetchmany(PAGE):
-                    fold.extend(_decode_rows(rows), once=True)
+                    fold.extend(_decode_rows(rows, REBUILD_DECODERS), once=True)
                     done += len(rows)
                     last = rows[-1][0]
                     if progress is not None:
@@ -387,8 +398,7 @@ class Projector:
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
         filed: dict[str, _Filed] = {
-            contact_id: _Filed(array("q", record[0]), list(record[1]))
-            for contact_id, record in fold.filed.items()
+            contact_id: _Filed(array("q", record[0])) for contact_id, record in fold.filed.items()
         }
         for contact_id, ask_ids in fold.asks_by_contact().items():
             filed.setdefault(contact_id, _Filed()).ask_ids = ask_ids
@@ -405,10 +415,9 @@ class Projector:
             for r in resolutions:
                 where = position_of[r.event_id]
                 entry.positions.append(where)
-                entry.event_ids.append(r.event_id)
                 entry.resolved.append(f"{ask_id}:{where}")
         self.db.executemany(
-            "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
             (_index_row(c, f) for c, f in filed.items()),
         )
         self.db.executemany("INSERT INTO view_pending VALUES (?, ?, ?)", pending)
@@ -493,7 +502,6 @@ class Projector:
             for contact_id in contacts:
                 entry = filed[contact_id]
                 entry.positions.append(where)
-                entry.event_ids.append(event.event_id)
                 if cls is AskMade:
                     entry.ask_ids.append(event.event_id)
                     batch_asks[event.event_id] = contact_id
@@ -510,7 +518,6 @@ class Projector:
                 )
                 continue
             filed[owner].positions.append(where)
-            filed[owner].event_ids.append(resolution.event_id)
             filed[owner].resolved.append(f"{resolution.ask_id}:{where}")
             if resolution.ask_id in batch_asks:
                 full.add(owner)
@@ -520,9 +527,8 @@ class Projector:
             waiting = self.db.execute(
                 "SELECT event_id, position FROM view_pending WHERE ask_id = ?", (ask_id,)
             ).fetchall()
-            for event_id, where in waiting:
+            for _, where in waiting:
                 filed[owner].positions.append(where)
-                filed[owner].event_ids.append(event_id)
                 filed[owner].resolved.append(f"{ask_id}:{where}")
                 full.add(owner)
             if waiting:
@@ -534,9 +540,9 @@ class Projector:
                 "INSERT OR IGNORE INTO view_retraction VALUES (?, ?)",
                 (where, retraction.target_id),
             )
-            full.update(self._owners(retraction.target_id))
             if self._is_merge(retraction.target_id):
                 merges_changed = True
+        full.update(self._owners({r.target_id for _, r in retractions}))
         old_links = dict(self.db.execute("SELECT contact_id, survivor FROM view_link").fetchall())
         links = self._resolve_links() if merges_changed else old_links
         for contact_id in set(old_links) | set(links):
@@ -648,12 +654,54 @@ class Projector:
                         found[ask_id] = contact_id
         return found
 
-    def _owners(self, event_id: str) -> list[str]:
-        rows = self.db.execute(
-            "SELECT DISTINCT contact_id FROM view_index WHERE instr(event_ids, ?) > 0",
-            (f",{event_id},",),
-        ).fetchall()
-        return [str(r[0]) for r in rows]
+    def _owners(self, event_ids: set[str]) -> set[str]:
+        """The contacts the given events are filed under (none for those not in the
+        log yet).
+
+        The index keeps no event ids (a rebuild would pay for a million of them to
+        serve the rare retraction), so the events are looked up in the log itself.
+        """
+        owners: set[str] = set()
+        asks: set[str] = set()
+        for event in self._find(event_ids):
+            if isinstance(event, AskResolved):  # filed under its ask's contact, if known
+                asks.add(event.ask_id)
+            elif not isinstance(event, OpaqueEvent):
+                owners.update(contacts_of(event))
+        owners.update(self._ask_owners(asks).values())
+        return owners
+
+    def _find(self, event_ids: set[str]) -> list[Event | OpaqueEvent]:
+        """The events with these ids that are in the log, in one scan newest first
+        (a retraction usually corrects something recent), ending at the oldest one
+        found (or at the start of the log if one is missing).
+
+        SQLite's `instr` over the stored bytes picks the candidate rows (an id's
+        bytes also occur in events that refer to it); decoding tells which one *is*
+        a wanted event. One candidate per query (`LIMIT 1`): a cursor steps one
+        row ahead, which would scan on to the next match, often the start of the log.
+        """
+        found: list[Event | OpaqueEvent] = []
+        ids = sorted(event_ids)
+        for start in range(0, len(ids), _IN_CHUNK):
+            wanted = set(ids[start : start + _IN_CHUNK])
+            needles = [i.encode() for i in sorted(wanted)]
+            test = " OR ".join(["instr(state, ?) > 0"] * len(needles))
+            below = self._head() + 1
+            while wanted:
+                row = self.db.execute(
+                    "SELECT rowid, topic, state FROM stored_events "
+                    f"WHERE rowid < ? AND ({test}) ORDER BY rowid DESC LIMIT 1",
+                    (below, *needles),
+                ).fetchone()
+                if row is None:
+                    break  # the rest are not in the log (yet)
+                below, topic, state = row
+                event = codec.decode(topic, state)
+                if event.event_id in wanted:
+                    wanted.discard(event.event_id)
+                    found.append(event)
+        return found
 
     def _is_merge(self, event_id: str) -> bool:
         row = self.db.execute("SELECT 1 FROM view_merge WHERE event_id = ?", (event_id,))
@@ -662,7 +710,7 @@ class Projector:
     def _append_index(self, filed: dict[str, _Filed]) -> None:
         """Add one chunk row per contact: appending never rewrites what is stored."""
         self.db.executemany(
-            "INSERT INTO view_index VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO view_index VALUES (?, ?, ?, ?)",
             (_index_row(c, f) for c, f in filed.items()),
         )
 
@@ -698,7 +746,8 @@ class Projector:
                 f"SELECT positions FROM view_index WHERE contact_id IN ({marks})", chunk
             ):
                 positions.update(unpack(blob))
-        fold = Fold(keep_events=False)
+        retracted = {r[0] for r in self.db.execute("SELECT target_id FROM view_retraction")}
+        fold = Fold(keep_events=False, retracted=retracted)
         fold.extend(self.fetch(positions), once=True)  # distinct rows: distinct events
         groups = fold.groups()
         for chunk_start in range(0, len(everyone), _IN_CHUNK):

@@ -164,11 +164,16 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
     filed = fold.filed
     if len(members) == 1:
         record = filed.get(survivor_id)
-        ids: Sequence[str] = record[1] if record else ()
+        ids: Sequence[int | str] = fold.keys(survivor_id)
         codes: Sequence[int] = record[2] if record else ()
         ask_ids: Iterable[str] = by_contact.get(survivor_id, ())
-    else:
-        unique = {i: c for m in members if m in filed for i, c in zip(*filed[m][1:], strict=True)}
+    else:  # an event naming two members counts once: tell events apart by key
+        unique: dict[int | str, int] = {
+            i: c
+            for m in members
+            if m in filed
+            for i, c in zip(fold.keys(m), filed[m][2], strict=True)
+        }
         ids, codes = list(unique), list(unique.values())
         ask_ids = dict.fromkeys(a for m in members for a in by_contact.get(m, ()))
     retracted = fold.retractions

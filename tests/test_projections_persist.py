@@ -267,3 +267,51 @@ def test_rows_of_newer_schema_versions_are_not_taken_at_face_value() -> None:
     envelope = {"event_id": "x", "device_id": "d", "seq": 1, "hlc": 1, "occurred_at": 0}
     unknown = _decode_rows([*rows, (3, "Later", msgspec.msgpack.encode(envelope))])
     assert isinstance(unknown[1][1], OpaqueEvent) and unknown[0] == (1, event)
+
+
+def test_retractions_find_old_targets_whose_ids_later_events_repeat(log_path: str) -> None:
+    """The index keeps no event ids: a retraction's target is looked up in the log,
+    where newer events naming the same id (a resolution naming its ask, interactions
+    naming their contact) must not be taken for it. One catch-up per step."""
+    h = History()
+    a, b = h.contact("Ann"), h.contact("Ben")
+    ask = h.add(AskMade, 1, contact_id=a, what="x", weight=2).event_id
+    granted = h.add(AskResolved, 2, ask_id=ask, outcome="granted")
+    other = h.add(AskMade, 3, contact_id=b, what="y", weight=1).event_id
+    h.add(AskResolved, 4, ask_id=other, outcome="declined")
+    for day in range(5, 9):
+        h.add(InteractionLogged, day, contact_ids=(a, b))
+    steps: list[list] = [list(h.events)]  # type: ignore[type-arg]
+    steps.append([h.add(EventRetracted, 10, target_id=ask, reason="no")])
+    steps.append([h.add(EventRetracted, 11, target_id=granted.event_id, reason="no")])
+    # Two in one catch-up: found in one scan, the missing one does not hide the other.
+    steps.append(
+        [
+            h.add(EventRetracted, 12, target_id="never-arrives", reason="no"),
+            h.add(EventRetracted, 13, target_id=b, reason="no"),
+        ]
+    )
+    for i, step in enumerate(steps):
+        ingest(log_path, step)
+        done = [e for s in steps[: i + 1] for e in s]
+        assert summaries(log_path) == views.summaries(Fold(done))
+    (ann,) = summaries(log_path)
+    assert (ann.asks, ann.granted, ann.open) == (0, 0, 0)
+    with Projector(log_path) as p:
+        p.rebuild()
+    assert summaries(log_path) == views.summaries(Fold(h.events))
+
+
+def test_a_compact_fold_refuses_a_retraction_not_announced_up_front() -> None:
+    """Without events kept, touches are filed without ids: a late retraction could
+    not be honoured, so it is refused rather than silently ignored."""
+    h = History()
+    a = h.contact("Ann")
+    give = h.add(GiveMade, 1, contact_id=a, what="x", weight=3)
+    retraction = h.add(EventRetracted, 2, target_id=give.event_id, reason="no")
+    fold = Fold(keep_events=False)
+    with pytest.raises(ValueError, match="up front"):
+        fold.extend(enumerate(h.events, 1), once=True)
+    announced = Fold(keep_events=False, retracted={retraction.target_id})
+    announced.extend(enumerate(h.events, 1), once=True)
+    assert views.summaries(announced) == views.summaries(Fold(h.events))

@@ -1,0 +1,97 @@
+"""Partial event Structs for a rebuild: only the fields the fold reads.
+
+A rebuild decodes every row of the log, and most rows are interactions, gives
+and notes, whose free text (notes, `what`), channel, device id and seq no view
+needs. msgspec skips the fields a Struct does not declare without building
+Python objects for them, so decoding into these lighter Structs costs less than
+decoding the full events (the baseline of `bench/replay.py` decodes the full
+ones). They are untracked by the cyclic GC (`gc=False`: they hold only strings
+and ints), which spares the collector a million live objects.
+
+The schema version is declared as a `Literal` of the type's current version, so
+the decoder itself refuses a row of any other version: the caller then decodes
+that page with the full decoders (`core.codec.decode`: upcasting, opaque rows),
+with no per-row version check in Python on the fast path.
+
+Only the fold's inlined paths (`projections.fold.Fold.extend`) and the handlers
+it falls back to read these; nothing else ever sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from msgspec import Meta, Struct
+
+from core.events import SCHEMA_VERSION, Id, Outcome, Weight
+
+# One Literal per type's current version (all 1 today); the assert at the end
+# makes a version bump fail loudly until these follow it.
+V1 = Literal[1]
+#: As in `core.events.Event`: kept, since the touch code's bits rely on both ranges.
+Offset = Annotated[int, Meta(ge=-1080, le=1080)]
+
+
+class _Light(Struct, frozen=True, kw_only=True, gc=False):
+    event_id: Id
+    v: V1 = 1
+
+
+class _Dated(_Light, frozen=True, kw_only=True, gc=False):
+    occurred_at: int
+    utc_offset: Offset = 0
+
+
+class _Weighted(_Dated, frozen=True, kw_only=True, gc=False):
+    contact_id: Id
+    weight: Weight = 1
+
+
+class LightInteraction(_Dated, frozen=True, kw_only=True, gc=False):
+    """An `InteractionLogged` as the fold sees it."""
+
+    contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
+
+
+class LightGive(_Weighted, frozen=True, kw_only=True, gc=False):
+    """A `GiveMade` as the fold sees it."""
+
+
+class LightAsk(_Weighted, frozen=True, kw_only=True, gc=False):
+    """An `AskMade` as the fold sees it (kept in `Fold.asks`: its contact, its id)."""
+
+
+class LightIntroduction(_Dated, frozen=True, kw_only=True, gc=False):
+    """An `IntroductionMade` as the fold sees it (a give to both contacts)."""
+
+    contact_ids: tuple[Id, Id]
+    weight: Weight = 1
+
+
+class LightNote(_Light, frozen=True, kw_only=True, gc=False):
+    """A `NoteAdded` as the fold sees it (filed, never a touch)."""
+
+    contact_id: Id
+
+
+class LightResolution(_Light, frozen=True, kw_only=True, gc=False):
+    """An `AskResolved` as the fold sees it: what an ask's outcome needs (the LWW
+    key `(hlc, event_id)` and the outcome)."""
+
+    hlc: int
+    ask_id: Id
+    outcome: Outcome
+
+
+#: Stored topic -> the light Struct decoded in its place during a rebuild.
+LIGHT: Final[dict[str, type[Struct]]] = {
+    "InteractionLogged": LightInteraction,
+    "GiveMade": LightGive,
+    "NoteAdded": LightNote,
+    "IntroductionMade": LightIntroduction,
+    "AskMade": LightAsk,
+    "AskResolved": LightResolution,
+}
+LIGHT_TYPES: Final = frozenset(LIGHT.values())
+
+assert all(SCHEMA_VERSION[topic] == 1 for topic in LIGHT), "update the light Structs' V1"
