@@ -54,10 +54,42 @@ def new_ids(count: int, unix_ms: int | None = None) -> list[str]:
     t = (ms & 0xFFFF_FFFF_FFFF).to_bytes(6, "big").hex()
     prefix = f"{t[:8]}-{t[8:12]}-7"
     r = _entropy.getrandbits(72 * count).to_bytes(9 * count, "big").hex()
+    if count >= _BULK:
+        return _laid_out(prefix, r, count)
     return [
         f"{prefix}{r[k : k + 3]}-8{r[k + 3 : k + 6]}-{r[k + 6 : k + 18]}"
         for k in range(0, 18 * count, 18)
     ]
+
+
+#: From this many ids on, `_laid_out` beats formatting each id (measured: 0.15 vs
+#: 0.31 us per id at 1,000; its fixed cost is ~10 us).
+_BULK = 64
+
+
+def _laid_out(prefix: str, random_hex: str, count: int) -> list[str]:
+    """The same ids as the per-id format, written column by column.
+
+    Every id is 36 characters with the same layout, so the ids of a batch are
+    laid out in one buffer with one strided copy per character position (done
+    in C), then cut apart: each character of the text is touched a constant
+    number of times instead of through four slices and a format per id.
+    """
+    head, rand = prefix.encode("ascii"), random_hex.encode("ascii")
+    out = bytearray(36 * count)
+    for j, char in enumerate(head):  # positions 0-14: time, dashes, version
+        out[j::36] = bytes((char,)) * count
+    for j in range(3):  # 15-17: 12 random bits
+        out[15 + j :: 36] = rand[j::18]
+    out[18::36] = b"-" * count
+    out[19::36] = b"8" * count  # the variant and two fixed bits
+    for j in range(3):  # 20-22
+        out[20 + j :: 36] = rand[3 + j :: 18]
+    out[23::36] = b"-" * count
+    for j in range(12):  # 24-35
+        out[24 + j :: 36] = rand[6 + j :: 18]
+    text = out.decode("ascii")
+    return [text[k : k + 36] for k in range(0, 36 * count, 36)]
 
 
 def is_id(text: str) -> bool:

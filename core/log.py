@@ -55,6 +55,7 @@ _CHECKPOINT: Final = "clock"
 _CHECKPOINT_EVERY: Final = 20_000
 _RETRIES: Final = 50
 _GAP_RECHECKS: Final = 2
+_MAX_ID: Final = 64  # `events.Id`: what a stamped device id must satisfy
 
 LogEvent = Event | OpaqueEvent
 
@@ -119,6 +120,8 @@ class EventLog:
     """Append, ingest and read the events of one replica."""
 
     def __init__(self, store: Store, device_id: str | None = None, *, clock: Clock | None = None):
+        if device_id is not None and not 1 <= len(device_id) <= _MAX_ID:
+            raise StoreError(f"invalid device id {device_id!r}: 1 to {_MAX_ID} characters")
         self.store = store
         self.device_id = device_id
         self.clock = clock or Clock()
@@ -140,7 +143,12 @@ class EventLog:
     # -- writing -------------------------------------------------------------
 
     def append(self, drafts: Sequence[Event]) -> list[Event]:
-        """Record this device's own events; returns them as stored."""
+        """Record this device's own events; returns them as stored.
+
+        Each event is checked against its schema before it is stored (a strict
+        decode of its bytes): an event built in code that broke a constraint
+        would otherwise be stored and make the log unreadable.
+        """
         if self.device_id is None:
             raise StoreError("this log has no device of its own to append for")
         if not drafts:

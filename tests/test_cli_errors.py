@@ -115,13 +115,13 @@ def test_usage_mistakes_are_one_line(recip: Recip, args: tuple[str, ...], match:
 @pytest.fixture
 def short_lock_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make SQLite give up on a lock after one second instead of thirty."""
-    original = core.store.SQLiteDatastore
+    original = core.store.CachingSQLiteDatastore
 
     @functools.wraps(original)
     def quick(*args: Any, **kwargs: Any) -> Any:
         return original(*args, **{**kwargs, "lock_timeout": 1})
 
-    monkeypatch.setattr(core.store, "SQLiteDatastore", quick)
+    monkeypatch.setattr(core.store, "CachingSQLiteDatastore", quick)
 
 
 def test_locked_database(recip: Recip, short_lock_timeout: None) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core import codec
 from core import events as ev
 from core.clock import Clock
-from core.errors import CodecError, ConflictError, SequenceGapError
+from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
 from core.log import EventLog
 from core.store import Location, Store, Tracking, open_store
 
@@ -229,3 +229,50 @@ def test_append_refuses_an_event_that_could_not_be_read_back(store: Store) -> No
         log.append([note("fine"), bad])
     assert log.position() == position
     assert log.append([note("next")])[0].seq == 1
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 65])
+def test_a_log_refuses_an_invalid_device_id(store: Store, bad: str) -> None:
+    with pytest.raises(StoreError, match="device id"):
+        EventLog(store, bad)
+
+
+def test_writers_on_separate_connections_never_share_a_seq(tmp_path: Path) -> None:
+    """Two stores on one file (as two processes have), appending and ingesting at once."""
+    path = str(tmp_path / "log.db")
+    stores = [open_store(path) for _ in range(3)]
+    me, other = device(), device()
+    logs = [EventLog(stores[0], me), EventLog(stores[1], me)]
+    ingester = EventLog(stores[2], device())
+    errors: list[BaseException] = []
+
+    def write(log: EventLog) -> None:
+        try:
+            for i in range(20):
+                log.append([note()] if i % 2 else [note(), note()])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def ingest() -> None:
+        try:
+            for seq in range(1, 21):
+                ingester.ingest([foreign(other, seq)])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(log,)) for log in logs]
+    threads.append(threading.Thread(target=ingest))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        reader = EventLog(stores[0])
+        assert [e.seq for e in reader.stream(me)] == list(range(1, 61))
+        assert [e.seq for e in reader.stream(other)] == list(range(1, 21))
+        positions = [p for p, _ in reader.read()]
+        assert positions == sorted(positions) and len(positions) == 80
+    finally:
+        for s in stores:
+            s.close()
