@@ -44,7 +44,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Union
 
 import msgspec
 
@@ -204,23 +204,22 @@ _ONE_VERSION: Final = (
     next(iter(set(SCHEMA_VERSION.values()))) if len(set(SCHEMA_VERSION.values())) == 1 else None
 )
 _DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
-#: A rebuild's decoders: light Structs for the commonest types (see `.light`).
-REBUILD_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
-    **_DECODERS,
-    **{name: msgspec.msgpack.Decoder(cls) for name, cls in LIGHT.items()},
-}
+#: A rebuild's decoder: one tagged union of light Structs for the commonest types
+#: (see `.light`) and full ones for the rest. It reads each row's type from the
+#: event's own tag, so a rebuild selects no `topic` column: one Python string and
+#: one dictionary lookup fewer per row (a quarter of the time spent fetching).
+REBUILD_DECODER: Final = msgspec.msgpack.Decoder(
+    Union[  # noqa: UP007 - a union built from a tuple of classes
+        tuple(LIGHT.get(name, cls) for name, cls in TYPE_BY_NAME.items())
+    ]
+)
 
 
-def _decode_rows(
-    rows: list[tuple[int, str, bytes]],
-    decoders: dict[str, msgspec.msgpack.Decoder[Any]] = _DECODERS,
-) -> list[tuple[int, Event | OpaqueEvent]]:
+def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
     """Decode stored rows: per-type msgspec decoders in one comprehension (the fast
     path, nearly every page); `codec.decode` (upcasting, opaque types) for any row
-    of an unknown type, an invalid body, or an older schema version.
-
-    A rebuild passes `REBUILD_DECODERS` (light Structs, which refuse other schema
-    versions themselves: a page holding one is decoded in full)."""
+    of an unknown type, an invalid body, or an older schema version."""
+    decoders = _DECODERS
     try:
         out: list[tuple[int, Event | OpaqueEvent]] = [
             (p, decoders[t].decode(s)) for p, t, s in rows
@@ -369,11 +368,9 @@ class Projector:
         gc.disable()
         try:
             if self._log_exists():
-                cursor = self.db.execute(
-                    "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
-                )
+                cursor = self.db.execute("SELECT rowid, state FROM stored_events ORDER BY rowid")
                 while rows := cursor.fetchmany(PAGE):
-                    fold.extend(_decode_rows(rows, REBUILD_DECODERS), once=True)
+                    fold.extend(self._decode_light(rows), once=True)
                     done += len(rows)
                     last = rows[-1][0]
                     if progress is not None:
@@ -384,6 +381,25 @@ class Projector:
                 gc.enable()
         self._set_position(last)
         return done
+
+    def _decode_light(self, rows: list[tuple[int, bytes]]) -> list[tuple[int, Any]]:
+        """A rebuild's page, decoded by `REBUILD_DECODER`; a page it refuses (a type
+        this build does not know, another schema version, a broken row) is read
+        again with its topics and decoded in full, as `scan` decodes."""
+        decode = REBUILD_DECODER.decode
+        try:
+            out = [(p, decode(s)) for p, s in rows]
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        else:
+            if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
+                return out
+        full = self.db.execute(
+            "SELECT rowid, topic, state FROM stored_events WHERE rowid BETWEEN ? AND ? "
+            "ORDER BY rowid",
+            (rows[0][0], rows[-1][0]),
+        ).fetchall()
+        return _decode_rows(full)
 
     def _retracted_ids(self) -> set[str]:
         """Targets of every retraction in the log: one cheap pass before a rebuild,

@@ -315,3 +315,27 @@ def test_a_compact_fold_refuses_a_retraction_not_announced_up_front() -> None:
     announced = Fold(keep_events=False, retracted={retraction.target_id})
     announced.extend(enumerate(h.events, 1), once=True)
     assert views.summaries(announced) == views.summaries(Fold(h.events))
+
+
+def test_a_rebuild_reads_rows_of_newer_versions_as_opaque(log_path: str) -> None:
+    """A rebuild decodes by each row's own tag; a row it cannot take at face value
+    (a newer version of a light type or of a full one) makes it read that page with
+    topics and decode it in full: such events are kept opaque and ignored."""
+    import msgspec
+
+    h = History()
+    a = h.contact("Ann")
+    h.add(GiveMade, 1, contact_id=a, what="x", weight=2)
+    ingest(log_path, h.events)
+    with Projector(log_path) as p:
+        p.rebuild()
+    before = summaries(log_path)
+    give, added = h.events[1], h.events[0]
+    newer = [
+        msgspec.structs.replace(give, event_id="g2", device_id="d9", seq=1, v=2, weight=5),
+        msgspec.structs.replace(added, event_id="c2", device_id="d9", seq=2, v=2, name="Zed"),
+    ]
+    ingest(log_path, newer)
+    with Projector(log_path) as p:
+        assert p.rebuild() == 4
+    assert summaries(log_path) == before
