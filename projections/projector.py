@@ -367,14 +367,12 @@ class Projector:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if self._log_exists():
-                cursor = self.db.execute("SELECT rowid, state FROM stored_events ORDER BY rowid")
-                while rows := cursor.fetchmany(PAGE):
-                    fold.extend(self._decode_light(rows), once=True)
-                    done += len(rows)
-                    last = rows[-1][0]
-                    if progress is not None:
-                        progress(done, head)
+            for page in self._rebuild_pages(head):
+                fold.extend(page, once=True)
+                done += len(page)
+                last = page[-1][0]
+                if progress is not None:
+                    progress(done, head)
             self._write_all(fold)
         finally:
             if collecting:
@@ -382,13 +380,40 @@ class Projector:
         self._set_position(last)
         return done
 
-    def _decode_light(self, rows: list[tuple[int, bytes]]) -> list[tuple[int, Any]]:
+    def _rebuild_pages(self, head: int) -> Iterator[list[tuple[int, Any]]]:
+        """The whole log up to `head` in decoded pages of (position, event), for a rebuild.
+
+        Positions are rowids, and the log never deletes, so a range of rowids is
+        nearly always dense: a page is then read as `state` alone and its positions
+        are the range itself (an integer column fewer to fetch per row, a fifth of
+        the fetch). A range with a hole is read again with its rowids.
+        """
+        if not self._log_exists():
+            return
+        dense = "SELECT state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+        sparse = "SELECT rowid, state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+        low = 1
+        while low <= head:
+            high = min(low + PAGE - 1, head)
+            states: list[tuple[Any, ...]] = self.db.execute(dense, (low, high)).fetchall()
+            if len(states) == high - low + 1:
+                positions: Sequence[int] = range(low, high + 1)
+            else:
+                rows = self.db.execute(sparse, (low, high)).fetchall()
+                positions, states = [r[0] for r in rows], [r[1:] for r in rows]
+            if states:
+                yield self._decode_light(positions, states)
+            low = high + 1
+
+    def _decode_light(
+        self, positions: Sequence[int], states: list[tuple[Any, ...]]
+    ) -> list[tuple[int, Any]]:
         """A rebuild's page, decoded by `REBUILD_DECODER`; a page it refuses (a type
         this build does not know, another schema version, a broken row) is read
         again with its topics and decoded in full, as `scan` decodes."""
         decode = REBUILD_DECODER.decode
         try:
-            out = [(p, decode(s)) for p, s in rows]
+            out = [(p, decode(row[0])) for p, row in zip(positions, states, strict=True)]
         except (msgspec.DecodeError, msgspec.ValidationError):
             pass
         else:
@@ -397,7 +422,7 @@ class Projector:
         full = self.db.execute(
             "SELECT rowid, topic, state FROM stored_events WHERE rowid BETWEEN ? AND ? "
             "ORDER BY rowid",
-            (rows[0][0], rows[-1][0]),
+            (positions[0], positions[-1]),
         ).fetchall()
         return _decode_rows(full)
 
