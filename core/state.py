@@ -16,6 +16,12 @@ which events were applied. Every rule is stated over the set:
   in opposite directions), the oldest link of the cycle is dropped. A contact's
   survivor is found by following links to the end; an absorbed contact's history
   counts for its survivor.
+- **One event per id.** Two *different* events (different `(device_id, seq)`)
+  may claim one `event_id` (a buggy or hostile client; UUIDv7s never collide).
+  Of those, the one with the least `(device_id, seq)` counts; the others are inert
+  in every view (they stay in the log, sync and export like any event). When a
+  smaller-keyed twin arrives after the other was applied, the other's facts are
+  withdrawn (`withdraw`: a rare path, linear in what it must search).
 
 `State.apply` only records facts (O(1) per event); resolution happens lazily on
 read and is cached until the next `apply`.
@@ -52,6 +58,22 @@ EDITABLE = ("name", "emails", "phones", "org", "tags", "circle", "cadence_days")
 def key(event: Event) -> Key:
     """The total, deterministic order of writes: HLC, then event id."""
     return (event.hlc, event.event_id)
+
+
+def displaces(event: Event, held: Event) -> bool:
+    """Whether `event` takes the place of `held`, a different event with its id:
+    of events sharing an id, the least `(device_id, seq)` counts (ADR 0002)."""
+    return (event.device_id, event.seq) < (held.device_id, held.seq)
+
+
+def _drop(lists: dict[str, list[Any]], name: str, event: Event) -> None:
+    """Remove `event` (by identity) from `lists[name]`, and the key once empty (an
+    empty list must not read as a fact: `is_retracted` tests the key)."""
+    kept = [e for e in lists.get(name, ()) if e is not event]
+    if kept:
+        lists[name] = kept
+    else:
+        lists.pop(name, None)
 
 
 @dataclass(frozen=True)
@@ -120,9 +142,15 @@ class State:
             self.apply(event)
 
     def apply(self, event: Event | OpaqueEvent) -> None:
-        """Record one event's facts. Idempotent; order does not matter."""
-        if isinstance(event, OpaqueEvent) or event.event_id in self.by_id:
+        """Record one event's facts. Idempotent; order does not matter (a twin
+        sharing the id of an applied event displaces it or is inert, `displaces`)."""
+        if isinstance(event, OpaqueEvent):
             return
+        held = self.by_id.get(event.event_id)
+        if held is not None:
+            if not displaces(event, held):
+                return  # the same event again, or an inert twin
+            self.withdraw(held)
         self._cache.clear()
         self.by_id[event.event_id] = event
         if isinstance(event, ContactAdded):
@@ -139,6 +167,25 @@ class State:
             self.resolutions[event.ask_id].append(event)
         elif isinstance(event, EventRetracted):
             self.retractions[event.target_id].append(event)
+
+    def withdraw(self, event: Event) -> None:
+        """Undo `apply(event)`: its twin with a smaller `(device_id, seq)` arrived."""
+        self._cache.clear()
+        del self.by_id[event.event_id]
+        if isinstance(event, ContactAdded):
+            del self.added[event.event_id]
+        elif isinstance(event, ContactEdited):
+            _drop(self.edits, event.contact_id, event)
+        elif isinstance(event, ContactArchived | ContactRestored):
+            _drop(self.flags, event.contact_id, event)
+        elif isinstance(event, ContactsMerged):
+            del self.merges[event.event_id]
+        elif isinstance(event, AskMade):
+            del self.asks[event.event_id]
+        elif isinstance(event, AskResolved):
+            _drop(self.resolutions, event.ask_id, event)
+        elif isinstance(event, EventRetracted):
+            _drop(self.retractions, event.target_id, event)
 
     # -- retraction ------------------------------------------------------------
 
@@ -282,8 +329,10 @@ class State:
                 ids = (made.contact_id,) if made is not None else ()
             if any(self.survivor(i) == target for i in ids):
                 direct[event.event_id] = event
-        for target_id, retractions in self.retractions.items():
-            if target_id in direct:
-                for retraction in retractions:
-                    direct[retraction.event_id] = retraction
+        # Retractions of those events, not of these retractions (as the timeline
+        # view does): walking `retractions` itself would pick up a retraction of a
+        # retraction or not depending on which target arrived first.
+        for event_id in list(direct):
+            for retraction in self.retractions.get(event_id, ()):
+                direct[retraction.event_id] = retraction
         return sorted(direct.values(), key=lambda e: (e.occurred_at, e.hlc, e.event_id))

@@ -17,8 +17,12 @@ merges):
 - `about`: the event objects themselves, kept only when `keep_events` (timelines
   need them; a rebuild does not, and dropping them halves its memory).
 
-All resolution rules (retraction, last writer wins, merges, ask outcomes) stay
-those of `State`; `Fold` adds no rule of its own. A fold may be given the ids of
+All resolution rules (retraction, last writer wins, merges, ask outcomes, one
+event per id) stay those of `State`; `Fold` adds no rule of its own. A fold that
+keeps events withdraws a displaced twin as `State` does; a compact one (no
+`keep_events`) tells events apart by id alone (light events carry no device or
+seq to compare), so its caller must hand it only the counting event of each id
+(`projections.projector` filters the inert twins out first). A fold may be given the ids of
 every retracted event up front (`retracted`): their touches are then never
 coded, which spares the summaries a filtering pass. Without `keep_events` this is
 required (no ids are kept to find a touch by later: a retraction not announced
@@ -51,8 +55,9 @@ from core.events import (
     IntroductionMade,
     NoteAdded,
     OpaqueEvent,
+    contacts_of,
 )
-from core.state import State, key
+from core.state import State, displaces, key
 
 from .light import (
     LightAsk,
@@ -134,11 +139,19 @@ class Fold(State):
         return event_id in self.by_id or event_id in self.seen
 
     def apply(self, event: Event | OpaqueEvent, position: int = 0) -> None:
-        """Record one event's facts (and its log position). Idempotent, order-free."""
+        """Record one event's facts (and its log position). Idempotent, order-free:
+        a twin sharing an applied event's id displaces it or is inert (`State`)."""
         handler = _HANDLERS.get(type(event))
-        if handler is None or self.known(event.event_id):
+        if handler is None:
             return
         assert not isinstance(event, OpaqueEvent)
+        held = self.by_id.get(event.event_id)
+        if held is not None:
+            if held is event or held == event or not displaces(event, held):
+                return  # the same event again, or an inert twin
+            self.withdraw(held)
+        elif event.event_id in self.seen:
+            return  # a compact fold tells events apart by id alone (module doc)
         if self._cache:
             self._cache.clear()
         self._groups = None
@@ -156,8 +169,9 @@ class Fold(State):
         interactions, gives, asks, resolutions and notes (most of a history) inlined.
         Each inlined branch records exactly what its handler records.
 
-        `once` promises that no event in `pairs` was applied before or appears twice
-        (a single scan of a log: one row per device and seq, hence per event), which
+        `once` promises that no event in `pairs` was applied before or appears twice,
+        nor shares its id with another (a single scan of a log, inert twins filtered
+        out: one row per device and seq, hence per event), which
         spares remembering the id of every touch, ask and resolution just to stay
         idempotent (`by_id` then lacks them: only retraction targets are looked up
         there, to tell a retraction, which is always recorded, from anything else)."""
@@ -226,6 +240,27 @@ class Fold(State):
             record[2].append(NOT_A_TOUCH if event_id in upfront else code)
         self._cache.clear()
         self._groups = None
+
+    def withdraw(self, event: Event) -> None:
+        """Undo `apply(event)` (its twin with a smaller `(device_id, seq)` arrived):
+        `State`'s facts, then the event's filing, found by id (a compact fold keeps
+        no ids to find it by, so it cannot withdraw: its caller filters twins)."""
+        if not self.keep_events:
+            raise ValueError(f"two events share the id {event.event_id}: filter them first")
+        super().withdraw(event)
+        self._groups = None
+        self.position_of.pop(event.event_id, None)
+        for contact_id in dict.fromkeys(contacts_of(event)):
+            positions, ids, codes = self.filed.pop(contact_id)
+            about = [e for e in self.about.pop(contact_id) if e is not event]
+            keep = [i for i, filed_id in enumerate(ids) if filed_id != event.event_id]
+            if keep:  # else forget the contact id, as if it was never filed under
+                self.filed[contact_id] = (
+                    array("q", (positions[i] for i in keep)),
+                    [ids[i] for i in keep],
+                    array("q", (codes[i] for i in keep)),
+                )
+                self.about[contact_id] = about
 
     # -- handlers: each records what State records, plus the per-contact facts -------
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 from hypothesis import strategies as st
 
 from core.clock import pack
@@ -270,3 +271,51 @@ def history_and_arrival(draw: st.DrawFn, /, **kwargs: Any) -> tuple[list[Event],
     """A history and one sync arrival order of it."""
     history = draw(histories(**kwargs))
     return history, draw(arrivals(history))
+
+
+#: Devices that record twins: one sorts before every history device, one after, so
+#: a twin may win or lose against the event whose id it claims.
+TWIN_DEVICES: Final = ("a-twin", "z-twin")
+
+
+@st.composite
+def with_twins(draw: st.DrawFn, history: list[Event], max_twins: int = 4) -> list[Event]:
+    """`history` plus up to `max_twins` *different* events that claim the id of one
+    of its events (a buggy or hostile client): each a copy of a random event of the
+    history (the target itself included, so same-type twins are common) under the
+    target's id, recorded on a twin device (or on a history device, after its own
+    events) with its own gapless seqs."""
+    seqs: dict[str, int] = {}
+    hlcs: dict[str, int] = {}
+    for event in history:
+        seqs[event.device_id] = max(seqs.get(event.device_id, 0), event.seq)
+        hlcs[event.device_id] = max(hlcs.get(event.device_id, 0), event.hlc)
+    twins: list[Event] = []
+    devices = sorted({*TWIN_DEVICES, *seqs})
+    for _ in range(draw(st.integers(1, max_twins))):
+        target = draw(st.sampled_from(history))
+        source = draw(st.sampled_from(history))
+        device = draw(st.sampled_from(devices))
+        seqs[device] = seqs.get(device, 0) + 1
+        hlc = max(hlcs.get(device, 0) + 1, pack(BASE_MS + draw(st.integers(0, 5000)), 0))
+        hlcs[device] = hlc
+        twin = msgspec.structs.replace(
+            source,
+            event_id=target.event_id,
+            device_id=device,
+            seq=seqs[device],
+            hlc=hlc,
+            occurred_at=draw(st.sampled_from((source.occurred_at, target.occurred_at + DAY_MS))),
+        )
+        twins.append(twin)
+    return history + twins
+
+
+def winners(events: list[Event]) -> list[Event]:
+    """The events that count: of those sharing an id, the least `(device_id, seq)`."""
+    best: dict[str, Event] = {}
+    for event in events:
+        held = best.get(event.event_id)
+        if held is None or (event.device_id, event.seq) < (held.device_id, held.seq):
+            best[event.event_id] = event
+    return list(best.values())

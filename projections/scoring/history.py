@@ -25,7 +25,7 @@ from core.events import (
     NoteAdded,
     OpaqueEvent,
 )
-from core.state import State
+from core.state import State, displaces
 
 from .rules import ADDED, ASK, GIVE, INTERACTION, INTRODUCTION, RESOLUTION, Item, Subject
 
@@ -37,6 +37,20 @@ _KIND_OF: Final[dict[type, str]] = {
     GiveMade: GIVE,
     IntroductionMade: INTRODUCTION,
 }
+
+
+def _one_per_id(state: State, touches: dict[str, Event], notes: dict[str, Event]) -> None:
+    """Keep, of events sharing an id across touches, notes and `state`, only the one
+    that counts (`core.state.displaces`): each group chose its own already. Notes
+    count nowhere here, but a note can still make a touch or a fact inert."""
+    held = state.by_id
+    for event_id in (touches.keys() & held.keys()) | (notes.keys() & (touches.keys() | held)):
+        twins = [e for e in (touches.get(event_id), held.get(event_id), notes.get(event_id)) if e]
+        winner = min(twins, key=lambda e: (e.device_id, e.seq))
+        if event_id in touches and touches[event_id] is not winner:
+            del touches[event_id]
+        if event_id in held and held[event_id] is not winner:
+            state.withdraw(held[event_id])
 
 
 def local_day(occurred_at: int, utc_offset: int) -> int:
@@ -65,7 +79,8 @@ class History:
 
     Touch events (interactions, gives, introductions: most of a history) are kept
     aside rather than folded into `State`, which would only index them by id; every
-    other event goes to `State`. Whether a touch is retracted is still `State`'s
+    other event goes to `State` (notes only to a table of ids: of events sharing an
+    id, the least `(device_id, seq)` counts across all three, as in `State`). Whether a touch is retracted is still `State`'s
     answer (`is_retracted` needs only the retractions and the retracted event's
     type), so the rules are exactly the projections' rules, at a fraction of the cost.
     """
@@ -73,12 +88,20 @@ class History:
     def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
         self.state = state = State()
         touches: dict[str, Event] = {}
+        notes: dict[str, Event] = {}
         kind_of, apply = _KIND_OF, state.apply
         for event in events:
             if type(event) in kind_of:
-                touches.setdefault(event.event_id, event)  # type: ignore[arg-type]
-            elif not isinstance(event, NoteAdded):
+                held = touches.setdefault(event.event_id, event)  # type: ignore[arg-type]
+                if held is not event and displaces(event, held):  # type: ignore[arg-type]
+                    touches[event.event_id] = event  # type: ignore[assignment]
+            elif isinstance(event, NoteAdded):
+                held = notes.setdefault(event.event_id, event)
+                if held is not event and displaces(event, held):
+                    notes[event.event_id] = event
+            else:
                 apply(event)
+        _one_per_id(state, touches, notes)
         self.subjects: dict[str, Subject] = {}
         self.active: set[str] = set()
         for contact in state.contacts():

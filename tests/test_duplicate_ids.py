@@ -1,0 +1,116 @@
+"""Two different events claiming one id: the least `(device_id, seq)` counts.
+
+Views are a function of the event *set* (ADR 0002), so whichever twin a replica
+met first, every fold, every view and the persisted projections must come out the
+same, and the same as if the inert twins had never been recorded.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.events import ContactAdded, Event, GiveMade, InteractionLogged
+from core.state import State
+from projections import views
+from projections.fold import Fold
+from projections.scoring.history import History
+
+from .strategies import histories, winners, with_twins
+from .test_projections_props import everything
+
+SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
+FAST = settings(
+    max_examples=3000 if SOAK else 150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def twinned() -> st.SearchStrategy[list[Event]]:
+    return histories().flatmap(with_twins)
+
+
+def state_view(state: State) -> tuple[object, ...]:
+    """What `State` resolves, as comparable data."""
+    asks = [state.ask(a) for a in sorted(state.asks)]
+    contacts = state.contacts()
+    concerning = {c.id: state.concerning(c.id) for c in contacts}
+    retracted = sorted(i for i in state.by_id if state.is_retracted(i))
+    return contacts, asks, concerning, retracted, sorted(state.by_id.items())
+
+
+@FAST
+@given(st.data())
+def test_state_is_order_free_and_ignores_inert_twins(data: st.DataObject) -> None:
+    events = data.draw(twinned())
+    shuffled = data.draw(st.permutations(events))
+    expected = state_view(State(winners(events)))
+    assert state_view(State(shuffled)) == expected
+    assert state_view(State(events + shuffled)) == expected
+
+
+@FAST
+@given(st.data())
+def test_views_are_order_free_and_ignore_inert_twins(data: st.DataObject) -> None:
+    events = data.draw(twinned())
+    shuffled = data.draw(st.permutations(events))
+    expected = everything(winners(events))
+    assert everything(shuffled) == expected
+    assert everything(shuffled + events) == expected
+
+
+@FAST
+@given(st.data())
+def test_fold_keeps_what_state_keeps_with_twins(data: st.DataObject) -> None:
+    events = data.draw(twinned())
+    shuffled = data.draw(st.permutations(events))
+    fold = Fold(shuffled)
+    assert state_view(fold) == state_view(State(events))
+    clean = Fold(winners(events))
+    assert {c: sorted(r[1]) for c, r in fold.filed.items() if r[1]} == {
+        c: sorted(r[1]) for c, r in clean.filed.items() if r[1]
+    }
+    assert fold.groups() == clean.groups()
+
+
+@FAST
+@given(st.data())
+def test_scoring_history_ignores_inert_twins(data: st.DataObject) -> None:
+    events = data.draw(twinned())
+    shuffled = data.draw(st.permutations(events))
+    got, expected = History(shuffled), History(winners(events))
+    assert got.subjects == expected.subjects
+    assert got.active == expected.active
+    assert got.items == expected.items
+    assert got.outcomes == expected.outcomes
+
+
+def test_a_smaller_twin_arriving_late_withdraws_the_other() -> None:
+    """An interaction recorded first, then a give claiming its id from a device
+    that sorts first: the give counts, whichever arrived first."""
+    added = ContactAdded(
+        event_id="c1", device_id="d1", seq=1, hlc=1 << 16, occurred_at=0, name="Ann"
+    )
+    seen = InteractionLogged(
+        event_id="x", device_id="d2", seq=1, hlc=2 << 16, occurred_at=0, contact_ids=("c1",)
+    )
+    gave = GiveMade(
+        event_id="x",
+        device_id="d1",
+        seq=2,
+        hlc=3 << 16,
+        occurred_at=0,
+        contact_id="c1",
+        kind="gift",
+    )
+    expected = views.summaries(Fold([added, gave]))
+    assert expected[0].gives == 1 and expected[0].last_touch == 0
+    for order in ([added, seen, gave], [gave, added, seen], [seen, gave, added]):
+        fold = Fold(order)
+        assert fold.by_id["x"] is gave
+        assert views.summaries(fold) == expected
+        assert sorted(e.event_id for e in views.concerning(fold, "c1")) == ["c1", "x"]
+        assert State(order).concerning("c1") == [added, gave]
