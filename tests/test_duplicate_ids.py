@@ -105,6 +105,7 @@ def test_a_smaller_twin_arriving_late_withdraws_the_other() -> None:
         occurred_at=0,
         contact_id="c1",
         kind="gift",
+        what="a book",
     )
     expected = views.summaries(Fold([added, gave]))
     assert expected[0].gives == 1 and expected[0].last_touch == 0
