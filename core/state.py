@@ -146,8 +146,8 @@ class State:
         sharing the id of an applied event displaces it or is inert, `displaces`)."""
         if isinstance(event, OpaqueEvent):
             return
-        held = self.by_id.get(event.event_id)
-        if held is not None:
+        if event.event_id in self.by_id:
+            held = self.by_id[event.event_id]
             if not displaces(event, held):
                 return  # the same event again, or an inert twin
             self.withdraw(held)

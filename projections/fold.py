@@ -21,8 +21,9 @@ All resolution rules (retraction, last writer wins, merges, ask outcomes, one
 event per id) stay those of `State`; `Fold` adds no rule of its own. A fold that
 keeps events withdraws a displaced twin as `State` does; a compact one (no
 `keep_events`) tells events apart by id alone (light events carry no device or
-seq to compare), so its caller must hand it only the counting event of each id
-(`projections.projector` filters the inert twins out first). A fold may be given the ids of
+seq to compare, nor ids of touches to find them by), so its caller must hand it
+only the counting event of each id (`projections.projector` filters the inert
+twins out first); one it meets anyway is kept out and noted in `twins_met`. A fold may be given the ids of
 every retracted event up front (`retracted`): their touches are then never
 coded, which spares the summaries a filtering pass. Without `keep_events` this is
 required (no ids are kept to find a touch by later: a retraction not announced
@@ -129,6 +130,9 @@ class Fold(State):
         self.filed: dict[str, Filed] = defaultdict(_new_filed)
         #: Ids of touches not kept in `by_id` (when not `keep_events`), for idempotence.
         self.seen: set[str] = set()
+        #: Whether a compact fold met a twin displacing an event it keeps (its caller
+        #: should have filtered the inert twins out: see the module doc).
+        self.twins_met = False
         #: Log positions of resolutions, merges and retractions (not filed by contact).
         self.position_of: dict[str, int] = {}
         self._position = 0
@@ -145,10 +149,15 @@ class Fold(State):
         if handler is None:
             return
         assert not isinstance(event, OpaqueEvent)
-        held = self.by_id.get(event.event_id)
-        if held is not None:
-            if held is event or held == event or not displaces(event, held):
-                return  # the same event again, or an inert twin
+        if event.event_id in self.by_id:
+            held = self.by_id[event.event_id]
+            if held is event or held == event:
+                return
+            if not self.keep_events:
+                self.twins_met = True  # cannot compare nor withdraw (module doc)
+                return
+            if not displaces(event, held):
+                return  # an inert twin
             self.withdraw(held)
         elif event.event_id in self.seen:
             return  # a compact fold tells events apart by id alone (module doc)
@@ -246,7 +255,7 @@ class Fold(State):
         `State`'s facts, then the event's filing, found by id (a compact fold keeps
         no ids to find it by, so it cannot withdraw: its caller filters twins)."""
         if not self.keep_events:
-            raise ValueError(f"two events share the id {event.event_id}: filter them first")
+            raise ValueError(f"a compact fold cannot withdraw {event.event_id}")
         super().withdraw(event)
         self._groups = None
         self.position_of.pop(event.event_id, None)

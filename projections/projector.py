@@ -31,7 +31,12 @@ Tables:
   retraction's target is looked up in the log (`_find`);
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
-- `view_link`: absorbed contact id -> its final survivor.
+- `view_link`: absorbed contact id -> its final survivor;
+- `view_key`: a stable 61-bit key of every event id in the log (`_id_keys`), in
+  packed chunks: how a catch-up notices, cheaply, an event claiming the id of one
+  already folded (ADR 0002's one-event-per-id rule; it then rebuilds);
+- `view_inert`: positions of inert twins (events whose id a smaller
+  `(device_id, seq)` claims too): never filed, never folded.
 """
 
 from __future__ import annotations
@@ -41,10 +46,19 @@ import sqlite3
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    MutableSequence,
+    Sequence,
+)
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any, Final, Union
+from typing import Any, Final, Literal, Union
 
 import msgspec
 
@@ -76,7 +90,13 @@ from .views import Summary, add_touches, summarize
 _PLAIN: Final = frozenset({InteractionLogged, GiveMade, IntroductionMade, AskMade})
 
 #: Bump when the view tables or their meaning change: a mismatch triggers a rebuild.
-SCHEMA: Final = 6
+SCHEMA: Final = 7
+#: `hash` of an int is the int modulo this (2**61 - 1 on 64-bit builds): the same in
+#: every process, unlike a string's. Keys made elsewhere mean a rebuild.
+KEY_MODULUS: Final = sys.hash_info.modulus
+_KEY_CHUNK: Final = 65_536
+#: A catch-up of more new ids than this tests them against a set of the old keys.
+_FIND_KEYS: Final = 64
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -102,6 +122,8 @@ _TABLES: Final = (
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
     "CREATE TABLE view_retraction (position INTEGER PRIMARY KEY, target_id TEXT NOT NULL)",
     "CREATE TABLE view_link (contact_id TEXT PRIMARY KEY, survivor TEXT NOT NULL)",
+    "CREATE TABLE view_key (chunk INTEGER PRIMARY KEY, keys BLOB NOT NULL)",
+    "CREATE TABLE view_inert (position INTEGER PRIMARY KEY)",
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
 _INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
@@ -181,6 +203,31 @@ def summary_from_row(row: Sequence[Any]) -> Summary:
 
 def _index_row(contact_id: str, f: _Filed) -> tuple[str, str, str, bytes]:
     return contact_id, _ids(f.ask_ids), _ids(f.resolved), pack(f.positions)
+
+
+_SECOND: Final = itemgetter(1)
+_LITTLE: Final[Literal["little"]] = "little"
+_EVENT_ID: Final = attrgetter("event_id")
+
+
+def _id_keys(page: Iterable[tuple[int, Any]]) -> Iterator[int]:
+    """A stable key per event id of a page of (position, event): `hash` of the id's
+    bytes read as one int, all in C. Equal ids give equal keys in every process;
+    two different ids share one with odds of about 2**-61 (then the exact rare path
+    runs for nothing)."""
+    return map(
+        hash,
+        map(int.from_bytes, map(str.encode, map(_EVENT_ID, map(_SECOND, page))), repeat(_LITTLE)),
+    )
+
+
+class _Envelope(msgspec.Struct):
+    """The one field of a stored event that finding inert twins needs."""
+
+    event_id: str
+
+
+_ENVELOPE: Final = msgspec.msgpack.Decoder(_Envelope)
 
 
 def _ids(ids: Iterable[str]) -> str:
@@ -301,7 +348,11 @@ class Projector:
         return row is not None
 
     def _current(self) -> bool:
-        return self._has_views() and self._meta("schema") == SCHEMA
+        return (
+            self._has_views()
+            and self._meta("schema") == SCHEMA
+            and self._meta("key_modulus") == KEY_MODULUS
+        )
 
     def _meta(self, name: str) -> int:
         row = self.db.execute("SELECT value FROM view_meta WHERE name = ?", (name,)).fetchone()
@@ -352,14 +403,18 @@ class Projector:
 
     # -- rebuild --------------------------------------------------------------------------
 
-    def _rebuild(self, progress: Progress | None) -> int:
+    def _rebuild(self, progress: Progress | None, inert: set[int] | None = None) -> int:
+        """Build every view table from the log. `inert`: positions of inert twins, to
+        leave out (found by `_inert` once the first pass met two events sharing an id)."""
         for name in TABLE_NAMES:
             self.db.execute(f"DROP TABLE IF EXISTS {name}")
         for sql in _TABLES:
             self.db.execute(sql)
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
+        self.db.execute("INSERT INTO view_meta VALUES ('key_modulus', ?)", (KEY_MODULUS,))
         head = self._head()
-        fold = Fold(keep_events=False, retracted=self._retracted_ids())
+        fold = Fold(keep_events=False, retracted=self._retracted_ids(inert or ()))
+        keys = array("q")
         done = 0
         last = 0
         # The fold only grows, and holds no cycles: the cyclic collector's repeated
@@ -368,12 +423,19 @@ class Projector:
         gc.disable()
         try:
             for page in self._rebuild_pages(head):
-                fold.extend(page, once=True)
+                keys.extend(_id_keys(page))
                 done += len(page)
                 last = page[-1][0]
+                if inert:
+                    page = [pe for pe in page if pe[0] not in inert]
+                fold.extend(page, once=True)
                 if progress is not None:
                     progress(done, head)
+            if inert is None and len(set(keys)) != len(keys):
+                del fold  # two events share an id: fold again without the inert ones
+                return self._rebuild(progress, self._inert())
             self._write_all(fold)
+            self._write_keys(keys, inert or ())
         finally:
             if collecting:
                 gc.enable()
@@ -426,15 +488,64 @@ class Projector:
         ).fetchall()
         return _decode_rows(full)
 
-    def _retracted_ids(self) -> set[str]:
-        """Targets of every retraction in the log: one cheap pass before a rebuild,
-        so that the fold never codes a retracted touch."""
+    def _retracted_ids(self, inert: Collection[int] = ()) -> set[str]:
+        """Targets of every retraction in the log (but inert twins): one cheap pass
+        before a rebuild, so that the fold never codes a retracted touch."""
         if not self._log_exists():
             return set()
         rows = self.db.execute(
             "SELECT rowid, topic, state FROM stored_events WHERE topic = 'EventRetracted'"
         ).fetchall()
-        return {e.target_id for _, e in _decode_rows(rows) if isinstance(e, EventRetracted)}
+        return {
+            e.target_id
+            for p, e in _decode_rows(rows)
+            if isinstance(e, EventRetracted) and p not in inert
+        }
+
+    def _inert(self) -> set[int]:
+        """Positions of inert twins: of the rows of known types sharing an event id,
+        all but the one with the least `(device_id, seq)` (ADR 0002; events of unknown
+        types count nowhere here, as in `core.state`). A full scan: the rare path."""
+        best: dict[str, tuple[str, int, int]] = {}
+        inert: set[int] = set()
+        rows = self.db.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
+        )
+        for position, device, seq, topic, state in rows:
+            if topic not in TYPE_BY_NAME:
+                continue
+            event_id = _ENVELOPE.decode(state).event_id
+            mine = (str(device), int(seq), int(position))
+            held = best.setdefault(event_id, mine)
+            if held is not mine:
+                inert.add(max(held, mine)[2])
+                best[event_id] = min(held, mine)
+        return inert
+
+    def _write_keys(self, keys: array[int], inert: Iterable[int]) -> None:
+        """Store the id keys of every event (inert twins too: a later event may claim
+        their id) and the positions of the inert twins."""
+        self.db.executemany(
+            "INSERT INTO view_key (keys) VALUES (?)",
+            ((pack(keys[i : i + _KEY_CHUNK]),) for i in range(0, len(keys), _KEY_CHUNK)),
+        )
+        self.db.executemany("INSERT INTO view_inert VALUES (?)", ((p,) for p in inert))
+
+    def _meets_twin(self, keys: array[int]) -> bool:
+        """Whether the id keys of new events repeat, or repeat one already stored."""
+        if len(set(keys)) != len(keys):
+            return True
+        old = b"".join(blob for (blob,) in self.db.execute("SELECT keys FROM view_key"))
+        if len(keys) > _FIND_KEYS:
+            return not set(unpack(old)).isdisjoint(keys)
+        for k in keys:
+            needle = pack((k,))
+            at = old.find(needle)
+            while at != -1:
+                if at % 8 == 0:
+                    return True
+                at = old.find(needle, at + 1)
+        return False
 
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
@@ -513,6 +624,10 @@ class Projector:
         from their indexed events, which the other two paths then leave alone.
         """
         new = [pe for page in self.scan(position) for pe in page]
+        keys = array("q", _id_keys(new))
+        if self._meets_twin(keys):
+            return self._rebuild(None)  # rare: an event claims an id already seen
+        self._write_keys(keys, ())
         filed: dict[str, _Filed] = defaultdict(_Filed)
         full: set[str] = set()
         plain: list[Event] = []
@@ -724,6 +839,7 @@ class Projector:
         """
         found: list[Event | OpaqueEvent] = []
         ids = sorted(event_ids)
+        inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
         for start in range(0, len(ids), _IN_CHUNK):
             wanted = set(ids[start : start + _IN_CHUNK])
             needles = [i.encode() for i in sorted(wanted)]
@@ -739,7 +855,7 @@ class Projector:
                     break  # the rest are not in the log (yet)
                 below, topic, state = row
                 event = codec.decode(topic, state)
-                if event.event_id in wanted:
+                if event.event_id in wanted and below not in inert:
                     wanted.discard(event.event_id)
                     found.append(event)
         return found

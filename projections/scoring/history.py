@@ -80,9 +80,10 @@ class History:
     Touch events (interactions, gives, introductions: most of a history) are kept
     aside rather than folded into `State`, which would only index them by id; every
     other event goes to `State` (notes only to a table of ids: of events sharing an
-    id, the least `(device_id, seq)` counts across all three, as in `State`). Whether a touch is retracted is still `State`'s
-    answer (`is_retracted` needs only the retractions and the retracted event's
-    type), so the rules are exactly the projections' rules, at a fraction of the cost.
+    id, the least `(device_id, seq)` counts across all three, as in `State`).
+    Whether a touch is retracted is still `State`'s answer (`is_retracted` needs
+    only the retractions and the retracted event's type), so the rules are exactly
+    the projections' rules, at a fraction of the cost.
     """
 
     def __init__(self, events: Iterable[Event | OpaqueEvent]) -> None:
