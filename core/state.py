@@ -19,7 +19,8 @@ which events were applied. Every rule is stated over the set:
 - **One event per id.** Two *different* events (different `(device_id, seq)`)
   may claim one `event_id` (a buggy or hostile client; UUIDv7s never collide).
   Of those, the one with the least `(device_id, seq)` counts; the others are inert
-  in every view (they stay in the log, sync and export like any event). When a
+  in every view (they stay in the log, sync and export like any event; events of
+  unknown types, `OpaqueEvent`, take no part: they count nowhere here). When a
   smaller-keyed twin arrives after the other was applied, the other's facts are
   withdrawn (`withdraw`: a rare path, linear in what it must search).
 
