@@ -23,12 +23,13 @@ keeps events withdraws a displaced twin as `State` does; a compact one (no
 `keep_events`) tells events apart by id alone (light events carry no device or
 seq to compare, nor ids of touches to find them by), so its caller must hand it
 only the counting event of each id (`projections.projector` filters the inert
-twins out first); one it meets anyway is kept out and noted in `twins_met`. A fold may be given the ids of
-every retracted event up front (`retracted`): their touches are then never
-coded, which spares the summaries a filtering pass. Without `keep_events` this is
-required (no ids are kept to find a touch by later: a retraction not announced
-raises `ValueError`); with it, a late retraction is honoured when summarizing
-(`Fold.late_retractions`).
+twins out first); one it meets anyway is kept out and noted in `twins_met`.
+
+A fold may be given the ids of every retracted event up front (`retracted`): their
+touches are then never coded, which spares the summaries a filtering pass. Without
+`keep_events` this is required (no ids are kept to find a touch by later: a
+retraction not announced raises `ValueError`); with it, a late retraction is
+honoured when summarizing (`Fold.late_retractions`).
 
 `apply` dispatches on the event's exact type (one dict lookup) instead of a chain
 of `isinstance` checks; `extend` inlines the commonest types.

@@ -32,11 +32,17 @@ Tables:
 - `view_pending`: resolutions whose ask has not arrived yet;
 - `view_merge`, `view_retraction`: positions of every merge and retraction;
 - `view_link`: absorbed contact id -> its final survivor;
-- `view_key`: a stable 61-bit key of every event id in the log (`_id_keys`), in
-  packed chunks: how a catch-up notices, cheaply, an event claiming the id of one
-  already folded (ADR 0002's one-event-per-id rule; it then rebuilds);
+
+Kept across rebuilds (they depend on the log alone, not on what views mean):
+
+- `view_key(key, position)`: a stable 61-bit key of every event id in the log
+  (`_id_keys`) and the position of the event that counts for it: how a catch-up
+  or a rebuild notices, by one indexed insert per event, an event claiming the id
+  of another (ADR 0002's one-event-per-id rule);
 - `view_inert`: positions of inert twins (events whose id a smaller
-  `(device_id, seq)` claims too): never filed, never folded.
+  `(device_id, seq)` claims too): never filed, never folded;
+- `view_keyed(name, value)`: `position` (keys are recorded up to it), `modulus`
+  and `types` (what the keys were made with).
 """
 
 from __future__ import annotations
@@ -94,9 +100,6 @@ SCHEMA: Final = 7
 #: `hash` of an int is the int modulo this (2**61 - 1 on 64-bit builds): the same in
 #: every process, unlike a string's. Keys made elsewhere mean a rebuild.
 KEY_MODULUS: Final = sys.hash_info.modulus
-_KEY_CHUNK: Final = 65_536
-#: A catch-up of more new ids than this tests them against a set of the old keys.
-_FIND_KEYS: Final = 64
 PAGE: Final = 5000
 _IN_CHUNK: Final = 500
 #: Catch-up of more new events than this (and than the log already had) rebuilds.
@@ -122,10 +125,14 @@ _TABLES: Final = (
     "CREATE TABLE view_merge (position INTEGER PRIMARY KEY, event_id TEXT NOT NULL)",
     "CREATE TABLE view_retraction (position INTEGER PRIMARY KEY, target_id TEXT NOT NULL)",
     "CREATE TABLE view_link (contact_id TEXT PRIMARY KEY, survivor TEXT NOT NULL)",
-    "CREATE TABLE view_key (chunk INTEGER PRIMARY KEY, keys BLOB NOT NULL)",
-    "CREATE TABLE view_inert (position INTEGER PRIMARY KEY)",
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
+_KEY_TABLES: Final = (
+    "CREATE TABLE IF NOT EXISTS view_key (key INTEGER PRIMARY KEY, position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_inert (position INTEGER PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS view_keyed (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+KEY_TABLE_NAMES: Final = tuple(sql.split()[5] for sql in _KEY_TABLES)
 _INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
@@ -348,11 +355,7 @@ class Projector:
         return row is not None
 
     def _current(self) -> bool:
-        return (
-            self._has_views()
-            and self._meta("schema") == SCHEMA
-            and self._meta("key_modulus") == KEY_MODULUS
-        )
+        return self._has_views() and self._meta("schema") == SCHEMA
 
     def _meta(self, name: str) -> int:
         row = self.db.execute("SELECT value FROM view_meta WHERE name = ?", (name,)).fetchone()
@@ -403,18 +406,17 @@ class Projector:
 
     # -- rebuild --------------------------------------------------------------------------
 
-    def _rebuild(self, progress: Progress | None, inert: set[int] | None = None) -> int:
-        """Build every view table from the log. `inert`: positions of inert twins, to
-        leave out (found by `_inert` once the first pass met two events sharing an id)."""
+    def _rebuild(self, progress: Progress | None) -> int:
         for name in TABLE_NAMES:
             self.db.execute(f"DROP TABLE IF EXISTS {name}")
         for sql in _TABLES:
             self.db.execute(sql)
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
-        self.db.execute("INSERT INTO view_meta VALUES ('key_modulus', ?)", (KEY_MODULUS,))
         head = self._head()
-        fold = Fold(keep_events=False, retracted=self._retracted_ids(inert or ()))
-        keys = array("q")
+        keyed = self._keyed(head)
+        inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
+        twins = False
+        fold = Fold(keep_events=False, retracted=self._retracted_ids(inert))
         done = 0
         last = 0
         # The fold only grows, and holds no cycles: the cyclic collector's repeated
@@ -423,19 +425,19 @@ class Projector:
         gc.disable()
         try:
             for page in self._rebuild_pages(head):
-                keys.extend(_id_keys(page))
                 done += len(page)
                 last = page[-1][0]
+                if last > keyed:  # keys not recorded yet (once per log, or after ingests)
+                    twins |= self._key([pe for pe in page if pe[0] > keyed])
                 if inert:
                     page = [pe for pe in page if pe[0] not in inert]
                 fold.extend(page, once=True)
                 if progress is not None:
                     progress(done, head)
-            if inert is None and len(set(keys)) != len(keys):
-                del fold  # two events share an id: fold again without the inert ones
-                return self._rebuild(progress, self._inert())
+            if twins:  # rare: fold again without the inert twins just found
+                del fold
+                return self._rebuild(progress)
             self._write_all(fold)
-            self._write_keys(keys, inert or ())
         finally:
             if collecting:
                 gc.enable()
@@ -502,50 +504,70 @@ class Projector:
             if isinstance(e, EventRetracted) and p not in inert
         }
 
-    def _inert(self) -> set[int]:
-        """Positions of inert twins: of the rows of known types sharing an event id,
-        all but the one with the least `(device_id, seq)` (ADR 0002; events of unknown
-        types count nowhere here, as in `core.state`). A full scan: the rare path."""
-        best: dict[str, tuple[str, int, int]] = {}
-        inert: set[int] = set()
-        rows = self.db.execute(
-            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
-        )
-        for position, device, seq, topic, state in rows:
-            if topic not in TYPE_BY_NAME:
-                continue
-            event_id = _ENVELOPE.decode(state).event_id
-            mine = (str(device), int(seq), int(position))
-            held = best.setdefault(event_id, mine)
-            if held is not mine:
-                inert.add(max(held, mine)[2])
-                best[event_id] = min(held, mine)
-        return inert
+    def _keyed(self, head: int) -> int:
+        """The log position up to which `view_key` holds every event's id key; the
+        key tables are started over if they were made with another `hash` or another
+        set of event types, or for a longer log than this one."""
+        for sql in _KEY_TABLES:
+            self.db.execute(sql)
+        meta = dict(self.db.execute("SELECT name, value FROM view_keyed").fetchall())
+        made = {"modulus": KEY_MODULUS, "types": len(TYPE_BY_NAME)}
+        if any(meta.get(n) != v for n, v in made.items()) or meta.get("position", 0) > head:
+            for name in KEY_TABLE_NAMES:
+                self.db.execute(f"DELETE FROM {name}")
+            self.db.executemany("INSERT INTO view_keyed VALUES (?, ?)", made.items())
+            return 0
+        return int(meta.get("position", 0))
 
-    def _write_keys(self, keys: array[int], inert: Iterable[int]) -> None:
-        """Store the id keys of every event (inert twins too: a later event may claim
-        their id) and the positions of the inert twins."""
+    def _key(self, pairs: Sequence[tuple[int, Any]]) -> bool:
+        """Record the id keys of (position, event) pairs after the keyed position;
+        returns whether one claims the id of another event (`_settle` then records
+        the inert ones). One indexed insert per event; nothing more unless a key
+        is already there."""
+        if not pairs:
+            return False
+        self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (pairs[-1][0],))
+        pairs = [pe for pe in pairs if not isinstance(pe[1], OpaqueEvent)]
+        keys = list(_id_keys(pairs))
+        positions = [p for p, _ in pairs]
+        before = self.db.total_changes
         self.db.executemany(
-            "INSERT INTO view_key (keys) VALUES (?)",
-            ((pack(keys[i : i + _KEY_CHUNK]),) for i in range(0, len(keys), _KEY_CHUNK)),
+            "INSERT OR IGNORE INTO view_key VALUES (?, ?)", zip(keys, positions, strict=True)
         )
-        self.db.executemany("INSERT INTO view_inert VALUES (?)", ((p,) for p in inert))
+        clash = self.db.total_changes - before != len(keys)
+        return clash and self._settle(keys, positions)
 
-    def _meets_twin(self, keys: array[int]) -> bool:
-        """Whether the id keys of new events repeat, or repeat one already stored."""
-        if len(set(keys)) != len(keys):
-            return True
-        old = b"".join(blob for (blob,) in self.db.execute("SELECT keys FROM view_key"))
-        if len(keys) > _FIND_KEYS:
-            return not set(unpack(old)).isdisjoint(keys)
-        for k in keys:
-            needle = pack((k,))
-            at = old.find(needle)
-            while at != -1:
-                if at % 8 == 0:
-                    return True
-                at = old.find(needle, at + 1)
-        return False
+    def _settle(self, keys: list[int], positions: list[int]) -> bool:
+        """For each new event whose key was held by another: if both ids are equal,
+        keep the one with the least `(device_id, seq)` in `view_key` and record the
+        other in `view_inert` (two ids sharing a key, odds about 2**-61, are left be).
+        Returns whether any twin was found."""
+        held: dict[int, int] = {}
+        wanted = sorted(set(keys))
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            held.update(
+                self.db.execute(f"SELECT key, position FROM view_key WHERE key IN ({marks})", chunk)
+            )
+        found = False
+        for key_, position in zip(keys, positions, strict=True):
+            if held[key_] == position:
+                continue
+            rows = self.db.execute(
+                "SELECT rowid, originator_id, originator_version, state FROM stored_events "
+                "WHERE rowid IN (?, ?)",
+                (held[key_], position),
+            ).fetchall()
+            ids = {int(r[0]): _ENVELOPE.decode(r[3]).event_id for r in rows}
+            if len(ids) < 2 or ids[held[key_]] != ids[position]:
+                continue
+            first, second = sorted((str(r[1]), int(r[2]), int(r[0])) for r in rows)
+            held[key_] = first[2]
+            self.db.execute("UPDATE view_key SET position = ? WHERE key = ?", (first[2], key_))
+            self.db.execute("INSERT OR IGNORE INTO view_inert VALUES (?)", (second[2],))
+            found = True
+        return found
 
     def _write_all(self, fold: Fold) -> None:
         """Write every table from a fold of the whole log."""
@@ -624,10 +646,8 @@ class Projector:
         from their indexed events, which the other two paths then leave alone.
         """
         new = [pe for page in self.scan(position) for pe in page]
-        keys = array("q", _id_keys(new))
-        if self._meets_twin(keys):
-            return self._rebuild(None)  # rare: an event claims an id already seen
-        self._write_keys(keys, ())
+        if self._keyed(position) != position or self._key(new):
+            return self._rebuild(None)  # rare: an event claims another's id (or no keys)
         filed: dict[str, _Filed] = defaultdict(_Filed)
         full: set[str] = set()
         plain: list[Event] = []

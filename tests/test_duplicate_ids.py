@@ -8,7 +8,6 @@ same, and the same as if the inert twins had never been recorded.
 from __future__ import annotations
 
 import os
-from array import array
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +16,7 @@ from core.events import ContactAdded, Event, GiveMade, InteractionLogged
 from core.state import State
 from projections import views
 from projections.fold import Fold
-from projections.projector import Projector
+from projections.projector import Projector, _id_keys
 from projections.scoring.history import History
 
 from .strategies import TWIN_DEVICES, arrivals, histories, winners, with_twins
@@ -196,15 +195,29 @@ def test_rebuild_leaves_the_inert_twin_out_whatever_the_log_order() -> None:
             assert inert == [(order.index(seen) + 1,)]
 
 
-def test_meets_twin_finds_only_whole_stored_keys() -> None:
-    with log_db() as (path, _), Projector(path) as projector:
+def test_id_keys_outlive_a_rebuild_and_tell_twins_from_key_collisions() -> None:
+    added = ContactAdded(
+        event_id="c1", device_id="d1", seq=1, hlc=1 << 16, occurred_at=0, name="Ann"
+    )
+    seen = InteractionLogged(
+        event_id="x", device_id="d2", seq=1, hlc=2 << 16, occurred_at=0, contact_ids=("c1",)
+    )
+    other = InteractionLogged(
+        event_id="y", device_id="d2", seq=2, hlc=3 << 16, occurred_at=0, contact_ids=("c1",)
+    )
+    with log_db() as (path, log), Projector(path) as projector:
+        log.ingest([added, seen])
         projector.rebuild()
-        stored = array("q", [1 << 8, 0, 7, 2**60 + 5])
-        projector._write_keys(stored, ())
-        # 1 << 8 then 0 pack as 00 01 00 .. 00: the bytes of 1 occur, misaligned.
-        assert not projector._meets_twin(array("q", [1]))
-        assert projector._meets_twin(array("q", [7]))
-        assert projector._meets_twin(array("q", [3, 3]))
-        many = array("q", range(100, 200))
-        assert not projector._meets_twin(many)
-        assert projector._meets_twin(array("q", [*many, 2**60 + 5]))
+        keys = projector.db.execute("SELECT key, position FROM view_key ORDER BY position")
+        assert [p for _, p in keys.fetchall()] == [1, 2]
+        # Pretend "y" shares the key of "c1" (odds 2**-61): not twins, nothing inert.
+        (y_key,) = _id_keys([(3, other)])
+        projector.db.execute("UPDATE view_key SET key = ? WHERE position = 1", (y_key,))
+        log.ingest([other])
+        projector.catch_up()
+        assert projector.db.execute("SELECT * FROM view_inert").fetchall() == []
+        assert persisted(path)[0] == views.summaries(Fold([added, seen, other]))
+        projector.rebuild()  # keeps the key tables: it computes no key again
+        assert projector.db.execute("SELECT key FROM view_key WHERE position = 1").fetchone() == (
+            y_key,
+        )
