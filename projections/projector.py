@@ -128,11 +128,12 @@ _TABLES: Final = (
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
 _KEY_TABLES: Final = (
-    "CREATE TABLE IF NOT EXISTS view_key (key INTEGER PRIMARY KEY, position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_key (key INTEGER NOT NULL, position INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_inert (position INTEGER PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS view_keyed (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
 KEY_TABLE_NAMES: Final = tuple(sql.split()[5] for sql in _KEY_TABLES)
+_KEY_INDEX: Final = "CREATE UNIQUE INDEX IF NOT EXISTS view_key_key ON view_key (key)"
 _INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
@@ -414,6 +415,8 @@ class Projector:
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
         head = self._head()
         keyed = self._keyed(head)
+        if not keyed:  # the first keys: written unindexed, then indexed at once (cheaper)
+            self.db.execute("DROP INDEX IF EXISTS view_key_key")
         inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
         twins = False
         fold = Fold(keep_events=False, retracted=self._retracted_ids(inert))
@@ -428,12 +431,14 @@ class Projector:
                 done += len(page)
                 last = page[-1][0]
                 if last > keyed:  # keys not recorded yet (once per log, or after ingests)
-                    twins |= self._key([pe for pe in page if pe[0] > keyed])
+                    twins |= self._key([pe for pe in page if pe[0] > keyed], bulk=not keyed)
                 if inert:
                     page = [pe for pe in page if pe[0] not in inert]
                 fold.extend(page, once=True)
                 if progress is not None:
                     progress(done, head)
+            if not keyed:
+                twins |= self._index_keys()
             if twins:  # rare: fold again without the inert twins just found
                 del fold
                 return self._rebuild(progress)
@@ -508,7 +513,7 @@ class Projector:
         """The log position up to which `view_key` holds every event's id key; the
         key tables are started over if they were made with another `hash` or another
         set of event types, or for a longer log than this one."""
-        for sql in _KEY_TABLES:
+        for sql in (*_KEY_TABLES, _KEY_INDEX):
             self.db.execute(sql)
         meta = dict(self.db.execute("SELECT name, value FROM view_keyed").fetchall())
         made = {"modulus": KEY_MODULUS, "types": len(TYPE_BY_NAME)}
@@ -519,11 +524,11 @@ class Projector:
             return 0
         return int(meta.get("position", 0))
 
-    def _key(self, pairs: Sequence[tuple[int, Any]]) -> bool:
+    def _key(self, pairs: Sequence[tuple[int, Any]], *, bulk: bool = False) -> bool:
         """Record the id keys of (position, event) pairs after the keyed position;
         returns whether one claims the id of another event (`_settle` then records
         the inert ones). One indexed insert per event; nothing more unless a key
-        is already there."""
+        is already there. `bulk`: the key index is dropped (`_index_keys` follows)."""
         if not pairs:
             return False
         self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (pairs[-1][0],))
@@ -535,7 +540,31 @@ class Projector:
             "INSERT OR IGNORE INTO view_key VALUES (?, ?)", zip(keys, positions, strict=True)
         )
         clash = self.db.total_changes - before != len(keys)
-        return clash and self._settle(keys, positions)
+        return clash and not bulk and self._settle(keys, positions)
+
+    def _index_keys(self) -> bool:
+        """Index keys written in bulk; returns whether twins were among them (then
+        settled first, as `_settle` does, leaving one row per key)."""
+        try:
+            self.db.execute(_KEY_INDEX)
+            return False
+        except sqlite3.IntegrityError:
+            pass
+        clashes = self.db.execute(
+            "SELECT key, position FROM view_key WHERE key IN "
+            "(SELECT key FROM view_key GROUP BY key HAVING COUNT(*) > 1) ORDER BY key, position"
+        ).fetchall()
+        by_key: dict[int, list[int]] = defaultdict(list)
+        for key_, position in clashes:
+            by_key[key_].append(position)
+        found = False
+        for key_, positions in by_key.items():
+            first, rest = positions[0], positions[1:]
+            self.db.execute("DELETE FROM view_key WHERE key = ? AND position != ?", (key_, first))
+            for position in rest:
+                found |= self._settle([key_], [position])
+        self.db.execute(_KEY_INDEX)
+        return found
 
     def _settle(self, keys: list[int], positions: list[int]) -> bool:
         """For each new event whose key was held by another: if both ids are equal,
