@@ -35,8 +35,9 @@ Tables:
 
 Kept across rebuilds (they depend on the log alone, not on what views mean):
 
-- `view_key(key, position)`: a stable 61-bit key of every event id in the log
-  (`_id_keys`) and the position of the event that counts for it: how a catch-up
+- `view_key(prefix, key, position)`: a stable key of every event id in the log
+  (`_id_keys`: its first bytes, so that recent UUIDv7s index side by side, and a
+  61-bit hash) and the position of the event that counts for it: how a catch-up
   or a rebuild notices, by one indexed insert per event, an event claiming the id
   of another (ADR 0002's one-event-per-id rule);
 - `view_inert`: positions of inert twins (events whose id a smaller
@@ -128,12 +129,13 @@ _TABLES: Final = (
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
 _KEY_TABLES: Final = (
-    "CREATE TABLE IF NOT EXISTS view_key (key INTEGER NOT NULL, position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_key "
+    "(prefix INTEGER NOT NULL, key INTEGER NOT NULL, position INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS view_inert (position INTEGER PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS view_keyed (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
-KEY_TABLE_NAMES: Final = tuple(sql.split()[5] for sql in _KEY_TABLES)
-_KEY_INDEX: Final = "CREATE UNIQUE INDEX IF NOT EXISTS view_key_key ON view_key (key)"
+KEY_TABLE_NAMES: Final = ("view_key", "view_inert", "view_keyed")
+_KEY_INDEX: Final = "CREATE UNIQUE INDEX IF NOT EXISTS view_key_key ON view_key (prefix, key)"
 _INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
@@ -218,14 +220,25 @@ _LITTLE: Final[Literal["little"]] = "little"
 _EVENT_ID: Final = attrgetter("event_id")
 
 
-def _id_keys(page: Iterable[tuple[int, Any]]) -> Iterator[int]:
-    """A stable key per event id of a page of (position, event): `hash` of the id's
-    bytes read as one int, all in C. Equal ids give equal keys in every process;
-    two different ids share one with odds of about 2**-61 (then the exact rare path
-    runs for nothing)."""
-    return map(
-        hash,
-        map(int.from_bytes, map(str.encode, map(_EVENT_ID, map(_SECOND, page))), repeat(_LITTLE)),
+_BIG: Final[Literal["big"]] = "big"
+_PREFIX: Final = itemgetter(slice(0, 7))
+IdKey = tuple[int, int]
+
+
+def _id_keys(page: Iterable[tuple[int, Any]]) -> list[IdKey]:
+    """A stable key per event id of a page of (position, event), all in C: the id's
+    first 7 bytes as an int (recent UUIDv7s share them: their index entries sit
+    side by side, so a catch-up's inserts touch few pages), and `hash` of all its
+    bytes read as one int. Equal ids give equal keys in every process; two
+    different ids share one with odds of about 2**-61 (then `_settle` leaves them
+    be)."""
+    encoded = list(map(str.encode, map(_EVENT_ID, map(_SECOND, page))))
+    return list(
+        zip(
+            map(int.from_bytes, map(_PREFIX, encoded), repeat(_BIG)),
+            map(hash, map(int.from_bytes, encoded, repeat(_LITTLE))),
+            strict=True,
+        )
     )
 
 
@@ -533,11 +546,12 @@ class Projector:
             return False
         self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (pairs[-1][0],))
         pairs = [pe for pe in pairs if not isinstance(pe[1], OpaqueEvent)]
-        keys = list(_id_keys(pairs))
+        keys = _id_keys(pairs)
         positions = [p for p, _ in pairs]
         before = self.db.total_changes
         self.db.executemany(
-            "INSERT OR IGNORE INTO view_key VALUES (?, ?)", zip(keys, positions, strict=True)
+            "INSERT OR IGNORE INTO view_key VALUES (?, ?, ?)",
+            ((*k, p) for k, p in zip(keys, positions, strict=True)),
         )
         clash = self.db.total_changes - before != len(keys)
         return clash and not bulk and self._settle(keys, positions)
@@ -551,49 +565,52 @@ class Projector:
         except sqlite3.IntegrityError:
             pass
         clashes = self.db.execute(
-            "SELECT key, position FROM view_key WHERE key IN "
-            "(SELECT key FROM view_key GROUP BY key HAVING COUNT(*) > 1) ORDER BY key, position"
+            "SELECT prefix, key, position FROM view_key WHERE (prefix, key) IN "
+            "(SELECT prefix, key FROM view_key GROUP BY prefix, key HAVING COUNT(*) > 1) "
+            "ORDER BY prefix, key, position"
         ).fetchall()
-        by_key: dict[int, list[int]] = defaultdict(list)
-        for key_, position in clashes:
-            by_key[key_].append(position)
+        by_key: dict[IdKey, list[int]] = defaultdict(list)
+        for prefix, key_, position in clashes:
+            by_key[prefix, key_].append(position)
         found = False
-        for key_, positions in by_key.items():
+        for id_key, positions in by_key.items():
             first, rest = positions[0], positions[1:]
-            self.db.execute("DELETE FROM view_key WHERE key = ? AND position != ?", (key_, first))
+            self.db.execute(
+                "DELETE FROM view_key WHERE prefix = ? AND key = ? AND position != ?",
+                (*id_key, first),
+            )
             for position in rest:
-                found |= self._settle([key_], [position])
+                found |= self._settle([id_key], [position])
         self.db.execute(_KEY_INDEX)
         return found
 
-    def _settle(self, keys: list[int], positions: list[int]) -> bool:
+    def _settle(self, keys: list[IdKey], positions: list[int]) -> bool:
         """For each new event whose key was held by another: if both ids are equal,
         keep the one with the least `(device_id, seq)` in `view_key` and record the
         other in `view_inert` (two ids sharing a key, odds about 2**-61, are left be).
         Returns whether any twin was found."""
-        held: dict[int, int] = {}
-        wanted = sorted(set(keys))
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            held.update(
-                self.db.execute(f"SELECT key, position FROM view_key WHERE key IN ({marks})", chunk)
-            )
+        held: dict[IdKey, int] = {}
+        for id_key in set(keys):
+            (held[id_key],) = self.db.execute(
+                "SELECT position FROM view_key WHERE prefix = ? AND key = ?", id_key
+            ).fetchone()
         found = False
-        for key_, position in zip(keys, positions, strict=True):
-            if held[key_] == position:
+        for id_key, position in zip(keys, positions, strict=True):
+            if held[id_key] == position:
                 continue
             rows = self.db.execute(
                 "SELECT rowid, originator_id, originator_version, state FROM stored_events "
                 "WHERE rowid IN (?, ?)",
-                (held[key_], position),
+                (held[id_key], position),
             ).fetchall()
             ids = {int(r[0]): _ENVELOPE.decode(r[3]).event_id for r in rows}
-            if len(ids) < 2 or ids[held[key_]] != ids[position]:
+            if len(ids) < 2 or ids[held[id_key]] != ids[position]:
                 continue
             first, second = sorted((str(r[1]), int(r[2]), int(r[0])) for r in rows)
-            held[key_] = first[2]
-            self.db.execute("UPDATE view_key SET position = ? WHERE key = ?", (first[2], key_))
+            held[id_key] = first[2]
+            self.db.execute(
+                "UPDATE view_key SET position = ? WHERE prefix = ? AND key = ?", (first[2], *id_key)
+            )
             self.db.execute("INSERT OR IGNORE INTO view_inert VALUES (?)", (second[2],))
             found = True
         return found
