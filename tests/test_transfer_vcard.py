@@ -204,6 +204,7 @@ REFUSALS = {
     "unclosed.vcf": (9, "never closed"),
     "garbage_line.vcf": (8, "this line lost its property name"),
     "bad_email.vcf": (6, "not an email address"),
+    "bad_phone.vcf": (6, "'Bob Stone': not a phone number: 'ask his sister'"),
     "bad_quoted_printable.vcf": (5, "can't decode"),
     "calendar.vcf": (1, "not a vCard"),
     "stray_end.vcf": (5, "never opened"),
