@@ -309,6 +309,7 @@ def test_a_compact_fold_refuses_a_retraction_not_announced_up_front() -> None:
     a = h.contact("Ann")
     give = h.add(GiveMade, 1, contact_id=a, what="x", weight=3)
     retraction = h.add(EventRetracted, 2, target_id=give.event_id, reason="no")
+    assert isinstance(retraction, EventRetracted)
     fold = Fold(keep_events=False)
     with pytest.raises(ValueError, match="up front"):
         fold.extend(enumerate(h.events, 1), once=True)

@@ -129,7 +129,7 @@ class Device:
 
 def stored_set(log: EventLog) -> tuple[set[tuple[str, int, bytes]], int]:
     """The (device, seq, bytes) of every event held, and how many rows hold them."""
-    rows = []
+    rows: list[tuple[str, int, bytes]] = []
     after = 0
     while True:
         page = log.store.notifications(after, 1000)

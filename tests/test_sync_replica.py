@@ -255,6 +255,7 @@ def test_http_5xx_and_429_are_transient() -> None:
 def _token(replica: Replica) -> str:
     transport = replica.transport
     assert isinstance(transport, HttpTransport)
+    assert transport.token is not None  # an enrolled replica always holds its device token
     return transport.token
 
 
