@@ -17,6 +17,12 @@ Where the views live (`ViewSource`):
   after a successful push reflect it on every worker. Mirrors are disposable
   caches, deleted when the worker stops.
 
+Per-owner read state (the mirror, the contact listing folded at a log position)
+is kept for at most `max_open_owners` owners, and a read leases its owner's log
+and state until its answer is built, so neither is closed under it (ADR 0073).
+The contact listing is the one read not in the persisted views: it is folded
+from the log (`core.state.State`), once per log position.
+
 Dates: `as_of=YYYY-MM-DD`, by default today in UTC (the server knows no
 device's time zone; a client that cares passes its own local date).
 """

@@ -8,7 +8,8 @@ merge logic under test is the logic that serves.
 Storage (ADR 0032): `DATA/accounts.db` for owners, devices and token hashes;
 `DATA/owners/<owner id>.db`, one event log per owner. A device can only ever
 reach the log of the owner its token belongs to, because the log is chosen from
-the authenticated device, never from the request.
+the authenticated device, never from the request. At most `max_open_owners`
+owners' logs stay open, each leased by the requests using it (ADR 0073).
 """
 
 from __future__ import annotations
