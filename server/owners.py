@@ -112,6 +112,19 @@ class OwnerCache(Generic[V]):
         self._close_all(self._take_excess())
         return lease
 
+    def peek(self, owner_id: str) -> Lease[V] | None:
+        """A lease on the owner's value if it is open now, else None (nothing opened).
+
+        For background reads (a stream's head poll) that must neither reopen a
+        closed owner nor count as its use: the owner keeps its place in the order.
+        """
+        with self._lock:
+            entry = self._entries.get(owner_id)
+            if entry is None or entry.value is None or self._closed:
+                return None
+            entry.leases += 1
+            return Lease(self, owner_id, entry, entry.value)
+
     def open_owners(self) -> list[str]:
         """Owners with an open (or opening) value, least recently used first."""
         with self._lock:

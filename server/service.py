@@ -191,9 +191,38 @@ class SyncService:
         return self.config.data / "owners" / f"{owner_id}.db"
 
     def position(self, owner_id: str) -> int:
-        """The owner's log head (highest position), read now."""
-        with self.log(owner_id) as log:
+        """The owner's log head (highest position), read now.
+
+        Streams poll this for every watched owner several times a second, so an
+        owner that is not open is not opened for it (that would close and reopen
+        logs at every poll once more owners are watched than stay open): its
+        head is read with one statement instead.
+        """
+        lease = self._owners.peek(owner_id)
+        if lease is not None:
+            with lease as owner:
+                return owner.log.position()
+        head = self._closed_head(owner_id)
+        if head is not None:
+            return head
+        with self.log(owner_id) as log:  # no log yet: create it, as a request would
             return log.position()
+
+    def _closed_head(self, owner_id: str) -> int | None:
+        """The head of an owner's log without opening it (None if it does not exist)."""
+        if self.pg is not None:
+            return self.pg.head(owner_id)
+        try:
+            conn = sqlite3.connect(f"{self.path(owner_id).resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return None
+        try:
+            row = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+        return int(row[0] or 0)
 
     # -- enrollment and devices ----------------------------------------------------
 

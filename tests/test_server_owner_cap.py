@@ -120,6 +120,20 @@ class CacheMachine(RuleBasedStateMachine):
         lease.value.in_use += 1
         self.leases.append(lease)
 
+    @rule(owner=st.sampled_from(OWNERS))
+    def peek(self, owner: str) -> None:
+        """A background read: leases an open owner, never opens or reorders one."""
+        before = {v.owner: v for v in self.ledger.still_open()}
+        order = self.cache.open_owners()
+        lease = self.cache.peek(owner)
+        assert self.cache.open_owners() == order
+        if owner not in before:
+            assert lease is None
+            return
+        assert lease is not None and lease.value is before[owner]
+        lease.value.in_use += 1
+        self.leases.append(lease)
+
     @precondition(lambda self: bool(self.leases))
     @rule(k=st.integers(0, 100))
     def release(self, k: int) -> None:
@@ -256,6 +270,10 @@ def test_more_owners_than_the_cap_sync_and_read_correctly(
             assert len(server.service.open_owners()) <= 2
         assert server.service.open_owners() == [people[-2].owner_id, people[-1].owner_id]
     check_everyone(server.service, people)
+    # A stream's head poll reads a closed owner's head without reopening it.
+    first = people[0]
+    assert server.service.position(first.owner_id) == first.phone.log.position()
+    assert server.service.open_owners() == [people[-2].owner_id, people[-1].owner_id]
     for person in people:  # reads reopen closed logs too, and see only their owner's
         listing = httpx.get(
             f"{server.url}/v1/contacts", headers={"Authorization": f"Bearer {person.token}"}
@@ -451,6 +469,12 @@ def test_mirrors_beyond_the_cap_are_reopened_and_caught_up(tmp_path: Path) -> No
                 assert mirrored == [e.event_id for e in upto]
                 assert msgspec.json.encode(rows) == expected_listing(upto, include_all=True)
                 assert source.open_owners() == [owner_id] == service.open_owners()
+        for owner_id in owners[:-1]:  # heads of closed owners, read without opening them
+            assert service.position(owner_id) == len(events[owner_id])
+        assert service.open_owners() == [owners[-1]]
+        fresh = service.accounts.add_owner("fresh")[0].owner_id
+        assert service.position(fresh) == 0  # no schema yet: opened (created) as usual
+        assert service.open_owners() == [fresh]
     finally:
         source.close()
         service.close()
