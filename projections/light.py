@@ -32,7 +32,7 @@ V1 = Literal[1]
 Offset = Annotated[int, Meta(ge=-1080, le=1080)]
 
 
-class _Light(Struct, frozen=True, kw_only=True, gc=False):
+class _Light(Struct, frozen=True, kw_only=True, gc=False, tag_field="type"):
     event_id: Id
     v: V1 = 1
 
@@ -47,34 +47,34 @@ class _Weighted(_Dated, frozen=True, kw_only=True, gc=False):
     weight: Weight = 1
 
 
-class LightInteraction(_Dated, frozen=True, kw_only=True, gc=False):
+class LightInteraction(_Dated, frozen=True, kw_only=True, gc=False, tag="InteractionLogged"):
     """An `InteractionLogged` as the fold sees it."""
 
     contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
 
 
-class LightGive(_Weighted, frozen=True, kw_only=True, gc=False):
+class LightGive(_Weighted, frozen=True, kw_only=True, gc=False, tag="GiveMade"):
     """A `GiveMade` as the fold sees it."""
 
 
-class LightAsk(_Weighted, frozen=True, kw_only=True, gc=False):
+class LightAsk(_Weighted, frozen=True, kw_only=True, gc=False, tag="AskMade"):
     """An `AskMade` as the fold sees it (kept in `Fold.asks`: its contact, its id)."""
 
 
-class LightIntroduction(_Dated, frozen=True, kw_only=True, gc=False):
+class LightIntroduction(_Dated, frozen=True, kw_only=True, gc=False, tag="IntroductionMade"):
     """An `IntroductionMade` as the fold sees it (a give to both contacts)."""
 
     contact_ids: tuple[Id, Id]
     weight: Weight = 1
 
 
-class LightNote(_Light, frozen=True, kw_only=True, gc=False):
+class LightNote(_Light, frozen=True, kw_only=True, gc=False, tag="NoteAdded"):
     """A `NoteAdded` as the fold sees it (filed, never a touch)."""
 
     contact_id: Id
 
 
-class LightResolution(_Light, frozen=True, kw_only=True, gc=False):
+class LightResolution(_Light, frozen=True, kw_only=True, gc=False, tag="AskResolved"):
     """An `AskResolved` as the fold sees it: what an ask's outcome needs (the LWW
     key `(hlc, event_id)` and the outcome)."""
 

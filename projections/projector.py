@@ -44,7 +44,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Union
 
 import msgspec
 
@@ -204,23 +204,22 @@ _ONE_VERSION: Final = (
     next(iter(set(SCHEMA_VERSION.values()))) if len(set(SCHEMA_VERSION.values())) == 1 else None
 )
 _DECODERS: Final = {name: msgspec.msgpack.Decoder(cls) for name, cls in TYPE_BY_NAME.items()}
-#: A rebuild's decoders: light Structs for the commonest types (see `.light`).
-REBUILD_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
-    **_DECODERS,
-    **{name: msgspec.msgpack.Decoder(cls) for name, cls in LIGHT.items()},
-}
+#: A rebuild's decoder: one tagged union of light Structs for the commonest types
+#: (see `.light`) and full ones for the rest. It reads each row's type from the
+#: event's own tag, so a rebuild selects no `topic` column: one Python string and
+#: one dictionary lookup fewer per row (a quarter of the time spent fetching).
+REBUILD_DECODER: Final = msgspec.msgpack.Decoder(
+    Union[  # noqa: UP007 - a union built from a tuple of classes
+        tuple(LIGHT.get(name, cls) for name, cls in TYPE_BY_NAME.items())
+    ]
+)
 
 
-def _decode_rows(
-    rows: list[tuple[int, str, bytes]],
-    decoders: dict[str, msgspec.msgpack.Decoder[Any]] = _DECODERS,
-) -> list[tuple[int, Event | OpaqueEvent]]:
+def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | OpaqueEvent]]:
     """Decode stored rows: per-type msgspec decoders in one comprehension (the fast
     path, nearly every page); `codec.decode` (upcasting, opaque types) for any row
-    of an unknown type, an invalid body, or an older schema version.
-
-    A rebuild passes `REBUILD_DECODERS` (light Structs, which refuse other schema
-    versions themselves: a page holding one is decoded in full)."""
+    of an unknown type, an invalid body, or an older schema version."""
+    decoders = _DECODERS
     try:
         out: list[tuple[int, Event | OpaqueEvent]] = [
             (p, decoders[t].decode(s)) for p, t, s in rows
@@ -368,22 +367,64 @@ class Projector:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if self._log_exists():
-                cursor = self.db.execute(
-                    "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
-                )
-                while rows := cursor.fetchmany(PAGE):
-                    fold.extend(_decode_rows(rows, REBUILD_DECODERS), once=True)
-                    done += len(rows)
-                    last = rows[-1][0]
-                    if progress is not None:
-                        progress(done, head)
+            for page in self._rebuild_pages(head):
+                fold.extend(page, once=True)
+                done += len(page)
+                last = page[-1][0]
+                if progress is not None:
+                    progress(done, head)
             self._write_all(fold)
         finally:
             if collecting:
                 gc.enable()
         self._set_position(last)
         return done
+
+    def _rebuild_pages(self, head: int) -> Iterator[list[tuple[int, Any]]]:
+        """The whole log up to `head` in decoded pages of (position, event), for a rebuild.
+
+        Positions are rowids, and the log never deletes, so a range of rowids is
+        nearly always dense: a page is then read as `state` alone and its positions
+        are the range itself (an integer column fewer to fetch per row, a fifth of
+        the fetch). A range with a hole is read again with its rowids.
+        """
+        if not self._log_exists():
+            return
+        dense = "SELECT state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+        sparse = "SELECT rowid, state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+        low = 1
+        while low <= head:
+            high = min(low + PAGE - 1, head)
+            states: list[tuple[Any, ...]] = self.db.execute(dense, (low, high)).fetchall()
+            if len(states) == high - low + 1:
+                positions: Sequence[int] = range(low, high + 1)
+            else:
+                rows = self.db.execute(sparse, (low, high)).fetchall()
+                positions, states = [r[0] for r in rows], [r[1:] for r in rows]
+            if states:
+                yield self._decode_light(positions, states)
+            low = high + 1
+
+    def _decode_light(
+        self, positions: Sequence[int], states: list[tuple[Any, ...]]
+    ) -> list[tuple[int, Any]]:
+        """A rebuild's page, decoded by `REBUILD_DECODER`; a page it refuses (a type
+        this build does not know, another schema version, a broken row) is read
+        again with its topics and decoded in full, as `scan` decodes."""
+        decode = REBUILD_DECODER.decode
+        try:
+            out = [(p, decode(row[0])) for p, row in zip(positions, states, strict=True)]
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        else:
+            if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
+                return out
+        full = self.db.execute(
+            "SELECT rowid, topic, state FROM stored_events WHERE rowid BETWEEN ? AND ? "
+            "ORDER BY rowid",
+            (positions[0], positions[-1]),
+        ).fetchall()
+        return _decode_rows(full)
 
     def _retracted_ids(self) -> set[str]:
         """Targets of every retraction in the log: one cheap pass before a rebuild,

@@ -315,3 +315,68 @@ def test_a_compact_fold_refuses_a_retraction_not_announced_up_front() -> None:
     announced = Fold(keep_events=False, retracted={retraction.target_id})
     announced.extend(enumerate(h.events, 1), once=True)
     assert views.summaries(announced) == views.summaries(Fold(h.events))
+
+
+def test_a_rebuild_reads_rows_of_newer_versions_as_opaque(log_path: str) -> None:
+    """A rebuild decodes by each row's own tag; a row it cannot take at face value
+    (a newer version of a light type or of a full one) makes it read that page with
+    topics and decode it in full: such events are kept opaque and ignored."""
+    import msgspec
+
+    h = History()
+    a = h.contact("Ann")
+    h.add(GiveMade, 1, contact_id=a, what="x", weight=2)
+    ingest(log_path, h.events)
+    with Projector(log_path) as p:
+        p.rebuild()
+    before = summaries(log_path)
+    give, added = h.events[1], h.events[0]
+    newer = [
+        msgspec.structs.replace(give, event_id="g2", device_id="d9", seq=1, v=2, weight=5),
+        msgspec.structs.replace(added, event_id="c2", device_id="d9", seq=2, v=2, name="Zed"),
+    ]
+    ingest(log_path, newer)
+    with Projector(log_path) as p:
+        assert p.rebuild() == 4
+    assert summaries(log_path) == before
+
+
+def test_a_rebuild_reads_a_log_whose_positions_have_holes(log_path: str) -> None:
+    """Positions are rowids: a page whose rowid range is not dense is read with its
+    rowids, so every event is filed at its own position and none is shifted."""
+    import sqlite3
+
+    from core.events import contacts_of
+    from projections import projector
+
+    h = History()
+    ann, bob = h.contact("Ann"), h.contact("Bob")
+    for day in range(1, 12):
+        h.add(GiveMade, day, contact_id=ann if day % 2 else bob, what="x", weight=1 + day % 5)
+    ingest(log_path, h.events)
+    db = sqlite3.connect(log_path)
+    db.execute("DELETE FROM stored_events WHERE rowid = 5")  # a hole no append makes
+    db.commit()
+    db.close()
+    kept = [e for i, e in enumerate(h.events, start=1) if i != 5]
+    for page in (3, 4, 100):  # holes at a page's start, middle and end
+        original = projector.PAGE
+        projector.PAGE = page
+        try:
+            with Projector(log_path) as p:
+                assert p.rebuild() == len(kept)
+                fetched = p.fetch(range(1, len(h.events) + 1))
+        finally:
+            projector.PAGE = original
+        assert summaries(log_path) == views.summaries(Fold(kept))
+        assert [position for position, _ in fetched] == [i for i in range(1, 14) if i != 5]
+        db = sqlite3.connect(log_path)
+        filed = {
+            contact: sorted(projector.unpack(blob))
+            for contact, blob in db.execute("SELECT contact_id, positions FROM view_index")
+        }
+        db.close()
+        by_position = dict(fetched)
+        for contact, positions in filed.items():
+            named = [p for p, e in by_position.items() if contact in contacts_of(e)]
+            assert positions == named
