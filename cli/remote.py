@@ -22,6 +22,7 @@ import msgspec
 
 from core.clock import MAX_DRIFT_MS
 from core.errors import ValidationError
+from server.owners import MAX_OPEN_OWNERS
 from sync import remote as remotes
 
 from .home import Home
@@ -71,8 +72,22 @@ _database_url = click.option(
 @click.option(
     "--workers", default=1, show_default=True, type=int, help="Worker processes (PostgreSQL)."
 )
+@click.option(
+    "--max-open-owners",
+    envvar="RECIP_MAX_OPEN_OWNERS",
+    default=MAX_OPEN_OWNERS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Owners whose logs stay open at once (per worker); idle ones beyond are closed.",
+)
 def serve(
-    host: str, port: int, data: str, max_body: int, database_url: str | None, workers: int
+    host: str,
+    port: int,
+    data: str,
+    max_body: int,
+    database_url: str | None,
+    workers: int,
+    max_open_owners: int,
 ) -> None:
     """Run the sync server."""
     from server.asgi import serve as run
@@ -85,7 +100,12 @@ def serve(
 
         where = f"PostgreSQL {redact(database_url)}, {workers} worker(s)"
     click.echo(f"recip sync server on http://{host}:{port} ({where})", err=True)
-    config = ServerConfig(data=Path(data), max_body=max_body, database_url=database_url)
+    config = ServerConfig(
+        data=Path(data),
+        max_body=max_body,
+        database_url=database_url,
+        max_open_owners=max_open_owners,
+    )
     run(config, host, port, workers)
 
 

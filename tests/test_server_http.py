@@ -75,7 +75,8 @@ class Server:
         )
 
     def held(self, owner_id: str) -> list[str]:
-        return [e.event_id for e in self.service.log(owner_id).events()]
+        with self.service.log(owner_id) as log:
+            return [e.event_id for e in log.events()]
 
 
 @pytest.fixture
