@@ -18,7 +18,7 @@ import itertools
 import random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,7 +34,7 @@ from starlette.testclient import TestClient
 
 import server.read_api
 from core import commands
-from core.events import ContactAdded, Event
+from core.events import ContactAdded, Event, OpaqueEvent
 from core.ids import new_id
 from core.log import EventLog
 from core.state import State
@@ -241,7 +241,8 @@ def capped(tmp_path: Path) -> Iterator[tuple[BackgroundServer, list[Person]]]:
             reply = enroll(url, token, device_id, name)
             log = EventLog(open_store(str(tmp_path / f"{i}-{name}.db")), device_id)
             replicas.append(Replica(log, HttpTransport(url, reply.device_token), reply.owner_id))
-        people.append(Person(replicas[0].upstream, reply.device_token, *replicas))
+        laptop, phone = replicas
+        people.append(Person(laptop.upstream, reply.device_token, laptop, phone))
     yield server, people
     for person in people:
         for replica in (person.laptop, person.phone):
@@ -341,7 +342,7 @@ def test_max_open_owners_reaches_the_service_from_the_cli(
 # -- the contact listing -----------------------------------------------------------------
 
 
-def expected_listing(events: list[Event], *, include_all: bool) -> bytes:
+def expected_listing(events: Sequence[Event | OpaqueEvent], *, include_all: bool) -> bytes:
     """What the endpoint answered before the cache: a fold from scratch, encoded."""
     return msgspec.json.encode(contact_rows(State(events), include_all=include_all))
 
@@ -418,7 +419,8 @@ def test_repeated_listing_of_an_unchanged_log_does_no_fold(
             def listing(include_all: bool) -> bytes:
                 answer = client.get("/v1/contacts", params={"all": str(include_all)}, headers=auth)
                 assert answer.status_code == 200, answer.text
-                return answer.content
+                content: bytes = answer.content
+                return content
 
             laptop.append([commands.add_contact(NOW, n) for n in ("Ann", "bob", "Cy")])
             replica.sync()
