@@ -23,9 +23,11 @@ Steps, all in the same run:
 
 Each measurement runs in a fresh child process, which reports its own wall and
 CPU time and peak RSS (`resource.getrusage`), so one measurement's memory never
-inflates another's. The CPU-time ratio of the rebuild is reported beside the
-wall-clock one because on a shared machine other processes slow the longer run
-more. Target: rebuild >= 0.4x the baseline's events/s, peak RSS < 1 GB.
+inflates another's. A rebuild of this size runs a helper process beside it
+(`projections.projector.TouchFolder`): its CPU time is counted in the rebuild's,
+and its peak RSS added to the rebuild's (an upper bound). The CPU-time ratio is
+the total work, beside the wall-clock one the target is on. Target: rebuild >=
+0.4x the baseline's events/s (wall clock), peak RSS < 1 GB.
 """
 
 from __future__ import annotations
@@ -68,7 +70,17 @@ def _fill(path: str, events: int) -> None:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak RSS of this process plus that of its largest child (a rebuild's helper
+    process runs beside it): an upper bound of the measurement's peak."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 #: (wall seconds, CPU seconds, events) of one measured run.
@@ -92,9 +104,9 @@ def _baseline(path: str) -> Measured:
 
 def _rebuild(path: str) -> Measured:
     with Projector(path) as projector:
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu = time.perf_counter(), _cpu()
         count = projector.rebuild()
-        return time.perf_counter() - start, time.process_time() - cpu, count
+        return time.perf_counter() - start, _cpu() - cpu, count
 
 
 def _catch_up(path: str) -> Measured:
@@ -232,7 +244,7 @@ def replay(
             },
             [
                 Comparison("rebuild all views vs raw read", ours, base, target=0.4),
-                Comparison("same, CPU time (robust to load)", ours_cpu, base_cpu, target=0.4),
+                Comparison("same, CPU time of all processes", ours_cpu, base_cpu),
                 Comparison("replay 3 rules, one instant, per rule vs raw read", scoring, base),
             ],
             [

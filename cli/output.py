@@ -101,6 +101,11 @@ def recorded_time(hlc: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+def count_of(n: int, noun: str) -> str:
+    """`1 contact`, `2 contacts`: a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def listing(values: Sequence[str]) -> str:
     """A list of values in one cell."""
     return ", ".join(values)

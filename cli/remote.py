@@ -22,6 +22,7 @@ import msgspec
 
 from core.clock import MAX_DRIFT_MS
 from core.errors import ValidationError
+from server.owners import MAX_OPEN_OWNERS
 from sync import remote as remotes
 
 from .home import Home
@@ -71,8 +72,22 @@ _database_url = click.option(
 @click.option(
     "--workers", default=1, show_default=True, type=int, help="Worker processes (PostgreSQL)."
 )
+@click.option(
+    "--max-open-owners",
+    envvar="RECIP_MAX_OPEN_OWNERS",
+    default=MAX_OPEN_OWNERS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Owners whose logs stay open at once (per worker); idle ones beyond are closed.",
+)
 def serve(
-    host: str, port: int, data: str, max_body: int, database_url: str | None, workers: int
+    host: str,
+    port: int,
+    data: str,
+    max_body: int,
+    database_url: str | None,
+    workers: int,
+    max_open_owners: int,
 ) -> None:
     """Run the sync server."""
     from server.asgi import serve as run
@@ -85,7 +100,12 @@ def serve(
 
         where = f"PostgreSQL {redact(database_url)}, {workers} worker(s)"
     click.echo(f"recip sync server on http://{host}:{port} ({where})", err=True)
-    config = ServerConfig(data=Path(data), max_body=max_body, database_url=database_url)
+    config = ServerConfig(
+        data=Path(data),
+        max_body=max_body,
+        database_url=database_url,
+        max_open_owners=max_open_owners,
+    )
     run(config, host, port, workers)
 
 
@@ -187,14 +207,40 @@ def remote_devices(home: Home, as_json: bool) -> None:
 
 @remote.command("revoke")
 @click.argument("device")
+@click.option(
+    "--this-device",
+    is_flag=True,
+    help="Confirm that DEVICE is the device you are running this on (retiring it).",
+)
 @click.pass_obj
-def remote_revoke(home: Home, device: str) -> None:
-    """Revoke a device (by id, id prefix or name): it is refused at once."""
+def remote_revoke(home: Home, device: str, this_device: bool) -> None:
+    """Revoke a device (by id, id prefix or name): the server refuses it at once, for good.
+
+    A revoked device cannot sync or enroll again. Revoking a device already
+    revoked is refused (exit 1) and says when it was revoked. The device you run
+    this on is refused unless you pass --this-device: revoking it ends its own
+    syncing, so it is usually done from another device (a lost phone from the
+    laptop); --this-device is for retiring the machine you are on.
+    """
     from sync import http
+    from sync.protocol import find_device
 
     config = remotes.load(home.path)
-    info = http.revoke(config.url, config.device_token, device)
-    click.echo(f"revoked {info.device_id} ({info.name})")
+    target = find_device(http.list_devices(config.url, config.device_token), device)
+    label = f"device {target.device_id} ({target.name})"
+    if target.revoked_at is not None:
+        raise ValidationError(f"{label} was already revoked on {_when(target.revoked_at)}")
+    is_this = target.device_id == config.device_id
+    if is_this and not this_device:
+        raise ValidationError(
+            f"{label} is this device: revoking it ends its syncing for good; "
+            "revoke it from another device, or pass --this-device to retire this one"
+        )
+    if this_device and not is_this:
+        raise ValidationError(f"--this-device given, but {label} is not this device")
+    info = http.revoke(config.url, config.device_token, target.device_id)
+    suffix = ", this device: it can no longer sync" if is_this else ""
+    click.echo(f"revoked {info.device_id} ({info.name}){suffix}")
 
 
 @click.command("sync")

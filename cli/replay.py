@@ -37,7 +37,7 @@ from projections.scoring.source import read_log
 
 from .context import current_now
 from .home import Home
-from .output import Column, print_json, print_table
+from .output import Column, count_of, print_json, print_table
 
 #: Rule errors shown on stderr before summarising the rest (all are in --json).
 SHOWN_ERRORS = 20
@@ -191,7 +191,8 @@ def _flags(contact: ContactScores) -> int:
 def _show_instant(report: InstantReport, show_all: bool) -> None:
     labels = [r.label for r in report.rules]
     counts = ", ".join(f"{label} {report.cold_counts[label]}" for label in labels)
-    _say(f"Replay as of {report.as_of}: {len(report.contacts)} contacts; cold: {counts}")
+    scored = count_of(len(report.contacts), "contact")
+    _say(f"Replay as of {report.as_of}: {scored}; cold: {counts}")
     first = labels[0]
 
     def urgency(c: ContactScores) -> tuple[int, float, str, str]:

@@ -32,6 +32,7 @@ from projections.transfer.errors import FileRefused, decode_text
 from projections.views import ColdRow, LedgerRow
 
 from .context import home_of, open_session
+from .output import count_of
 from .views import _as_of, as_of_option  # the same dates as `recip ledger` / `recip cold`
 
 FORMATS: Final = ("jsonl", "vcard", "csv")
@@ -255,7 +256,7 @@ def _import_log(log: EventLog, data: bytes, file: str) -> None:
 
 def _report(plan: ContactImport, file: str, *, dry_run: bool) -> None:
     verb = "would add" if dry_run else "added"
-    click.echo(f"{verb} {len(plan.drafts)} contacts from {file}")
+    click.echo(f"{verb} {count_of(len(plan.drafts), 'contact')} from {file}")
     for line, name, contact_id in plan.already:
         click.echo(f"  line {line}: {name!r} already imported (contact {contact_id})")
     for line, first in plan.repeated:

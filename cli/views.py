@@ -21,7 +21,7 @@ from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry, date_of,
 
 from .context import current_now
 from .home import Home
-from .output import console, print_json
+from .output import console, count_of, print_json
 
 if TYPE_CHECKING:  # rich, the query layer and the generator load only when a command runs
     from rich.console import Console
@@ -106,7 +106,7 @@ def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) ->
 def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> Table:
     from rich.table import Table
 
-    table = Table(title=f"{title} ({len(rows)} contacts)", title_justify="left")
+    table = Table(title=f"{title} ({count_of(len(rows), 'contact')})", title_justify="left")
     for name, justify in (
         ("Contact", "left"),
         ("Gives", "right"),

@@ -54,6 +54,10 @@ FUTURE_GRACE_MS: Final = 60_000
 _EARLIEST_MS: Final = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
 EventT = TypeVar("EventT", bound=Event)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+#: A phone number needs this many digits; letters and punctuation are left alone,
+#: so vanity numbers (`1-800-FLOWERS`) and extensions (`... ext. 12`) are kept as
+#: written, while a word typed into the phone field (`abc`, `n/a`) is refused.
+PHONE_MIN_DIGITS: Final = 3
 
 
 class Now:
@@ -250,6 +254,16 @@ def _emails(emails: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _phones(phones: Sequence[str]) -> tuple[str, ...]:
+    out = _strings(phones, "phone")
+    for phone in out:
+        if sum(ch.isdecimal() for ch in phone) < PHONE_MIN_DIGITS:
+            raise ValidationError(
+                f"not a phone number: {phone!r} (it needs at least {PHONE_MIN_DIGITS} digits)"
+            )
+    return out
+
+
 def _strings(values: Sequence[str], what: str) -> tuple[str, ...]:
     out = []
     for value in values:
@@ -302,7 +316,7 @@ def add_contact(
             **_envelope(now, when),
             name=_name(name),
             emails=_emails(emails),
-            phones=_strings(phones, "phone"),
+            phones=_phones(phones),
             org=(org.strip() or None) if org else None,
             tags=_strings(tags, "tag"),
             circle=_choice(circle, CIRCLES, "circle"),
@@ -333,7 +347,7 @@ def edit_contact(
     if emails is not None:
         changes["emails"] = _emails(emails)
     if phones is not None:
-        changes["phones"] = _strings(phones, "phone")
+        changes["phones"] = _phones(phones)
     if org is not None:
         changes["org"] = org.strip() or None
     if tags is not None:

@@ -272,6 +272,12 @@ class Fold(State):
                 )
                 self.about[contact_id] = about
 
+    def changed(self) -> None:
+        """Forget what was resolved: facts were added from outside `apply`/`extend`
+        (a rebuild merging another process's filings)."""
+        self._cache.clear()
+        self._groups = None
+
     # -- handlers: each records what State records, plus the per-contact facts -------
 
     def _file(self, contact_id: str, e: Event, code: int = NOT_A_TOUCH) -> None:

@@ -48,21 +48,18 @@ Kept across rebuilds (they depend on the log alone, not on what views mean):
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import itertools
+import multiprocessing
 import sqlite3
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import (
-    Callable,
-    Collection,
-    Iterable,
-    Iterator,
-    MutableSequence,
-    Sequence,
-)
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from multiprocessing.connection import Connection
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, Final, Literal, Union
@@ -303,6 +300,173 @@ def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | 
     return out
 
 
+#: Rows whose events only file entries under their contacts (no `State` facts):
+#: the part of a rebuild a second process can fold (`TouchFolder`).
+_IN_TOUCH: Final = "topic IN ('InteractionLogged', 'GiveMade', 'NoteAdded', 'IntroductionMade')"
+#: Logs of at least this many rows rebuild in two processes.
+PARALLEL_ABOVE: Final = 200_000
+#: The share of the log's rows (from the start) the rebuilding process folds in
+#: full; of the rest it folds only what is not a touch (about a fifth), while a
+#: second process folds their touches. Balanced for the sample history, where
+#: touches are four fifths of the events, counting the second process's start.
+PARENT_SHARE: Final = 0.33
+
+
+def dense_pages(db: sqlite3.Connection, head: int) -> Iterator[list[tuple[int, Any]]]:
+    """Every row up to `head` in decoded pages of (position, event), for a rebuild.
+
+    Positions are rowids, and the log never deletes, so a range of rowids is
+    nearly always dense: a page is then read as `state` alone and its positions
+    are the range itself (an integer column fewer to fetch per row, a fifth of the
+    fetch). A range with a hole is read again with its rowids.
+    """
+    dense = "SELECT state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+    sparse = "SELECT rowid, state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+    low = 1
+    while low <= head:
+        high = min(low + PAGE - 1, head)
+        states: list[tuple[Any, ...]] = db.execute(dense, (low, high)).fetchall()
+        if len(states) == high - low + 1:
+            positions: Sequence[int] = range(low, high + 1)
+        else:
+            rows = db.execute(sparse, (low, high)).fetchall()
+            positions, states = [r[0] for r in rows], [r[1:] for r in rows]
+        if states:
+            yield decode_light(db, positions, states, "")
+        low = high + 1
+
+
+def filtered_pages(
+    db: sqlite3.Connection, after: int, head: int, where: str
+) -> Iterator[list[tuple[int, Any]]]:
+    """The rows in `(after, head]` that satisfy `where`, in decoded pages."""
+    cursor = db.execute(
+        "SELECT rowid, state FROM stored_events WHERE rowid > ? AND rowid <= ? "
+        f"AND {where} ORDER BY rowid",
+        (after, head),
+    )
+    while rows := cursor.fetchmany(PAGE):
+        yield decode_light(db, [r[0] for r in rows], [r[1:] for r in rows], f"AND {where}")
+
+
+def decode_light(
+    db: sqlite3.Connection, positions: Sequence[int], states: list[tuple[Any, ...]], where: str
+) -> list[tuple[int, Any]]:
+    """A rebuild's page, decoded by `REBUILD_DECODER`; a page it refuses (a type
+    this build does not know, another schema version, a broken row) is read again
+    (the same rows: `where` is the page's filter) with topics and decoded in full,
+    as `Projector.scan` decodes."""
+    decode = REBUILD_DECODER.decode
+    try:
+        out = [(p, decode(row[0])) for p, row in zip(positions, states, strict=True)]
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    else:
+        if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
+            return out
+    full = db.execute(
+        f"SELECT rowid, topic, state FROM stored_events WHERE rowid BETWEEN ? AND ? {where} "
+        "ORDER BY rowid",
+        (positions[0], positions[-1]),
+    ).fetchall()
+    return _decode_rows(full)
+
+
+def without(page: list[tuple[int, Any]], inert: Collection[int]) -> list[tuple[int, Any]]:
+    """A page without the inert twins (ADR 0002: a rare case; the page itself if none)."""
+    return [pe for pe in page if pe[0] not in inert] if inert else page
+
+
+class _Filings(msgspec.Struct, frozen=True):
+    """What a `TouchFolder` process sends back: per contact id, the positions and
+    codes it filed (`array("q")` bytes, parallel), and how many rows it read."""
+
+    filed: dict[str, tuple[bytes, bytes]]
+    rows: int
+
+
+class TouchFolder:
+    """A second process folding the touches of a rebuild's later rows.
+
+    Touches (interactions, gives, notes, introductions: four fifths of a typical
+    log) only file entries under their contacts, and the order of a contact's
+    entries carries no meaning (positions and codes are parallel; readers sort),
+    so a process of its own can fold them from its own read-only connection and
+    send back per-contact arrays, which are appended to the rebuilding fold: the
+    same `Fold.extend` code, on rows the rebuilding process does not read. It reads
+    while the rebuild holds the write lock, so it sees exactly the rows up to `head`.
+    Spawned (not forked), so it is safe in a threaded server. If it fails in any
+    way, `merge_into` folds those rows in the rebuilding process instead.
+    """
+
+    def __init__(self, path: str, after: int, head: int) -> None:
+        """Start the process; it waits for `start` (it starts up meanwhile)."""
+        self.after, self.head = after, head
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(
+            target=fold_touches, args=(path, after, head, theirs), daemon=True
+        )
+        self._process.start()
+        theirs.close()  # only the child holds its end now: its exit ends `recv` with EOF
+
+    def start(self, retracted: Collection[str], inert: Collection[int] = ()) -> None:
+        """Let it fold, coding the touches retracted up front and leaving the inert
+        twins out, as the rebuild does."""
+        with contextlib.suppress(OSError):  # if it is gone, `merge_into` folds its rows
+            self._pipe.send_bytes(msgspec.msgpack.encode((sorted(retracted), sorted(inert))))
+
+    def close(self) -> None:
+        """Stop it (a rebuild that failed): it must not outlive the rebuild."""
+        self._pipe.close()
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+    def merge_into(self, fold: Fold, db: sqlite3.Connection, inert: Collection[int] = ()) -> int:
+        """Append the helper's filings to `fold` (or fold its rows here); rows read."""
+        filings: _Filings | None
+        try:
+            filings = msgspec.msgpack.decode(self._pipe.recv_bytes(), type=_Filings)
+        except (EOFError, OSError, msgspec.DecodeError):
+            filings = None
+        finally:
+            self._pipe.close()
+            self._process.join()
+        if filings is None or self._process.exitcode != 0:
+            done = 0
+            for page in filtered_pages(db, self.after, self.head, _IN_TOUCH):
+                fold.extend(without(page, inert), once=True)
+                done += len(page)
+            return done
+        for contact_id, (positions, codes) in filings.filed.items():
+            record = fold.filed[contact_id]
+            record[0].frombytes(positions)
+            record[2].frombytes(codes)
+        fold.changed()
+        return filings.rows
+
+
+def fold_touches(path: str, after: int, head: int, pipe: Connection) -> None:
+    """`TouchFolder`'s process: fold the touch rows of `(after, head]`, send the filings."""
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    gc.disable()
+    try:
+        retracted, inert = msgspec.msgpack.decode(
+            pipe.recv_bytes(), type=tuple[list[str], list[int]]
+        )
+        fold = Fold(keep_events=False, retracted=frozenset(retracted))
+        rows = 0
+        for page in filtered_pages(db, after, head, _IN_TOUCH):
+            fold.extend(without(page, frozenset(inert)), once=True)
+            rows += len(page)
+        filed = {c: (r[0].tobytes(), r[2].tobytes()) for c, r in fold.filed.items()}
+        pipe.send_bytes(msgspec.msgpack.encode(_Filings(filed, rows)))
+    finally:
+        pipe.close()
+        db.close()
+
+
 # -- the projector ---------------------------------------------------------------------------
 
 
@@ -427,86 +591,41 @@ class Projector:
             self.db.execute(sql)
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
         head = self._head()
-        keyed = self._keyed(head)
-        if not keyed:  # the first keys: written unindexed, then indexed at once (cheaper)
-            self.db.execute("DROP INDEX IF EXISTS view_key_key")
-        inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
-        twins = False
-        fold = Fold(keep_events=False, retracted=self._retracted_ids(inert))
+        split = int(head * PARENT_SHARE) if head >= PARALLEL_ABOVE else head
+        helper = TouchFolder(self.path, split, head) if split < head else None
         done = 0
-        last = 0
         # The fold only grows, and holds no cycles: the cyclic collector's repeated
         # passes over a million live objects would cost more than the fold itself.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for page in self._rebuild_pages(head):
+            inert = self._key_log(head)
+            retracted = self._retracted_ids(inert)
+            fold = Fold(keep_events=False, retracted=retracted)
+            pages: Iterable[list[tuple[int, Any]]] = dense_pages(self.db, split)
+            if helper is not None:
+                helper.start(retracted, inert)
+                pages = itertools.chain(
+                    pages, filtered_pages(self.db, split, head, f"NOT {_IN_TOUCH}")
+                )
+            for page in pages:
+                fold.extend(without(page, inert), once=True)
                 done += len(page)
-                last = page[-1][0]
-                if last > keyed:  # keys not recorded yet (once per log, or after ingests)
-                    twins |= self._key([pe for pe in page if pe[0] > keyed], bulk=not keyed)
-                if inert:
-                    page = [pe for pe in page if pe[0] not in inert]
-                fold.extend(page, once=True)
                 if progress is not None:
                     progress(done, head)
-            if not keyed:
-                twins |= self._index_keys()
-            if twins:  # rare: fold again without the inert twins just found
-                del fold
-                return self._rebuild(progress)
+            if helper is not None:
+                done += helper.merge_into(fold, self.db, inert)
+                helper = None
+                if progress is not None:
+                    progress(done, head)
             self._write_all(fold)
         finally:
+            if helper is not None:
+                helper.close()
             if collecting:
                 gc.enable()
-        self._set_position(last)
+        self._set_position(head if done else 0)
         return done
-
-    def _rebuild_pages(self, head: int) -> Iterator[list[tuple[int, Any]]]:
-        """The whole log up to `head` in decoded pages of (position, event), for a rebuild.
-
-        Positions are rowids, and the log never deletes, so a range of rowids is
-        nearly always dense: a page is then read as `state` alone and its positions
-        are the range itself (an integer column fewer to fetch per row, a fifth of
-        the fetch). A range with a hole is read again with its rowids.
-        """
-        if not self._log_exists():
-            return
-        dense = "SELECT state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
-        sparse = "SELECT rowid, state FROM stored_events WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
-        low = 1
-        while low <= head:
-            high = min(low + PAGE - 1, head)
-            states: list[tuple[Any, ...]] = self.db.execute(dense, (low, high)).fetchall()
-            if len(states) == high - low + 1:
-                positions: Sequence[int] = range(low, high + 1)
-            else:
-                rows = self.db.execute(sparse, (low, high)).fetchall()
-                positions, states = [r[0] for r in rows], [r[1:] for r in rows]
-            if states:
-                yield self._decode_light(positions, states)
-            low = high + 1
-
-    def _decode_light(
-        self, positions: Sequence[int], states: list[tuple[Any, ...]]
-    ) -> list[tuple[int, Any]]:
-        """A rebuild's page, decoded by `REBUILD_DECODER`; a page it refuses (a type
-        this build does not know, another schema version, a broken row) is read
-        again with its topics and decoded in full, as `scan` decodes."""
-        decode = REBUILD_DECODER.decode
-        try:
-            out = [(p, decode(row[0])) for p, row in zip(positions, states, strict=True)]
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            pass
-        else:
-            if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
-                return out
-        full = self.db.execute(
-            "SELECT rowid, topic, state FROM stored_events WHERE rowid BETWEEN ? AND ? "
-            "ORDER BY rowid",
-            (positions[0], positions[-1]),
-        ).fetchall()
-        return _decode_rows(full)
 
     def _retracted_ids(self, inert: Collection[int] = ()) -> set[str]:
         """Targets of every retraction in the log (but inert twins): one cheap pass
@@ -521,6 +640,29 @@ class Projector:
             for p, e in _decode_rows(rows)
             if isinstance(e, EventRetracted) and p not in inert
         }
+
+    def _key_log(self, head: int) -> set[int]:
+        """Record the id keys of the rows up to `head` not keyed yet (every row once
+        per log: then written unindexed and indexed at once), settling twins; returns
+        the positions of every inert twin. Nothing to do on a log keyed already."""
+        keyed = self._keyed(head)
+        if keyed < head:
+            bulk = not keyed
+            if bulk:
+                self.db.execute("DROP INDEX IF EXISTS view_key_key")
+            cursor = self.db.execute(
+                "SELECT rowid, topic, state FROM stored_events WHERE rowid > ? AND rowid <= ? "
+                "ORDER BY rowid",
+                (keyed, head),
+            )
+            decode = _ENVELOPE.decode
+            while rows := cursor.fetchmany(PAGE):
+                pairs = [(p, decode(s)) for p, t, s in rows if t in TYPE_BY_NAME]
+                self._key(pairs, bulk=bulk)
+            if bulk:
+                self._index_keys()
+            self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (head,))
+        return {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
 
     def _keyed(self, head: int) -> int:
         """The log position up to which `view_key` holds every event's id key; the

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from sync.protocol import DeviceInfo, Refusal
+from sync.protocol import DeviceInfo, Refusal, find_device
 
 ENROLL_PREFIX: Final = "recip-enroll-"
 DEVICE_PREFIX: Final = "recip-device-"
@@ -190,17 +190,13 @@ class Accounts:
         ]
 
     def revoke(self, owner_id: str, ref: str) -> DeviceInfo:
-        """Revoke one of the owner's devices, by id, unambiguous id prefix or name."""
-        devices = self.devices(owner_id)
-        matches = [d for d in devices if d.device_id == ref] or [
-            d for d in devices if d.device_id.startswith(ref) or d.name == ref
-        ]
-        if not matches:
-            raise Refusal(404, "not_found", f"no device of yours matches {ref!r}")
-        if len(matches) > 1:
-            names = ", ".join(f"{d.device_id} ({d.name})" for d in matches)
-            raise Refusal(409, "ambiguous", f"{ref!r} matches several devices: {names}")
-        target = matches[0]
+        """Revoke one of the owner's devices, by id, unambiguous id prefix or name.
+
+        Idempotent, as an HTTP call should be: a device already revoked is answered
+        with its first revocation time, unchanged. `recip remote revoke` looks the
+        device up first and tells a person it was already revoked.
+        """
+        target = find_device(self.devices(owner_id), ref)
         if target.revoked_at is not None:
             return target
         when = _now_ms()

@@ -35,6 +35,7 @@ class _Wire(msgspec.Struct, kw_only=True):
     max_clock_ahead_ms: int
     database_url: str | None
     pool_size: int
+    max_open_owners: int
 
 
 class _TcpConfig(uvicorn.Config):
@@ -61,6 +62,7 @@ def to_env(config: ServerConfig) -> str:
             max_clock_ahead_ms=config.max_clock_ahead_ms,
             database_url=config.database_url,
             pool_size=config.pool_size,
+            max_open_owners=config.max_open_owners,
         )
     ).decode()
 
@@ -74,6 +76,7 @@ def from_env(text: str) -> ServerConfig:
         max_clock_ahead_ms=wire.max_clock_ahead_ms,
         database_url=wire.database_url,
         pool_size=wire.pool_size,
+        max_open_owners=wire.max_open_owners,
     )
 
 

@@ -261,6 +261,18 @@ class PgBackend:
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def head(self, owner_id: str) -> int | None:
+        """The highest position of the owner's log (None if it has no tables yet)."""
+        table = f'"{owner_schema(self.prefix, owner_id)}".stored_events'
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute(f"SELECT MAX(notification_id) AS head FROM {table}").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+        except psycopg.Error as exc:
+            raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
+        return int(row["head"] or 0) if row else 0
+
     def _exists(self, schema: str) -> bool:
         """Whether the owner's tables are there (then no DDL is needed at all).
 

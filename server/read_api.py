@@ -17,6 +17,12 @@ Where the views live (`ViewSource`):
   after a successful push reflect it on every worker. Mirrors are disposable
   caches, deleted when the worker stops.
 
+Per-owner read state (the mirror, the contact listing folded at a log position)
+is kept for at most `max_open_owners` owners, and a read leases its owner's log
+and state until its answer is built, so neither is closed under it (ADR 0073).
+The contact listing is the one read not in the persisted views: it is folded
+from the log (`core.state.State`), once per log position.
+
 Dates: `as_of=YYYY-MM-DD`, by default today in UTC (the server knows no
 device's time zone; a client that cares passes its own local date).
 """
@@ -41,11 +47,12 @@ from core.errors import AmbiguousError, NotFoundError, ReciprocityError, Validat
 from core.log import EventLog
 from core.state import State
 from core.store import Tracking, open_store
-from projections.contacts import contact_rows
+from projections.contacts import ContactRow, contact_rows
 from projections.query import Views
 from projections.views import day_of
 from sync.protocol import Refusal
 
+from .owners import Lease, OwnerCache
 from .service import SyncService
 
 _UPSTREAM: Final = "server"
@@ -76,33 +83,118 @@ class _Mirror:
                     return
 
 
+class _OwnerViews:
+    """What a worker keeps per owner for reads: its mirror (PostgreSQL only) and the
+    contact listing of the last log position it was folded at."""
+
+    def __init__(self, mirror: _Mirror | None) -> None:
+        self.mirror = mirror
+        self._lock = threading.Lock()
+        self._contacts: tuple[int, list[ContactRow]] | None = None
+
+    def contacts(self, log: EventLog, *, include_all: bool) -> list[ContactRow]:
+        """`contact list` rows, folded again only when the log moved.
+
+        The rows of every contact are cached with the last log position folded;
+        positions only grow and an event's position never changes, so an
+        unchanged head means an unchanged set of events and the same rows. The
+        active listing is the same sorted rows without archived and merged ones
+        (`State.active_contacts`: not archived, not absorbed).
+        """
+        with self._lock:
+            cached = self._contacts
+            if cached is None or cached[0] != log.position():
+                state = State()
+                last = 0
+                for position, event in log.read():
+                    state.apply(event)
+                    last = position
+                cached = self._contacts = (last, contact_rows(state, include_all=True))
+        rows = cached[1]
+        if include_all:
+            return rows
+        return [r for r in rows if not r.archived and r.merged_into is None]
+
+    def close(self) -> None:
+        if self.mirror is not None:
+            self.mirror.log.store.close()
+
+
+class Reading:
+    """One read's view of an owner: the caught-up log and its SQLite file, leased
+    (never closed under the read) until `release`."""
+
+    def __init__(
+        self, log: EventLog, path: Path, views: _OwnerViews, leases: tuple[Lease[Any], ...]
+    ) -> None:
+        self.log = log
+        self.path = path
+        self.views = views
+        self._leases = leases
+
+    def release(self) -> None:
+        for lease in self._leases:
+            lease.release()
+
+    def __enter__(self) -> Reading:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class ViewSource:
-    """The log file whose views answer reads, per owner, caught up to the owner's head."""
+    """The log file whose views answer reads, per owner, caught up to the owner's head.
+
+    Per-owner state (mirror, contact listing) is kept for at most
+    `max_open_owners` owners, as the service keeps their logs (ADR 0073); an
+    evicted mirror's file stays in the cache directory and is reopened and
+    caught up from its own cursor.
+    """
 
     def __init__(self, service: SyncService) -> None:
         self.service = service
-        self._mirrors: dict[str, _Mirror] = {}
-        self._lock = threading.Lock()
         self.cache = service.config.data / "views" / f"worker-{os.getpid()}"
+        self._owners: OwnerCache[_OwnerViews] = OwnerCache(
+            self._open, _OwnerViews.close, service.config.max_open_owners
+        )
 
-    def log_and_path(self, owner_id: str) -> tuple[EventLog, Path]:
-        """The caught-up log holding the owner's events and its SQLite file."""
-        source = self.service.log(owner_id)
+    def _open(self, owner_id: str) -> _OwnerViews:
         if self.service.pg is None:
-            return source, self.service.config.data / "owners" / f"{owner_id}.db"
-        with self._lock:
-            mirror = self._mirrors.get(owner_id)
-            if mirror is None:
-                self.cache.mkdir(parents=True, exist_ok=True)
-                mirror = self._mirrors[owner_id] = _Mirror(self.cache / f"{owner_id}.db")
-        mirror.catch_up(source)
-        return mirror.log, mirror.path
+            return _OwnerViews(None)
+        self.cache.mkdir(parents=True, exist_ok=True)
+        return _OwnerViews(_Mirror(self.cache / f"{owner_id}.db"))
+
+    def reading(self, owner_id: str) -> Reading:
+        """The owner's views for one read (blocking: opens and catches up).
+
+        On SQLite the views live in the owner's own log file; on PostgreSQL in
+        the worker's mirror, caught up to the head first.
+        """
+        source = self.service.owner(owner_id)
+        try:
+            views = self._owners.lease(owner_id)
+            try:
+                mirror = views.value.mirror
+                leases = (views, source)
+                if mirror is None:
+                    path = self.service.path(owner_id)
+                    return Reading(source.value.log, path, views.value, leases)
+                mirror.catch_up(source.value.log)
+                return Reading(mirror.log, mirror.path, views.value, leases)
+            except BaseException:
+                views.release()
+                raise
+        except BaseException:
+            source.release()
+            raise
+
+    def open_owners(self) -> list[str]:
+        """Owners with per-owner read state open now, least recently used first."""
+        return self._owners.open_owners()
 
     def close(self) -> None:
-        with self._lock:
-            for mirror in self._mirrors.values():
-                mirror.log.store.close()
-            self._mirrors.clear()
+        self._owners.close()
         shutil.rmtree(self.cache, ignore_errors=True)
 
 
@@ -130,7 +222,7 @@ def _json(value: Any) -> Response:
     return Response(_JSON.encode(value), media_type="application/json")
 
 
-Read = Callable[[Request, tuple[EventLog, Path]], Awaitable[Any]]
+Read = Callable[[Request, Reading], Awaitable[Any]]
 
 
 def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
@@ -140,9 +232,9 @@ def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
         authorization = request.headers.get("authorization")
         device = await run_in_threadpool(service.accounts.authenticate, authorization)
         source: ViewSource = request.app.state.view_source
-        where = await run_in_threadpool(source.log_and_path, device.owner_id)
+        reading = await run_in_threadpool(source.reading, device.owner_id)
         try:
-            return _json(await read(request, where))
+            return _json(await read(request, reading))
         except Refusal:
             raise
         except NotFoundError as exc:
@@ -153,33 +245,34 @@ def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
             raise Refusal(400, "invalid", str(exc)) from None
         except ReciprocityError as exc:
             raise Refusal(503, "unavailable", f"views unavailable, retry: {exc}") from None
+        finally:
+            await run_in_threadpool(reading.release)
 
     return handler
 
 
-async def _contacts(request: Request, where: tuple[EventLog, Path]) -> Any:
+async def _contacts(request: Request, reading: Reading) -> Any:
     include_all = _flag(request, "all")
-    log = where[0]
     return await run_in_threadpool(
-        lambda: contact_rows(State(log.events()), include_all=include_all)
+        lambda: reading.views.contacts(reading.log, include_all=include_all)
     )
 
 
-async def _ledger(request: Request, where: tuple[EventLog, Path]) -> Any:
+async def _ledger(request: Request, reading: Reading) -> Any:
     contact = request.query_params.get("contact")
-    return await Views(where[1]).ledger(_as_of(request), contact)
+    return await Views(reading.path).ledger(_as_of(request), contact)
 
 
-async def _cold(request: Request, where: tuple[EventLog, Path]) -> Any:
-    return await Views(where[1]).cold(_as_of(request), everyone=_flag(request, "all"))
+async def _cold(request: Request, reading: Reading) -> Any:
+    return await Views(reading.path).cold(_as_of(request), everyone=_flag(request, "all"))
 
 
-async def _stats(request: Request, where: tuple[EventLog, Path]) -> Any:
-    return await Views(where[1]).stats(_as_of(request))
+async def _stats(request: Request, reading: Reading) -> Any:
+    return await Views(reading.path).stats(_as_of(request))
 
 
-async def _timeline(request: Request, where: tuple[EventLog, Path]) -> Any:
-    _, entries = await Views(where[1]).timeline(request.path_params["contact"])
+async def _timeline(request: Request, reading: Reading) -> Any:
+    _, entries = await Views(reading.path).timeline(request.path_params["contact"])
     return entries
 
 

@@ -8,14 +8,16 @@ merge logic under test is the logic that serves.
 Storage (ADR 0032): `DATA/accounts.db` for owners, devices and token hashes;
 `DATA/owners/<owner id>.db`, one event log per owner. A device can only ever
 reach the log of the owner its token belongs to, because the log is chosen from
-the authenticated device, never from the request.
+the authenticated device, never from the request. At most `max_open_owners`
+owners' logs stay open, each leased by the requests using it (ADR 0073).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -39,6 +41,7 @@ from sync.protocol import (
 )
 
 from .accounts import Accounts, Device
+from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 
 if TYPE_CHECKING:
     from .pg import PgBackend, PgPageReader
@@ -64,6 +67,8 @@ class ServerConfig:
     database_url: str | None = None
     #: Connections one server process keeps to PostgreSQL.
     pool_size: int = 10
+    #: Owners whose logs (and view mirrors) stay open at once (ADR 0073).
+    max_open_owners: int = MAX_OPEN_OWNERS
 
     def now_ms(self) -> int:
         return self.clock()
@@ -72,10 +77,11 @@ class ServerConfig:
 class PageReader:
     """Pages of an owner's log read straight from its SQLite file.
 
-    The hot path of every pull: one read-only connection per server thread, rows
-    as plain tuples, and the stored MessagePack bytes passed on untouched. It reads
-    the event store's own table (`stored_events`, position = rowid), as
-    `core.store` does for its batch writes.
+    The hot path of every pull: read-only connections, rows as plain tuples, and
+    the stored MessagePack bytes passed on untouched. It reads the event store's
+    own table (`stored_events`, position = rowid), as `core.store` does for its
+    batch writes. Connections are kept in a free list, not one per server thread:
+    an owner then holds only as many as it had pages read at once.
     """
 
     _QUERY: Final = (
@@ -85,27 +91,42 @@ class PageReader:
 
     def __init__(self, path: Path) -> None:
         self._uri = f"{path.resolve().as_uri()}?mode=ro"
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
     def page(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
-            self._local.conn = conn
-            with self._lock:
-                self._opened.append(conn)
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
         try:
-            return conn.execute(self._QUERY, (after, limit)).fetchall()
+            if conn is None:
+                conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            rows = conn.execute(self._QUERY, (after, limit)).fetchall()
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
+        with self._lock:
+            self._idle.append(conn)
+        return rows
 
     def close(self) -> None:
+        """Close the idle connections (the owner's leases are over: none is in use)."""
         with self._lock:
-            for conn in self._opened:
+            for conn in self._idle:
                 conn.close()
-            self._opened.clear()
+            self._idle.clear()
+
+
+@dataclass
+class OpenOwner:
+    """One owner's open log and the reader of its pages."""
+
+    log: EventLog
+    reader: PageReader | PgPageReader
+
+    def close(self) -> None:
+        self.reader.close()
+        self.log.store.close()
 
 
 class SyncService:
@@ -123,44 +144,85 @@ class SyncService:
             self.accounts: Accounts = self.pg.accounts
         else:
             self.accounts = Accounts(config.data / "accounts.db")
-        self._logs: dict[str, EventLog] = {}
-        self._readers: dict[str, PageReader | PgPageReader] = {}
-        self._lock = threading.Lock()
+        self._owners = OwnerCache(self._open, OpenOwner.close, config.max_open_owners)
 
     def close(self) -> None:
-        """Close every open log (a restart reopens them from disk)."""
-        with self._lock:
-            for log in self._logs.values():
-                log.store.close()
-            for reader in self._readers.values():
-                reader.close()
-            self._logs.clear()
-            self._readers.clear()
+        """Close every owner's log (a restart reopens them from disk)."""
+        self._owners.close()
         self.accounts.close()
         if self.pg is not None:
             self.pg.close()
 
-    def log(self, owner_id: str) -> EventLog:
-        """The owner's own log, opened once and shared by its requests."""
-        with self._lock:
-            log = self._logs.get(owner_id)
-            if log is None and self.pg is not None:
-                from .pg import PgPageReader
+    def owner(self, owner_id: str) -> Lease[OpenOwner]:
+        """The owner's open log, leased: it stays open until the lease is released.
 
-                log = self._logs[owner_id] = EventLog(self.pg.owner_store(owner_id), None)
-                self._readers[owner_id] = PgPageReader(log.store)
-            elif log is None:
-                path = self._path(owner_id)
-                log = self._logs[owner_id] = EventLog(open_store(str(path)), None)
-                self._readers[owner_id] = PageReader(path)
-            return log
+        At most `config.max_open_owners` owners stay open; a released owner
+        beyond that is closed (least recently used first) and reopened from disk
+        by its next request (ADR 0073).
+        """
+        return self._owners.lease(owner_id)
 
-    def _path(self, owner_id: str) -> Path:
+    @contextmanager
+    def log(self, owner_id: str) -> Iterator[EventLog]:
+        """`with service.log(owner_id) as log:` the owner's log, leased for the block."""
+        with self.owner(owner_id) as owner:
+            yield owner.log
+
+    def open_owners(self) -> list[str]:
+        """Owners whose logs are open now, least recently used first."""
+        return self._owners.open_owners()
+
+    def _open(self, owner_id: str) -> OpenOwner:
+        if self.pg is not None:
+            from .pg import PgPageReader
+
+            log = EventLog(self.pg.owner_store(owner_id), None)
+            return OpenOwner(log, PgPageReader(log.store))
+        path = self.path(owner_id)
+        store = open_store(str(path))
+        try:
+            return OpenOwner(EventLog(store, None), PageReader(path))
+        except BaseException:
+            store.close()
+            raise
+
+    def path(self, owner_id: str) -> Path:
+        """The owner's SQLite log file (named by the owner's id only, ADR 0032)."""
         return self.config.data / "owners" / f"{owner_id}.db"
 
-    def _reader(self, owner_id: str) -> PageReader | PgPageReader:
-        self.log(owner_id)
-        return self._readers[owner_id]
+    def position(self, owner_id: str) -> int:
+        """The owner's log head (highest position), read now.
+
+        Streams poll this for every watched owner several times a second, so an
+        owner that is not open is not opened for it (that would close and reopen
+        logs at every poll once more owners are watched than stay open): its
+        head is read with one statement instead.
+        """
+        lease = self._owners.peek(owner_id)
+        if lease is not None:
+            with lease as owner:
+                return owner.log.position()
+        head = self._closed_head(owner_id)
+        if head is not None:
+            return head
+        with self.log(owner_id) as log:  # no log yet: create it, as a request would
+            return log.position()
+
+    def _closed_head(self, owner_id: str) -> int | None:
+        """The head of an owner's log without opening it (None if it does not exist)."""
+        if self.pg is not None:
+            return self.pg.head(owner_id)
+        try:
+            conn = sqlite3.connect(f"{self.path(owner_id).resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return None
+        try:
+            row = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+        return int(row[0] or 0)
 
     # -- enrollment and devices ----------------------------------------------------
 
@@ -169,7 +231,8 @@ class SyncService:
         owner, token = self.accounts.enroll(
             request.token, request.device_id, request.device_name.strip() or request.device_id
         )
-        self.log(owner.owner_id)  # create the owner's log on first enrollment
+        with self.log(owner.owner_id):  # create the owner's log on first enrollment
+            pass
         answer = EnrollResponse(
             owner_id=owner.owner_id,
             owner_name=owner.name,
@@ -179,10 +242,10 @@ class SyncService:
         return protocol.encode(answer, reply)
 
     def devices(self, device: Device, fmt: Format) -> bytes:
-        log = self.log(device.owner_id)
         listing = self.accounts.devices(device.owner_id)
-        for info in listing:
-            info.last_seq = log.last_seq(info.device_id)
+        with self.log(device.owner_id) as log:
+            for info in listing:
+                info.last_seq = log.last_seq(info.device_id)
         return protocol.encode(DevicesResponse(devices=listing), fmt)
 
     def revoke(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
@@ -203,7 +266,19 @@ class SyncService:
                 device_id=device.device_id,
             )
         self._check(device, events)
-        log = self.log(device.owner_id)
+        with self.owner(device.owner_id) as owner:
+            return self._exchange(owner, device, request, events, reply)
+
+    def _exchange(
+        self,
+        owner: OpenOwner,
+        device: Device,
+        request: SyncRequest,
+        events: list[LogEvent],
+        reply: Format,
+    ) -> bytes:
+        """Store the checked batch in the owner's (leased) log, answer one page."""
+        log = owner.log
         if request.cursor > log.position():
             raise Refusal(
                 409,
@@ -233,7 +308,7 @@ class SyncService:
             raise Refusal(422, "invalid_event", str(exc)) from None
         except StoreError as exc:
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
-        return protocol.encode(self._page(log, device, request, reply), reply)
+        return protocol.encode(self._page(owner, device, request, reply), reply)
 
     def _check(self, device: Device, events: list[LogEvent]) -> None:
         """Refuse the batch before storing anything: foreign devices, far-future clocks."""
@@ -271,12 +346,12 @@ class SyncService:
                 )
 
     def _page(
-        self, log: EventLog, device: Device, request: SyncRequest, reply: Format
+        self, owner: OpenOwner, device: Device, request: SyncRequest, reply: Format
     ) -> SyncResponse:
         """Others' events after the cursor (and any of its own the device lacks)."""
         limit = min(request.limit, self.config.max_page)
         held = request.held_seq if request.held_seq is not None else 0
-        rows = self._reader(device.owner_id).page(request.cursor, limit) if limit else []
+        rows = owner.reader.page(request.cursor, limit) if limit else []
         full = bool(limit) and len(rows) == limit
         fit = protocol.fitting(len(r[4]) for r in rows)
         if fit < len(rows):
@@ -291,7 +366,7 @@ class SyncService:
                 if r[1] != me or r[2] > held
             ]
         return SyncResponse(
-            acked_seq=log.last_seq(device.device_id),
+            acked_seq=owner.log.last_seq(device.device_id),
             events=events,
             cursor=rows[-1][0] if rows else request.cursor,
             more=full,

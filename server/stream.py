@@ -104,8 +104,7 @@ class HeadWatcher:
 
     async def head(self, owner_id: str) -> int:
         """The owner's log head, read now."""
-        log = await run_in_threadpool(self.service.log, owner_id)
-        head: int = await run_in_threadpool(log.position)
+        head: int = await run_in_threadpool(self.service.position, owner_id)
         return head
 
     @contextlib.asynccontextmanager

@@ -115,6 +115,28 @@ class DevicesResponse(Struct, kw_only=True):
     devices: list[DeviceInfo]
 
 
+def find_device(devices: Sequence[DeviceInfo], ref: str) -> DeviceInfo:
+    """The device `ref` names: its id, an unambiguous id prefix, or its name.
+
+    Shared by the server (which revokes) and the CLI (which checks first), so both
+    read a reference the same way. When a name or prefix fits several devices but
+    only one of them is still active, it means that one: a phone reinstalled under
+    its old name is the phone a person has in mind, not the one revoked last year.
+    """
+    matches = [d for d in devices if d.device_id == ref] or [
+        d for d in devices if d.device_id.startswith(ref) or d.name == ref
+    ]
+    active = [d for d in matches if d.revoked_at is None]
+    if len(matches) > 1 and len(active) == 1:
+        matches = active
+    if not matches:
+        raise Refusal(404, "not_found", f"no device of yours matches {ref!r}")
+    if len(matches) > 1:
+        names = ", ".join(f"{d.device_id} ({d.name})" for d in matches)
+        raise Refusal(409, "ambiguous", f"{ref!r} matches several devices: {names}")
+    return matches[0]
+
+
 class RevokeRequest(Struct, kw_only=True):
     device: Annotated[str, Meta(min_length=1, max_length=200)]
 

@@ -56,7 +56,7 @@ def test_benchmark_runs_at_tiny_size(name: str) -> None:
 
 def test_workload_devices_hold_their_events(tmp_path: Path) -> None:
     devices = workload.build_devices(tmp_path, 2, 25)
-    ids = set()
+    ids: set[bytes] = set()
     for device in devices:
         lines = device.jsonl.read_bytes().splitlines()
         assert len(lines) == device.events == 25

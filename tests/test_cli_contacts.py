@@ -27,17 +27,26 @@ def test_add_records_every_field(recip: Recip) -> None:
         recip,
         "contact", "add", "  Ada Lovelace ",
         "--email", "ada@example.org", "--email", "ada@math.org",
-        "--phone", "+44 1", "--org", "Analytical", "--tag", "math", "--tag", "friend",
+        "--phone", "+44 20 7946 0958 ext. 12", "--org", "Analytical",
+        "--tag", "math", "--tag", "friend",
         "--circle", "inner", "--every", "7",
     )  # fmt: skip
     assert isinstance(event, ContactAdded)
     assert event.name == "Ada Lovelace"
     assert event.emails == ("ada@example.org", "ada@math.org")
-    assert event.phones == ("+44 1",)
+    assert event.phones == ("+44 20 7946 0958 ext. 12",)
     assert event.org == "Analytical"
     assert event.tags == ("math", "friend")
     assert (event.circle, event.cadence_days) == ("inner", 7)
     assert event.seq == 1 and event.device_id
+
+
+@pytest.mark.parametrize(
+    "phone", ["1-800-FLOWERS", "+44 20 7946 0958 ext. 12", "112", "(425) 555-0102"]
+)
+def test_add_keeps_any_phone_with_digits_as_written(recip: Recip, phone: str) -> None:
+    event = recorded(recip, "contact", "add", "Ada", "--phone", f" {phone} ")
+    assert isinstance(event, ContactAdded) and event.phones == (phone,)
 
 
 def test_add_defaults(recip: Recip) -> None:
@@ -57,6 +66,8 @@ def test_add_defaults(recip: Recip) -> None:
         (("Ada", "--every", "x"), "--every"),
         (("Ada", "--tag", " "), "tag must not be empty"),
         (("Ada", "--phone", ""), "phone must not be empty"),
+        (("Ada", "--phone", "abc"), "not a phone number: 'abc'"),
+        (("Ada", "--phone", "+44 20 7946 0958", "--phone", "12"), "not a phone number: '12'"),
     ],
 )
 def test_add_refusals(recip: Recip, options: tuple[str, ...], match: str) -> None:
@@ -85,7 +96,7 @@ def test_edit_changes_only_given_fields(recip: Recip) -> None:
 
 def test_edit_clears_lists_org_and_cadence(recip: Recip) -> None:
     cid = add(
-        recip, "Ada", "--email", "a@x.org", "--phone", "1", "--tag", "t", "--org", "O",
+        recip, "Ada", "--email", "a@x.org", "--phone", "112", "--tag", "t", "--org", "O",
         "--every", "5",
     )  # fmt: skip
     recorded(
@@ -111,6 +122,9 @@ def test_edit_clears_lists_org_and_cadence(recip: Recip) -> None:
         (("--every", "5", "--no-cadence"), "not both"),
         (("--every", "-3"), "cadence"),
         (("--email", "nope"), "not an email"),
+        (("--email", "@x.org"), "not an email"),
+        (("--email", "a@b@c"), "not an email"),
+        (("--phone", "n/a"), "not a phone number: 'n/a'"),
         (("--circle", "galaxy"), "--circle"),
     ],
 )

@@ -40,7 +40,7 @@ from tests.cli_support import position, stored
 from tests.conftest import Recip
 
 #: Examples per property scale with the loaded profile (default 100, soak 2000).
-BUDGET = settings.default.max_examples
+BUDGET = settings().max_examples
 
 NAMES = st.sampled_from(["Ada", "ada", "Bob", "Cy", "Dee", "Émile", "Zoë", "bob "])
 CIRCLES = st.sampled_from(["inner", "close", "wider", "distant", "none"])

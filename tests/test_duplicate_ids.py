@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.events import ContactAdded, Event, GiveMade, InteractionLogged
 from core.state import State
-from projections import views
+from projections import projector, views
 from projections.fold import Fold
 from projections.projector import Projector, _id_keys
 from projections.scoring.history import History
@@ -220,3 +221,22 @@ def test_id_keys_outlive_a_rebuild_and_tell_twins_from_key_collisions() -> None:
         projector.rebuild()  # keeps the key tables: it computes no key again
         held = projector.db.execute("SELECT prefix, key FROM view_key WHERE position = 1")
         assert held.fetchone() == y_key
+
+
+@settings(max_examples=60 if SOAK else 8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(twinned_arrival(), st.sampled_from([0.0, 0.5]))
+def test_a_two_process_rebuild_leaves_the_inert_twins_out_too(
+    case: tuple[list[Event], list[Event]], share: float
+) -> None:
+    events, arrival = case
+    with log_db() as (path, log), Projector(path) as one:
+        log.ingest(arrival)
+        one.rebuild()
+        expected = persisted_tables(path), persisted(path)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(projector, "PARALLEL_ABOVE", 1)
+            patch.setattr(projector, "PARENT_SHARE", share)
+            one.db.execute("DELETE FROM view_keyed")  # and key the log afresh, in bulk
+            one.rebuild()
+        assert (persisted_tables(path), persisted(path)) == expected
+    assert expected[1][0] == views.summaries(Fold(winners(events)))

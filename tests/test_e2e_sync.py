@@ -28,6 +28,7 @@ from cli.home import Home
 from cli.main import cli
 from core import commands
 from server.run import free_port
+from sync.protocol import Format
 from sync.remote import load as load_remote
 from sync.replica import Replica
 from tests.conftest import ROOT, run_recip_process
@@ -180,7 +181,7 @@ def test_three_devices_work_offline_and_converge(tmp_path: Path, server: LiveSer
 
 def _events(output: str) -> list[dict[str, object]]:
     data = json.loads(output)
-    return data if isinstance(data, list) else data["events"]  # type: ignore[no-any-return]
+    return data if isinstance(data, list) else data["events"]
 
 
 def _local_free(event: dict[str, object]) -> dict[str, object]:
@@ -273,7 +274,7 @@ def _count(server: LiveServer, owner: str) -> int:
 class _Unused:
     """A transport for reading a replica's durable state only."""
 
-    format = "msgpack"
+    format: Format = "msgpack"
 
     def exchange(self, body: bytes) -> bytes:  # pragma: no cover - never called
         raise AssertionError("no exchange expected")

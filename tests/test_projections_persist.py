@@ -309,6 +309,7 @@ def test_a_compact_fold_refuses_a_retraction_not_announced_up_front() -> None:
     a = h.contact("Ann")
     give = h.add(GiveMade, 1, contact_id=a, what="x", weight=3)
     retraction = h.add(EventRetracted, 2, target_id=give.event_id, reason="no")
+    assert isinstance(retraction, EventRetracted)
     fold = Fold(keep_events=False)
     with pytest.raises(ValueError, match="up front"):
         fold.extend(enumerate(h.events, 1), once=True)
@@ -341,12 +342,14 @@ def test_a_rebuild_reads_rows_of_newer_versions_as_opaque(log_path: str) -> None
     assert summaries(log_path) == before
 
 
-def test_a_rebuild_reads_a_log_whose_positions_have_holes(log_path: str) -> None:
+def test_a_rebuild_reads_a_log_whose_positions_have_holes(
+    log_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Positions are rowids: a page whose rowid range is not dense is read with its
     rowids, so every event is filed at its own position and none is shifted."""
     import sqlite3
 
-    from core.events import contacts_of
+    from core.events import OpaqueEvent, contacts_of
     from projections import projector
 
     h = History()
@@ -360,14 +363,10 @@ def test_a_rebuild_reads_a_log_whose_positions_have_holes(log_path: str) -> None
     db.close()
     kept = [e for i, e in enumerate(h.events, start=1) if i != 5]
     for page in (3, 4, 100):  # holes at a page's start, middle and end
-        original = projector.PAGE
-        projector.PAGE = page
-        try:
-            with Projector(log_path) as p:
-                assert p.rebuild() == len(kept)
-                fetched = p.fetch(range(1, len(h.events) + 1))
-        finally:
-            projector.PAGE = original
+        monkeypatch.setattr(projector, "PAGE", page)
+        with Projector(log_path) as p:
+            assert p.rebuild() == len(kept)
+            fetched = p.fetch(range(1, len(h.events) + 1))
         assert summaries(log_path) == views.summaries(Fold(kept))
         assert [position for position, _ in fetched] == [i for i in range(1, 14) if i != 5]
         db = sqlite3.connect(log_path)
@@ -378,5 +377,9 @@ def test_a_rebuild_reads_a_log_whose_positions_have_holes(log_path: str) -> None
         db.close()
         by_position = dict(fetched)
         for contact, positions in filed.items():
-            named = [p for p, e in by_position.items() if contact in contacts_of(e)]
+            named = [
+                p
+                for p, e in by_position.items()
+                if not isinstance(e, OpaqueEvent) and contact in contacts_of(e)
+            ]
             assert positions == named

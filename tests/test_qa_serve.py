@@ -46,7 +46,7 @@ def test_sync_says_once_that_it_is_retrying(monkeypatch: pytest.MonkeyPatch) -> 
 
     said: list[str] = []
     slept: list[float] = []
-    monkeypatch.setattr(remote.time, "sleep", slept.append)
+    monkeypatch.setattr("cli.remote.time.sleep", slept.append)
     sleep = remote._retrying(said.append)
     for delay in (0.25, 0.5, 1.0):
         sleep(delay)

@@ -66,12 +66,15 @@ def test_a_mirror_projects_the_reference_views(
     events = list(
         generate(seed, contacts=contacts, years=0.5, devices=devices, end=date(2026, 1, 1))
     )
-    log = service.log(owner.owner_id)
     bounds = sorted({0, len(events), *(int(c * len(events)) for c in cuts)})
     for start, end in itertools.pairwise(bounds):
-        log.ingest(events[start:end])  # a push ...
-        mirror, path = source.log_and_path(owner.owner_id)  # ... then a read
-    assert [e.event_id for e in mirror.events()] == [e.event_id for _, e in log.read()]
+        with service.log(owner.owner_id) as log:
+            log.ingest(events[start:end])  # a push ...
+        with source.reading(owner.owner_id) as reading:  # ... then a read
+            mirrored = [e.event_id for e in reading.log.events()]
+            path = reading.path
+    with service.log(owner.owner_id) as log:
+        assert mirrored == [e.event_id for _, e in log.read()]
     expected = compute(events, AS_OF)
     views = Views(path)
     assert asyncio.run(views.ledger(AS_OF)) == expected.ledger

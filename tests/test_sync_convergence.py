@@ -129,7 +129,7 @@ class Device:
 
 def stored_set(log: EventLog) -> tuple[set[tuple[str, int, bytes]], int]:
     """The (device, seq, bytes) of every event held, and how many rows hold them."""
-    rows = []
+    rows: list[tuple[str, int, bytes]] = []
     after = 0
     while True:
         page = log.store.notifications(after, 1000)
@@ -205,6 +205,11 @@ class SyncMachine(RuleBasedStateMachine):
 
     def pick(self, index: int) -> Device:
         return self.devices[index % len(self.devices)]
+
+    def server_set(self, owner_id: str) -> tuple[set[tuple[str, int, bytes]], int]:
+        """`stored_set` of the server's log of an owner."""
+        with self.service.log(owner_id) as log:
+            return stored_set(log)
 
     # -- recording -------------------------------------------------------------------
 
@@ -313,9 +318,9 @@ class SyncMachine(RuleBasedStateMachine):
         device = self.pick(d)
         if not device.wire.sent:
             return
-        before = stored_set(self.service.log(device.replica.upstream))
+        before = self.server_set(device.replica.upstream)
         device.wire.deliver(device.wire.sent[k % len(device.wire.sent)])
-        assert stored_set(self.service.log(device.replica.upstream)) == before
+        assert self.server_set(device.replica.upstream) == before
 
     @rule(d=st.integers(0, 4))
     def refresh_views(self, d: int) -> None:
@@ -344,7 +349,9 @@ class SyncMachine(RuleBasedStateMachine):
         """
         device = self.pick(d)
         upstream = device.replica.upstream
-        if self.service.log(upstream).last_seq(device.device_id) != device.log.last_seq():
+        with self.service.log(upstream) as server_log:
+            server_seq = server_log.last_seq(device.device_id)
+        if server_seq != device.log.last_seq():
             return  # it would lose events nobody else has: not a sync fault
         device.close()
         for suffix in ("", "-wal", "-shm"):
@@ -358,7 +365,7 @@ class SyncMachine(RuleBasedStateMachine):
         device.open()
         device.replica.sync()
         held, _ = stored_set(device.log)
-        assert held == stored_set(self.service.log(upstream))[0]
+        assert held == self.server_set(upstream)[0]
 
     @invariant()
     def each_event_once(self) -> None:
@@ -373,13 +380,13 @@ class SyncMachine(RuleBasedStateMachine):
             for device in self.devices:
                 device.wire.faults = []
                 device.replica.sync()
-        server_log = self.service.log(self.devices[0].replica.upstream)
-        expected, rows = stored_set(server_log)
-        assert len(expected) == rows, "the server holds an event twice"
-        ids = {e.event_id for e in server_log.events()}
-        assert ids == self.recorded, "an event recorded somewhere is missing"
-        expected_view = view(State(server_log.events()))
-        expected_projection = folded(server_log.events())
+        with self.service.log(self.devices[0].replica.upstream) as server_log:
+            expected, rows = stored_set(server_log)
+            assert len(expected) == rows, "the server holds an event twice"
+            ids = {e.event_id for e in server_log.events()}
+            assert ids == self.recorded, "an event recorded somewhere is missing"
+            expected_view = view(State(server_log.events()))
+            expected_projection = folded(server_log.events())
         for device in self.devices:
             assert projected(device.path) == expected_projection
             held, rows = stored_set(device.log)
@@ -410,14 +417,14 @@ def test_random_order_delivery_is_idempotent() -> None:
             machine.merge(d, 0, 1)
         for d in range(3):
             machine.sync(d, [])
-        before = stored_set(machine.service.log(machine.devices[0].replica.upstream))
+        before = machine.server_set(machine.devices[0].replica.upstream)
         rng = random.Random(7)
         for device in machine.devices:
             stale = list(device.wire.sent)
             rng.shuffle(stale)
             for body in stale:
                 device.wire.deliver(body)
-        after = stored_set(machine.service.log(machine.devices[0].replica.upstream))
+        after = machine.server_set(machine.devices[0].replica.upstream)
         assert after == before
     finally:
         machine.teardown()

@@ -117,9 +117,9 @@ def test_a_wrong_acknowledgement_hint_is_repaired(service: SyncService, tmp_path
     add(laptop, "g", "h", "i", "j")
     summary = laptop.sync()
     assert summary.acked_seq == 10
-    held = service.log(laptop.upstream)
-    assert held.last_seq(laptop.device_id) == 10
-    assert len(list(held.events())) == 10
+    with service.log(laptop.upstream) as held:
+        assert held.last_seq(laptop.device_id) == 10
+        assert len(list(held.events())) == 10
 
 
 @pytest.mark.parametrize("error", ["lost", "after"])
@@ -134,7 +134,8 @@ def test_transient_failures_are_retried_with_backoff(
     assert replica.sync().acked_seq == 2
     assert len(sleeps) == 3
     assert sleeps[0] < sleeps[2]  # exponential, with jitter within [0.5, 1] of the step
-    assert len(list(service.log(laptop.upstream).events())) == 2
+    with service.log(laptop.upstream) as held:
+        assert len(list(held.events())) == 2
 
 
 def test_giving_up_loses_nothing_and_the_next_sync_resumes(
@@ -255,6 +256,7 @@ def test_http_5xx_and_429_are_transient() -> None:
 def _token(replica: Replica) -> str:
     transport = replica.transport
     assert isinstance(transport, HttpTransport)
+    assert transport.token is not None  # an enrolled replica always holds its device token
     return transport.token
 
 
@@ -344,7 +346,8 @@ def test_a_server_restored_from_an_old_backup_is_healed(tmp_path: Path) -> None:
         for replica in (laptop, phone, laptop):
             replica.sync()
         assert names(laptop) == names(phone) == sorted("abcdxyz")
-        assert len(list(service.log(laptop.upstream).events())) == 7
+        with service.log(laptop.upstream) as held:
+            assert len(list(held.events())) == 7
         assert laptop.pending() == phone.pending() == 0
         assert laptop.tracking_name.endswith(":1")  # it pulled again from 0, once
     finally:

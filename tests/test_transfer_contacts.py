@@ -24,7 +24,7 @@ NOW = commands.Now(BASE_MS, 0)
 plain = st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"])
 names = st.text(alphabet=plain, min_size=1, max_size=20).filter(lambda s: s.strip() == s and s)
 emails = st.from_regex(r"[a-z0-9._%+-]{1,10}@[a-z0-9-]{1,8}\.[a-z]{2,3}", fullmatch=True)
-phones = st.from_regex(r"\+?[0-9][0-9 ()-]{4,12}[0-9]", fullmatch=True)
+phones = st.from_regex(r"\+?[0-9]{2}[0-9 ()-]{3,11}[0-9]", fullmatch=True)  # 3+ digits
 records = st.builds(
     ContactRecord,
     line=st.integers(1, 10_000),

@@ -131,6 +131,7 @@ REFUSALS = {
     "extra_cells.csv": (3, "5 cells, but the header names only 3"),
     "broken_quote.csv": (3, "not valid CSV"),
     "bad_email.csv": (3, "not an email address"),
+    "bad_phone.csv": (3, "'Bob Stone': not a phone number: 'n/a'"),
     "no_name_column.csv": (1, "no column for the contact's name"),
 }
 

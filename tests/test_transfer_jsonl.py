@@ -55,7 +55,7 @@ def import_bytes(home: Home, data: bytes) -> jsonl.ImportResult:
 
 @ROUND_TRIP
 @given(plan=steps)
-def test_random_histories_survive_export_then_import(plan: list) -> None:
+def test_random_histories_survive_export_then_import(plan: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         history = record_history(Path(tmp), plan)
         data = export_bytes(history.reader)
@@ -227,7 +227,9 @@ def _refused(home: Home, data: bytes) -> FileRefused:
         ),
     ],
 )
-def test_a_malformed_line_is_refused_by_number(tmp_path: Path, bad_line: bytes, reason: str):
+def test_a_malformed_line_is_refused_by_number(
+    tmp_path: Path, bad_line: bytes, reason: str
+) -> None:
     good = _export_of(tmp_path, "Ann", "Bob")
     data = good + bad_line + b"\n"
     target = make_home(tmp_path / "t")
@@ -277,7 +279,7 @@ def test_a_gap_in_a_device_sequence_is_refused(tmp_path: Path) -> None:
     assert "gap" in refusal.reason and "must be seq 2" in refusal.reason
 
 
-def test_a_bad_line_after_good_ones_stores_nothing_even_from_a_big_file(tmp_path: Path):
+def test_a_bad_line_after_good_ones_stores_nothing_even_from_a_big_file(tmp_path: Path) -> None:
     names = [f"Person {i}" for i in range(300)]
     data = _export_of(tmp_path, *names) + b"garbage\n"
     target = make_home(tmp_path / "t")
@@ -297,7 +299,9 @@ def homes(tmp_path: Path) -> tuple[Recip, Recip]:
     return Recip(tmp_path / "a"), Recip(tmp_path / "b")
 
 
-def test_cli_export_to_stdout_and_file_then_import(homes: tuple[Recip, Recip], tmp_path: Path):
+def test_cli_export_to_stdout_and_file_then_import(
+    homes: tuple[Recip, Recip], tmp_path: Path
+) -> None:
     a, b = homes
     _record(Home(a.home), "Ann", "Bob")
     printed = a.ok("export").encode()
@@ -357,7 +361,13 @@ def test_progress_is_drawn_on_a_terminal_only() -> None:
     seen: list[int] = []
     with progress(5000, "reading", terminal) as advance:
         assert advance is not None
-        jsonl.parse(b"\n" * 4999, "empty.jsonl", progress=lambda n: (seen.append(n), advance(n)))
+        bar = advance
+
+        def both(n: int) -> None:
+            seen.append(n)
+            bar(n)
+
+        jsonl.parse(b"\n" * 4999, "empty.jsonl", progress=both)
     assert sum(seen) == 5000 and "reading" in screen.getvalue()
     with progress(5000, "reading", Console(file=io.StringIO())) as advance:
         assert advance is None  # a pipe or a file: no bar

@@ -30,7 +30,7 @@ BASE_MS = 1_700_000_000_000
 
 def examples(n: int) -> settings:
     """`n` examples normally; the loaded profile's count under a soak profile."""
-    loaded = settings.default.max_examples
+    loaded = settings().max_examples
     return settings(max_examples=n if loaded <= 100 else loaded)
 
 
@@ -49,7 +49,7 @@ def stored_rows(log: EventLog) -> set[tuple[str, int, str, bytes]]:
     rows: set[tuple[str, int, str, bytes]] = set()
     for device, last in log.store.streams().items():
         for row in log.store.stream(device, gt=0, lte=last):
-            rows.add((row.originator_id, row.originator_version, row.topic, row.state))
+            rows.add((str(row.originator_id), row.originator_version, row.topic, row.state))
     return rows
 
 

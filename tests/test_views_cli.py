@@ -118,6 +118,8 @@ def test_ledger_of_one_contact(run: Recip, network: dict[str, str]) -> None:
     assert "no contact matches" in run.fails("ledger", "Nobody")
     table = run.ok("ledger")
     assert "Ann" in table and "Ben" in table
+    one = run.ok("ledger", "ben")
+    assert "(1 contact)" in one and "contacts)" not in one
 
 
 def test_cold_view_as_of_and_all(run: Recip, network: dict[str, str]) -> None:
