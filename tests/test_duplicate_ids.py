@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,6 +29,17 @@ FAST = settings(
     max_examples=3000 if SOAK else 150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+#: A contact, an interaction with it, and a give claiming the interaction's id from
+#: a device that sorts first (so the give counts, whichever arrived first).
+ADDED = ContactAdded(event_id="c1", device_id="d1", seq=1, hlc=1 << 16, occurred_at=0, name="Ann")
+SEEN = InteractionLogged(
+    event_id="x", device_id="d2", seq=1, hlc=2 << 16, occurred_at=0, contact_ids=("c1",)
+)
+GAVE = GiveMade(
+    event_id="x", device_id="d1", seq=2, hlc=3 << 16, occurred_at=0, contact_id="c1", what="a"
 )
 
 
@@ -91,32 +103,14 @@ def test_scoring_history_ignores_inert_twins(data: st.DataObject) -> None:
 
 
 def test_a_smaller_twin_arriving_late_withdraws_the_other() -> None:
-    """An interaction recorded first, then a give claiming its id from a device
-    that sorts first: the give counts, whichever arrived first."""
-    added = ContactAdded(
-        event_id="c1", device_id="d1", seq=1, hlc=1 << 16, occurred_at=0, name="Ann"
-    )
-    seen = InteractionLogged(
-        event_id="x", device_id="d2", seq=1, hlc=2 << 16, occurred_at=0, contact_ids=("c1",)
-    )
-    gave = GiveMade(
-        event_id="x",
-        device_id="d1",
-        seq=2,
-        hlc=3 << 16,
-        occurred_at=0,
-        contact_id="c1",
-        kind="gift",
-        what="a book",
-    )
-    expected = views.summaries(Fold([added, gave]))
+    expected = views.summaries(Fold([ADDED, GAVE]))
     assert expected[0].gives == 1 and expected[0].last_touch == 0
-    for order in ([added, seen, gave], [gave, added, seen], [seen, gave, added]):
+    for order in ([ADDED, SEEN, GAVE], [GAVE, ADDED, SEEN], [SEEN, GAVE, ADDED]):
         fold = Fold(order)
-        assert fold.by_id["x"] is gave
+        assert fold.by_id["x"] is GAVE
         assert views.summaries(fold) == expected
         assert sorted(e.event_id for e in views.concerning(fold, "c1")) == ["c1", "x"]
-        assert State(order).concerning("c1") == [added, gave]
+        assert State(order).concerning("c1") == [ADDED, GAVE]
 
 
 SLOW = settings(
@@ -177,49 +171,32 @@ def test_two_replicas_meeting_twins_in_opposite_orders_converge(
 
 
 def test_rebuild_leaves_the_inert_twin_out_whatever_the_log_order() -> None:
-    added = ContactAdded(
-        event_id="c1", device_id="d1", seq=1, hlc=1 << 16, occurred_at=0, name="Ann"
-    )
-    seen = InteractionLogged(
-        event_id="x", device_id="d2", seq=1, hlc=2 << 16, occurred_at=0, contact_ids=("c1",)
-    )
-    gave = GiveMade(
-        event_id="x", device_id="d1", seq=2, hlc=3 << 16, occurred_at=0, contact_id="c1", what="a"
-    )
-    expected = views.summaries(Fold([added, gave]))
-    for order in ([added, seen, gave], [seen, added, gave]):
-        with log_db() as (path, log), Projector(path) as projector:
+    expected = views.summaries(Fold([ADDED, GAVE]))
+    for order in ([ADDED, SEEN, GAVE], [SEEN, ADDED, GAVE]):
+        with log_db() as (path, log), Projector(path) as views_of:
             log.ingest(order)
-            projector.rebuild()
+            views_of.rebuild()
             assert persisted(path)[0] == expected
-            inert = projector.db.execute("SELECT position FROM view_inert").fetchall()
-            assert inert == [(order.index(seen) + 1,)]
+            inert = views_of.db.execute("SELECT position FROM view_inert").fetchall()
+            assert inert == [(order.index(SEEN) + 1,)]
 
 
 def test_id_keys_outlive_a_rebuild_and_tell_twins_from_key_collisions() -> None:
-    added = ContactAdded(
-        event_id="c1", device_id="d1", seq=1, hlc=1 << 16, occurred_at=0, name="Ann"
-    )
-    seen = InteractionLogged(
-        event_id="x", device_id="d2", seq=1, hlc=2 << 16, occurred_at=0, contact_ids=("c1",)
-    )
-    other = InteractionLogged(
-        event_id="y", device_id="d2", seq=2, hlc=3 << 16, occurred_at=0, contact_ids=("c1",)
-    )
-    with log_db() as (path, log), Projector(path) as projector:
-        log.ingest([added, seen])
-        projector.rebuild()
-        keys = projector.db.execute("SELECT position FROM view_key ORDER BY position")
+    other = msgspec.structs.replace(SEEN, event_id="y", seq=2, hlc=3 << 16)
+    with log_db() as (path, log), Projector(path) as views_of:
+        log.ingest([ADDED, SEEN])
+        views_of.rebuild()
+        keys = views_of.db.execute("SELECT position FROM view_key ORDER BY position")
         assert keys.fetchall() == [(1,), (2,)]
         # Pretend "y" shares the key of "c1" (odds 2**-61): not twins, nothing inert.
         (y_key,) = _id_keys([(3, other)])
-        projector.db.execute("UPDATE view_key SET prefix = ?, key = ? WHERE position = 1", y_key)
+        views_of.db.execute("UPDATE view_key SET prefix = ?, key = ? WHERE position = 1", y_key)
         log.ingest([other])
-        projector.catch_up()
-        assert projector.db.execute("SELECT * FROM view_inert").fetchall() == []
-        assert persisted(path)[0] == views.summaries(Fold([added, seen, other]))
-        projector.rebuild()  # keeps the key tables: it computes no key again
-        held = projector.db.execute("SELECT prefix, key FROM view_key WHERE position = 1")
+        views_of.catch_up()
+        assert views_of.db.execute("SELECT * FROM view_inert").fetchall() == []
+        assert persisted(path)[0] == views.summaries(Fold([ADDED, SEEN, other]))
+        views_of.rebuild()  # keeps the key tables: it computes no key again
+        held = views_of.db.execute("SELECT prefix, key FROM view_key WHERE position = 1")
         assert held.fetchone() == y_key
 
 
