@@ -599,7 +599,8 @@ class Projector:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            inert = self._key_log(head)
+            self._keyed(head)  # the key tables exist, and are of this build
+            inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
             retracted = self._retracted_ids(inert)
             fold = Fold(keep_events=False, retracted=retracted)
             pages: Iterable[list[tuple[int, Any]]] = dense_pages(self.db, split)
@@ -613,11 +614,16 @@ class Projector:
                 done += len(page)
                 if progress is not None:
                     progress(done, head)
+            # Key the rows not keyed yet (none, usually), while the helper folds.
+            twins = self._key_log(head) != inert
             if helper is not None:
                 done += helper.merge_into(fold, self.db, inert)
                 helper = None
                 if progress is not None:
                     progress(done, head)
+            if twins:  # rare: twins among rows just keyed: fold again without them
+                del fold
+                return self._rebuild(progress)
             self._write_all(fold)
         finally:
             if helper is not None:
