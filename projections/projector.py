@@ -37,9 +37,9 @@ Kept across rebuilds (they depend on the log alone, not on what views mean):
 
 - `view_key(prefix, key, position)`: a stable key of every event id in the log
   (`_id_keys`: its first bytes, so that recent UUIDv7s index side by side, and a
-  61-bit hash) and the position of the event that counts for it: how a catch-up
-  or a rebuild notices, by one indexed insert per event, an event claiming the id
-  of another (ADR 0002's one-event-per-id rule);
+  61-bit hash; the primary key) and the position of the event that counts for it:
+  how a catch-up or a rebuild notices, by one insert per event, an event claiming
+  the id of another (ADR 0002's one-event-per-id rule);
 - `view_inert`: positions of inert twins (events whose id a smaller
   `(device_id, seq)` claims too): never filed, never folded;
 - `view_keyed(name, value)`: `position` (keys are recorded up to it), `modulus`
@@ -49,6 +49,7 @@ Kept across rebuilds (they depend on the log alone, not on what views mean):
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import itertools
 import multiprocessing
@@ -126,13 +127,17 @@ _TABLES: Final = (
 )
 TABLE_NAMES: Final = tuple(sql.split()[2] for sql in _TABLES)
 _KEY_TABLES: Final = (
-    "CREATE TABLE IF NOT EXISTS view_key "
-    "(prefix INTEGER NOT NULL, key INTEGER NOT NULL, position INTEGER NOT NULL)",
+    # Keyed by the id key itself (no rowid, no second index): one B-tree insert per
+    # event, and the keys of a log's first rebuild, nearly in prefix (time) order,
+    # are written almost as appends.
+    "CREATE TABLE IF NOT EXISTS view_key (prefix INTEGER NOT NULL, key INTEGER NOT NULL, "
+    "position INTEGER NOT NULL, PRIMARY KEY (prefix, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS view_inert (position INTEGER PRIMARY KEY)",
     "CREATE TABLE IF NOT EXISTS view_keyed (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 )
 KEY_TABLE_NAMES: Final = ("view_key", "view_inert", "view_keyed")
-_KEY_INDEX: Final = "CREATE UNIQUE INDEX IF NOT EXISTS view_key_key ON view_key (prefix, key)"
+#: Rows of `view_key` per INSERT statement (900 parameters, under SQLite's old 999).
+_KEYS_PER_INSERT: Final = 300
 _INDEX_BY_CONTACT: Final = "CREATE INDEX view_index_contact ON view_index (contact_id)"
 SUMMARY_COLUMNS: Final = (
     "contact_id, name, circle, cadence_days, added_day, gives, give_weight, asks, "
@@ -212,6 +217,9 @@ def _index_row(contact_id: str, f: _Filed) -> tuple[str, str, str, bytes]:
     return contact_id, _ids(f.ask_ids), _ids(f.resolved), pack(f.positions)
 
 
+#: The types of events that have id keys (all but `OpaqueEvent`), light ones included.
+_LIGHT_OR_KNOWN: Final = frozenset(LIGHT.values()) | frozenset(TYPE_BY_NAME.values())
+_FIRST: Final = itemgetter(0)
 _SECOND: Final = itemgetter(1)
 _LITTLE: Final[Literal["little"]] = "little"
 _EVENT_ID: Final = attrgetter("event_id")
@@ -222,6 +230,12 @@ _PREFIX: Final = itemgetter(slice(0, 7))
 IdKey = tuple[int, int]
 
 
+@functools.cache
+def _key_insert(count: int) -> str:
+    """`INSERT OR IGNORE INTO view_key VALUES (?, ?, ?), ...` for `count` rows."""
+    return "INSERT OR IGNORE INTO view_key VALUES " + ",".join(["(?, ?, ?)"] * count)
+
+
 def _id_keys(page: Iterable[tuple[int, Any]]) -> list[IdKey]:
     """A stable key per event id of a page of (position, event), all in C: the id's
     first 7 bytes as an int (recent UUIDv7s share them: their index entries sit
@@ -229,14 +243,59 @@ def _id_keys(page: Iterable[tuple[int, Any]]) -> list[IdKey]:
     bytes read as one int. Equal ids give equal keys in every process; two
     different ids share one with odds of about 2**-61 (then `_settle` leaves them
     be)."""
+    return list(zip(*_key_columns(page), strict=True))
+
+
+def _key_columns(page: Iterable[tuple[int, Any]]) -> tuple[Iterator[int], Iterator[int]]:
+    """`_id_keys` as two columns (prefixes, hashes), to extend arrays with in C."""
     encoded = list(map(str.encode, map(_EVENT_ID, map(_SECOND, page))))
-    return list(
-        zip(
-            map(int.from_bytes, map(_PREFIX, encoded), repeat(_BIG)),
-            map(hash, map(int.from_bytes, encoded, repeat(_LITTLE))),
-            strict=True,
-        )
+    return (
+        map(int.from_bytes, map(_PREFIX, encoded), repeat(_BIG)),
+        map(hash, map(int.from_bytes, encoded, repeat(_LITTLE))),
     )
+
+
+class Keys:
+    """Id keys of rows a rebuild reads, gathered as it reads them (no second pass
+    over the log): parallel arrays of prefixes, hashes and positions."""
+
+    def __init__(self) -> None:
+        self.prefixes, self.hashes, self.positions = array("q"), array("q"), array("q")
+
+    def add(self, page: Sequence[tuple[int, Any]], keyed: int) -> None:
+        """The keys of a page's events after position `keyed` (unknown types have none)."""
+        if (
+            page
+            and page[0][0] > keyed
+            and _LIGHT_OR_KNOWN.issuperset(map(type, map(_SECOND, page)))
+        ):
+            fresh: Sequence[tuple[int, Any]] = page  # the usual page: every row new, known
+        else:
+            fresh = [pe for pe in page if pe[0] > keyed and not isinstance(pe[1], OpaqueEvent)]
+        prefixes, hashes = _key_columns(fresh)
+        self.prefixes.extend(prefixes)
+        self.hashes.extend(hashes)
+        self.positions.extend(map(_FIRST, fresh))
+
+    def extend(self, other: Keys) -> None:
+        self.prefixes.extend(other.prefixes)
+        self.hashes.extend(other.hashes)
+        self.positions.extend(other.positions)
+
+    def rows(self) -> Iterator[tuple[int, int, int]]:
+        """(prefix, hash, position) rows of `view_key`."""
+        return zip(self.prefixes, self.hashes, self.positions, strict=True)
+
+    def to_bytes(self) -> tuple[bytes, bytes, bytes]:
+        return self.prefixes.tobytes(), self.hashes.tobytes(), self.positions.tobytes()
+
+    @classmethod
+    def from_bytes(cls, prefixes: bytes, hashes: bytes, positions: bytes) -> Keys:
+        keys = cls()
+        keys.prefixes.frombytes(prefixes)
+        keys.hashes.frombytes(hashes)
+        keys.positions.frombytes(positions)
+        return keys
 
 
 class _Envelope(msgspec.Struct):
@@ -383,6 +442,9 @@ class _Filings(msgspec.Struct, frozen=True):
 
     filed: dict[str, tuple[bytes, bytes]]
     rows: int
+    #: Id keys (prefixes, hashes, positions: parallel `array("q")` bytes) of the rows
+    #: it read after the keyed position (`_id_keys`).
+    keys: tuple[bytes, bytes, bytes]
 
 
 class TouchFolder:
@@ -410,11 +472,16 @@ class TouchFolder:
         self._process.start()
         theirs.close()  # only the child holds its end now: its exit ends `recv` with EOF
 
-    def start(self, retracted: Collection[str], inert: Collection[int] = ()) -> None:
+    def start(
+        self, retracted: Collection[str], inert: Collection[int] = (), keyed: int | None = None
+    ) -> None:
         """Let it fold, coding the touches retracted up front and leaving the inert
-        twins out, as the rebuild does."""
+        twins out, as the rebuild does; and key the rows after `keyed` it reads
+        (none if None)."""
+        self.keyed = keyed
+        message = (sorted(retracted), sorted(inert), -1 if keyed is None else keyed)
         with contextlib.suppress(OSError):  # if it is gone, `merge_into` folds its rows
-            self._pipe.send_bytes(msgspec.msgpack.encode((sorted(retracted), sorted(inert))))
+            self._pipe.send_bytes(msgspec.msgpack.encode(message))
 
     def close(self) -> None:
         """Stop it (a rebuild that failed): it must not outlive the rebuild."""
@@ -423,8 +490,11 @@ class TouchFolder:
             self._process.terminate()
         self._process.join()
 
-    def merge_into(self, fold: Fold, db: sqlite3.Connection, inert: Collection[int] = ()) -> int:
-        """Append the helper's filings to `fold` (or fold its rows here); rows read."""
+    def merge_into(
+        self, fold: Fold, db: sqlite3.Connection, inert: Collection[int] = ()
+    ) -> tuple[int, Keys]:
+        """Append the helper's filings to `fold` (or fold its rows here); returns the
+        rows read and the id keys of those after the keyed position."""
         filings: _Filings | None
         try:
             filings = msgspec.msgpack.decode(self._pipe.recv_bytes(), type=_Filings)
@@ -434,17 +504,19 @@ class TouchFolder:
             self._pipe.close()
             self._process.join()
         if filings is None or self._process.exitcode != 0:
-            done = 0
+            done, keys = 0, Keys()
             for page in filtered_pages(db, self.after, self.head, _IN_TOUCH):
+                if self.keyed is not None:
+                    keys.add(page, self.keyed)
                 fold.extend(without(page, inert), once=True)
                 done += len(page)
-            return done
+            return done, keys
         for contact_id, (positions, codes) in filings.filed.items():
             record = fold.filed[contact_id]
             record[0].frombytes(positions)
             record[2].frombytes(codes)
         fold.changed()
-        return filings.rows
+        return filings.rows, Keys.from_bytes(*filings.keys)
 
 
 def fold_touches(path: str, after: int, head: int, pipe: Connection) -> None:
@@ -452,16 +524,19 @@ def fold_touches(path: str, after: int, head: int, pipe: Connection) -> None:
     db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     gc.disable()
     try:
-        retracted, inert = msgspec.msgpack.decode(
-            pipe.recv_bytes(), type=tuple[list[str], list[int]]
+        retracted, inert, keyed = msgspec.msgpack.decode(
+            pipe.recv_bytes(), type=tuple[list[str], list[int], int]
         )
         fold = Fold(keep_events=False, retracted=frozenset(retracted))
+        keys = Keys()
         rows = 0
         for page in filtered_pages(db, after, head, _IN_TOUCH):
+            if keyed >= 0:
+                keys.add(page, keyed)
             fold.extend(without(page, frozenset(inert)), once=True)
             rows += len(page)
         filed = {c: (r[0].tobytes(), r[2].tobytes()) for c, r in fold.filed.items()}
-        pipe.send_bytes(msgspec.msgpack.encode(_Filings(filed, rows)))
+        pipe.send_bytes(msgspec.msgpack.encode(_Filings(filed, rows, keys.to_bytes())))
     finally:
         pipe.close()
         db.close()
@@ -599,29 +674,40 @@ class Projector:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._keyed(head)  # the key tables exist, and are of this build
+            keyed = self._keyed(head)  # the key tables exist, and are of this build
             inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
             retracted = self._retracted_ids(inert)
             fold = Fold(keep_events=False, retracted=retracted)
+            # Rows not keyed yet (none, usually; all, in a log's first rebuild) are
+            # keyed from the pages the fold reads, by each process.
+            keys = Keys() if keyed < head else None
             pages: Iterable[list[tuple[int, Any]]] = dense_pages(self.db, split)
             if helper is not None:
-                helper.start(retracted, inert)
+                helper.start(retracted, inert, keyed if keys is not None else None)
                 pages = itertools.chain(
                     pages, filtered_pages(self.db, split, head, f"NOT {_IN_TOUCH}")
                 )
             for page in pages:
+                if keys is not None:
+                    keys.add(page, keyed)
                 fold.extend(without(page, inert), once=True)
                 done += len(page)
                 if progress is not None:
                     progress(done, head)
-            # Key the rows not keyed yet (none, usually), while the helper folds.
-            twins = self._key_log(head) != inert
+            if keys is not None:  # record this process's keys while the helper folds
+                self._record_keys(keys)
             if helper is not None:
-                done += helper.merge_into(fold, self.db, inert)
+                rows, theirs = helper.merge_into(fold, self.db, inert)
                 helper = None
+                done += rows
+                if keys is not None:
+                    self._record_keys(theirs)
                 if progress is not None:
                     progress(done, head)
-            if twins:  # rare: twins among rows just keyed: fold again without them
+            if keys is not None:
+                self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (head,))
+            now_inert = {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
+            if now_inert != inert:  # rare: twins among rows just keyed: fold again without them
                 del fold
                 return self._rebuild(progress)
             self._write_all(fold)
@@ -647,34 +733,25 @@ class Projector:
             if isinstance(e, EventRetracted) and p not in inert
         }
 
-    def _key_log(self, head: int) -> set[int]:
-        """Record the id keys of the rows up to `head` not keyed yet (every row once
-        per log: then written unindexed and indexed at once), settling twins; returns
-        the positions of every inert twin. Nothing to do on a log keyed already."""
-        keyed = self._keyed(head)
-        if keyed < head:
-            bulk = not keyed
-            if bulk:
-                self.db.execute("DROP INDEX IF EXISTS view_key_key")
-            cursor = self.db.execute(
-                "SELECT rowid, topic, state FROM stored_events WHERE rowid > ? AND rowid <= ? "
-                "ORDER BY rowid",
-                (keyed, head),
-            )
-            decode = _ENVELOPE.decode
-            while rows := cursor.fetchmany(PAGE):
-                pairs = [(p, decode(s)) for p, t, s in rows if t in TYPE_BY_NAME]
-                self._key(pairs, bulk=bulk)
-            if bulk:
-                self._index_keys()
-            self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (head,))
-        return {p for (p,) in self.db.execute("SELECT position FROM view_inert")}
+    def _record_keys(self, keys: Keys) -> bool:
+        """Record id keys in `view_key`, many rows per statement; a statement that
+        stored fewer rows than it offered met keys already held, and its rows go to
+        `_settle` (the rare path). Returns whether a twin was found."""
+        rows = list(keys.rows())
+        found = False
+        for start in range(0, len(rows), _KEYS_PER_INSERT):
+            part = rows[start : start + _KEYS_PER_INSERT]
+            before = self.db.total_changes
+            self.db.execute(_key_insert(len(part)), list(itertools.chain.from_iterable(part)))
+            if self.db.total_changes - before != len(part):
+                found |= self._settle([(r[0], r[1]) for r in part], [r[2] for r in part])
+        return found
 
     def _keyed(self, head: int) -> int:
         """The log position up to which `view_key` holds every event's id key; the
         key tables are started over if they were made with another `hash` or another
         set of event types, or for a longer log than this one."""
-        for sql in (*_KEY_TABLES, _KEY_INDEX):
+        for sql in _KEY_TABLES:
             self.db.execute(sql)
         meta = dict(self.db.execute("SELECT name, value FROM view_keyed").fetchall())
         made = {"modulus": KEY_MODULUS, "types": len(TYPE_BY_NAME)}
@@ -685,52 +762,16 @@ class Projector:
             return 0
         return int(meta.get("position", 0))
 
-    def _key(self, pairs: Sequence[tuple[int, Any]], *, bulk: bool = False) -> bool:
-        """Record the id keys of (position, event) pairs after the keyed position;
-        returns whether one claims the id of another event (`_settle` then records
-        the inert ones). One indexed insert per event; nothing more unless a key
-        is already there. `bulk`: the key index is dropped (`_index_keys` follows)."""
+    def _key(self, pairs: Sequence[tuple[int, Any]]) -> bool:
+        """Record the id keys of (position, event) pairs after the keyed position (a
+        catch-up's new events); returns whether one claims the id of another event
+        (`_settle` then records the inert ones)."""
         if not pairs:
             return False
         self.db.execute("INSERT OR REPLACE INTO view_keyed VALUES ('position', ?)", (pairs[-1][0],))
-        pairs = [pe for pe in pairs if not isinstance(pe[1], OpaqueEvent)]
-        keys = _id_keys(pairs)
-        positions = [p for p, _ in pairs]
-        before = self.db.total_changes
-        self.db.executemany(
-            "INSERT OR IGNORE INTO view_key VALUES (?, ?, ?)",
-            ((*k, p) for k, p in zip(keys, positions, strict=True)),
-        )
-        clash = self.db.total_changes - before != len(keys)
-        return clash and not bulk and self._settle(keys, positions)
-
-    def _index_keys(self) -> bool:
-        """Index keys written in bulk; returns whether twins were among them (then
-        settled first, as `_settle` does, leaving one row per key)."""
-        try:
-            self.db.execute(_KEY_INDEX)
-            return False
-        except sqlite3.IntegrityError:
-            pass
-        clashes = self.db.execute(
-            "SELECT prefix, key, position FROM view_key WHERE (prefix, key) IN "
-            "(SELECT prefix, key FROM view_key GROUP BY prefix, key HAVING COUNT(*) > 1) "
-            "ORDER BY prefix, key, position"
-        ).fetchall()
-        by_key: dict[IdKey, list[int]] = defaultdict(list)
-        for prefix, key_, position in clashes:
-            by_key[prefix, key_].append(position)
-        found = False
-        for id_key, positions in by_key.items():
-            first, rest = positions[0], positions[1:]
-            self.db.execute(
-                "DELETE FROM view_key WHERE prefix = ? AND key = ? AND position != ?",
-                (*id_key, first),
-            )
-            for position in rest:
-                found |= self._settle([id_key], [position])
-        self.db.execute(_KEY_INDEX)
-        return found
+        keys = Keys()
+        keys.add(pairs, 0)
+        return self._record_keys(keys)
 
     def _settle(self, keys: list[IdKey], positions: list[int]) -> bool:
         """For each new event whose key was held by another: if both ids are equal,
