@@ -667,7 +667,12 @@ class Projector:
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
         head = self._head()
         split = int(head * PARENT_SHARE) if head >= PARALLEL_ABOVE else head
-        helper = TouchFolder(self.path, split, head) if split < head else None
+        helper = None
+        if split < head:
+            try:
+                helper = TouchFolder(self.path, split, head)
+            except OSError:  # no process to be had (limits): fold everything here
+                split = head
         done = 0
         # The fold only grows, and holds no cycles: the cyclic collector's repeated
         # passes over a million live objects would cost more than the fold itself.

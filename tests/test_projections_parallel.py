@@ -136,3 +136,16 @@ def test_a_failed_rebuild_leaves_no_helper_and_the_views_as_they_were(
         p.rebuild()
     assert helpers and not helpers[0]._process.is_alive()
     assert tables(path) == before
+
+
+def test_a_helper_that_cannot_start_leaves_the_rebuild_to_one_process(
+    sample_log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_process(self: TouchFolder, *args: Any) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(TouchFolder, "__init__", no_process)
+    two = tables(rebuilt(sample_log, tmp_path / "two.db", parallel=True))
+    monkeypatch.undo()
+    one = tables(rebuilt(sample_log, tmp_path / "one.db", parallel=False))
+    assert two == one
