@@ -72,9 +72,14 @@ ROWS_PER_INSERT: Final = 200
 
 
 @functools.cache
-def _values_insert(table: str, count: int) -> str:
-    """`INSERT INTO table VALUES (?,?,?,?),...` for `count` rows."""
-    return f"INSERT INTO {table} VALUES " + ",".join(["(?,?,?,?)"] * count)
+def values_insert(table: str, columns: int, count: int, *, verb: str = "INSERT") -> str:
+    """`INSERT INTO table VALUES (?,...),...`: `count` rows of `columns` values.
+
+    One statement for many rows runs SQLite's program once instead of once per
+    row; the text is cached per shape, so the statement cache finds it again.
+    """
+    row = "(" + ",".join("?" * columns) + ")"
+    return f"{verb} INTO {table} VALUES " + ",".join([row] * count)
 
 
 class BatchSQLiteRecorder(SQLiteProcessRecorder):
@@ -108,7 +113,7 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
         flatten = itertools.chain.from_iterable
         for start in range(0, len(rows), ROWS_PER_INSERT):
             part = rows[start : start + ROWS_PER_INSERT]
-            c.execute(_values_insert(self.events_table_name, len(part)), list(flatten(part)))
+            c.execute(values_insert(self.events_table_name, 4, len(part)), list(flatten(part)))
         last = int(c.execute("SELECT last_insert_rowid()").fetchone()[0])
         return list(range(last - len(rows) + 1, last + 1))
 
@@ -119,7 +124,7 @@ _CATCH_UP = (
 )
 
 #: Prepared statements each SQLite connection keeps (sqlite3's own default is 128).
-STATEMENT_CACHE = 64
+STATEMENT_CACHE: Final = 64
 
 
 class StatementCachingPool(SQLiteConnectionPool):

@@ -49,7 +49,6 @@ Kept across rebuilds (they depend on the log alone, not on what views mean):
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import itertools
 import multiprocessing
@@ -86,6 +85,7 @@ from core.events import (
     contacts_of,
 )
 from core.state import key
+from core.store import values_insert
 
 from .fold import Fold
 from .light import LIGHT
@@ -223,17 +223,9 @@ _FIRST: Final = itemgetter(0)
 _SECOND: Final = itemgetter(1)
 _LITTLE: Final[Literal["little"]] = "little"
 _EVENT_ID: Final = attrgetter("event_id")
-
-
 _BIG: Final[Literal["big"]] = "big"
 _PREFIX: Final = itemgetter(slice(0, 7))
 IdKey = tuple[int, int]
-
-
-@functools.cache
-def _key_insert(count: int) -> str:
-    """`INSERT OR IGNORE INTO view_key VALUES (?, ?, ?), ...` for `count` rows."""
-    return "INSERT OR IGNORE INTO view_key VALUES " + ",".join(["(?, ?, ?)"] * count)
 
 
 def _id_keys(page: Iterable[tuple[int, Any]]) -> list[IdKey]:
@@ -276,11 +268,6 @@ class Keys:
         self.prefixes.extend(prefixes)
         self.hashes.extend(hashes)
         self.positions.extend(map(_FIRST, fresh))
-
-    def extend(self, other: Keys) -> None:
-        self.prefixes.extend(other.prefixes)
-        self.hashes.extend(other.hashes)
-        self.positions.extend(other.positions)
 
     def rows(self) -> Iterator[tuple[int, int, int]]:
         """(prefix, hash, position) rows of `view_key`."""
@@ -528,12 +515,13 @@ def fold_touches(path: str, after: int, head: int, pipe: Connection) -> None:
             pipe.recv_bytes(), type=tuple[list[str], list[int], int]
         )
         fold = Fold(keep_events=False, retracted=frozenset(retracted))
+        leave_out = frozenset(inert)
         keys = Keys()
         rows = 0
         for page in filtered_pages(db, after, head, _IN_TOUCH):
             if keyed >= 0:
                 keys.add(page, keyed)
-            fold.extend(without(page, frozenset(inert)), once=True)
+            fold.extend(without(page, leave_out), once=True)
             rows += len(page)
         filed = {c: (r[0].tobytes(), r[2].tobytes()) for c, r in fold.filed.items()}
         pipe.send_bytes(msgspec.msgpack.encode(_Filings(filed, rows, keys.to_bytes())))
@@ -747,7 +735,10 @@ class Projector:
         for start in range(0, len(rows), _KEYS_PER_INSERT):
             part = rows[start : start + _KEYS_PER_INSERT]
             before = self.db.total_changes
-            self.db.execute(_key_insert(len(part)), list(itertools.chain.from_iterable(part)))
+            self.db.execute(
+                values_insert("view_key", 3, len(part), verb="INSERT OR IGNORE"),
+                list(itertools.chain.from_iterable(part)),
+            )
             if self.db.total_changes - before != len(part):
                 found |= self._settle([(r[0], r[1]) for r in part], [r[2] for r in part])
         return found

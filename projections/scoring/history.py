@@ -44,7 +44,9 @@ def _one_per_id(state: State, touches: dict[str, Event], notes: dict[str, Event]
     that counts (`core.state.displaces`): each group chose its own already. Notes
     count nowhere here, but a note can still make a touch or a fact inert."""
     held = state.by_id
-    for event_id in (touches.keys() & held.keys()) | (notes.keys() & (touches.keys() | held)):
+    # Intersections only (each walks its smaller side): no union of every id.
+    shared = (touches.keys() & held.keys()) | (notes.keys() & touches.keys())
+    for event_id in shared | (notes.keys() & held.keys()):
         twins = [e for e in (touches.get(event_id), held.get(event_id), notes.get(event_id)) if e]
         winner = min(twins, key=lambda e: (e.device_id, e.seq))
         if event_id in touches and touches[event_id] is not winner:
