@@ -6,7 +6,7 @@
 
 Steps, all in the same run:
 
-1. generate a seeded history (`projections.sample`, 2,000 contacts, 10 years,
+1. generate a seeded history (`sample.history`, 2,000 contacts, 10 years,
    3 devices) into a fresh SQLite log (in a child process, so that generation
    does not count towards the measured memory);
 2. baseline: a plain `sqlite3` SELECT of every stored row, decoded with msgspec
@@ -51,7 +51,7 @@ from bench.scoring import RULES, score_log
 from core.events import TYPE_BY_NAME
 from core.store import open_store
 from projections.projector import Projector
-from projections.sample import generate, write_fast
+from sample.history import generate, write_fast
 
 TAIL = 1000
 SEED = 20_260_101

@@ -13,7 +13,7 @@ The same-run baseline is the engine driving a rule that does nothing: the cost o
 walking every item once, which no rule can beat. Ours / baseline is the share of
 that lower bound a real rule reaches.
 
-History: `projections.sample.generate`, seeded as in `bench/replay.py` (2,000
+History: `sample.history.generate`, seeded as in `bench/replay.py` (2,000
 contacts, ten years, three devices), held in memory: this benchmark isolates the
 scoring; `bench/replay.py` times the same work from a stored log.
 
@@ -32,8 +32,8 @@ from typing import Any
 
 from bench.harness import Comparison, Figure, Mode, report, result_name
 from core import events as ev
-from projections.sample import generate
-from projections.scoring import (
+from sample.history import generate
+from scoring import (
     History,
     Item,
     LoadedRule,
@@ -43,9 +43,9 @@ from projections.scoring import (
     load_rules,
     replay,
 )
-from projections.scoring.source import read_log
+from scoring.source import read_log
 
-#: The same seed and shape as `bench/replay.py` (`projections.sample`).
+#: The same seed and shape as `bench/replay.py` (`sample.history`).
 SEED = 20_260_101
 
 

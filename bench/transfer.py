@@ -1,6 +1,6 @@
 """Export and import of the event log (JSON Lines), and of an address book (vCard).
 
-- export: ours is `projections.transfer.jsonl.export_lines` over a log of N events
+- export: ours is `transfer.jsonl.export_lines` over a log of N events
   (reads pages of stored rows, decodes, checks the encoding is canonical, writes
   JSON). The baseline reads the same rows with raw `sqlite3` and converts each
   MessagePack blob to JSON with msgspec, untyped and unchecked.
@@ -37,8 +37,8 @@ from core import events as ev
 from core.log import EventLog
 from core.state import State
 from core.store import open_store
-from projections.transfer import jsonl, vcard
-from projections.transfer.contacts import plan_import
+from transfer import jsonl, vcard
+from transfer.contacts import plan_import
 
 CREATE = (
     "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "

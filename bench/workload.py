@@ -6,7 +6,7 @@ through `EventLog.append` exactly as `recip` records them; for the peer, the sam
 events are written out as JSON lines, one document per event, keyed by event id.
 Building the workload is setup: no benchmark times it.
 
-The events come from `projections.sample` (the realistic generator of the
+The events come from `sample.history` (the realistic generator of the
 projections issue) when it is available, else from the small generator below, so
 the sync benchmarks work before and after it lands.
 """
@@ -99,18 +99,15 @@ def simple_drafts(count: int, seed: int) -> Iterator[Event]:
 
 
 def _realistic() -> Callable[..., Iterator[Event]] | None:
-    """`projections.sample.generate` if it has landed on this branch, else None."""
-    try:
-        from projections import sample  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    generate = getattr(sample, "generate", None)
-    return generate if callable(generate) else None
+    """The realistic generator, `sample.history.generate`."""
+    from sample.history import generate
+
+    return generate
 
 
 def generator_name() -> str:
     """Which generator made the workload (reported with the results)."""
-    return "projections.sample.generate" if _realistic() else "bench.workload.simple_drafts"
+    return "sample.history.generate" if _realistic() else "bench.workload.simple_drafts"
 
 
 def _record(log: EventLog, device_id: str, events: int, seed: int) -> Iterator[Event]:

@@ -1,6 +1,6 @@
 """`recip replay`: score the whole history under one or more rules, read-only.
 
-Three modes, one engine (`projections.scoring.replay` and `.engine`):
+Three modes, one engine (`scoring.replay` and `.engine`):
 
 - at one instant (`--as-of`, default today): every contact's score and verdict
   under each rule, and how far the rules agree;
@@ -21,11 +21,11 @@ from datetime import date
 import click
 
 from core.errors import ValidationError
-from projections.scoring import replay as modes
-from projections.scoring.builtin import BUILTIN
-from projections.scoring.history import History, day_of
-from projections.scoring.loader import load_rules
-from projections.scoring.replay import (
+from scoring import replay as modes
+from scoring.builtin import BUILTIN
+from scoring.history import History, day_of
+from scoring.loader import load_rules
+from scoring.replay import (
     BacktestReport,
     Cell,
     ContactScores,
@@ -33,7 +33,7 @@ from projections.scoring.replay import (
     RuleError,
     SeriesReport,
 )
-from projections.scoring.source import read_log
+from scoring.source import read_log
 
 from .context import current_now
 from .home import Home
@@ -324,5 +324,5 @@ def _describe_rules() -> None:
             _say(f"  {name}.{p.name} = {p.default!r}: {p.doc}")
     _say(
         "Custom rules: --rule path/to/file.py:Class or package.module:Class, a subclass of "
-        "projections.scoring.Rule (see docs/adr/0050-scoring-rule-interface.md)."
+        "scoring.Rule (see docs/adr/0050-scoring-rule-interface.md)."
     )

@@ -1,6 +1,6 @@
 """Commands of the `recip` CLI: `export` and `import`.
 
-The logic lives in `projections.transfer`; this module reads and writes files,
+The logic lives in `transfer`; this module reads and writes files,
 shows progress on a terminal, and prints what an import did. An export written
 to a file appears whole or not at all (it is written beside and renamed); an
 import is appended in one transaction after the whole file was validated.
@@ -25,11 +25,11 @@ from core.errors import ValidationError
 from core.events import CIRCLES
 from core.log import EventLog
 from projections.query import Views
-from projections.transfer import csv as csv_io
-from projections.transfer import jsonl, vcard
-from projections.transfer.contacts import ContactImport, contact_rows, plan_import
-from projections.transfer.errors import FileRefused, decode_text
 from projections.views import ColdRow, LedgerRow
+from transfer import csv as csv_io
+from transfer import jsonl, vcard
+from transfer.contacts import ContactImport, contact_rows, plan_import
+from transfer.errors import FileRefused, decode_text
 
 from .context import home_of, open_session
 from .output import count_of

@@ -309,7 +309,7 @@ def demo(home: Home, contacts: int, years: float, seed: int, device_name: str | 
         raise ValidationError("--contacts must be between 2 and 5000")
     if not 0 < years <= 20:
         raise ValidationError("--years must be above 0 and at most 20")
-    from projections.sample import generate
+    from sample.history import generate
 
     if not home.initialised:
         home.init(device_name or "demo", now_iso=date.today().isoformat())

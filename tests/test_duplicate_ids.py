@@ -19,7 +19,7 @@ from core.state import State
 from projections import projector, views
 from projections.fold import Fold
 from projections.projector import Projector, _id_keys
-from projections.scoring.history import History
+from scoring.history import History
 
 from .strategies import TWIN_DEVICES, arrivals, histories, winners, with_twins
 from .test_projections_props import everything, log_db, persisted, persisted_tables

@@ -22,7 +22,7 @@ from core.store import open_store
 from projections import projector
 from projections.fold import Fold
 from projections.projector import Projector, TouchFolder, unpack
-from projections.sample import generate, write_fast
+from sample.history import generate, write_fast
 
 
 def tables(path: str) -> dict[str, list[Any]]:

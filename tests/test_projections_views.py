@@ -26,8 +26,8 @@ from core.log import EventLog
 from core.store import open_store
 from projections import views
 from projections.fold import Fold
-from projections.sample import generate
 from projections.views import compute, date_of, day_of
+from sample.history import generate
 
 DAY = 86_400_000
 D0 = day_of(date(2025, 1, 1))

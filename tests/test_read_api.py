@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from cli.home import Home
-from projections.sample import generate
+from sample.history import generate
 from sync.remote import load as load_remote
 from tests.conftest import Recip
 from tests.scale_support import Served, served_server

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections.query import Views
-from projections.sample import generate
 from projections.views import compute, day_of
+from sample.history import generate
 from server.pg import drop_prefix
 from server.read_api import ViewSource
 from server.service import ServerConfig, SyncService

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from core.errors import ValidationError
 from core.events import Event, GiveMade
-from projections.scoring import (
+from scoring import (
     Cadence,
     Decay,
     History,

@@ -12,16 +12,16 @@ import pytest
 
 from cli.home import Home
 from core.events import Event
-from projections.scoring import History, date_of, load_rules, replay
-from projections.scoring.source import read_log
+from scoring import History, date_of, load_rules, replay
+from scoring.source import read_log
 from tests.conftest import Recip, run_recip_process
 from tests.test_scoring_events import BASE_DAY, Builder
 
 AS_OF = date_of(BASE_DAY + 120).isoformat()
 
 RAISING_RULE = """
-from projections.scoring import Rule, GIVE
-from projections.scoring.builtin import DecayScorer
+from scoring import Rule, GIVE
+from scoring.builtin import DecayScorer
 
 
 class Fussy(DecayScorer):
@@ -147,7 +147,7 @@ def test_custom_rule_file_with_params_and_a_raise(home: Recip, tmp_path: Path) -
 
 def test_a_rule_that_does_not_load_leaves_the_others(home: Recip, tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
-    broken.write_text("from projections.scoring import Rule\nclass Broken(Rule:\n")
+    broken.write_text("from scoring import Rule\nclass Broken(Rule:\n")
     result = home(
         "replay", "--rule", f"{broken}:Broken", "--rule", "cadence", "--as-of", AS_OF, "--json"
     )

@@ -1,6 +1,6 @@
 """Replay's `cadence` rule agrees with the going-cold view on every contact.
 
-The view (`projections.views`, issue 3) and the rule (`projections.scoring`) are
+The view (`projections.views`, issue 3) and the rule (`scoring`) are
 separate code stating one rule; these properties hold them together, over both
 this suite's histories and the projections' multi-device ones (`tests.strategies`:
 opposite-direction merges, merge chains, conflicting outcomes, retractions of
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from core.events import Event
 from projections import views
-from projections.scoring import Cadence, History, LoadedRule, replay
+from scoring import Cadence, History, LoadedRule, replay
 from tests import strategies as sync
 from tests.test_scoring_events import BASE_DAY, BUDGET, histories
 

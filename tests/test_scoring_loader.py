@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from core.errors import ValidationError
-from projections.scoring import Decay, load_rules
-from projections.scoring.loader import parse_params, split_spec
+from scoring import Decay, load_rules
+from scoring.loader import parse_params, split_spec
 
 RULE_FILE = """
-from projections.scoring import Param, Rule, TOUCHES
+from scoring import Param, Rule, TOUCHES
 
 
 class Since:
@@ -105,7 +105,7 @@ def test_custom_rule_from_a_module_in_the_current_directory(
         ("x = 1\n", "Recent", "defines no 'Recent'"),
         ("class Recent:\n    pass\n", "Recent", "is not a scoring rule"),
         (
-            "from projections.scoring import Rule\nclass Recent(Rule):\n    name = 'r'\n",
+            "from scoring import Rule\nclass Recent(Rule):\n    name = 'r'\n",
             "Recent",
             "does not implement start",
         ),
@@ -158,7 +158,7 @@ def test_a_constructor_that_raises_is_a_load_failure(tmp_path: Path) -> None:
         tmp_path,
         "ctor.py",
         """
-        from projections.scoring import Rule
+        from scoring import Rule
         class Picky(Rule):
             name = "picky"
             def __init__(self, **params):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.scoring.metrics import auc, calibration, kendall, ranks, spearman
+from scoring.metrics import auc, calibration, kendall, ranks, spearman
 from tests.test_scoring_events import BUDGET
 
 # Few distinct values, so that ties (the hard part) are common.

@@ -17,7 +17,7 @@ from core.events import (
     IntroductionMade,
 )
 from core.state import State
-from projections.scoring import (
+from scoring import (
     ADDED,
     ASK,
     GIVE,

@@ -40,7 +40,7 @@ from core.log import EventLog
 from core.state import State
 from core.store import open_store
 from projections.contacts import contact_rows
-from projections.sample import generate
+from sample.history import generate
 from server.app import create_app
 from server.owners import Lease, OwnerCache
 from server.read_api import ViewSource

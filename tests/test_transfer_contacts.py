@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from core import commands
 from core.events import ContactAdded
 from core.state import State
-from projections.transfer import csv as csv_io
-from projections.transfer.contacts import (
+from tests.test_transfer_support import BASE_MS, examples
+from transfer import csv as csv_io
+from transfer.contacts import (
     ContactRecord,
     identity,
     identity_of_source,
@@ -18,7 +19,6 @@ from projections.transfer.contacts import (
     plan_import,
     source_of,
 )
-from tests.test_transfer_support import BASE_MS, examples
 
 NOW = commands.Now(BASE_MS, 0)
 plain = st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"])
@@ -151,7 +151,7 @@ def test_contacts_survive_csv_export_and_import(batch: list[ContactRecord]) -> N
 
 
 def test_a_value_beyond_the_schema_is_refused_at_its_line() -> None:
-    from projections.transfer.errors import FileRefused
+    from transfer.errors import FileRefused
 
     long_tag = ContactRecord(line=42, name="Ann", tags=("x" * 501,))
     with pytest.raises(FileRefused) as refused:

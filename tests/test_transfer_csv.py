@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from cli.home import Home
 from core import commands
 from core.state import State
-from projections.transfer import csv as csv_io
-from projections.transfer.contacts import ContactRecord
-from projections.transfer.errors import FileRefused, decode_text
 from tests.conftest import Recip
 from tests.test_transfer_support import BASE_MS, contacts_of, examples, make_home, rows_of
+from transfer import csv as csv_io
+from transfer.contacts import ContactRecord
+from transfer.errors import FileRefused, decode_text
 
 DATA = Path(__file__).parent / "data" / "csv"
 SPREADSHEET_MAP = (

@@ -19,8 +19,6 @@ from core.ids import new_id
 from core.log import EventLog
 from core.state import State
 from core.store import open_store
-from projections.transfer import jsonl
-from projections.transfer.errors import FileRefused
 from tests.conftest import Recip
 from tests.event_strategies import any_event
 from tests.test_transfer_support import (
@@ -34,6 +32,8 @@ from tests.test_transfer_support import (
     stored_rows,
     view_summary,
 )
+from transfer import jsonl
+from transfer.errors import FileRefused
 
 ROUND_TRIP = examples(20)
 

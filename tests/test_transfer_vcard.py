@@ -12,11 +12,11 @@ from cli.home import Home
 from core import commands
 from core.events import ContactAdded
 from core.state import State
-from projections.transfer import vcard
-from projections.transfer.contacts import ContactRecord, identity_of_source
-from projections.transfer.errors import FileRefused, decode_text
 from tests.conftest import Recip
 from tests.test_transfer_support import BASE_MS, contacts_of, examples, make_home, rows_of
+from transfer import vcard
+from transfer.contacts import ContactRecord, identity_of_source
+from transfer.errors import FileRefused, decode_text
 
 DATA = Path(__file__).parent / "data" / "vcard"
 

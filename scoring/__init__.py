@@ -2,7 +2,7 @@
 
 A custom rule imports what it needs from here:
 
-    from projections.scoring import Item, Param, Rule, Scorer, Subject
+    from scoring import Item, Param, Rule, Scorer, Subject
 """
 
 from .builtin import BUILTIN, Cadence, Decay, Reciprocity

@@ -157,7 +157,7 @@ def _find(target: str) -> type[Rule]:
     if not (isinstance(found, type) and issubclass(found, Rule)):
         raise _LoadError(
             f"{attr} in {where} is not a scoring rule: it must be a class deriving from "
-            "projections.scoring.Rule"
+            "scoring.Rule"
         )
     if found.start is Rule.start:
         raise _LoadError(f"{attr} in {where} does not implement start(contact)")

@@ -1,0 +1,1 @@
+"""Sample histories: a realistic, seeded relationship log for `recip demo` and `bench/`."""
