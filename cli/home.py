@@ -6,7 +6,9 @@ Layout (all under one directory, so that a backup is a copy of it):
 - `log.db`: the SQLite event log (eventsourcing tables) and the views beside it.
 
 The home is found from `--home`, else `$RECIP_HOME`, else the per-user data
-directory (`$XDG_DATA_HOME/reciprocity`, by default `~/.local/share/reciprocity`).
+directory (platformdirs: `$XDG_DATA_HOME/reciprocity`, by default
+`~/.local/share/reciprocity` on Linux, `~/Library/Application Support/reciprocity`
+on macOS).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class HomeError(ReciprocityError):
 
 
 def default_home() -> Path:
-    """The per-user data directory."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "reciprocity"
+    """The per-user data directory (platformdirs: honours `$XDG_DATA_HOME` on Linux)."""
+    import platformdirs
+
+    return platformdirs.user_data_path("reciprocity", appauthor=False)
 
 
 @dataclass

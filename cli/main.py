@@ -41,8 +41,25 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
+#: Commands loaded only when run (or listed): running and administering a server
+#: pulls in `server`, which no device command needs (ADR 0001, ADR 0110).
+LAZY_COMMANDS: dict[str, str] = {"serve": "cli.serve:serve", "admin": "cli.admin:admin"}
+
+
 class ReciprocityGroup(click.Group):
     """Turns refusals into one clear line and a non-zero exit."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            from importlib import import_module
+
+            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(import_module(module), name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Group-level usage mistakes (`--home` naming a file) get one line too."""

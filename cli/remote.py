@@ -1,8 +1,8 @@
-"""Commands of the `recip` CLI: the server, enrollment, devices and sync.
+"""Commands of the `recip` CLI: this device's server, its devices and sync.
 
-- `recip serve`: run the sync server (uvicorn) over a data directory.
-- `recip admin add-owner NAME --data DIR`: create an owner; prints its
-  enrollment token alone on the last line.
+(`recip serve` and `recip admin` run and administer a server: `cli.serve`,
+`cli.admin`.)
+
 - `recip remote add URL --token TOKEN`: enroll this device.
 - `recip remote devices`, `recip remote revoke DEVICE`: the owner's devices.
 - `recip sync`: push what the server lacks, pull what this device lacks.
@@ -10,154 +10,28 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 import msgspec
 
 from core.clock import MAX_DRIFT_MS
-from core.errors import ValidationError
-from server.owners import MAX_OPEN_OWNERS
+from core.errors import ReciprocityError, ValidationError
 from sync import remote as remotes
 
 from .home import Home
 
-# The server, the HTTP client and rich are imported inside the commands that use
-# them, so that every other `recip` command starts without paying for them.
+# The HTTP client and rich are imported inside the commands that use them, so
+# that every other `recip` command starts without paying for them.
 
 
 def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-_database_url = click.option(
-    "--database-url",
-    envvar="RECIP_DATABASE_URL",
-    default=None,
-    help="PostgreSQL instead of SQLite: postgresql://USER@HOST:PORT/DB[?prefix=SCHEMA].",
-)
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8765,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port to listen on.",
-)
-@click.option(
-    "--data",
-    default="./recip-data",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Directory of the accounts database and one event log per owner.",
-)
-@click.option(
-    "--max-body",
-    default=16 * 1024 * 1024,
-    show_default=True,
-    type=click.IntRange(min=1024),
-    help="Largest request, in bytes.",
-)
-@_database_url
-@click.option(
-    "--workers", default=1, show_default=True, type=int, help="Worker processes (PostgreSQL)."
-)
-@click.option(
-    "--max-open-owners",
-    envvar="RECIP_MAX_OPEN_OWNERS",
-    default=MAX_OPEN_OWNERS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Owners whose logs stay open at once (per worker); idle ones beyond are closed.",
-)
-def serve(
-    host: str,
-    port: int,
-    data: str,
-    max_body: int,
-    database_url: str | None,
-    workers: int,
-    max_open_owners: int,
-) -> None:
-    """Run the sync server."""
-    from server.asgi import serve as run
-    from server.service import ServerConfig
-
-    _check_can_listen(host, port)
-    where = f"data in {data}"
-    if database_url:
-        from server.pg import redact
-
-        where = f"PostgreSQL {redact(database_url)}, {workers} worker(s)"
-    click.echo(f"recip sync server on http://{host}:{port} ({where})", err=True)
-    config = ServerConfig(
-        data=Path(data),
-        max_body=max_body,
-        database_url=database_url,
-        max_open_owners=max_open_owners,
-    )
-    run(config, host, port, workers)
-
-
-def _check_can_listen(host: str, port: int) -> None:
-    """Refuse early, in one line, an address that uvicorn would fail to bind.
-
-    uvicorn reports a taken port or a foreign address as a log line and exit
-    status 3, after our banner; a trial bind (with SO_REUSEADDR, as uvicorn
-    binds) says which address and why instead.
-    """
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as trial:
-            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            trial.bind(address)
-    except OSError as exc:
-        raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-@click.group()
-def admin() -> None:
-    """Administer a server's data directory (owners)."""
-
-
-@admin.command("add-owner")
-@click.argument("name")
-@click.option("--data", default=None, type=click.Path(file_okay=False), help="Server data.")
-@_database_url
-def add_owner(name: str, data: str | None, database_url: str | None) -> None:
-    """Create an owner and print its enrollment token (last line, shown once)."""
-    if database_url:
-        from server.pg import add_owner as add_pg_owner
-        from server.pg import redact
-
-        owner, token = add_pg_owner(database_url, name)
-        where = redact(database_url)
-    elif data is not None:
-        from server.accounts import Accounts
-
-        accounts = Accounts(Path(data) / "accounts.db")
-        try:
-            owner, token = accounts.add_owner(name)
-        finally:
-            accounts.close()
-        where = data
-    else:
-        raise click.UsageError("give --data DIR or --database-url URL")
-    click.echo(f"owner {owner.name} ({owner.owner_id}) created in {where}")
-    click.echo("enroll each device with: recip remote add URL --token TOKEN")
-    click.echo(token)
 
 
 @click.group()
@@ -175,7 +49,8 @@ def remote_add(home: Home, url: str, token: str, device_name: str | None) -> Non
     from sync import http
 
     device = home.device()
-    reply = http.enroll(url, token, device.device_id, device_name or device.name)
+    current = _current_token(home, url)
+    reply = http.enroll(url, token, device.device_id, device_name or device.name, current)
     config = remotes.RemoteConfig(
         url=url.rstrip("/"),
         owner_id=reply.owner_id,
@@ -185,6 +60,17 @@ def remote_add(home: Home, url: str, token: str, device_name: str | None) -> Non
     )
     remotes.save(home.path, config)
     click.echo(f"enrolled {device_name or device.name} with {config.url} as {reply.owner_name}")
+
+
+def _current_token(home: Home, url: str) -> str | None:
+    """This device's token with the same server, if enrolled: it proves the device id."""
+    if not (home.path / remotes.FILE).exists():
+        return None
+    try:
+        config = remotes.load(home.path)
+    except ReciprocityError:
+        return None
+    return config.device_token if config.url == url.rstrip("/") else None
 
 
 @remote.command("devices")
@@ -327,7 +213,5 @@ def _quiet(_: str) -> None:
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the `recip` group."""
-    group.add_command(serve)
-    group.add_command(admin)
     group.add_command(remote)
     group.add_command(sync)

@@ -7,6 +7,14 @@ Two kinds of token never mix: an owner's *enrollment* token only enrolls devices
 carries a prefix so that a token presented in the wrong place is refused with a
 message that says so.
 
+Enrollment tokens are *invites* (ADR 0113): each has an expiry and a number of
+uses (by default one use within 24 hours), and `recip admin revoke-invites` ends
+them all. The owner's original never-expiring token (`owners.enroll_hash`) still
+enrolls for owners created before invites existed: a migration path only; new
+owners get none. An enrolled device id is taken: enrolling it again needs that
+device's current token, or an administrator's `reset-device`, and the refusal is
+the same whichever owner holds the id.
+
 The accounts database is separate from the owners' event logs (ADR 0032): it
 holds no events, and each owner's log lives in its own file, named by the owner's
 random id, never by anything a client sends.
@@ -20,10 +28,13 @@ import secrets
 import sqlite3
 import threading
 import time
+import unicodedata
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Protocol
 
 from sync.protocol import DeviceInfo, Refusal, find_device
 
@@ -46,7 +57,85 @@ CREATE TABLE IF NOT EXISTS devices (
     revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS devices_owner ON devices(owner_id);
+CREATE TABLE IF NOT EXISTS invites (
+    invite_hash TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL REFERENCES owners(owner_id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    uses_left INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS invites_owner ON invites(owner_id);
 """
+
+#: Longest owner name, in characters.
+MAX_OWNER_NAME: Final = 64
+#: An invite's life when none is given: one day.
+INVITE_EXPIRES_S: Final = 24 * 3600
+#: `owners.enroll_hash` and `devices.token_hash` values that no token hashes to.
+_NO_TOKEN: Final = "none:"
+_RELEASED: Final = "released:"
+
+_DEVICE_TAKEN: Final = (
+    "device {device_id} is already enrolled: enroll it again from the device itself "
+    "(its current token), or ask the server's administrator to run "
+    "'recip admin reset-device OWNER DEVICE'"
+)
+
+
+class Rows(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Executor(Protocol):
+    """What the accounts rules need of a connection: `?` placeholders, rows back."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Rows: ...
+
+
+def check_owner_name(name: str) -> str:
+    """The name, trimmed; refused if empty, longer than 64 or holding control characters."""
+    name = name.strip()
+    if not name:
+        raise Refusal(400, "invalid_owner", "owner name must not be empty")
+    if len(name) > MAX_OWNER_NAME:
+        raise Refusal(
+            400, "invalid_owner", f"owner name is longer than {MAX_OWNER_NAME} characters"
+        )
+    if any(unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} for c in name):
+        raise Refusal(400, "invalid_owner", "owner name must not contain control characters")
+    return name
+
+
+@dataclass(frozen=True)
+class InvitePolicy:
+    """How long an invite lasts and how many devices it enrolls (None: no limit)."""
+
+    expires_s: int | None = INVITE_EXPIRES_S
+    uses: int | None = 1
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An invite as the administrator sees it (never its token)."""
+
+    created_at: int
+    expires_at: int | None
+    uses_left: int | None
+
+
+@dataclass(frozen=True)
+class OwnerInfo:
+    """An owner for `recip admin list-owners`."""
+
+    owner_id: str
+    name: str
+    created_at: int
+    devices: int
+    active_devices: int
+    open_invites: int
 
 
 def hash_token(token: str) -> str:
@@ -93,21 +182,35 @@ class Accounts:
 
     # -- owners ----------------------------------------------------------------
 
-    def add_owner(self, name: str) -> tuple[Owner, str]:
-        """Create an owner; returns it and its enrollment token (shown only once)."""
-        name = name.strip()
-        if not name:
-            raise Refusal(400, "invalid_owner", "owner name must not be empty")
-        token = _new_token(ENROLL_PREFIX)
-        owner = Owner(str(uuid.uuid4()), name)
+    def _transaction(self) -> AbstractContextManager[Executor]:
+        """One transaction: every statement in the block commits, or none does."""
+        return self._sqlite_transaction()
+
+    @contextmanager
+    def _sqlite_transaction(self) -> Iterator[Executor]:
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def add_owner(self, name: str, invite: InvitePolicy | None = None) -> tuple[Owner, str]:
+        """Create an owner and its first invite; returns both (the token is shown once)."""
+        name = check_owner_name(name)
+        owner = Owner(str(uuid.uuid4()), name)
+        now = _now_ms()
+        with self._transaction() as db:
+            try:
+                db.execute(
                     "INSERT INTO owners VALUES (?, ?, ?, ?)",
-                    (owner.owner_id, name, hash_token(token), _now_ms()),
+                    (owner.owner_id, name, _NO_TOKEN + str(uuid.uuid4()), now),
                 )
             except sqlite3.IntegrityError:
                 raise Refusal(409, "owner_exists", f"an owner named {name!r} exists") from None
+            token = _add_invite(db, owner.owner_id, invite or InvitePolicy(), now)
         return owner, token
 
     def owners(self) -> list[Owner]:
@@ -115,37 +218,135 @@ class Accounts:
             rows = self._db.execute("SELECT owner_id, name FROM owners ORDER BY name").fetchall()
         return [Owner(*row) for row in rows]
 
+    def find_owner(self, ref: str) -> Owner:
+        """The owner `ref` names: its exact name or id, or an unambiguous id prefix."""
+        owners = self.owners()
+        matches = [o for o in owners if ref in (o.name, o.owner_id)] or [
+            o for o in owners if len(ref) >= 4 and o.owner_id.startswith(ref)
+        ]
+        if not matches:
+            raise Refusal(404, "not_found", f"no owner named {ref!r}")
+        if len(matches) > 1:
+            raise Refusal(409, "ambiguous", f"{ref!r} matches several owners")
+        return matches[0]
+
+    def owner_infos(self) -> list[OwnerInfo]:
+        """Every owner with its device and open-invite counts."""
+        now = _now_ms()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.owner_id, o.name, o.created_at, "
+                "(SELECT COUNT(*) FROM devices d WHERE d.owner_id = o.owner_id), "
+                "(SELECT COUNT(*) FROM devices d WHERE d.owner_id = o.owner_id "
+                " AND d.revoked_at IS NULL), "
+                "(SELECT COUNT(*) FROM invites i WHERE i.owner_id = o.owner_id "
+                " AND i.revoked_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ?) "
+                " AND (i.uses_left IS NULL OR i.uses_left > 0)) "
+                "FROM owners o ORDER BY o.name",
+                (now,),
+            ).fetchall()
+        return [OwnerInfo(*(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))) for r in rows]
+
+    def rename_owner(self, ref: str, new_name: str) -> Owner:
+        """Give an owner another (unique, valid) name; devices see it at their next enroll."""
+        owner = self.find_owner(ref)
+        name = check_owner_name(new_name)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "UPDATE owners SET name = ? WHERE owner_id = ?", (name, owner.owner_id)
+                )
+            except sqlite3.IntegrityError:
+                raise Refusal(409, "owner_exists", f"an owner named {name!r} exists") from None
+        return Owner(owner.owner_id, name)
+
+    # -- invites -----------------------------------------------------------------
+
+    def invite(self, ref: str, policy: InvitePolicy | None = None) -> tuple[Owner, str, Invite]:
+        """A new enrollment token for the owner `ref` names (shown once)."""
+        owner = self.find_owner(ref)
+        policy = policy or InvitePolicy()
+        now = _now_ms()
+        with self._transaction() as db:
+            token = _add_invite(db, owner.owner_id, policy, now)
+        expires = now + policy.expires_s * 1000 if policy.expires_s is not None else None
+        return owner, token, Invite(now, expires, policy.uses)
+
+    def revoke_invites(self, ref: str) -> tuple[Owner, int]:
+        """End every enrollment token of an owner (the legacy one too); how many were open."""
+        owner = self.find_owner(ref)
+        now = _now_ms()
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM invites WHERE owner_id = ? AND revoked_at IS NULL "
+                "AND (expires_at IS NULL OR expires_at > ?) "
+                "AND (uses_left IS NULL OR uses_left > 0)",
+                (owner.owner_id, now),
+            ).fetchone()
+            legacy = db.execute(
+                "SELECT COUNT(*) FROM owners WHERE owner_id = ? AND enroll_hash NOT LIKE ?",
+                (owner.owner_id, _NO_TOKEN + "%"),
+            ).fetchone()
+            db.execute(
+                "UPDATE invites SET revoked_at = ? WHERE owner_id = ? AND revoked_at IS NULL",
+                (now, owner.owner_id),
+            )
+            db.execute(
+                "UPDATE owners SET enroll_hash = ? WHERE owner_id = ?",
+                (_NO_TOKEN + str(uuid.uuid4()), owner.owner_id),
+            )
+        return owner, int(row[0]) + int(legacy[0])
+
+    def reset_device(self, owner_ref: str, device_ref: str) -> DeviceInfo:
+        """Let a device id enroll again under its owner (its current token stops working)."""
+        owner = self.find_owner(owner_ref)
+        target = find_device(self.devices(owner.owner_id), device_ref)
+        if target.revoked_at is not None:
+            raise Refusal(403, "revoked", f"device {target.device_id} was revoked, for good")
+        with self._lock:
+            self._db.execute(
+                "UPDATE devices SET token_hash = ? WHERE device_id = ? AND owner_id = ?",
+                (_RELEASED + str(uuid.uuid4()), target.device_id, owner.owner_id),
+            )
+        return target
+
     # -- enrollment --------------------------------------------------------------
 
-    def enroll(self, token: str, device_id: str, device_name: str) -> tuple[Owner, str]:
+    def enroll(
+        self, token: str, device_id: str, device_name: str, current: str | None = None
+    ) -> tuple[Owner, str]:
         """Register a device under the owner of an enrollment token; returns a device token.
 
-        A device already enrolled under the same owner gets a fresh token (the old
-        one stops working): that is how a device that lost its token re-enrolls.
-        A revoked device stays revoked.
+        The token is an open invite (one use spent) or an owner's legacy token.
+        A device id already enrolled is refused unless `current` is that device's
+        own token (it then gets a fresh one, the old one stops working) or an
+        administrator reset it; the refusal does not say which owner holds it.
+        A revoked device stays revoked. A refusal spends nothing.
         """
         if token.startswith(DEVICE_PREFIX):
             raise Refusal(401, "wrong_token", "a device token cannot enroll a device")
         digest = hash_token(token)
         device_token = _new_token(DEVICE_PREFIX)
-        with self._lock:
-            row = self._db.execute(
-                "SELECT owner_id, name, enroll_hash FROM owners WHERE enroll_hash = ?", (digest,)
+        now = _now_ms()
+        with self._transaction() as db:
+            owner = _spend_invite(db, digest, now)
+            if owner is None:
+                raise Refusal(401, "unauthorized", "invalid, used or expired enrollment token")
+            held = db.execute(
+                "SELECT owner_id, token_hash, revoked_at FROM devices WHERE device_id = ?",
+                (device_id,),
             ).fetchone()
-            if row is None or not hmac.compare_digest(row[2], digest):
-                raise Refusal(401, "unauthorized", "invalid enrollment token")
-            owner = Owner(row[0], row[1])
-            held = self._db.execute(
-                "SELECT owner_id, revoked_at FROM devices WHERE device_id = ?", (device_id,)
-            ).fetchone()
-            if held is not None and held[0] != owner.owner_id:
-                raise Refusal(409, "device_exists", f"device {device_id} is enrolled elsewhere")
-            if held is not None and held[1] is not None:
-                raise Refusal(403, "revoked", f"device {device_id} was revoked")
-            self._db.execute(
+            if held is not None:
+                proven = current is not None and hmac.compare_digest(held[1], hash_token(current))
+                released = str(held[1]).startswith(_RELEASED)
+                if held[0] != owner.owner_id or not (proven or released):
+                    raise Refusal(409, "device_exists", _DEVICE_TAKEN.format(device_id=device_id))
+                if held[2] is not None:
+                    raise Refusal(403, "revoked", f"device {device_id} was revoked")
+            db.execute(
                 "INSERT INTO devices VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (device_id) "
                 "DO UPDATE SET token_hash = excluded.token_hash, name = excluded.name",
-                (device_id, owner.owner_id, device_name, hash_token(device_token), _now_ms()),
+                (device_id, owner.owner_id, device_name, hash_token(device_token), now),
             )
         return owner, device_token
 
@@ -211,3 +412,35 @@ class Accounts:
             enrolled_at=target.enrolled_at,
             revoked_at=when,
         )
+
+
+def _add_invite(db: Executor, owner_id: str, policy: InvitePolicy, now: int) -> str:
+    if policy.uses is not None and policy.uses < 1:
+        raise Refusal(400, "invalid_invite", "an invite must allow at least one use")
+    if policy.expires_s is not None and policy.expires_s < 1:
+        raise Refusal(400, "invalid_invite", "an invite must last at least one second")
+    token = _new_token(ENROLL_PREFIX)
+    expires = now + policy.expires_s * 1000 if policy.expires_s is not None else None
+    db.execute(
+        "INSERT INTO invites VALUES (?, ?, ?, ?, ?, NULL)",
+        (hash_token(token), owner_id, now, expires, policy.uses),
+    )
+    return token
+
+
+def _spend_invite(db: Executor, digest: str, now: int) -> Owner | None:
+    """The owner of an open invite (spending one use of it) or of a legacy token."""
+    row = db.execute(
+        "UPDATE invites SET uses_left = uses_left - 1 WHERE invite_hash = ? "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) "
+        "AND (uses_left IS NULL OR uses_left > 0) RETURNING owner_id",
+        (digest, now),
+    ).fetchone()
+    if row is not None:
+        found = db.execute("SELECT owner_id, name FROM owners WHERE owner_id = ?", (row[0],))
+        owner = found.fetchone()
+        return Owner(owner[0], owner[1])
+    legacy = db.execute(
+        "SELECT owner_id, name FROM owners WHERE enroll_hash = ?", (digest,)
+    ).fetchone()
+    return Owner(legacy[0], legacy[1]) if legacy is not None else None

@@ -12,6 +12,10 @@ Routes:
 - `POST /v1/sync`: device token -> one push-and-pull exchange.
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
 - The live stream, the read API and `/openapi.json`: `server.extras`.
+- `GET /metrics`: Prometheus metrics (`server.metrics`).
+- `GET /`: the web app, or a page saying what this server is (`server.info`).
+
+Every request passes `server.access.Observe` (access log, latency).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,7 +35,10 @@ from starlette.routing import Route
 from sync import protocol
 from sync.protocol import ErrorBody, Refusal
 
+from .access import Observe
 from .accounts import Device
+from .info import root_routes
+from .metrics import Metrics
 from .service import ServerConfig, SyncService
 
 logger = logging.getLogger("recip.server")
@@ -76,12 +84,22 @@ def _endpoint(service: SyncService, handler: Handler) -> Callable[[Request], Awa
         try:
             return await handler(request, service)
         except Refusal as refusal:
+            _refused(service, refusal)
             return _error(refusal)
         except Exception:  # a bug: say so without leaking internals, keep serving
             logger.exception("unexpected error on %s", request.url.path)
+            _refused(service, Refusal(500, "internal", "internal server error"))
             return _error(Refusal(500, "internal", "internal server error"))
 
     return endpoint
+
+
+def _refused(service: SyncService, refusal: Refusal) -> None:
+    """Count a refusal by its reason and log it (the reason's text names no secret)."""
+    metrics: Metrics | None = getattr(service, "metrics", None)
+    if metrics is not None:
+        metrics.refusals.labels(refusal.code).inc()
+    logger.info("refused", extra={"fields": {"status": refusal.status, "reason": refusal.code}})
 
 
 def _formats(request: Request) -> tuple[protocol.Format, protocol.Format]:
@@ -96,7 +114,9 @@ async def healthz(request: Request, service: SyncService) -> Response:
 async def _device(request: Request, service: SyncService) -> Device:
     """The device whose token the request carries (401/403 otherwise)."""
     authorization = request.headers.get("authorization")
-    return await run_in_threadpool(service.accounts.authenticate, authorization)
+    device: Device = await run_in_threadpool(service.accounts.authenticate, authorization)
+    request.state.device_id = device.device_id  # for the access log
+    return device
 
 
 def _reply(out: bytes, reply: protocol.Format) -> Response:
@@ -106,7 +126,15 @@ def _reply(out: bytes, reply: protocol.Format) -> Response:
 async def enroll(request: Request, service: SyncService) -> Response:
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    return _reply(await run_in_threadpool(service.enroll, body, fmt, reply), reply)
+    current = request.headers.get("authorization")
+    return _reply(await run_in_threadpool(service.enroll, body, fmt, reply, current), reply)
+
+
+async def metrics(request: Request, service: SyncService) -> Response:
+    if service.metrics is None:
+        raise Refusal(404, "not_found", "this server keeps no metrics")
+    body, media_type = service.metrics.render()
+    return Response(body, media_type=media_type)
 
 
 async def sync(request: Request, service: SyncService) -> Response:
@@ -136,10 +164,15 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
 
     from .extras import extra_routes, running
 
+    observed = Metrics()
+    svc.metrics = observed
+    svc.on_exchange = observed.exchange
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         async with running(app, svc):
             yield
+        observed.close()
         if owned:
             svc.close()
 
@@ -149,9 +182,12 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
+        Route("/metrics", _endpoint(svc, metrics), methods=["GET"]),
         *extra_routes(svc, _endpoint),
+        *root_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(Observe, metrics=observed, open_owners=svc.open_owner_count)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.service = svc
     return app
 

@@ -10,9 +10,11 @@ PostgreSQL database; nothing else is shared between workers.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 import uvicorn
@@ -21,6 +23,7 @@ from uvicorn.supervisors import Multiprocess
 
 from core.errors import ReciprocityError
 
+from .metrics import MULTIPROC_ENV
 from .service import ServerConfig
 
 ENV: Final = "RECIP_SERVER_CONFIG"
@@ -90,8 +93,19 @@ def app() -> Starlette:
     return create_app(from_env(text))
 
 
-def serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
-    """Serve in this process (one worker) or in `workers` processes (PostgreSQL only)."""
+def serve(
+    config: ServerConfig,
+    host: str,
+    port: int,
+    workers: int = 1,
+    log_config: dict[str, Any] | None = None,
+) -> None:
+    """Serve in this process (one worker) or in `workers` processes (PostgreSQL only).
+
+    `log_config` (a `server.logs.log_config`) is applied in every worker. With
+    several workers, metrics are shared through a fresh `PROMETHEUS_MULTIPROC_DIR`
+    unless one is set already (ADR 0112).
+    """
     if workers < 1:
         raise ReciprocityError("--workers must be at least 1")
     if workers > 1 and not config.database_url:
@@ -101,18 +115,27 @@ def serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
     if workers == 1:
         from .run import serve as serve_here
 
-        serve_here(config, host, port)
+        serve_here(config, host, port, log_config)
         return
     os.environ[ENV] = to_env(config)
+    shared = None
+    if not os.environ.get(MULTIPROC_ENV):
+        shared = tempfile.mkdtemp(prefix="recip-metrics-")
+        os.environ[MULTIPROC_ENV] = shared
     settings = _TcpConfig(
         "server.asgi:app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        log_config=log_config,
+        log_level=None if log_config else "warning",
         access_log=False,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
     )
-    Multiprocess(settings, sockets=[settings.bind_socket()]).run()
+    try:
+        Multiprocess(settings, sockets=[settings.bind_socket()]).run()
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)

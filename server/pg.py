@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlunparse
 
@@ -37,7 +37,7 @@ from core.errors import StoreError
 from core.store import Store
 from sync.protocol import Refusal
 
-from .accounts import Accounts, Owner
+from .accounts import Accounts, Executor, InvitePolicy, Owner
 
 PREFIX_RE: Final = re.compile(r"^[a-z_][a-z0-9_]{0,29}$")
 
@@ -48,6 +48,10 @@ _ACCOUNTS_DDL: Final = (
     "owner_id TEXT NOT NULL REFERENCES {s}.owners(owner_id), name TEXT NOT NULL, "
     "token_hash TEXT NOT NULL UNIQUE, enrolled_at BIGINT NOT NULL, revoked_at BIGINT)",
     "CREATE INDEX IF NOT EXISTS devices_owner ON {s}.devices(owner_id)",
+    "CREATE TABLE IF NOT EXISTS {s}.invites (invite_hash TEXT PRIMARY KEY, "
+    "owner_id TEXT NOT NULL REFERENCES {s}.owners(owner_id), created_at BIGINT NOT NULL, "
+    "expires_at BIGINT, uses_left BIGINT, revoked_at BIGINT)",
+    "CREATE INDEX IF NOT EXISTS invites_owner ON {s}.invites(owner_id)",
 )
 
 #: Connections one server process may hold (all owners together).
@@ -137,6 +141,35 @@ class _Rows:
         return self._rows
 
 
+def _run(conn: Any, sql: str, params: Sequence[Any]) -> _Rows:
+    cur = conn.cursor(row_factory=tuple_row)
+    cur.execute(sql.replace("?", "%s"), tuple(params))
+    return _Rows(cur.fetchall() if cur.description is not None else [])
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """psycopg's errors as `Accounts` expects them (duplicates as sqlite3's)."""
+    import sqlite3
+
+    try:
+        yield
+    except psycopg.IntegrityError as exc:
+        raise sqlite3.IntegrityError(str(exc)) from exc
+    except psycopg.Error as exc:
+        raise Refusal(503, "unavailable", f"accounts database unavailable: {exc}") from exc
+
+
+class _InTransaction:
+    """Statements of one accounts transaction, on the connection that holds it."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
+        return _run(self._conn, sql, params)
+
+
 class _PooledConnection:
     """The tiny part of `sqlite3.Connection` that `Accounts` uses, over the pool.
 
@@ -150,19 +183,14 @@ class _PooledConnection:
         self._pool = pool
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
-        import sqlite3
+        with _errors(), self._pool.connection() as conn:
+            return _run(conn, sql, params)
 
-        statement = sql.replace("?", "%s")
-        try:
-            with self._pool.connection() as conn:
-                cur = conn.cursor(row_factory=tuple_row)
-                cur.execute(statement, tuple(params))
-                rows = cur.fetchall() if cur.description is not None else []
-        except psycopg.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc)) from exc
-        except psycopg.Error as exc:
-            raise Refusal(503, "unavailable", f"accounts database unavailable: {exc}") from exc
-        return _Rows(rows)
+    @contextmanager
+    def transaction(self) -> Iterator[_InTransaction]:
+        """Statements on one connection, committed together (or rolled back on error)."""
+        with _errors(), self._pool.connection() as conn, conn.transaction():
+            yield _InTransaction(conn)
 
     def close(self) -> None:
         """The pool belongs to the backend."""
@@ -179,6 +207,10 @@ class PgAccounts(Accounts):
         self._db = _PooledConnection(pool)  # type: ignore[assignment]
         # Each statement is atomic on its own; there is no connection to guard.
         self._lock = nullcontext()  # type: ignore[assignment]
+
+    def _transaction(self) -> AbstractContextManager[Executor]:
+        pooled: _PooledConnection = self._db  # type: ignore[assignment]
+        return pooled.transaction()
 
 
 class PgPageReader:
@@ -309,11 +341,11 @@ def drop_prefix(url: str) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-def add_owner(url: str, name: str) -> tuple[Owner, str]:
+def add_owner(url: str, name: str, invite: InvitePolicy | None = None) -> tuple[Owner, str]:
     """Create an owner and its schema at once (workers then only open it)."""
     backend = PgBackend(url, pool_size=1)
     try:
-        owner, token = backend.accounts.add_owner(name)
+        owner, token = backend.accounts.add_owner(name, invite)
         backend.owner_store(owner.owner_id).close()
     finally:
         backend.close()

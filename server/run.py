@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,12 +29,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
+def _uvicorn_config(
+    app: Starlette, host: str, port: int, log_config: dict[str, Any] | None = None
+) -> uvicorn.Config:
+    """uvicorn's settings; `log_config` (from `server.logs`) replaces its logging."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        log_level="warning",
+        log_config=log_config,
+        log_level=None if log_config else "warning",
         access_log=False,
         lifespan="on",
         timeout_keep_alive=30,
@@ -43,9 +48,14 @@ def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(
+    config: ServerConfig,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    log_config: dict[str, Any] | None = None,
+) -> None:
     """Serve until interrupted (SIGINT/SIGTERM shut down cleanly)."""
-    uvicorn.Server(_uvicorn_config(create_app(config), host, port)).run()
+    uvicorn.Server(_uvicorn_config(create_app(config), host, port, log_config)).run()
 
 
 class BackgroundServer:

@@ -14,6 +14,7 @@ owners' logs stay open, each leased by the requests using it (ADR 0073).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -41,13 +42,15 @@ from sync.protocol import (
 )
 
 from .accounts import Accounts, Device
+from .config import MAX_BODY
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 
+logger = logging.getLogger("recip.server")
+
 if TYPE_CHECKING:
+    from .metrics import Metrics
     from .pg import PgBackend, PgPageReader
 
-#: Default bound on one request body: about 40,000 typical events in MessagePack.
-MAX_BODY: Final = 16 * 1024 * 1024
 #: Largest page the server sends, whatever the device asks for.
 MAX_PAGE: Final = 10_000
 
@@ -72,6 +75,10 @@ class ServerConfig:
 
     def now_ms(self) -> int:
         return self.clock()
+
+
+def _ignore(pushed: int, pulled: int) -> None:
+    """No one is counting."""
 
 
 class PageReader:
@@ -145,6 +152,9 @@ class SyncService:
         else:
             self.accounts = Accounts(config.data / "accounts.db")
         self._owners = OwnerCache(self._open, OpenOwner.close, config.max_open_owners)
+        #: Told the events each exchange moved, in and out (the app counts them).
+        self.on_exchange: Callable[[int, int], None] = _ignore
+        self.metrics: Metrics | None = None
 
     def close(self) -> None:
         """Close every owner's log (a restart reopens them from disk)."""
@@ -171,6 +181,9 @@ class SyncService:
     def open_owners(self) -> list[str]:
         """Owners whose logs are open now, least recently used first."""
         return self._owners.open_owners()
+
+    def open_owner_count(self) -> int:
+        return len(self._owners.open_owners())
 
     def _open(self, owner_id: str) -> OpenOwner:
         if self.pg is not None:
@@ -226,10 +239,21 @@ class SyncService:
 
     # -- enrollment and devices ----------------------------------------------------
 
-    def enroll(self, body: bytes, fmt: Format, reply: Format) -> bytes:
+    def enroll(
+        self, body: bytes, fmt: Format, reply: Format, authorization: str | None = None
+    ) -> bytes:
+        """Enroll a device; `authorization` (Bearer) is its current token, if re-enrolling."""
         request: EnrollRequest = protocol.decode(body, EnrollRequest, fmt)
+        scheme, _, current = (authorization or "").partition(" ")
         owner, token = self.accounts.enroll(
-            request.token, request.device_id, request.device_name.strip() or request.device_id
+            request.token,
+            request.device_id,
+            request.device_name.strip() or request.device_id,
+            current.strip() if scheme.lower() == "bearer" and current.strip() else None,
+        )
+        logger.info(
+            "device enrolled",
+            extra={"fields": {"owner": owner.owner_id, "device": request.device_id}},
         )
         with self.log(owner.owner_id):  # create the owner's log on first enrollment
             pass
@@ -308,7 +332,9 @@ class SyncService:
             raise Refusal(422, "invalid_event", str(exc)) from None
         except StoreError as exc:
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
-        return protocol.encode(self._page(owner, device, request, reply), reply)
+        page = self._page(owner, device, request, reply)
+        self.on_exchange(len(events), len(page.events))
+        return protocol.encode(page, reply)
 
     def _check(self, device: Device, events: list[LogEvent]) -> None:
         """Refuse the batch before storing anything: foreign devices, far-future clocks."""

@@ -87,11 +87,17 @@ def _call(url: str, token: str | None, method: str, path: str, message: Any = No
         return transport.request(method, path, body)
 
 
-def enroll(url: str, token: str, device_id: str, device_name: str) -> EnrollResponse:
-    """Trade an enrollment token for this device's own token."""
+def enroll(
+    url: str, token: str, device_id: str, device_name: str, current: str | None = None
+) -> EnrollResponse:
+    """Trade an enrollment token for this device's own token.
+
+    `current`, the device's token if it has one, is sent as its credentials:
+    the server lets an enrolled device id enroll again only with it.
+    """
     request = EnrollRequest(token=token, device_id=device_id, device_name=device_name)
     reply: EnrollResponse = protocol.decode(
-        _call(url, None, "POST", "/v1/enroll", request), EnrollResponse, "json"
+        _call(url, current, "POST", "/v1/enroll", request), EnrollResponse, "json"
     )
     return reply
 
