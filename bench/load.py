@@ -38,6 +38,7 @@ from core import codec, commands
 from core.clock import wall_ms
 from core.events import stamp
 from core.ids import new_id
+from server.accounts import OPEN_INVITE
 from server.process import ServeProcess
 from sync import protocol
 from sync.protocol import EnrollRequest, EnrollResponse, SyncRequest, SyncResponse
@@ -91,7 +92,7 @@ def _owners(data: Path, database_url: str | None, count: int) -> list[str]:
         backend = PgBackend(database_url, pool_size=2)
         try:
             for i in range(count):
-                owner, token = backend.accounts.add_owner(f"owner {i}")
+                owner, token = backend.accounts.add_owner(f"owner {i}", OPEN_INVITE)
                 backend.owner_store(owner.owner_id).close()
                 tokens.append(token)
         finally:

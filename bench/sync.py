@@ -45,6 +45,8 @@ from bench.harness import Comparison, Figure, Mode, report, result_name
 from bench.workload import DeviceHome, build_devices, generator_name
 from cli.home import Home
 
+OPEN = ("--uses", "unlimited", "--expires", "never")
+
 NAME: Final = "sync"
 DEVICES: Final = 3
 SIZES: Final[dict[str, tuple[int, ...]]] = {
@@ -176,7 +178,7 @@ class ReciprocitySync:
     def add_owner(self, name: str) -> str:
         """`recip admin add-owner`: the enrollment token is alone on its last line."""
         done = subprocess.run(
-            _recip("admin", "add-owner", name, "--data", str(self.data)),
+            _recip("admin", "add-owner", name, *OPEN, "--data", str(self.data)),
             cwd=ROOT,
             env=_env(),
             capture_output=True,

@@ -117,6 +117,11 @@ class InvitePolicy:
     uses: int | None = 1
 
 
+#: An invite for any number of devices that never expires: for tests and benchmarks,
+#: and `recip admin invite OWNER --uses unlimited --expires never`.
+OPEN_INVITE: Final = InvitePolicy(expires_s=None, uses=None)
+
+
 @dataclass(frozen=True)
 class Invite:
     """An invite as the administrator sees it (never its token)."""
@@ -337,12 +342,13 @@ class Accounts:
                 (device_id,),
             ).fetchone()
             if held is not None:
+                mine = held[0] == owner.owner_id
+                if mine and held[2] is not None:
+                    raise Refusal(403, "revoked", f"device {device_id} was revoked")
                 proven = current is not None and hmac.compare_digest(held[1], hash_token(current))
                 released = str(held[1]).startswith(_RELEASED)
-                if held[0] != owner.owner_id or not (proven or released):
+                if not (mine and (proven or released)):
                     raise Refusal(409, "device_exists", _DEVICE_TAKEN.format(device_id=device_id))
-                if held[2] is not None:
-                    raise Refusal(403, "revoked", f"device {device_id} was revoked")
             db.execute(
                 "INSERT INTO devices VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (device_id) "
                 "DO UPDATE SET token_hash = excluded.token_hash, name = excluded.name",

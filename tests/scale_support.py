@@ -21,6 +21,8 @@ from server.pg import drop_prefix, owner_schema, split_prefix
 from server.process import ServeProcess
 from tests.conftest import PG_URL, run_recip_process
 
+OPEN = ("--uses", "unlimited", "--expires", "never")
+
 
 @dataclass
 class Served:
@@ -57,7 +59,7 @@ class Served:
         return ["--database-url", self.database_url]
 
     def add_owner(self, name: str, scratch: Path) -> str:
-        out = run_recip_process(scratch, "admin", "add-owner", name, *self._store_args())
+        out = run_recip_process(scratch, "admin", "add-owner", name, *OPEN, *self._store_args())
         return out.stdout.strip().splitlines()[-1]
 
     def owner_log(self, owner_id: str) -> list[tuple[str, int]]:

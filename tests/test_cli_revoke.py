@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from server.accounts import OPEN_INVITE
 from server.run import BackgroundServer
 from sync.protocol import DeviceInfo, Refusal, find_device
 
@@ -27,7 +28,7 @@ class Homes:
     def __init__(self, tmp_path: Path, server: BackgroundServer) -> None:
         self.tmp_path = tmp_path
         self.server = server
-        _, self.token = server.service.accounts.add_owner("alice")
+        _, self.token = server.service.accounts.add_owner("alice", OPEN_INVITE)
 
     def run(self, home: str, *args: str) -> tuple[int, str, str]:
         result = CliRunner().invoke(cli, ["--home", str(self.tmp_path / home), *args])

@@ -33,6 +33,8 @@ from sync.remote import load as load_remote
 from sync.replica import Replica
 from tests.conftest import ROOT, run_recip_process
 
+OPEN = ("--uses", "unlimited", "--expires", "never")
+
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
@@ -83,7 +85,9 @@ class LiveServer:
         self.process = None
 
     def add_owner(self, name: str, scratch: Path) -> str:
-        out = run_recip_process(scratch, "admin", "add-owner", name, "--data", str(self.data))
+        out = run_recip_process(
+            scratch, "admin", "add-owner", name, *OPEN, "--data", str(self.data)
+        )
         return out.stdout.strip().splitlines()[-1]
 
     def owner_log(self, owner_id: str) -> list[tuple[str, int]]:

@@ -24,6 +24,7 @@ from core import commands
 from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
+from server.accounts import OPEN_INVITE
 from server.openapi import document
 from server.run import BackgroundServer
 from sync.http import HttpTransport, enroll
@@ -59,7 +60,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     tmp = tmp_path_factory.mktemp("openapi")
     server = BackgroundServer(tmp / "server")
     url = server.start()
-    owner, token = server.service.accounts.add_owner("alice")
+    owner, token = server.service.accounts.add_owner("alice", OPEN_INVITE)
     reply = enroll(url, token, new_id(), "laptop")
     enroll(url, token, new_id(), "phone")  # so that a random revoke prefix is rarely unique
     log = EventLog(open_store(str(tmp / "laptop.db")), reply.device_id)

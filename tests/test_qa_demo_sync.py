@@ -25,7 +25,8 @@ def _enroll(tmp_path: Path, url: str, token: str, name: str) -> Recip:
 
 def test_a_demo_home_syncs_everything_to_a_second_device(tmp_path: Path) -> None:
     data = tmp_path / "server"
-    added = CliRunner().invoke(cli, ["admin", "add-owner", "ada", "--data", str(data)])
+    add = ["admin", "add-owner", "ada", "--uses", "2", "--data", str(data)]
+    added = CliRunner().invoke(cli, add)
     assert added.exit_code == 0, added.output
     token = added.stdout.strip().splitlines()[-1]
     laptop = Recip(tmp_path / "laptop")

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from projections.query import Views
 from projections.views import compute, day_of
 from sample.history import generate
+from server.accounts import OPEN_INVITE
 from server.pg import drop_prefix
 from server.read_api import ViewSource
 from server.service import ServerConfig, SyncService
@@ -62,7 +63,7 @@ def test_a_mirror_projects_the_reference_views(
     cuts: list[float],
 ) -> None:
     service, source = worker
-    owner, _ = service.accounts.add_owner(f"owner {uuid.uuid4()}")
+    owner, _ = service.accounts.add_owner(f"owner {uuid.uuid4()}", OPEN_INVITE)
     events = list(
         generate(seed, contacts=contacts, years=0.5, devices=devices, end=date(2026, 1, 1))
     )

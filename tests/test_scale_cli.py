@@ -17,10 +17,14 @@ def test_several_workers_need_postgresql(bare_recip: Recip, tmp_path: Path) -> N
     assert "--database-url" in error
 
 
-def test_add_owner_needs_a_store(bare_recip: Recip) -> None:
-    result = bare_recip("admin", "add-owner", "alice")
-    assert result.exit_code != 0
-    assert "--data" in result.output and "--database-url" in result.output
+def test_add_owner_defaults_to_the_per_user_data_directory(
+    bare_recip: Recip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("RECIP_DATA", raising=False)
+    out = bare_recip.ok("admin", "add-owner", "alice")
+    assert str(tmp_path / "xdg" / "reciprocity-server") in out
+    assert (tmp_path / "xdg" / "reciprocity-server" / "accounts.db").is_file()
 
 
 def test_a_bad_schema_prefix_is_refused(bare_recip: Recip) -> None:

@@ -21,6 +21,7 @@ from core import commands
 from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
+from server.accounts import OPEN_INVITE
 from server.inprocess import LocalTransport
 from server.pg import drop_prefix, owner_schema, split_prefix
 from server.service import ServerConfig, SyncService
@@ -91,8 +92,8 @@ def test_owners_get_their_own_schema_and_accounts_are_shared(
     two: list[SyncService], pg_url: str, tmp_path: Path
 ) -> None:
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
-    other, _ = b.accounts.add_owner("bob")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
+    other, _ = b.accounts.add_owner("bob", OPEN_INVITE)
     log, device_token = device(b, token, tmp_path, "laptop")  # enrolled through worker b
     assert a.accounts.authenticate(f"Bearer {device_token}").owner_id == owner.owner_id
     record(log, 3, "p")
@@ -112,7 +113,7 @@ def test_the_same_batch_through_two_workers_at_once_is_stored_once(
     two: list[SyncService], pg_url: str, tmp_path: Path
 ) -> None:
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
     for round_ in range(8):
         log, device_token = device(a, token, tmp_path, f"d{round_}")
         record(log, 50, f"r{round_}")
@@ -144,7 +145,7 @@ def test_interleaved_pushes_through_two_workers_never_skip_an_id_in_a_pull(
     """Writers on both workers, a reader tailing by cursor the whole time: the ids
     it saw pass are exactly the ids stored, none committed behind its cursor."""
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
     writers = [device(s, token, tmp_path, f"w{i}") for i, s in enumerate((a, b, a, b))]
     reader_log, reader_token = device(a, token, tmp_path, "reader")
     reader_dev = a.accounts.authenticate(f"Bearer {reader_token}")
@@ -190,7 +191,7 @@ def test_a_read_after_a_push_reflects_it_on_every_worker(
     two: list[SyncService], tmp_path: Path
 ) -> None:
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
     laptop, laptop_token = device(a, token, tmp_path, "laptop")
     phone, phone_token = device(b, token, tmp_path, "phone")
     for i in range(5):
@@ -229,7 +230,7 @@ def test_owners_sharing_one_pooled_connection_each_write_their_own_schema(
     composite types (same name in every schema, different oids)."""
     (service,) = [SyncService(ServerConfig(data=tmp_path / "w", database_url=pg_url, pool_size=1))]
     try:
-        owners = [service.accounts.add_owner(name) for name in ("alice", "bob", "cy")]
+        owners = [service.accounts.add_owner(name, OPEN_INVITE) for name in ("alice", "bob", "cy")]
         devices = [device(service, token, tmp_path, owner.name) for owner, token in owners]
         for round_ in range(3):
             for (owner, _), (log, device_token) in zip(owners, devices, strict=True):
@@ -261,7 +262,7 @@ def test_a_push_through_any_worker_wakes_every_workers_listener(
     from server.stream import _Listener
 
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
     log, device_token = device(a, token, tmp_path, "laptop")
     heard = [threading.Event(), threading.Event()]
     listeners = [

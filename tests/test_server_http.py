@@ -6,7 +6,7 @@ Every refusal test also checks that nothing of the refused batch was stored.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from core import codec
 from core.clock import pack, wall_ms
 from core.events import ContactAdded, Event, GiveMade, OpaqueEvent
 from core.ids import new_id
+from server.accounts import OPEN_INVITE
 from server.app import create_app
 from server.service import ServerConfig, SyncService
 from sync import protocol
@@ -46,13 +47,18 @@ class Server:
     client: TestClient
     service: SyncService
     enroll_tokens: dict[str, str]
+    #: Each enrolled device's current token: enrolling it again must present it.
+    device_tokens: dict[str, str] = field(default_factory=dict)
 
     def enroll(self, owner: str, name: str = "laptop", device_id: str | None = None) -> Enrolled:
         device_id = device_id or new_id()
         body = {"token": self.enroll_tokens[owner], "device_id": device_id, "device_name": name}
-        answer = self.client.post("/v1/enroll", json=body)
+        current = self.device_tokens.get(device_id)
+        headers = {"Authorization": f"Bearer {current}"} if current else {}
+        answer = self.client.post("/v1/enroll", json=body, headers=headers)
         assert answer.status_code == 200, answer.text
         data = answer.json()
+        self.device_tokens[device_id] = data["device_token"]
         return Enrolled(data["owner_id"], device_id, data["device_token"])
 
     def sync(
@@ -83,7 +89,7 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     config = ServerConfig(data=tmp_path / "data", max_body=64 * 1024)
     service = SyncService(config)
-    tokens = {name: service.accounts.add_owner(name)[1] for name in ("alice", "bob")}
+    tokens = {name: service.accounts.add_owner(name, OPEN_INVITE)[1] for name in ("alice", "bob")}
     with TestClient(create_app(config, service=service)) as client:
         yield Server(client, service, tokens)
     service.close()

@@ -41,6 +41,7 @@ from core.state import State
 from core.store import open_store
 from projections.contacts import contact_rows
 from sample.history import generate
+from server.accounts import OPEN_INVITE
 from server.app import create_app
 from server.owners import Lease, OwnerCache
 from server.read_api import ViewSource
@@ -234,7 +235,7 @@ def capped(tmp_path: Path) -> Iterator[tuple[BackgroundServer, list[Person]]]:
     url = server.start()
     people = []
     for i in range(5):
-        _, token = server.service.accounts.add_owner(f"person {i}")
+        _, token = server.service.accounts.add_owner(f"person {i}", OPEN_INVITE)
         replicas = []
         for name in ("laptop", "phone"):
             device_id = new_id()
@@ -367,7 +368,7 @@ def test_cached_listing_equals_a_fold_from_scratch(
     try:
         histories = {}
         for name in ("a", "b"):
-            owner, _ = service.accounts.add_owner(f"{name} {uuid.uuid4()}")
+            owner, _ = service.accounts.add_owner(f"{name} {uuid.uuid4()}", OPEN_INVITE)
             events = list(
                 generate(seed, contacts=contacts, years=0.5, devices=2, end=date(2026, 1, 1))
             )
@@ -405,7 +406,7 @@ def test_repeated_listing_of_an_unchanged_log_does_no_fold(
     monkeypatch.setattr(server.read_api, "State", CountingState)
     config = ServerConfig(data=tmp_path / "server")
     service = SyncService(config)
-    token = service.accounts.add_owner("alice")[1]
+    token = service.accounts.add_owner("alice", OPEN_INVITE)[1]
     device_id = new_id()
     owner, device_token = service.accounts.enroll(token, device_id, "laptop")
     laptop = EventLog(open_store(str(tmp_path / "laptop.db")), device_id)
@@ -456,7 +457,7 @@ def test_mirrors_beyond_the_cap_are_reopened_and_caught_up(tmp_path: Path) -> No
     )
     source = ViewSource(service)
     try:
-        owners = [service.accounts.add_owner(f"o{i}")[0].owner_id for i in range(3)]
+        owners = [service.accounts.add_owner(f"o{i}", OPEN_INVITE)[0].owner_id for i in range(3)]
         events = {o: list(generate(i, contacts=4, years=0.3)) for i, o in enumerate(owners)}
         for half in (0, 1):
             for owner_id in owners:
@@ -474,7 +475,7 @@ def test_mirrors_beyond_the_cap_are_reopened_and_caught_up(tmp_path: Path) -> No
         for owner_id in owners[:-1]:  # heads of closed owners, read without opening them
             assert service.position(owner_id) == len(events[owner_id])
         assert service.open_owners() == [owners[-1]]
-        fresh = service.accounts.add_owner("fresh")[0].owner_id
+        fresh = service.accounts.add_owner("fresh", OPEN_INVITE)[0].owner_id
         assert service.position(fresh) == 0  # no schema yet: opened (created) as usual
         assert service.open_owners() == [fresh]
     finally:

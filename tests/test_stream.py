@@ -25,6 +25,7 @@ from core import commands
 from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
+from server.accounts import OPEN_INVITE
 from server.run import BackgroundServer
 from server.stream import StreamConfig
 from sync.http import HttpTransport, enroll
@@ -73,7 +74,7 @@ class Owner:
     def __init__(self, server: BackgroundServer, tmp_path: Path) -> None:
         self.server = server
         self.tmp_path = tmp_path
-        self.owner, self.token = server.service.accounts.add_owner("alice")
+        self.owner, self.token = server.service.accounts.add_owner("alice", OPEN_INVITE)
 
     def device(self, name: str) -> tuple[EnrollResponse, EventLog]:
         reply = enroll(self.server.url, self.token, new_id(), name)

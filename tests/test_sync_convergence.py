@@ -39,6 +39,7 @@ from projections import views as pviews
 from projections.fold import Fold
 from projections.projector import Projector
 from projections.query import Views
+from server.accounts import OPEN_INVITE
 from server.service import ServerConfig, SyncService
 from sync.protocol import Format, Refusal
 from sync.replica import Replica, TransientError
@@ -182,7 +183,7 @@ class SyncMachine(RuleBasedStateMachine):
         json=st.lists(st.booleans(), min_size=5, max_size=5),
     )
     def setup(self, n: int, pages: list[int], json: list[bool]) -> None:
-        owner, token = self.service.accounts.add_owner("alice")
+        owner, token = self.service.accounts.add_owner("alice", OPEN_INVITE)
         self.enroll_token = token
         for i in range(n):
             device_id = new_id()

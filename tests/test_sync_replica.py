@@ -24,6 +24,7 @@ from core.events import ContactAdded
 from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
+from server.accounts import OPEN_INVITE
 from server.inprocess import LocalTransport
 from server.run import BackgroundServer, free_port
 from server.service import ServerConfig, SyncService
@@ -67,7 +68,7 @@ def service(tmp_path: Path) -> Iterator[SyncService]:
 
 
 def pair(service: SyncService, tmp_path: Path) -> tuple[Replica, Replica]:
-    token = service.accounts.add_owner("alice")[1]
+    token = service.accounts.add_owner("alice", OPEN_INVITE)[1]
     replicas = []
     for name in ("laptop", "phone"):
         device_id = new_id()
@@ -210,7 +211,7 @@ def test_events_survive_the_wire_in_both_formats(events: list[ContactAdded], fmt
 def test_http_sync_devices_and_error_classification(tmp_path: Path) -> None:
     server = BackgroundServer(tmp_path / "server")
     with server as url:
-        token = server.service.accounts.add_owner("alice")[1]
+        token = server.service.accounts.add_owner("alice", OPEN_INVITE)[1]
         replicas = []
         for name in ("laptop", "phone"):
             device_id = new_id()
@@ -266,7 +267,7 @@ def _token(replica: Replica) -> str:
 def test_recip_admin_remote_and_sync_commands(tmp_path: Path) -> None:
     runner = CliRunner()
     data = tmp_path / "server"
-    added = runner.invoke(cli, ["admin", "add-owner", "alice", "--data", str(data)])
+    added = runner.invoke(cli, ["admin", "add-owner", "alice", "--uses", "2", "--data", str(data)])
     assert added.exit_code == 0, added.output
     token = added.stdout.strip().splitlines()[-1]
     assert token.startswith("recip-enroll-")
