@@ -30,7 +30,7 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +173,9 @@ class Device:
 class Accounts:
     """The accounts database (SQLite). Safe to share between threads."""
 
+    #: The wall clock in Unix ms (tests set an instance's own to reach an expiry).
+    clock: Callable[[], int] = staticmethod(_now_ms)
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -206,7 +209,7 @@ class Accounts:
         """Create an owner and its first invite; returns both (the token is shown once)."""
         name = check_owner_name(name)
         owner = Owner(str(uuid.uuid4()), name)
-        now = _now_ms()
+        now = self.clock()
         with self._transaction() as db:
             try:
                 db.execute(
@@ -237,7 +240,7 @@ class Accounts:
 
     def owner_infos(self) -> list[OwnerInfo]:
         """Every owner with its device and open-invite counts."""
-        now = _now_ms()
+        now = self.clock()
         with self._lock:
             rows = self._db.execute(
                 "SELECT o.owner_id, o.name, o.created_at, "
@@ -271,7 +274,7 @@ class Accounts:
         """A new enrollment token for the owner `ref` names (shown once)."""
         owner = self.find_owner(ref)
         policy = policy or InvitePolicy()
-        now = _now_ms()
+        now = self.clock()
         with self._transaction() as db:
             token = _add_invite(db, owner.owner_id, policy, now)
         expires = now + policy.expires_s * 1000 if policy.expires_s is not None else None
@@ -280,7 +283,7 @@ class Accounts:
     def revoke_invites(self, ref: str) -> tuple[Owner, int]:
         """End every enrollment token of an owner (the legacy one too); how many were open."""
         owner = self.find_owner(ref)
-        now = _now_ms()
+        now = self.clock()
         with self._transaction() as db:
             row = db.execute(
                 "SELECT COUNT(*) FROM invites WHERE owner_id = ? AND revoked_at IS NULL "
@@ -332,7 +335,7 @@ class Accounts:
             raise Refusal(401, "wrong_token", "a device token cannot enroll a device")
         digest = hash_token(token)
         device_token = _new_token(DEVICE_PREFIX)
-        now = _now_ms()
+        now = self.clock()
         with self._transaction() as db:
             owner = _spend_invite(db, digest, now)
             if owner is None:
@@ -406,7 +409,7 @@ class Accounts:
         target = find_device(self.devices(owner_id), ref)
         if target.revoked_at is not None:
             return target
-        when = _now_ms()
+        when = self.clock()
         with self._lock:
             self._db.execute(
                 "UPDATE devices SET revoked_at = ? WHERE device_id = ? AND owner_id = ?",

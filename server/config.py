@@ -142,14 +142,18 @@ def read_file(path: Path) -> dict[str, Any]:
 
 
 def read_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The settings given as `RECIP_*` variables (an empty variable counts as unset)."""
-    given: dict[str, Any] = {s.key: environ[s.env] for s in SETTINGS if environ.get(s.env)}
-    for key, value in given.items():
-        setting = Setting(key.replace("-", "_"))
+    """The settings given as `RECIP_*` variables, converted (an empty variable is unset)."""
+    given: dict[str, Any] = {}
+    for setting in SETTINGS:
+        text = environ.get(setting.env)
+        if not text:
+            continue
+        value: Any = text
         if isinstance(setting.default, bool):
-            given[key] = _boolean(value, setting.env)
-        _convert({key: given[key]}, setting.env, strict=False)
-    return {key.replace("-", "_"): value for key, value in given.items()}
+            value = _boolean(text, setting.env)
+        converted = _convert({setting.key: value}, setting.env, strict=False)
+        given[setting.attr] = getattr(converted, setting.attr)
+    return given
 
 
 def _boolean(text: str, where: str) -> bool:
