@@ -22,6 +22,8 @@ access_logger = logging.getLogger("recip.access")
 
 #: The route of the live stream, counted while open.
 STREAM_PATH = "/v1/stream"
+#: Polled by health checks and scrapers every few seconds: logged at debug level only.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 class Observe:
@@ -59,9 +61,10 @@ class Observe:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self.metrics.latency.labels(route).observe(elapsed)
             self.metrics.open_owners.set(self.open_owners())
-            if access_logger.isEnabledFor(logging.INFO):
+            level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
+            if access_logger.isEnabledFor(level):
                 fields = _fields(scope, route, status, sent, elapsed)
-                access_logger.info("request", extra={"fields": fields})
+                access_logger.log(level, "request", extra={"fields": fields})
 
 
 def _fields(scope: Scope, route: str, status: int, sent: int, elapsed: float) -> dict[str, Any]:
