@@ -63,9 +63,12 @@ def _empty_dest(dest: Path) -> None:
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:
-    """SQLite's online backup: a consistent copy while writers go on."""
-    uri = f"{source.resolve().as_uri()}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True)) as src, closing(sqlite3.connect(target)) as dst:
+    """SQLite's online backup: a consistent copy while writers go on.
+
+    The source is opened read-write although only read: a WAL database opened
+    read-only cannot start without its shared-memory file, which a copy lacks.
+    """
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.execute("PRAGMA busy_timeout=30000")
         src.backup(dst, pages=1024)
 
@@ -105,13 +108,17 @@ def backup(data: Path, database_url: str | None, dest: Path) -> Manifest:
     accounts = data / "accounts.db"
     if not accounts.is_file():
         raise BackupError(f"no server data in {data} (no accounts.db)")
-    owners: list[OwnerEntry] = []
+    heads: dict[str, int] = {}
     for path in sorted((data / "owners").glob("*.db")):
         target = dest / "owners" / path.name
         _copy_sqlite(path, target)
-        owners.append(OwnerEntry(path.stem, _head(target)))
+        heads[path.stem] = _head(target)
     _copy_sqlite(accounts, dest / "accounts.db")
-    return _write_manifest(dest, "sqlite", owners)
+    with closing(sqlite3.connect(dest / "accounts.db")) as conn:
+        ids = [r[0] for r in conn.execute("SELECT owner_id FROM owners ORDER BY owner_id")]
+    # An owner whose log did not exist yet when the logs were copied has none in
+    # the backup: after a restore its devices push their events again.
+    return _write_manifest(dest, "sqlite", [OwnerEntry(i, heads.get(i, 0)) for i in ids])
 
 
 def restore(source: Path, data: Path, database_url: str | None) -> Manifest:
