@@ -231,7 +231,7 @@ def _restore_pg(source: Path, manifest: Manifest, url: str) -> None:
 
 def _load_pg_log(backend: Any, schema: str, path: Path) -> None:
     table = f'"{schema}".stored_events'
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as src:
+    with closing(sqlite3.connect(path)) as src:
         cursor = src.execute(
             "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
             "ORDER BY rowid"
