@@ -103,7 +103,7 @@ def _owners(data: Path, database_url: str | None, count: int) -> list[str]:
     accounts = Accounts(data / "accounts.db")
     try:
         for i in range(count):
-            tokens.append(accounts.add_owner(f"owner {i}")[1])
+            tokens.append(accounts.add_owner(f"owner {i}", OPEN_INVITE)[1])
     finally:
         accounts.close()
     return tokens

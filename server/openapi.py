@@ -179,7 +179,44 @@ def document() -> dict[str, Any]:
         "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
         "description": "Contact id, unambiguous id prefix, or exact name.",
     }
+    enroll = _post(
+        "Trade an owner's enrollment token (an invite) for a device token; enrolling an "
+        "enrolled device id again needs its current device token as Bearer",
+        "EnrollRequest",
+        "EnrollResponse",
+        400,
+        401,
+        403,
+        409,
+        413,
+        415,
+        503,
+        secured=False,
+    )
+    enroll["post"]["security"] = [{}, *_BEARER]
     paths = {
+        "/": {
+            "get": {
+                "summary": "The web app, or a page saying what this server is",
+                "responses": {
+                    "200": {
+                        "description": "an HTML page",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (every worker's)",
+                "responses": {
+                    "200": {
+                        "description": "the Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Ready to serve",
@@ -192,19 +229,7 @@ def document() -> dict[str, Any]:
                 "responses": _answers(_json({"type": "object"}), "the OpenAPI document"),
             }
         },
-        "/v1/enroll": _post(
-            "Trade an owner's enrollment token for a device token",
-            "EnrollRequest",
-            "EnrollResponse",
-            400,
-            401,
-            403,
-            409,
-            413,
-            415,
-            503,
-            secured=False,
-        ),
+        "/v1/enroll": enroll,
         "/v1/sync": sync,
         "/v1/stream": stream,
         "/v1/devices": _read(
