@@ -97,7 +97,7 @@ def serve(**options: Any) -> None:
     """
     from server.admin import where
     from server.asgi import serve as run
-    from server.logs import configure
+    from server.logs import log_config
     from server.service import ServerConfig
 
     settings = settings_from(options)
@@ -109,14 +109,14 @@ def serve(**options: Any) -> None:
     url = f"http://{settings.host}:{settings.port}"
     click.echo(f"recip sync server on {url} (data in {place})", err=True)
     _first_run(settings, data, url)
-    log_config = configure(settings.log_level, settings.log_format, access_log=settings.access_log)
+    logs = log_config(settings.log_level, settings.log_format, access_log=settings.access_log)
     config = ServerConfig(
         data=data,
         max_body=settings.max_body,
         database_url=settings.database_url,
         max_open_owners=settings.max_open_owners,
     )
-    run(config, settings.host, settings.port, settings.workers, log_config)
+    run(config, settings.host, settings.port, settings.workers, logs)  # uvicorn applies it
 
 
 def _first_run(settings: ServeSettings, data: Path, url: str) -> None:

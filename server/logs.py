@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
 import re
 import time
 from collections.abc import Mapping
@@ -97,8 +96,9 @@ FORMATTERS: Final[Mapping[str, type[logging.Formatter]]] = {
 def log_config(level: LogLevel, fmt: LogFormat, *, access_log: bool = True) -> dict[str, Any]:
     """A `logging.config.dictConfig` for the server's and uvicorn's loggers.
 
-    uvicorn applies it in every worker it starts; `configure` applies it here.
-    uvicorn's own access log stays off: `recip.access` replaces it.
+    uvicorn applies it (in every worker it starts), so the process that only
+    starts workers keeps its logging as it was. uvicorn's own access log stays
+    off: `recip.access` replaces it.
     """
     upper = level.upper()
     handler = {
@@ -120,10 +120,3 @@ def log_config(level: LogLevel, fmt: LogFormat, *, access_log: bool = True) -> d
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
     }
-
-
-def configure(level: LogLevel, fmt: LogFormat, *, access_log: bool = True) -> dict[str, Any]:
-    """Apply `log_config` to this process and return it (for uvicorn's workers)."""
-    config = log_config(level, fmt, access_log=access_log)
-    logging.config.dictConfig(config)
-    return config

@@ -327,7 +327,9 @@ def test_max_open_owners_reaches_the_service_from_the_cli(
 
     seen: list[ServerConfig] = []
 
-    def fake_serve(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
+    def fake_serve(
+        config: ServerConfig, host: str, port: int, workers: int = 1, log_config: object = None
+    ) -> None:
         seen.append(config)
 
     monkeypatch.setattr(server.asgi, "serve", fake_serve)
