@@ -58,7 +58,7 @@ def _base(record: logging.LogRecord) -> dict[str, Any]:
     }
     fields = getattr(record, "fields", None)
     if isinstance(fields, Mapping):
-        out.update(fields)
+        out.update((k, v) for k, v in fields.items() if v is not None)
     if record.exc_info:
         out["exc"] = logging.Formatter().formatException(record.exc_info)
     return out

@@ -254,3 +254,26 @@ def test_admin_finds_the_data_through_the_config_file(tmp_path: Path) -> None:
     run("admin", "add-owner", "alice", "--config", str(config))
     with sqlite3.connect(tmp_path / "from-file" / "accounts.db") as conn:
         assert conn.execute("SELECT name FROM owners").fetchall() == [("alice",)]
+
+
+def test_recip_remote_add_again_proves_the_device_with_its_token(tmp_path: Path) -> None:
+    from server.run import BackgroundServer
+
+    data = tmp_path / "server"
+    home = ("--home", str(tmp_path / "laptop"))
+    run("admin", "add-owner", "alice", "--uses", "3", "--data", str(data))
+    token = run("admin", "invite", "alice", "--uses", "3", "--data", str(data)).split()[-1]
+    with BackgroundServer(data) as url:
+        run(*home, "init", "--device-name", "laptop")
+        run(*home, "remote", "add", url, "--token", token)
+        first = json.loads((tmp_path / "laptop" / "remote.json").read_text())["device_token"]
+        run(*home, "remote", "add", url, "--token", token)  # sends its current token
+        second = json.loads((tmp_path / "laptop" / "remote.json").read_text())["device_token"]
+        assert first != second
+        # The same device id from a home that lost its token is refused...
+        (tmp_path / "laptop" / "remote.json").unlink()
+        assert "already enrolled" in fails(*home, "remote", "add", url, "--token", token)
+        # ... until the administrator resets it.
+        run("admin", "reset-device", "alice", "laptop", "--data", str(data))
+        run(*home, "remote", "add", url, "--token", token)
+        assert "pushed 0" in run(*home, "sync")
