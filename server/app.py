@@ -96,9 +96,8 @@ def _endpoint(service: SyncService, handler: Handler) -> Callable[[Request], Awa
 
 def _refused(service: SyncService, refusal: Refusal) -> None:
     """Count a refusal by its reason and log it (the reason's text names no secret)."""
-    metrics: Metrics | None = getattr(service, "metrics", None)
-    if metrics is not None:
-        metrics.refusals.labels(refusal.code).inc()
+    if service.metrics is not None:
+        service.metrics.refusals.labels(refusal.code).inc()
     logger.info("refused", extra={"fields": {"status": refusal.status, "reason": refusal.code}})
 
 
@@ -130,7 +129,7 @@ async def enroll(request: Request, service: SyncService) -> Response:
     return _reply(await run_in_threadpool(service.enroll, body, fmt, reply, current), reply)
 
 
-async def metrics(request: Request, service: SyncService) -> Response:
+async def metrics_endpoint(request: Request, service: SyncService) -> Response:
     if service.metrics is None:
         raise Refusal(404, "not_found", "this server keeps no metrics")
     body, media_type = service.metrics.render()
@@ -157,22 +156,29 @@ async def revoke(request: Request, service: SyncService) -> Response:
     return _reply(await run_in_threadpool(service.revoke, device, body, fmt, reply), reply)
 
 
-def create_app(config: ServerConfig, *, service: SyncService | None = None) -> Starlette:
-    """The ASGI app over a data directory (or over an existing service, for tests)."""
+def create_app(
+    config: ServerConfig, *, service: SyncService | None = None, observed: bool = True
+) -> Starlette:
+    """The ASGI app over a data directory (or over an existing service, for tests).
+
+    `observed=False` leaves out the access log and the metrics (`bench.observe`
+    measures what they cost); `/metrics` then answers 404.
+    """
     owned = service is None
     svc = service or SyncService(config)
 
     from .extras import extra_routes, running
 
-    observed = Metrics()
-    svc.metrics = observed
-    svc.on_exchange = observed.exchange
+    metrics = Metrics()
+    if observed:
+        svc.metrics = metrics
+        svc.on_exchange = metrics.exchange
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         async with running(app, svc):
             yield
-        observed.close()
+        metrics.close()
         if owned:
             svc.close()
 
@@ -182,11 +188,13 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
-        Route("/metrics", _endpoint(svc, metrics), methods=["GET"]),
+        Route("/metrics", _endpoint(svc, metrics_endpoint), methods=["GET"]),
         *extra_routes(svc, _endpoint),
         *root_routes(),
     ]
-    middleware = [Middleware(Observe, metrics=observed, open_owners=svc.open_owner_count)]
+    middleware = (
+        [Middleware(Observe, metrics=metrics, open_owners=svc.open_owner_count)] if observed else []
+    )
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.service = svc
     return app
