@@ -277,3 +277,41 @@ def test_recip_remote_add_again_proves_the_device_with_its_token(tmp_path: Path)
         run("admin", "reset-device", "alice", "laptop", "--data", str(data))
         run(*home, "remote", "add", url, "--token", token)
         assert "pushed 0" in run(*home, "sync")
+
+
+@settings(max_examples=40, deadline=None)
+@given(uses=st.integers(1, 5), attempts=st.integers(0, 8))
+def test_an_invite_enrolls_exactly_as_many_devices_as_its_uses(
+    uses: int, attempts: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    accounts = Accounts(tmp_path_factory.mktemp("acc") / "accounts.db")
+    try:
+        _, token = accounts.add_owner("alice", InvitePolicy(uses=uses))
+        enrolled = 0
+        for i in range(attempts):
+            try:
+                accounts.enroll(token, new_id(), f"d{i}")
+                enrolled += 1
+            except Refusal as refusal:
+                assert refusal.code == "unauthorized"
+        assert enrolled == min(uses, attempts)
+        assert len(accounts.devices(accounts.find_owner("alice").owner_id)) == enrolled
+    finally:
+        accounts.close()
+
+
+def test_devices_racing_for_the_last_use_of_an_invite_enroll_once(accounts: Accounts) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, token = accounts.add_owner("alice", InvitePolicy(uses=1))
+
+    def attempt(i: int) -> bool:
+        try:
+            accounts.enroll(token, new_id(), f"d{i}")
+        except Refusal:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(attempt, range(16)))
+    assert won.count(True) == 1

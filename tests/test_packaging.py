@@ -183,3 +183,22 @@ def test_pipx_installs_a_working_recip_from_the_checkout(tmp_path: Path) -> None
         [str(recip), "serve", "--help"], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout
     assert "RECIP_CONFIG" in help_text
+
+
+def test_the_health_check_command_passes_against_a_live_server(tmp_path: Path) -> None:
+    """The image's HEALTHCHECK, run as Docker would, against a real server."""
+    import json
+
+    from server.run import BackgroundServer
+
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    [exec_form] = re.findall(r"^HEALTHCHECK .*?CMD (\[.*\])$", text, re.M)
+    command = json.loads(exec_form)
+    assert command[0] == "python"
+    server = BackgroundServer(tmp_path / "data")
+    with server:
+        env = {**os.environ, "RECIP_PORT": str(server.port)}
+        healthy = subprocess.run([sys.executable, *command[1:]], env=env, timeout=30)
+        assert healthy.returncode == 0
+    down = subprocess.run([sys.executable, *command[1:]], env=env, capture_output=True)
+    assert down.returncode != 0
