@@ -10,6 +10,7 @@ default to "not given", and `server.config.resolve` applies the precedence
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from core.errors import ValidationError
-from server.config import DEFAULTS, HELP, SETTINGS, ServeSettings, Setting, resolve
+from server.config import HELP, SETTINGS, ServeSettings, Setting, resolve
 
 #: click types of the settings whose values are not plain strings.
 _TYPES: dict[str, Any] = {
@@ -126,12 +127,13 @@ def _first_run(settings: ServeSettings, data: Path, url: str) -> None:
     with open_accounts(data, settings.database_url) as accounts:
         if accounts.owners():
             return
-    storage = (
-        f"--database-url {settings.database_url!r}"
-        if settings.database_url
-        else f"--data {str(data)!r}"
-    )
-    if settings.data is None and not settings.database_url:
+    if settings.database_url:  # its password never printed
+        from server.pg import redact
+
+        storage = f"--database-url {shlex.quote(redact(settings.database_url))}"
+    elif settings.data is not None:
+        storage = f"--data {shlex.quote(str(data))}"
+    else:
         storage = ""  # the default: the admin commands find it by themselves
     for line in (
         "no owners yet. To start:",
@@ -159,6 +161,3 @@ def _check_can_listen(host: str, port: int) -> None:
             trial.bind(address)
     except OSError as exc:
         raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-__all__ = ["DEFAULTS", "serve", "settings_from", "settings_options"]

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -183,6 +184,38 @@ def test_pipx_installs_a_working_recip_from_the_checkout(tmp_path: Path) -> None
         [str(recip), "serve", "--help"], capture_output=True, text=True, check=True, cwd=tmp_path
     ).stdout
     assert "RECIP_CONFIG" in help_text
+    _serves_without_the_postgres_extra(recip, tmp_path)
+
+
+def _serves_without_the_postgres_extra(recip: Path, tmp_path: Path) -> None:
+    """The README's first command installs no extra: serving and backups need none."""
+    import httpx
+
+    from server.run import free_port
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        served = subprocess.Popen(
+            [str(recip), "serve", "--port", str(port)], cwd=tmp_path, env=env, stderr=sink
+        )
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert served.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert "no owners yet" in log.read_text()
+        subprocess.run([str(recip), "admin", "add-owner", "ada"], env=env, check=True)
+        subprocess.run([str(recip), "admin", "backup", str(tmp_path / "b")], env=env, check=True)
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+    assert not (tmp_path / "recip-data").exists()  # nothing in the working directory
 
 
 def test_the_health_check_command_passes_against_a_live_server(tmp_path: Path) -> None:
