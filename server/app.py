@@ -88,8 +88,9 @@ def _endpoint(service: SyncService, handler: Handler) -> Callable[[Request], Awa
             return _error(refusal)
         except Exception:  # a bug: say so without leaking internals, keep serving
             logger.exception("unexpected error on %s", request.url.path)
-            _refused(service, Refusal(500, "internal", "internal server error"))
-            return _error(Refusal(500, "internal", "internal server error"))
+            internal = Refusal(500, "internal", "internal server error")
+            _refused(service, internal)
+            return _error(internal)
 
     return endpoint
 

@@ -65,12 +65,15 @@ def _empty_dest(dest: Path) -> None:
 def _copy_sqlite(source: Path, target: Path) -> None:
     """SQLite's online backup: a consistent copy while writers go on.
 
+    One step (all pages at once): a backup in several steps starts again whenever
+    another connection writes between two steps, and might never end on a busy
+    server, while one step reads one WAL snapshot and never blocks the writers.
     The source is opened read-write although only read: a WAL database opened
     read-only cannot start without its shared-memory file, which a copy lacks.
     """
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.execute("PRAGMA busy_timeout=30000")
-        src.backup(dst, pages=1024)
+        src.backup(dst)
 
 
 def _head(path: Path) -> int:

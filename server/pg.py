@@ -167,7 +167,13 @@ class _InTransaction:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
-        return _run(self._conn, sql, params)
+        """One statement; a duplicate raises sqlite3's error, as `Accounts` catches it."""
+        import sqlite3
+
+        try:
+            return _run(self._conn, sql, params)
+        except psycopg.IntegrityError as exc:
+            raise sqlite3.IntegrityError(str(exc)) from exc
 
 
 class _PooledConnection:

@@ -174,6 +174,14 @@ def test_a_revoked_device_stays_revoked(accounts: Accounts) -> None:
 # -- owners ----------------------------------------------------------------------------
 
 
+def test_an_owner_name_is_taken_once(accounts: Accounts) -> None:
+    accounts.add_owner("alice")
+    refused("owner_exists", accounts.add_owner, "alice")
+    refused("owner_exists", accounts.add_owner, "  alice ")
+    assert [o.name for o in accounts.owners()] == ["alice"]
+    assert accounts.owner_infos()[0].open_invites == 1  # the refused one left no invite
+
+
 def test_rename_owner_keeps_names_unique_and_valid(accounts: Accounts) -> None:
     owner, _ = accounts.add_owner("alice")
     accounts.add_owner("bob")
