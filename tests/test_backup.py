@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +31,10 @@ from server.backup import BackupError, backup, read_manifest, restore
 from server.inprocess import LocalTransport
 from server.service import ServerConfig, SyncService
 from sync.replica import Replica
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, run_recip_process
+from tests.test_operations import serve, stop
+
+__all__ = ["serve"]  # the fixture, shared with tests.test_operations
 
 NOW = commands.Now(1_790_000_000_000, 0)
 
@@ -181,3 +185,51 @@ def test_the_backup_commands(tmp_path: Path) -> None:
     assert back.exit_code == 0, back.output
     with sqlite3.connect(tmp_path / "new" / "accounts.db") as conn:
         assert conn.execute("SELECT name FROM owners").fetchall() == [("alice",)]
+
+
+def listing(home: Path) -> str:
+    return run_recip_process(home, "contact", "list", "--json").stdout
+
+
+def test_recip_admin_backup_of_a_running_recip_serve(serve: Any, tmp_path: Path) -> None:
+    """The commands, as processes: back up a live `recip serve` while devices sync,
+    restore into new storage, serve it at the same address, and sync again."""
+    data = tmp_path / "server"
+    served = serve("--data", str(data))
+    added = run_recip_process(
+        tmp_path / "a", "admin", "add-owner", "ada", "--uses", "2", "--data", str(data)
+    )
+    token = added.stdout.strip().splitlines()[-1]
+    homes = [tmp_path / "laptop", tmp_path / "phone"]
+    for home in homes:
+        run_recip_process(home, "init", "--device-name", home.name)
+        run_recip_process(home, "remote", "add", served.url, "--token", token)
+
+    def work(rounds: range) -> None:
+        for r in rounds:
+            for home in homes:
+                run_recip_process(home, "contact", "add", f"{home.name} {r}")
+                run_recip_process(home, "sync")
+
+    work(range(2))
+    during = threading.Thread(target=work, args=(range(2, 5),))
+    during.start()
+    run_recip_process(tmp_path / "a", "admin", "backup", str(tmp_path / "b"), "--data", str(data))
+    during.join(timeout=300)
+    stop(served)
+    run_recip_process(
+        tmp_path / "a", "admin", "restore", str(tmp_path / "b"), "--data", str(tmp_path / "new")
+    )
+    again = serve("--data", str(tmp_path / "new"), port=served.port)
+    for _ in range(2):
+        for home in homes:
+            run_recip_process(home, "sync")
+    listings = [
+        sorted(
+            c["name"] for c in json.loads(run_recip_process(h, "contact", "list", "--json").stdout)
+        )
+        for h in homes
+    ]
+    expected = sorted(f"{h.name} {r}" for h in homes for r in range(5))  # none lost, none twice
+    assert listings == [expected, expected]
+    stop(again)

@@ -60,8 +60,8 @@ class Served:
 def serve(tmp_path: Path) -> Iterator[object]:
     started: list[Served] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        port = free_port()
+    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None) -> Served:
+        port = port or free_port()
         log = tmp_path / f"serve-{port}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
