@@ -112,7 +112,7 @@ def test_the_compose_file_waits_for_a_healthy_postgresql() -> None:
 
 
 HARDENING = (
-    "DynamicUser=yes",
+    "User=reciprocity",
     "NoNewPrivileges=yes",
     "ProtectSystem=strict",
     "ProtectHome=yes",
