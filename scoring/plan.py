@@ -356,15 +356,8 @@ class Today(Rule):
 
 def candidates(history: History, rule: Today, day: int) -> list[Nudge]:
     """Each active contact's most urgent nudge at the end of `day`, in plan order."""
-    params = rule.typed()
     out = []
-    for subject in history.subjects_sorted():
-        if subject.id not in history.active or day < subject.added_day:
-            continue
-        items = history.items[subject.id]
-        scorer = PlanScorer(subject, params)
-        for item in items[: items_before(history.days[subject.id], day)]:
-            scorer.feed(item)
+    for scorer in _scorers(history, rule, day):
         nudges = scorer.nudges(day)
         if nudges:
             out.append(nudges[0])
@@ -403,6 +396,82 @@ def plan(
     )
 
 
+class FollowUp(msgspec.Struct, frozen=True, kw_only=True):
+    """An open ask and the day a follow-up is due (ask day + `ask_wait_days`)."""
+
+    ask_id: str
+    contact_id: str
+    name: str
+    what: str
+    asked: str
+    due: str
+
+
+class Upcoming(msgspec.Struct, frozen=True, kw_only=True):
+    """A contact's occasion and its next date on or after the day asked about."""
+
+    contact_id: str
+    name: str
+    label: str
+    month: int
+    day: int
+    next: str
+
+
+def _scorers(history: History, rule: Today, day: int) -> Iterable[PlanScorer]:
+    """A scorer per active contact, fed its items up to the end of `day`, by id."""
+    params = rule.typed()
+    for subject in history.subjects_sorted():
+        if subject.id not in history.active or day < subject.added_day:
+            continue
+        scorer = PlanScorer(subject, params)
+        items = history.items[subject.id]
+        for item in items[: items_before(history.days[subject.id], day)]:
+            scorer.feed(item)
+        yield scorer
+
+
+def follow_ups(history: History, day: int, rule: Today | None = None) -> list[FollowUp]:
+    """Every open ask of an active contact at the end of `day`, by due date then id."""
+    rule = rule or Today()
+    wait = rule.typed().ask_wait_days
+    out = [
+        FollowUp(
+            ask_id=ask_id,
+            contact_id=scorer.subject.id,
+            name=scorer.subject.name,
+            what=what,
+            asked=date_of(asked).isoformat(),
+            due=date_of(asked + wait).isoformat(),
+        )
+        for scorer in _scorers(history, rule, day)
+        for ask_id, (asked, what) in scorer.asks.items()
+    ]
+    out.sort(key=lambda f: (f.due, f.ask_id))
+    return out
+
+
+def occasions(history: History, day: int) -> list[Upcoming]:
+    """Every active contact's occasions with their next date, soonest first."""
+    out = []
+    for subject in history.subjects_sorted():
+        if subject.id not in history.active:
+            continue
+        for occasion in subject.occasions:
+            out.append(
+                Upcoming(
+                    contact_id=subject.id,
+                    name=subject.name,
+                    label=occasion.label,
+                    month=occasion.month,
+                    day=occasion.day,
+                    next=date_of(next_occurrence(occasion, day)).isoformat(),
+                )
+            )
+    out.sort(key=lambda u: (u.next, u.contact_id, u.label))
+    return out
+
+
 def week_start(day: int) -> int:
     """The Monday of the ISO week holding `day`."""
     return day - date_of(day).weekday()
@@ -416,13 +485,17 @@ __all__ = [
     "ONE_SIDED",
     "OPEN_ASK",
     "OWE",
+    "FollowUp",
     "Nudge",
     "Plan",
     "PlanScorer",
     "Today",
+    "Upcoming",
     "candidates",
     "choose",
+    "follow_ups",
     "next_occurrence",
+    "occasions",
     "plan",
     "week_start",
 ]
