@@ -83,6 +83,11 @@ def run(home: Home, monkeypatch: pytest.MonkeyPatch) -> Recip:
 
 @pytest.fixture
 def network(home: Home) -> dict[str, str]:
+    return build_network(home)
+
+
+def build_network(home: Home) -> dict[str, str]:
+    """The history of the module docstring, recorded by the home's own device."""
     ids: dict[str, str] = {}
     circles = {"Cole": "close", "Coy": "close", "Wes": "close"}
     for name in ("Ada", "Ben", "Cole", "Coy", "Eve", "Fay", "Gus", "Hal", "Wes", "Arc"):
@@ -111,7 +116,7 @@ def network(home: Home) -> dict[str, str]:
     talk("Coy", "2025-02-05")
     talk("Wes", "2025-02-20")
     ids["eve_ask"] = ask("Eve", "a reference letter", 1, "2025-01-25")
-    ask("Fay", "a recipe", 1, "2025-02-20")
+    ids["fay_ask"] = ask("Fay", "a recipe", 1, "2025-02-20")
     ask("Gus", "a ladder", 1, "2025-01-10", "granted", "2025-01-11")
     record(home, lambda s: commands.make_give(s, NOW, "Gus", "cake", weight=1, when="2025-01-20"))
     talk("Hal", "2025-02-28")
