@@ -2,9 +2,10 @@
 
 The plan is a scoring rule (`Today`, built in as `today`): its scorer folds one
 contact's items like any other rule, and besides a verdict it can say what, if
-anything, that contact needs today (`PlanScorer.nudges`). `plan` then keeps each
-contact's most urgent nudge, orders all of them and takes a handful, capping each
-kind so that one kind cannot crowd out the others (ADR 0100).
+anything, that contact needs today (`PlanScorer.nudges`). `plan` orders every nudge of
+every contact and takes a handful: one per contact (the most urgent that fits),
+at most `per_kind` of each kind so that one kind cannot crowd out the others
+(ADR 0100).
 
 Every kind of nudge measures urgency on one scale, where 1 means "due now":
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import ClassVar, Final
 
@@ -91,7 +92,7 @@ class Nudge(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
-    """The plan for one day: the chosen nudges in order, and how many were in the running."""
+    """The plan for one day: the chosen nudges in order, and how many contacts had one."""
 
     as_of: str
     rule: str
@@ -355,26 +356,25 @@ class Today(Rule):
 
 
 def candidates(history: History, rule: Today, day: int) -> list[Nudge]:
-    """Each active contact's most urgent nudge at the end of `day`, in plan order."""
-    out = []
-    for scorer in _scorers(history, rule, day):
-        nudges = scorer.nudges(day)
-        if nudges:
-            out.append(nudges[0])
+    """Every nudge of every active contact at the end of `day`, in plan order."""
+    out = [n for scorer in _scorers(history, rule, day) for n in scorer.nudges(day)]
     out.sort(key=order)
     return out
 
 
 def choose(ranked: Iterable[Nudge], limit: int, per_kind: int) -> list[Nudge]:
-    """The first `limit` nudges, at most `per_kind` of each kind (0: no cap)."""
+    """The first `limit` nudges, one per contact (its most urgent that fits) and at
+    most `per_kind` of each kind (0: no cap)."""
     chosen: list[Nudge] = []
     taken: dict[str, int] = {}
+    people: set[str] = set()
     for nudge in ranked:
         if len(chosen) >= limit:
             break
-        if per_kind and taken.get(nudge.kind, 0) >= per_kind:
+        if nudge.contact_id in people or (per_kind and taken.get(nudge.kind, 0) >= per_kind):
             continue
         taken[nudge.kind] = taken.get(nudge.kind, 0) + 1
+        people.add(nudge.contact_id)
         chosen.append(nudge)
     return chosen
 
@@ -391,7 +391,7 @@ def plan(
         as_of=date_of(day).isoformat(),
         rule=rule.name,
         limit=limit,
-        candidates=len(ranked),
+        candidates=len({n.contact_id for n in ranked}),
         items=choose(ranked, limit, rule.typed().per_kind),
     )
 
@@ -472,6 +472,26 @@ def occasions(history: History, day: int) -> list[Upcoming]:
     return out
 
 
+class PlanComparison(msgspec.Struct, frozen=True, kw_only=True):
+    """Several plan rules' plans for one day (`recip replay --plan N`), by label,
+    and the (contact, kind) items that are not in every plan."""
+
+    as_of: str
+    plans: dict[str, Plan]
+    differ: list[str]
+
+
+def compare(
+    history: History, rules: Sequence[tuple[str, Today]], day: int, limit: int
+) -> PlanComparison:
+    """Each labelled plan rule's plan at the end of `day`."""
+    plans = {label: plan(history, day, limit=limit, rule=rule) for label, rule in rules}
+    keyed = [{f"{n.name} ({n.kind})" for n in p.items} for p in plans.values()]
+    every = set.intersection(*keyed) if keyed else set()
+    differ = sorted(set().union(*keyed) - every, key=str.casefold)
+    return PlanComparison(as_of=date_of(day).isoformat(), plans=plans, differ=differ)
+
+
 def week_start(day: int) -> int:
     """The Monday of the ISO week holding `day`."""
     return day - date_of(day).weekday()
@@ -488,11 +508,13 @@ __all__ = [
     "FollowUp",
     "Nudge",
     "Plan",
+    "PlanComparison",
     "PlanScorer",
     "Today",
     "Upcoming",
     "candidates",
     "choose",
+    "compare",
     "follow_ups",
     "next_occurrence",
     "occasions",

@@ -36,6 +36,7 @@ from core.state import State
 from scoring.history import History, day_of
 from scoring.plan import (
     OCCASION,
+    Nudge,
     PlanScorer,
     Today,
     choose,
@@ -276,3 +277,36 @@ def events_of_network(home: Home, network: dict[str, str]) -> list[Event]:
         return list(log.events())  # type: ignore[arg-type]
     finally:
         log.store.close()
+
+
+def _nudge(contact: str, kind: str, urgency: float) -> Nudge:
+    return Nudge(kind=kind, contact_id=contact, name=contact, urgency=urgency, why="", todo="")
+
+
+def test_choose_takes_a_contacts_next_nudge_when_its_first_kind_is_full() -> None:
+    ranked = sorted(
+        [
+            _nudge("A", "open_ask", 3.0),
+            _nudge("B", "open_ask", 2.5),
+            _nudge("B", "owe", 2.0),
+            _nudge("A", "owe", 1.5),
+            _nudge("C", "cold", 1.0),
+        ],
+        key=order,
+    )
+    picked = [(n.contact_id, n.kind) for n in choose(ranked, 5, 1)]
+    assert picked == [("A", "open_ask"), ("B", "owe"), ("C", "cold")]
+    uncapped = [(n.contact_id, n.kind) for n in choose(ranked, 2, 0)]
+    assert uncapped == [("A", "open_ask"), ("B", "open_ask")]
+
+
+def test_replay_compares_plans(run: Recip, network: dict[str, str]) -> None:
+    out = run.ok(
+        "replay", "--rule", "today", "--rule", "cold=today", "--param", "cold.cold_weight=3",
+        "--plan", "2", "--as-of", "2025-03-01", "--json",
+    )  # fmt: skip
+    result = json.loads(out)
+    assert [i["name"] for i in result["plans"]["today"]["items"]] == ["Eve", "Ada"]
+    assert [i["name"] for i in result["plans"]["cold"]["items"]] == ["Cole", "Coy"]
+    assert result["differ"] == ["Ada (owe)", "Cole (cold)", "Coy (cold)", "Eve (open_ask)"]
+    assert "makes no plan" in run.fails("replay", "--rule", "decay", "--plan", "3")
