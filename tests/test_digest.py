@@ -367,3 +367,58 @@ def test_serve_refuses_a_bad_smtp_url(tmp_path: Path) -> None:
         "serve", "--data", str(tmp_path / "d"), "--port", str(free_port()), "--smtp", "ftp://x"
     )
     assert "use smtp://" in out
+
+
+def test_admin_set_email(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    admin = Recip(tmp_path / "admin")
+    admin.ok("admin", "add-owner", "alice", "--data", str(data))
+    out = admin.ok(
+        "admin", "set-email", "alice", "ada@example.org", "--weekday", "wed", "--hour", "18",
+        "--timezone", "America/New_York", "--data", str(data),
+    )  # fmt: skip
+    assert out.strip() == "alice: weekly digest to ada@example.org on wed at 18:00 America/New_York"
+    accounts = Accounts(data / "accounts.db")
+    try:
+        (recipient,) = NudgeStore(accounts).recipients()
+        got = recipient.settings
+        assert (recipient.name, got.email, got.weekday, got.hour) == (
+            "alice",
+            "ada@example.org",
+            2,
+            18,
+        )
+        assert got.updated_at > 0
+    finally:
+        accounts.close()
+    assert "no owner named 'bob'" in admin.fails(
+        "admin", "set-email", "bob", "b@example.org", "--data", str(data)
+    )
+    assert "unknown time zone" in admin.fails(
+        "admin",
+        "set-email",
+        "alice",
+        "a@example.org",
+        "--timezone",
+        "Nowhere/X",
+        "--data",
+        str(data),
+    )
+    assert admin.ok("admin", "set-email", "alice", "--off", "--data", str(data)).strip() == (
+        "alice: no weekly digest"
+    )
+    accounts = Accounts(data / "accounts.db")
+    try:
+        assert NudgeStore(accounts).recipients() == []
+    finally:
+        accounts.close()
+
+
+def test_worker_processes_get_the_digest_settings() -> None:
+    """`--workers N` passes the configuration to each worker as JSON (server.asgi)."""
+    from server.asgi import from_env, to_env
+
+    smtp = SmtpSettings(host="h", port=587, security="starttls", sender="r@example.org")
+    config = ServerConfig(data=Path("d"), digest=DigestConfig(smtp=smtp, interval_s=5.0))
+    assert from_env(to_env(config)).digest == config.digest
+    assert from_env(to_env(ServerConfig(data=Path("d")))).digest is None

@@ -180,3 +180,25 @@ def test_digest_settings_from_a_device(
     assert "unknown time zone" in recip.fails("remote", "digest", "a@b.org", "--timezone", "Mars/X")
     assert "not an e-mail address" in recip.fails("remote", "digest", "not-an-address")
     assert recip.ok("remote", "digest", "--off").strip() == "no weekly digest"
+
+
+def test_occasions_are_yearly_all_day_events() -> None:
+    """Contacts carry no dates yet; the feed already renders them (ADR 0101)."""
+    from scoring.plan import Plan, Upcoming
+    from server import ics
+
+    empty = Plan(as_of="2025-03-01", rule="today", limit=5, candidates=0, items=[])
+    upcoming = Upcoming(
+        contact_id="c1", name="Ida", label="birthday", month=3, day=4, next="2025-03-04"
+    )
+    feed = ics.feed(empty, [], [upcoming], owner="alice", now_ms=1_740_830_400_000)
+    _, events = _events(feed)
+    (uid,) = events
+    assert uid.startswith("occasion-c1-") and uid.endswith("@reciprocity")
+    event = events[uid]
+    assert event.decoded("DTSTART") == date(2025, 3, 4)
+    assert str(event["SUMMARY"]) == "Ida: birthday"
+    assert event["RRULE"]["FREQ"] == ["YEARLY"]
+    again = ics.feed(empty, [], [upcoming], owner="alice", now_ms=1_750_000_000_000)
+    assert set(_events(again)[1]) == {uid}  # the UID does not depend on when
+    assert b"BEGIN:VCALENDAR\r\n" in feed and feed.endswith(b"END:VCALENDAR\r\n")
