@@ -10,29 +10,19 @@ whose server cannot read their events, run it from cron or a systemd timer.
 from __future__ import annotations
 
 import os
-from datetime import date
 
 import click
 import msgspec
 
 from core.errors import ValidationError
-from scoring.history import History, day_of
+from scoring.history import History
 from scoring.plan import DEFAULT_LIMIT, Plan, plan
 from scoring.source import read_log
 from sync import remote as remotes
 
-from .context import current_now
 from .home import Home
 from .output import print_json
-
-
-def _day(as_of: str | None) -> int:
-    if as_of is None:
-        return day_of(current_now().local_date())
-    try:
-        return day_of(date.fromisoformat(as_of.strip()))
-    except ValueError:
-        raise ValidationError(f"cannot read date {as_of!r}: use YYYY-MM-DD") from None
+from .views import _as_of as as_of_day
 
 
 def plan_of(home: Home, day: int, limit: int) -> Plan:
@@ -101,12 +91,12 @@ def today(
             raise ValidationError("--mail needs --to ADDRESS and --smtp URL (or $RECIP_MAIL_TO)")
         settings = mailing.settings_from(smtp, smtp_from, os.environ)
         address = mailing.check_address(to, "--to")
-        result = plan_of(home, _day(as_of), limit)
+        result = plan_of(home, as_of_day(as_of), limit)
         message = mailing.digest(result, to=address, sender=settings.sender, owner=_owner(home))
         mailing.send(settings, message)
         click.echo(f"sent the plan for {result.as_of} ({len(result.items)} items) to {address}")
         return
-    result = plan_of(home, _day(as_of), limit)
+    result = plan_of(home, as_of_day(as_of), limit)
     if as_json:
         print_json(msgspec.to_builtins(result))
         return

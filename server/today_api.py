@@ -17,7 +17,6 @@ read-only, by the same code as on a device. Dates are UTC unless `as_of` says.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
 from typing import Annotated, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from scoring.history import History, day_of
+from scoring.history import History
 from scoring.plan import Plan, follow_ups, occasions, plan
 from scoring.source import read_log
 from sync.protocol import Refusal
@@ -38,6 +37,7 @@ from .digest import DigestLoop, DigestSender
 from .mail import MailError, check_address
 from .nudge_store import DigestSettings, NudgeStore
 from .read_api import ViewSource
+from .read_api import _as_of as as_of_day
 from .service import SyncService
 
 FEED_PATH: Final = "/v1/calendar.ics"
@@ -93,16 +93,6 @@ def owner_plan(source: ViewSource, owner_id: str, day: int, limit: int) -> Plan:
     return plan(owner_history(source, owner_id), day, limit=limit)
 
 
-def _day(request: Request) -> int:
-    text = request.query_params.get("as_of")
-    if text is None:
-        return day_of(datetime.now(UTC).date())
-    try:
-        return day_of(date.fromisoformat(text.strip()))
-    except ValueError:
-        raise Refusal(400, "invalid", f"as_of {text!r} is not a date: use YYYY-MM-DD") from None
-
-
 def _limit(request: Request, default: int = 5) -> int:
     text = request.query_params.get("limit")
     if text is None:
@@ -124,7 +114,7 @@ async def _owner(request: Request, service: SyncService) -> str:
 
 async def today(request: Request, service: SyncService) -> Response:
     owner_id = await _owner(request, service)
-    day, limit = _day(request), _limit(request)
+    day, limit = as_of_day(request), _limit(request)
     source: ViewSource = request.app.state.view_source
     return _json(await run_in_threadpool(owner_plan, source, owner_id, day, limit))
 
@@ -154,7 +144,7 @@ async def calendar(request: Request, service: SyncService) -> Response:
     token = request.query_params.get("token")
     owner_id = await run_in_threadpool(store_of(service).feed_owner, token)
     source: ViewSource = request.app.state.view_source
-    body = await run_in_threadpool(_feed_body, source, service, owner_id, _day(request))
+    body = await run_in_threadpool(_feed_body, source, service, owner_id, as_of_day(request))
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",
