@@ -51,7 +51,7 @@ def run(mode: Mode = "full") -> dict[str, Any]:
     def feed() -> bytes:
         return ics.feed(
             plan(history, last),
-            follow_ups(history, last),
+            follow_ups(history, last, overdue_days=ics.FOLLOW_UP_DAYS),
             occasions(history, last),
             owner="bench",
             now_ms=0,

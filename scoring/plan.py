@@ -431,10 +431,14 @@ def _scorers(history: History, rule: Today, day: int) -> Iterable[PlanScorer]:
         yield scorer
 
 
-def follow_ups(history: History, day: int, rule: Today | None = None) -> list[FollowUp]:
-    """Every open ask of an active contact at the end of `day`, by due date then id."""
+def follow_ups(
+    history: History, day: int, rule: Today | None = None, *, overdue_days: int | None = None
+) -> list[FollowUp]:
+    """Open asks of active contacts at the end of `day`, by due date then id: every
+    one, or (`overdue_days`) those not due more than that many days before `day`."""
     rule = rule or Today()
     wait = rule.typed().ask_wait_days
+    oldest = None if overdue_days is None else day - overdue_days - wait
     out = [
         FollowUp(
             ask_id=ask_id,
@@ -446,6 +450,7 @@ def follow_ups(history: History, day: int, rule: Today | None = None) -> list[Fo
         )
         for scorer in _scorers(history, rule, day)
         for ask_id, (asked, what) in scorer.asks.items()
+        if oldest is None or asked >= oldest
     ]
     out.sort(key=lambda f: (f.due, f.ask_id))
     return out

@@ -7,7 +7,9 @@ so a calendar that polls the feed updates its events instead of adding copies:
 - `reach-out-<ISO week>@reciprocity`: a weekly "reach out" item on the Monday of
   the week, listing the plan (updated as the plan changes during the week);
 - `follow-up-<ask id>@reciprocity`: an open ask, on the day a follow-up is due,
-  or on the feed's day once that has passed;
+  or on the feed's day once that has passed, for `FOLLOW_UP_DAYS` after that
+  (older open asks are the plan's "resolve it as unanswered" items: a calendar
+  holding years of stale asks on today's date would bury the rest);
 - `occasion-<contact id>-<label>@reciprocity`: a contact's yearly date, as a
   yearly recurring event from its next occurrence.
 """
@@ -26,6 +28,8 @@ from scoring.plan import FollowUp, Plan, Upcoming, week_start
 
 PRODID: Final = "-//Reciprocity//recip today//EN"
 DOMAIN: Final = "reciprocity"
+#: How many days past due an open ask stays in the feed as a follow-up.
+FOLLOW_UP_DAYS: Final = 30
 
 
 def _all_day(uid: str, start: date, summary: str, description: str, stamp: datetime) -> Event:

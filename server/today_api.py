@@ -133,7 +133,7 @@ def _feed_body(source: ViewSource, service: SyncService, owner_id: str, day: int
     names = {o.owner_id: o.name for o in service.accounts.owners()}
     return ics.feed(
         plan(history, day),
-        follow_ups(history, day),
+        follow_ups(history, day, overdue_days=ics.FOLLOW_UP_DAYS),
         occasions(history, day),
         owner=names.get(owner_id, "owner"),
         now_ms=service.config.now_ms(),

@@ -202,3 +202,16 @@ def test_occasions_are_yearly_all_day_events() -> None:
     again = ics.feed(empty, [], [upcoming], owner="alice", now_ms=1_750_000_000_000)
     assert set(_events(again)[1]) == {uid}  # the UID does not depend on when
     assert b"BEGIN:VCALENDAR\r\n" in feed and feed.endswith(b"END:VCALENDAR\r\n")
+
+
+def test_follow_ups_leave_the_feed_a_month_after_they_fall_due(
+    served: Served, device: tuple[Recip, dict[str, str]]
+) -> None:
+    """Eve's ask fell due on 8 Feb: in the feed until 10 Mar, then only in the plan."""
+    recip, ids = device
+    url = recip.ok("remote", "feed").strip()
+    eve = f"follow-up-{ids['eve_ask']}@reciprocity"
+    assert eve in _events(httpx.get(f"{url}&as_of=2025-03-10", timeout=60).content)[1]
+    _, later = _events(httpx.get(f"{url}&as_of=2025-03-11", timeout=60).content)
+    assert eve not in later
+    assert f"follow-up-{ids['fay_ask']}@reciprocity" in later
