@@ -25,7 +25,7 @@ from bench.harness import Comparison, Figure, Mode, report, result_name
 from bench.scoring import SEED, history_span, timed
 from sample.history import generate
 from scoring import History, load_rules, replay
-from scoring.plan import follow_ups, occasions, plan
+from scoring.plan import outlook, plan
 
 #: Events and repeats per mode (the contract in `bench/__main__.py`).
 SIZES: dict[str, tuple[int, int]] = {
@@ -50,9 +50,7 @@ def run(mode: Mode = "full") -> dict[str, Any]:
 
     def feed() -> bytes:
         return ics.feed(
-            plan(history, last),
-            follow_ups(history, last, overdue_days=ics.FOLLOW_UP_DAYS),
-            occasions(history, last),
+            outlook(history, last, overdue_days=ics.FOLLOW_UP_DAYS),
             owner="bench",
             now_ms=0,
         )

@@ -149,9 +149,10 @@ class PlanScorer:
         self.touched: int | None = None
         #: Open asks: id -> (day, what).
         self.asks: dict[str, tuple[int, str]] = {}
+        #: Asks resolved so far (an outcome dated before its ask never opens it).
         self.resolved: set[str] = set()
-        #: What was asked of each ask id, kept for the grant's message.
-        self.owed: tuple[int, str, str] | None = None  # (grant day, what, ask id)
+        #: The last grant not yet answered by a give: (grant day, what, ask id).
+        self.owed: tuple[int, str, str] | None = None
         #: (day, signed weight): gives and introductions +, asks -.
         self.exchanges: list[tuple[int, int]] = []
 
@@ -355,9 +356,9 @@ class Today(Rule):
         return PlanScorer(contact, self.typed())
 
 
-def candidates(history: History, rule: Today, day: int) -> list[Nudge]:
-    """Every nudge of every active contact at the end of `day`, in plan order."""
-    out = [n for scorer in _scorers(history, rule, day) for n in scorer.nudges(day)]
+def _ranked(scorers: Iterable[PlanScorer], day: int) -> list[Nudge]:
+    """Every nudge of the scorers' contacts at the end of `day`, in plan order."""
+    out = [n for scorer in scorers for n in scorer.nudges(day)]
     out.sort(key=order)
     return out
 
@@ -383,10 +384,14 @@ def plan(
     history: History, day: int, *, limit: int = DEFAULT_LIMIT, rule: Today | None = None
 ) -> Plan:
     """The plan for the end of `day`: at most `limit` nudges, most urgent first."""
+    rule = rule or Today()
+    return _plan(_scorers(history, rule, day), rule, day, limit)
+
+
+def _plan(scorers: Iterable[PlanScorer], rule: Today, day: int, limit: int) -> Plan:
     if limit < 1:
         raise ValueError("a plan needs a limit of at least 1")
-    rule = rule or Today()
-    ranked = candidates(history, rule, day)
+    ranked = _ranked(scorers, day)
     return Plan(
         as_of=date_of(day).isoformat(),
         rule=rule.name,
@@ -437,6 +442,12 @@ def follow_ups(
     """Open asks of active contacts at the end of `day`, by due date then id: every
     one, or (`overdue_days`) those not due more than that many days before `day`."""
     rule = rule or Today()
+    return _follow_ups(_scorers(history, rule, day), rule, day, overdue_days)
+
+
+def _follow_ups(
+    scorers: Iterable[PlanScorer], rule: Today, day: int, overdue_days: int | None
+) -> list[FollowUp]:
     wait = rule.typed().ask_wait_days
     oldest = None if overdue_days is None else day - overdue_days - wait
     out = [
@@ -448,7 +459,7 @@ def follow_ups(
             asked=date_of(asked).isoformat(),
             due=date_of(asked + wait).isoformat(),
         )
-        for scorer in _scorers(history, rule, day)
+        for scorer in scorers
         for ask_id, (asked, what) in scorer.asks.items()
         if oldest is None or asked >= oldest
     ]
@@ -475,6 +486,32 @@ def occasions(history: History, day: int) -> list[Upcoming]:
             )
     out.sort(key=lambda u: (u.next, u.contact_id, u.label))
     return out
+
+
+class Outlook(msgspec.Struct, frozen=True, kw_only=True):
+    """What the calendar feed shows: the plan, follow-ups and occasions of one day."""
+
+    plan: Plan
+    follow_ups: list[FollowUp]
+    occasions: list[Upcoming]
+
+
+def outlook(
+    history: History,
+    day: int,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    rule: Today | None = None,
+    overdue_days: int | None = None,
+) -> Outlook:
+    """`plan`, `follow_ups` and `occasions` at once, from one pass over the history."""
+    rule = rule or Today()
+    scorers = list(_scorers(history, rule, day))
+    return Outlook(
+        plan=_plan(scorers, rule, day, limit),
+        follow_ups=_follow_ups(scorers, rule, day, overdue_days),
+        occasions=occasions(history, day),
+    )
 
 
 class PlanComparison(msgspec.Struct, frozen=True, kw_only=True):
@@ -512,17 +549,18 @@ __all__ = [
     "OWE",
     "FollowUp",
     "Nudge",
+    "Outlook",
     "Plan",
     "PlanComparison",
     "PlanScorer",
     "Today",
     "Upcoming",
-    "candidates",
     "choose",
     "compare",
     "follow_ups",
     "next_occurrence",
     "occasions",
+    "outlook",
     "plan",
     "week_start",
 ]

@@ -17,14 +17,13 @@ so a calendar that polls the feed updates its events instead of adding copies:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from icalendar import Calendar, Event
 
 from scoring.history import date_of
-from scoring.plan import FollowUp, Plan, Upcoming, week_start
+from scoring.plan import Outlook, week_start
 
 PRODID: Final = "-//Reciprocity//recip today//EN"
 DOMAIN: Final = "reciprocity"
@@ -49,15 +48,9 @@ def _slug(label: str) -> str:
     return hashlib.sha256(label.casefold().encode()).hexdigest()[:12]
 
 
-def feed(
-    plan: Plan,
-    follow: Sequence[FollowUp],
-    upcoming: Sequence[Upcoming],
-    *,
-    owner: str,
-    now_ms: int,
-) -> bytes:
+def feed(outlook: Outlook, *, owner: str, now_ms: int) -> bytes:
     """The owner's feed as of the plan's day, serialised."""
+    plan, follow, upcoming = outlook.plan, outlook.follow_ups, outlook.occasions
     stamp = datetime.fromtimestamp(now_ms / 1000, UTC).replace(microsecond=0)
     today = date.fromisoformat(plan.as_of)
     cal = Calendar()

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from scoring.history import History
-from scoring.plan import Plan, follow_ups, occasions, plan
+from scoring.plan import Plan, outlook, plan
 from scoring.source import read_log
 from sync.protocol import Refusal
 
@@ -132,9 +132,7 @@ def _feed_body(source: ViewSource, service: SyncService, owner_id: str, day: int
     history = owner_history(source, owner_id)
     names = {o.owner_id: o.name for o in service.accounts.owners()}
     return ics.feed(
-        plan(history, day),
-        follow_ups(history, day, overdue_days=ics.FOLLOW_UP_DAYS),
-        occasions(history, day),
+        outlook(history, day, overdue_days=ics.FOLLOW_UP_DAYS),
         owner=names.get(owner_id, "owner"),
         now_ms=service.config.now_ms(),
     )

@@ -227,25 +227,46 @@ def test_due_follows_the_owners_time_zone() -> None:
     assert date(1970, 1, 1).toordinal() + 20150 == date(2025, 3, 3).toordinal()
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_servers_with_the_digest_loop_send_once(
-    smtp: tuple[Inbox, SmtpSettings], tmp_path: Path
+    smtp: tuple[Inbox, SmtpSettings], tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
-    """Two servers on one data directory (a restart overlapping the old process),
-    each running the loop every 0.2 s with the clock at the chosen hour: one mail."""
+    """Two servers on one database (two workers, or a restart overlapping the old
+    process), each running the loop every 0.2 s with the clock at the chosen hour:
+    one mail."""
     inbox, settings = smtp
-    data = tmp_path / "server"
-    config = ServerConfig(
-        data=data,
-        clock=lambda: MONDAY_9_PARIS,
-        digest=DigestConfig(smtp=settings, interval_s=0.2),
+    url = None
+    if store == "postgres":
+        if not request.getfixturevalue("pg_available"):
+            pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+        url = f"{PG_URL}?prefix=t_{uuid.uuid4().hex[:12]}"
+    nudges, owner_id, close = (
+        _sqlite_store(tmp_path / "a" / "accounts.db") if url is None else _pg_store(url)
     )
-    accounts = Accounts(data / "accounts.db")
-    owner, _ = accounts.add_owner("alice")
-    NudgeStore(accounts).set_digest(owner.owner_id, SETTINGS)
-    accounts.close()
-    with BackgroundServer(data, config=config), BackgroundServer(data, config=config):
-        assert len(inbox.wait(1)) == 1
-        time.sleep(1.0)  # several more ticks of both loops
+    nudges.set_digest(owner_id, SETTINGS)
+    close()
+
+    def config(name: str) -> ServerConfig:
+        return ServerConfig(
+            data=tmp_path / ("a" if url is None else name),
+            database_url=url,
+            clock=lambda: MONDAY_9_PARIS,
+            digest=DigestConfig(smtp=settings, interval_s=0.2),
+        )
+
+    try:
+        first, second = config("w1"), config("w2")
+        with (
+            BackgroundServer(first.data, config=first),
+            BackgroundServer(second.data, config=second),
+        ):
+            assert len(inbox.wait(1)) == 1
+            time.sleep(1.0)  # several more ticks of both loops
+    finally:
+        if url is not None:
+            from server.pg import drop_prefix
+
+            drop_prefix(url)
     assert len(inbox.messages) == 1
     assert inbox.messages[0]["Subject"].startswith("Reciprocity: nothing pressing")
 

@@ -184,14 +184,15 @@ def test_digest_settings_from_a_device(
 
 def test_occasions_are_yearly_all_day_events() -> None:
     """Contacts carry no dates yet; the feed already renders them (ADR 0101)."""
-    from scoring.plan import Plan, Upcoming
+    from scoring.plan import Outlook, Plan, Upcoming
     from server import ics
 
     empty = Plan(as_of="2025-03-01", rule="today", limit=5, candidates=0, items=[])
     upcoming = Upcoming(
         contact_id="c1", name="Ida", label="birthday", month=3, day=4, next="2025-03-04"
     )
-    feed = ics.feed(empty, [], [upcoming], owner="alice", now_ms=1_740_830_400_000)
+    only = Outlook(plan=empty, follow_ups=[], occasions=[upcoming])
+    feed = ics.feed(only, owner="alice", now_ms=1_740_830_400_000)
     _, events = _events(feed)
     (uid,) = events
     assert uid.startswith("occasion-c1-") and uid.endswith("@reciprocity")
@@ -199,7 +200,7 @@ def test_occasions_are_yearly_all_day_events() -> None:
     assert event.decoded("DTSTART") == date(2025, 3, 4)
     assert str(event["SUMMARY"]) == "Ida: birthday"
     assert event["RRULE"]["FREQ"] == ["YEARLY"]
-    again = ics.feed(empty, [], [upcoming], owner="alice", now_ms=1_750_000_000_000)
+    again = ics.feed(only, owner="alice", now_ms=1_750_000_000_000)
     assert set(_events(again)[1]) == {uid}  # the UID does not depend on when
     assert b"BEGIN:VCALENDAR\r\n" in feed and feed.endswith(b"END:VCALENDAR\r\n")
 
