@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli.home import Home
 from scoring.history import History
@@ -443,3 +445,54 @@ def test_worker_processes_get_the_digest_settings() -> None:
     config = ServerConfig(data=Path("d"), digest=DigestConfig(smtp=smtp, interval_s=5.0))
     assert from_env(to_env(config)).digest == config.digest
     assert from_env(to_env(ServerConfig(data=Path("d")))).digest is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ticks=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 3 * 7 * 24 - 1), st.booleans()),
+        max_size=30,
+    )
+)
+def test_each_week_is_sent_exactly_once_whoever_ticks_when(
+    ticks: list[tuple[int, int, bool]],
+) -> None:
+    """Three workers tick at arbitrary hours of three weeks (in any order); some sends
+    fail. A week is mailed once if some tick in it came after the chosen hour and its
+    send worked, else never; never twice."""
+    import tempfile
+
+    base = MONDAY_9_PARIS - 9 * HOUR  # Monday 3 March, 00:00 in Paris
+    with tempfile.TemporaryDirectory() as tmp:
+        accounts = Accounts(Path(tmp) / "accounts.db")
+        owner, _ = accounts.add_owner("alice")
+        store = NudgeStore(accounts)
+        store.set_digest(owner.owner_id, SETTINGS)
+        mailed: list[str] = []
+        empty = Plan(as_of="2025-03-03", rule="today", limit=5, candidates=0, items=[])
+        config = DigestConfig(
+            smtp=SmtpSettings(host="x", port=1, security="none", sender="r@example.org")
+        )
+
+        def sender(fails: bool) -> DigestSender:
+            def send(_: SmtpSettings, message: EmailMessage) -> None:
+                if fails:
+                    raise MailError("relay down")
+                mailed.append(str(message["Subject"]))
+
+            return DigestSender(store, config, lambda o, d, n: empty, send)
+
+        workers = [(sender(False), sender(True)) for _ in range(3)]
+        expected: set[int] = set()
+        for worker, hour, fails in ticks:
+            now = base + hour * HOUR
+            sent = workers[worker][1 if fails else 0].tick(now)
+            week, hour_of_week = divmod(hour, 7 * 24)
+            if not fails and hour_of_week >= 9:
+                expected.add(week)
+            assert len(sent) <= 1
+        periods = [s.period for s in store.sent(owner.owner_id) if s.sent_at is not None]
+        assert sorted(periods) == [f"2025-W{10 + w}" for w in sorted(expected)]
+        assert len(mailed) == len(expected)
+        assert all(s.sent_at is not None for s in store.sent(owner.owner_id))
+        accounts.close()
