@@ -11,12 +11,14 @@
 
 Plans are computed from the owner's log as the read API sees it (`ViewSource`:
 the log itself on SQLite, the worker's caught-up mirror on PostgreSQL), opened
-read-only, by the same code as on a device. Dates are UTC unless `as_of` says.
+read-only, by the same code as on a device. The day is `as_of`, else today in
+the time zone of the owner's digest settings, else today in UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from scoring.history import History
+from scoring.history import History, day_of
 from scoring.plan import Plan, outlook, plan
 from scoring.source import read_log
 from sync.protocol import Refusal
@@ -106,6 +108,20 @@ def _limit(request: Request, default: int = 5) -> int:
     return limit
 
 
+async def _day(request: Request, service: SyncService, owner_id: str) -> int:
+    """`as_of`, else today in the owner's digest time zone, else today in UTC."""
+    if "as_of" in request.query_params:
+        return as_of_day(request)
+    settings = await run_in_threadpool(store_of(service).digest, owner_id)
+    if settings is None:
+        return as_of_day(request)
+    moment = datetime.fromtimestamp(service.config.now_ms() / 1000, UTC)
+    try:
+        return day_of(moment.astimezone(ZoneInfo(settings.timezone)).date())
+    except (ZoneInfoNotFoundError, ValueError):
+        return day_of(moment.date())
+
+
 async def _owner(request: Request, service: SyncService) -> str:
     authorization = request.headers.get("authorization")
     device = await run_in_threadpool(service.accounts.authenticate, authorization)
@@ -114,7 +130,7 @@ async def _owner(request: Request, service: SyncService) -> str:
 
 async def today(request: Request, service: SyncService) -> Response:
     owner_id = await _owner(request, service)
-    day, limit = as_of_day(request), _limit(request)
+    day, limit = await _day(request, service, owner_id), _limit(request)
     source: ViewSource = request.app.state.view_source
     return _json(await run_in_threadpool(owner_plan, source, owner_id, day, limit))
 
@@ -142,7 +158,8 @@ async def calendar(request: Request, service: SyncService) -> Response:
     token = request.query_params.get("token")
     owner_id = await run_in_threadpool(store_of(service).feed_owner, token)
     source: ViewSource = request.app.state.view_source
-    body = await run_in_threadpool(_feed_body, source, service, owner_id, as_of_day(request))
+    day = await _day(request, service, owner_id)
+    body = await run_in_threadpool(_feed_body, source, service, owner_id, day)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

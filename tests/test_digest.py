@@ -496,3 +496,28 @@ def test_each_week_is_sent_exactly_once_whoever_ticks_when(
         assert len(mailed) == len(expected)
         assert all(s.sent_at is not None for s in store.sent(owner.owner_id))
         accounts.close()
+
+
+def test_the_plans_day_follows_the_owners_time_zone(tmp_path: Path) -> None:
+    """Sunday 22:00 UTC is Monday 07:00 in Tokyo: an owner whose digest goes out in
+    Tokyo gets Monday's plan and feed; `as_of` still wins."""
+    import httpx
+
+    from core.ids import new_id
+    from sync.http import enroll
+
+    sunday_22_utc = int(datetime(2025, 3, 2, 22, 0, tzinfo=UTC).timestamp() * 1000)
+    config = ServerConfig(data=tmp_path / "server", clock=lambda: sunday_22_utc)
+    server = BackgroundServer(config.data, config=config)
+    with server as url:
+        _, token = server.service.accounts.add_owner("alice")
+        auth = {"Authorization": f"Bearer {enroll(url, token, new_id(), 'laptop').device_token}"}
+        tokyo = {"email": "a@example.org", "weekday": 0, "hour": 6, "timezone": "Asia/Tokyo"}
+        assert httpx.put(f"{url}/v1/digest", json=tokyo, headers=auth).status_code == 200
+        assert httpx.get(f"{url}/v1/today", headers=auth).json()["as_of"] == "2025-03-03"
+        pinned = httpx.get(f"{url}/v1/today", params={"as_of": "2025-01-01"}, headers=auth)
+        assert pinned.json()["as_of"] == "2025-01-01"
+        path = httpx.post(f"{url}/v1/feed", headers=auth).json()["path"]
+        calendar = httpx.get(f"{url}{path}")
+        assert calendar.status_code == 200 and b"BEGIN:VCALENDAR" in calendar.content
+        assert httpx.delete(f"{url}/v1/digest", headers=auth).json() == {"digest": None}
