@@ -17,6 +17,7 @@ import msgspec
 
 from core.errors import ValidationError
 
+from .nudges import set_email
 from .serve import settings_from, settings_options
 
 _storage = settings_options(("data", "database_url"))
@@ -254,6 +255,9 @@ def restore(source: str, **options: Any) -> None:
         f"restored {len(manifest.owners)} owner(s) from {source} into "
         f"{where(settings.data_dir, settings.database_url)}"
     )
+
+
+admin.add_command(set_email)  # the owner's weekly digest (ADR 0102)
 
 
 def register(group: click.Group) -> None:

@@ -22,6 +22,7 @@ from core.clock import MAX_DRIFT_MS
 from core.errors import ReciprocityError, ValidationError
 from sync import remote as remotes
 
+from . import nudges
 from .home import Home
 
 # The HTTP client and rich are imported inside the commands that use them, so
@@ -215,3 +216,4 @@ def register(group: click.Group) -> None:
     """Add this module's commands to the `recip` group."""
     group.add_command(remote)
     group.add_command(sync)
+    nudges.register_remote(remote)

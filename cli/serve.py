@@ -14,12 +14,15 @@ import shlex
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.errors import ValidationError
 from server.config import HELP, SETTINGS, ServeSettings, Setting, resolve
+
+if TYPE_CHECKING:
+    from server.digest import DigestConfig
 
 #: click types of the settings whose values are not plain strings.
 _TYPES: dict[str, Any] = {
@@ -27,6 +30,7 @@ _TYPES: dict[str, Any] = {
     "workers": click.IntRange(min=1),
     "max_body": click.IntRange(min=1024),
     "max_open_owners": click.IntRange(min=1),
+    "digest_interval": click.FloatRange(min=1.0),
     "log_level": click.Choice(["debug", "info", "warning", "error"]),
     "log_format": click.Choice(["logfmt", "json"]),
     "data": click.Path(file_okay=False),
@@ -116,8 +120,22 @@ def serve(**options: Any) -> None:
         max_body=settings.max_body,
         database_url=settings.database_url,
         max_open_owners=settings.max_open_owners,
+        digest=_digest(settings),
     )
     run(config, settings.host, settings.port, settings.workers, logs)  # uvicorn applies it
+
+
+def _digest(settings: ServeSettings) -> DigestConfig | None:
+    """The weekly digest's mailer, when `smtp` is set (ADR 0102)."""
+    if not settings.smtp:
+        return None
+    from server.digest import DigestConfig
+    from server.mail import settings_from as smtp_settings
+
+    return DigestConfig(
+        smtp=smtp_settings(settings.smtp, settings.smtp_from, os.environ),
+        interval_s=settings.digest_interval,
+    )
 
 
 def _first_run(settings: ServeSettings, data: Path, url: str) -> None:

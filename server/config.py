@@ -58,6 +58,9 @@ class ServeSettings(msgspec.Struct, frozen=True, kw_only=True, rename="kebab"):
     workers: Annotated[int, msgspec.Meta(ge=1)] = 1
     max_body: Annotated[int, msgspec.Meta(ge=1024)] = MAX_BODY
     max_open_owners: Annotated[int, msgspec.Meta(ge=1)] = MAX_OPEN_OWNERS
+    smtp: str | None = None
+    smtp_from: str | None = None
+    digest_interval: Annotated[float, msgspec.Meta(ge=1.0)] = 60.0
     log_level: LogLevel = "info"
     log_format: LogFormat = "logfmt"
     access_log: bool = True
@@ -77,6 +80,11 @@ HELP: Final[Mapping[str, str]] = {
     "max_body": "Largest request, in bytes.",
     "max_open_owners": "Owners whose logs stay open at once (per worker); idle ones beyond are "
     "closed.",
+    "smtp": "Mail the weekly digests through this relay: smtp://HOST[:PORT] (STARTTLS), "
+    "smtps://HOST[:PORT] (TLS) or smtp+plain://HOST[:PORT]; credentials in "
+    "$RECIP_SMTP_USER and $RECIP_SMTP_PASSWORD (never in this file).",
+    "smtp_from": "Sender address of the digests.",
+    "digest_interval": "Seconds between looks for digests due.",
     "log_level": "Least severe log record written: debug, info, warning or error.",
     "log_format": "Log lines as logfmt (key=value) or JSON (one object per line).",
     "access_log": "Log one line per HTTP request (at info level).",

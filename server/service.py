@@ -48,6 +48,7 @@ from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 logger = logging.getLogger("recip.server")
 
 if TYPE_CHECKING:
+    from .digest import DigestConfig
     from .metrics import Metrics
     from .pg import PgBackend, PgPageReader
 
@@ -72,6 +73,8 @@ class ServerConfig:
     pool_size: int = 10
     #: Owners whose logs (and view mirrors) stay open at once (ADR 0073).
     max_open_owners: int = MAX_OPEN_OWNERS
+    #: The weekly digest's mail relay; None sends no digests (ADR 0102).
+    digest: DigestConfig | None = None
 
     def now_ms(self) -> int:
         return self.clock()

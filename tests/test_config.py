@@ -33,6 +33,9 @@ VALUES: dict[str, tuple[Any, ...]] = {
     "workers": (2, 3, 4),
     "max_body": (2048, 4096, 8192),
     "max_open_owners": (5, 6, 7),
+    "smtp": ("smtp://a", "smtps://b:465", "smtp+plain://c:25"),
+    "smtp_from": ("a@example.org", "b@example.org", "c@example.org"),
+    "digest_interval": (5.0, 6.5, 120.0),
     "log_level": ("debug", "warning", "error"),
     "log_format": ("json", "logfmt", "json"),
     "access_log": (False, True, False),
@@ -42,7 +45,7 @@ VALUES: dict[str, tuple[Any, ...]] = {
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value) if isinstance(value, int) else f'"{value}"'
+    return str(value) if isinstance(value, int | float) else f'"{value}"'
 
 
 def _env(value: Any) -> str:
