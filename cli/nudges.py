@@ -175,8 +175,15 @@ def _accounts(data: str | None, database_url: str | None) -> tuple[Any, Any]:
 
         backend = PgBackend(database_url, pool_size=1)
         return backend.accounts, backend.close
-    if data is None:
-        raise click.UsageError("give --data DIR or --database-url URL")
+    if data is None:  # as every `recip admin` command: RECIP_DATA, else the default
+        import os
+
+        from server.config import resolve
+
+        settings = resolve({}, os.environ)
+        if settings.database_url:
+            return _accounts(None, settings.database_url)
+        data = str(settings.data_dir)
     from server.accounts import Accounts
 
     accounts = Accounts(Path(data) / "accounts.db")

@@ -323,3 +323,11 @@ def test_devices_racing_for_the_last_use_of_an_invite_enroll_once(accounts: Acco
     with ThreadPoolExecutor(max_workers=8) as pool:
         won = list(pool.map(attempt, range(16)))
     assert won.count(True) == 1
+
+
+def test_set_email_finds_the_default_data_like_every_admin_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECIP_DATA", str(tmp_path / "server"))
+    run("admin", "add-owner", "alice")
+    assert "alice@example.org" in run("admin", "set-email", "alice", "alice@example.org")
