@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final, cast
 
 from core.clock import pack
+from core.days import DAY_MS
 from core.events import (
     AskMade,
     AskResolved,
@@ -52,7 +53,6 @@ from core.events import (
 from core.log import stored_form
 from core.store import Store
 
-DAY_MS: Final = 86_400_000
 CIRCLE_SHARE: Final = (("inner", 3), ("close", 12), ("wider", 35), ("distant", 35), ("none", 15))
 #: Mean days between touches per circle (people keep up, roughly).
 MEAN_GAP: Final = {"inner": 9.0, "close": 22.0, "wider": 65.0, "distant": 140.0, "none": 300.0}
