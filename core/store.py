@@ -87,9 +87,8 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
     """The library's SQLite process recorder, inserting a batch with multi-row INSERTs.
 
     The library inserts row by row to collect each rowid. A statement of 200 rows
-    runs SQLite's program once instead of 200 times: a batch of 1,000 rows is
-    written in ~35% less time than with one `executemany` (measured in
-    `bench/append.py`). Within one write transaction SQLite assigns consecutive
+    runs SQLite's program once instead of 200 times (`bench/append.py`; figures in
+    docs/benchmarks.md). Within one write transaction SQLite assigns consecutive
     rowids (max + 1 each), so the batch's positions follow from the last one.
     """
 
@@ -133,8 +132,8 @@ class StatementCachingPool(SQLiteConnectionPool):
 
     The library connects with `cached_statements=True`, which sqlite3 reads as a
     cache of *one* statement, so an append (BEGIN, a catch-up SELECT, an INSERT)
-    prepared every statement anew: ~25 us per transaction, an eighth of a durable
-    one-event append. Everything else is as the library does it: autocommit mode
+    prepared every statement anew, a noticeable share of a durable one-event
+    append (docs/benchmarks.md). Everything else is as the library does it: autocommit mode
     with explicit BEGINs, WAL for files, `sqlite3.Row` rows (its selects use them).
     """
 
@@ -293,7 +292,7 @@ class Store:
         Every interactive command is one of these, and each is a durable commit
         whose fsync leaves the process asleep; the Python run after waking is
         slow (cold caches), so the library's pool hand-off and its layers of
-        context managers cost ~60 us per append, a quarter of it. Appends therefore
+        context managers are a large share of it (docs/benchmarks.md). Appends therefore
         keep one connection of their own (made by the pool, so configured alike),
         serialised by a lock; SQLite's own locking orders it against every other
         connection and process, exactly as it orders the pool's connections.

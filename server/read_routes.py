@@ -1,8 +1,7 @@
-"""The scale features' routes and their life cycle, mounted by `server.app.create_app`.
+"""The routes that read, and their life cycle, mounted by `server.app.create_app`.
 
-Kept apart from the sync routes so that each feature stays in its own module:
-the live stream (`server.stream`), the read API (`server.read_api`) and the
-OpenAPI document (`server.openapi`).
+Beside the sync routes: the live stream (`server.stream`), the read API
+(`server.read_api`) and the OpenAPI document (`server.openapi`).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ Handler = Callable[[Request, SyncService], Awaitable[Response]]
 Wrap = Callable[[SyncService, Handler], Callable[[Request], Awaitable[Response]]]
 
 
-def extra_routes(service: SyncService, wrap: Wrap) -> list[Route]:
+def read_routes(service: SyncService, wrap: Wrap) -> list[Route]:
     """The routes, each wrapped like the sync routes (refusals become error bodies)."""
     return [
         Route("/v1/stream", wrap(service, stream.stream), methods=["GET"]),
