@@ -8,9 +8,10 @@ A seeded history (`sample.history`: 2,000 contacts, 10 years, 3 devices) is
 written into a fresh home. Measured in the same run:
 
 - `recip ledger`, `recip cold` and `recip contact show REF` (the busiest
-  contact) as subprocesses, wall time including process start, with the views
-  already caught up; the baseline is the same interpreter importing the CLI and
-  exiting (`python -c "import cli.main"`), the floor any command pays;
+  contact), as tables and with `--json`, as subprocesses: wall time including
+  process start, with the views already caught up; the baseline is the same
+  interpreter importing the CLI and exiting (`python -c "import cli.main"`), the
+  floor any command pays;
 - a full rebuild of every view (wall), beside a raw SELECT + msgspec decode of
   every row (the least any rebuild must do);
 - a catch-up of the next 1,000 events (ingested after a rebuild, wall).
@@ -119,13 +120,15 @@ def views(events: int, repeats: int, *, name: str, write: bool) -> dict[str, Any
             raw.samples.append(_raw_read(path))
             rebuild.samples.append(_timed(lambda: Views(path).rebuild_sync()))
         start = Figure("process start + import cli.main", "s")
-        reads = {
-            "ledger": Figure("recip ledger", "s"),
-            "cold": Figure("recip cold", "s"),
-            "contact show": Figure("recip contact show", "s"),
+        argv = {
+            "ledger": ["ledger"],
+            "cold": ["cold"],
+            "contact show": ["contact", "show", busiest],
+            "ledger --json": ["ledger", "--json"],
+            "cold --json": ["cold", "--json"],
+            "contact show --json": ["contact", "show", busiest, "--json"],
         }
-        argv = {"ledger": ["ledger"], "cold": ["cold"], "contact show": ["contact", "show"]}
-        argv["contact show"].append(busiest)
+        reads = {what: Figure(f"recip {what}", "s") for what in argv}
         for _ in range(repeats):
             start.samples.append(_command([sys.executable, "-c", "import cli.main"]))
             for what, figure in reads.items():
