@@ -378,3 +378,50 @@ def test_a_rebuild_reads_a_log_whose_positions_have_holes(
                 if not isinstance(e, OpaqueEvent) and contact in contacts_of(e)
             ]
             assert positions == named
+
+
+def test_current_views_are_read_without_the_write_lock(log_path: str) -> None:
+    """While another connection holds SQLite's write lock (a push being stored), a
+    read of views that hold every event neither waits for it nor fails."""
+    import sqlite3
+
+    h = History()
+    a = h.contact("Ann")
+    h.add(GiveMade, 1, contact_id=a, what="x", weight=2)
+    ingest(log_path, h.events)
+    expected = summaries(log_path)
+    writer = sqlite3.connect(log_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with Projector(log_path) as p:
+            p.db.execute("PRAGMA busy_timeout = 0")  # any attempt to lock fails at once
+            assert p.catch_up() == 0
+        assert summaries(log_path) == expected
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_a_read_catches_up_once(log_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = History()
+    a = h.contact("Ann")
+    h.add(GiveMade, 1, contact_id=a, what="x", weight=2)
+    ingest(log_path, h.events)
+    calls: list[int] = []
+    original = Projector.catch_up
+
+    def counted(self: Projector, *args: object) -> int:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Projector, "catch_up", counted)
+    views_of = Views(log_path)
+    for read in (
+        views_of.ledger(D0 + 5, "Ann"),
+        views_of.cold(D0 + 5),
+        views_of.stats(D0 + 5),
+        views_of.timeline("Ann"),
+    ):
+        calls.clear()
+        asyncio.run(read)
+        assert calls == [1]
