@@ -76,8 +76,8 @@ def catch_up(db: sqlite3.Connection, position: int) -> int | None:
         filed.extend((c, where) for c in contacts)
         if isinstance(event, AskMade):
             asks[event.event_id] = event.contact_id
-    # A resolution goes under its ask's contact, or waits for its ask; one of an
-    # ask filed earlier moves that ask between outcomes (`_move_outcomes`).
+    # A resolution goes under its ask's contact and moves the ask between outcomes
+    # (`_move_outcomes`), or waits for its ask, which then takes it along.
     moved: dict[str, str] = {}
     for where, resolution in resolutions:
         ask_id = resolution.ask_id
@@ -85,10 +85,9 @@ def catch_up(db: sqlite3.Connection, position: int) -> int | None:
         owner = asks.get(ask_id) or index.ask_owner(db, ask_id)
         if owner is not None:
             filed.append((owner, where))
-            if ask_id not in asks:
-                moved[ask_id] = owner
+            moved[ask_id] = owner
     for ask_id, owner in asks.items():
-        waiting = index.resolution_positions(db, ask_id)
+        waiting = [w for w in index.resolution_positions(db, ask_id) if w <= position]
         if waiting:
             filed.extend((owner, where) for where in waiting)
             full.add(owner)
