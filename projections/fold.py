@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from core.events import AskResolved, Event, OpaqueEvent, contacts_of
-from core.state import State, displaces, key
+from core.events import Event, OpaqueEvent, contacts_of
+from core.state import State, displaces
 
 
 class Fold(State):
@@ -80,11 +80,3 @@ class Fold(State):
         if self.survivor(survivor_id) != survivor_id:
             return []
         return self.groups().get(survivor_id, [survivor_id])
-
-    def outcome(self, ask_id: str) -> str | None:
-        """An ask's outcome: its latest live resolution by (hlc, event_id), else None."""
-        best: AskResolved | None = None
-        for candidate in self.resolutions.get(ask_id, ()):
-            if self.live(candidate) and (best is None or key(candidate) > key(best)):
-                best = candidate
-        return None if best is None else best.outcome
