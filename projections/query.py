@@ -126,7 +126,7 @@ class Views:
         """A contact's (group's) timeline, from the events filed under its members."""
         refs = await self.contacts()
         ref = resolve(refs, contact)
-        fold = await asyncio.to_thread(self._group_fold, ref.contact_id)
+        fold = await asyncio.to_thread(self.group_sync, ref.contact_id)
         names = {r.contact_id: r.name for r in refs}
         return ref, views.timeline(fold, ref.contact_id, names)
 
@@ -146,8 +146,10 @@ class Views:
             rows = await cursor.fetchall()
         return [ContactRef(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
-    def _group_fold(self, survivor_id: str) -> Fold:
-        """A fold of every event a group's timeline shows."""
+    def group_sync(self, survivor_id: str) -> Fold:
+        """A fold of every event a group's rows depend on (its members' filed events,
+        every merge and retraction): what one contact's pages need, without folding
+        the whole log. The views must be caught up."""
         db = open_file(self.path, read_only=True)
         try:
             links = db.execute(
