@@ -1,7 +1,8 @@
-"""The routes that read, and their life cycle, mounted by `server.app.create_app`.
+"""The routes beside the sync protocol's, and their life cycle (`server.app.create_app`).
 
-Beside the sync routes: the live stream (`server.stream`), the read API
-(`server.read_api`) and the OpenAPI document (`server.openapi`).
+Each feature keeps its own module: the live stream (`server.stream`), the read
+API (`server.read_api`), the nudges (`server.today_api`: plan, calendar feed,
+digest) and the OpenAPI document (`server.openapi`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import openapi, read_api, stream
+from . import openapi, read_api, stream, today_api
 from .service import SyncService
 
 Handler = Callable[[Request, SyncService], Awaitable[Response]]
 Wrap = Callable[[SyncService, Handler], Callable[[Request], Awaitable[Response]]]
 
 
-def read_routes(service: SyncService, wrap: Wrap) -> list[Route]:
+def feature_routes(service: SyncService, wrap: Wrap) -> list[Route]:
     """The routes, each wrapped like the sync routes (refusals become error bodies)."""
     return [
         Route("/v1/stream", wrap(service, stream.stream), methods=["GET"]),
@@ -31,6 +32,7 @@ def read_routes(service: SyncService, wrap: Wrap) -> list[Route]:
         Route("/v1/cold", wrap(service, read_api.cold), methods=["GET"]),
         Route("/v1/stats", wrap(service, read_api.stats), methods=["GET"]),
         Route("/openapi.json", wrap(service, openapi.openapi), methods=["GET"]),
+        *today_api.routes(service, wrap),
     ]
 
 
@@ -42,8 +44,11 @@ async def running(app: Starlette, service: SyncService) -> AsyncIterator[None]:
     app.state.watcher = watcher
     source = app.state.view_source = read_api.ViewSource(service)
     await watcher.start()
+    digests = today_api.digest_loop(service, source)
     try:
         yield
     finally:
+        if digests is not None:
+            await digests.stop()
         await watcher.stop()
         source.close()
