@@ -127,7 +127,9 @@ export const SCHEMAS = {
 export const SCHEMA_VERSION = Object.fromEntries(Object.keys(SCHEMAS).map((t) => [t, 1]));
 
 /** Thrown for an event that would not decode on the server: nothing is recorded. */
-export class InvalidEvent extends Error {}
+export class InvalidEvent extends Error {
+  name = "InvalidEvent";
+}
 
 /**
  * Whether this build interprets the event; others (newer types or versions) are
