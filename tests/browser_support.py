@@ -9,6 +9,7 @@ from `/client/` and its IndexedDB belongs to that origin.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -29,12 +30,19 @@ ARGS = [
 LOAD = "async () => { window.recip = await import('/client/index.js'); return true; }"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (each test opens its own contexts)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    """One headless Chromium per test module (each test opens its own contexts).
+
+    Not per session: Playwright's sync API runs an event loop in this thread
+    while it is open, and the in-process CLI tests of other modules run their own.
+    """
     if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is required in CI but {CHROMIUM} is missing")
         pytest.skip("Chromium is not installed (.ci/run installs it)")
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium

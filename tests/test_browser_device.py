@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from server.run import free_port
-from tests.browser_support import LOAD, browser, js, open_page
 from tests import test_e2e_sync as cli_side
+from tests.browser_support import LOAD, browser, js, open_page
 from tests.test_e2e_sync import LiveServer
 
 __all__ = ["browser"]
@@ -163,7 +163,11 @@ def test_the_browser_records_offline_survives_reload_and_a_closed_tab(
         "await dev.record('GiveMade', {contact_id: ann.event_id, what: 'soup', weight: 2});"
         "return ann.event_id;",
     )
-    failed = js(page, "try { await dev.sync(); return 'synced'; } catch (e) { return e.name + ' ' + dev.status.state; }")
+    failed = js(
+        page,
+        "try { await dev.sync(); return 'synced'; }"
+        " catch (e) { return e.name + ' ' + dev.status.state; }",
+    )
     assert failed == "TransientError offline"
 
     # Loading a page needs the network (an app would cache itself in a service
@@ -201,7 +205,8 @@ def test_a_revoked_browser_device_is_told_so(
     js(page, "await dev.record('ContactAdded', {name: 'Ann'}); await dev.sync();")
     js(
         page,
-        "window.told = []; dev.subscribe((c) => { if (c.type === 'status') window.told.push(c.status.state); });"
+        "window.told = [];"
+        " dev.subscribe((c) => { if (c.type === 'status') window.told.push(c.status.state); });"
         "dev.live();",
     )
     recip(laptop, "remote", "revoke", "phone-browser")
@@ -210,7 +215,9 @@ def test_a_revoked_browser_device_is_told_so(
     status = js(page, "return dev.status;")
     assert "revoked" in status["message"]
     assert "refused" in js(page, "return window.told;")
-    refused = js(page, "try { await dev.sync(); return null; } catch (e) { return [e.name, e.code]; }")
+    refused = js(
+        page, "try { await dev.sync(); return null; } catch (e) { return [e.name, e.code]; }"
+    )
     assert refused == ["DeviceRefused", "revoked"]
     # told once more after a reload: the refusal is kept with the device
     page.reload()
@@ -234,9 +241,15 @@ def test_two_tabs_of_one_device_never_share_a_seq(
         " dev.record('NoteAdded', {contact_id: arg, text: 'n' + i})));"
         "return out.map((e) => e.seq);"
     )
-    handles = [p.evaluate_handle(f"(arg) => (async () => {{ const dev = window.dev; {record} }})()", ann) for p in (first, second)]
+    handles = [
+        p.evaluate_handle(f"(arg) => (async () => {{ const dev = window.dev; {record} }})()", ann)
+        for p in (first, second)
+    ]
     seqs = [h.json_value() for h in handles]
     every = sorted(seqs[0] + seqs[1])
     assert every == list(range(2, 82))
     for page in (first, second):
-        page.wait_for_function("() => window.dev.views.timeline(window.dev.views.contacts()[0].contact_id).length === 81")
+        page.wait_for_function(
+            "() => window.dev.views.timeline(window.dev.views.contacts()[0].contact_id)"
+            ".length === 81"
+        )

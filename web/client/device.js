@@ -231,7 +231,7 @@ export class Device {
         throw new DeviceRefused(error.code, error.message);
       }
       const offline = error instanceof TransientError;
-      this.setStatus({ state: offline ? "offline" : "error", message: String(error.message ?? error) });
+      this.setStatus({ state: offline ? "offline" : "error", message: error instanceof Error ? error.message : String(error) });
       throw error;
     }
   }

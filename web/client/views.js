@@ -77,7 +77,10 @@ export function today() {
   return Math.floor((now.getTime() - now.getTimezoneOffset() * 60_000) / DAY_MS);
 }
 
-/** @param {number} unixMs @param {number} offsetMinutes */
+/**
+ * @param {number} unixMs
+ * @param {number} offsetMinutes
+ */
 function iso(unixMs, offsetMinutes) {
   const seconds = Math.floor(unixMs / 1000) * 1000;
   const local = new Date(seconds + offsetMinutes * 60_000).toISOString().slice(0, 19);
@@ -90,7 +93,10 @@ function iso(unixMs, offsetMinutes) {
 
 // -- touch codes: day * 32 + kind * 8 + weight (arithmetic: days may be negative) ----
 
-/** @param {Event} e @returns {number} */
+/**
+ * @param {Event} e
+ * @returns {number}
+ */
 function touchCode(e) {
   const kind = e.type === "AskMade" ? ASK : e.type === "InteractionLogged" ? 0 : GIVE;
   const weight = kind === 0 ? 0 : /** @type {number} */ (e.weight);
@@ -104,10 +110,14 @@ const dayOfCode = (code) => Math.floor(code / 32);
 const lowOfCode = (code) => code - dayOfCode(code) * 32;
 
 /**
- * First index in sorted `a` whose value is >= x.
- * @param {number[]} a @param {number} x @param {number} [lo]
+ * First index in sorted `a`, from `start`, whose value is >= x.
+ * @param {number[]} a
+ * @param {number} x
+ * @param {number} start
+ * @returns {number}
  */
-function bisect(a, x, lo = 0) {
+function bisect(a, x, start) {
+  let lo = start;
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
@@ -187,8 +197,8 @@ export function summarize(fold, survivorId) {
  */
 function windowOf(touches, asOf) {
   let give = 0, ask = 0, count = 0, askCount = 0;
-  const end = bisect(touches, (asOf + 1) * 32);
-  for (let i = bisect(touches, (asOf - WINDOW_DAYS + 1) * 32); i < end; i++) {
+  const end = bisect(touches, (asOf + 1) * 32, 0);
+  for (let i = bisect(touches, (asOf - WINDOW_DAYS + 1) * 32, 0); i < end; i++) {
     const low = lowOfCode(touches[i]);
     count += 1;
     if (low & 16) {
@@ -226,7 +236,10 @@ export function ledgerRow(s, asOf) {
   };
 }
 
-/** @param {{name: string, contact_id: string}} a @param {{name: string, contact_id: string}} b */
+/**
+ * @param {{name: string, contact_id: string}} a
+ * @param {{name: string, contact_id: string}} b
+ */
 function byName(a, b) {
   return compare(casefold(a.name), casefold(b.name)) || compare(a.contact_id, b.contact_id);
 }
@@ -246,7 +259,7 @@ export function ledger(summaries, asOf) {
  */
 export function coldRow(s, asOf) {
   if (s.cadence_days === null || s.added_day > asOf) return null;
-  const i = bisect(s.touches, (asOf + 1) * 32);
+  const i = bisect(s.touches, (asOf + 1) * 32, 0);
   const last = i ? dayOfCode(s.touches[i - 1]) : null;
   const since = asOf - (last === null ? s.added_day : last);
   const cadence = s.cadence_days;
@@ -387,7 +400,11 @@ export function timeline(fold, survivorId) {
   });
 }
 
-/** @param {Fold} fold @param {Event} e @returns {string[]} */
+/**
+ * @param {Fold} fold
+ * @param {Event} e
+ * @returns {string[]}
+ */
 function contactIds(fold, e) {
   switch (e.type) {
     case "AskResolved": {
@@ -517,7 +534,10 @@ export class Views {
     return ledger(this.summaries(), dayOf(asOf));
   }
 
-  /** @param {string | number} [asOf] @param {{all?: boolean}} [options] */
+  /**
+   * @param {string | number} [asOf]
+   * @param {{all?: boolean}} [options]
+   */
   cold(asOf = today(), options = {}) {
     return cold(this.summaries(), dayOf(asOf), options.all ?? false);
   }

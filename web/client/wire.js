@@ -1,14 +1,14 @@
 // JSON as the server speaks it, with `hlc` as a BigInt.
 //
 // An HLC (ms << 16) exceeds 2^53, so JSON.parse alone would round it. The fast
-// path parses natively and re-reads every `"hlc":<digits>` from the text: that
-// pattern cannot occur inside a JSON string (a quote there is always escaped),
-// so if there is exactly one per event, in order, they are the events' own. Any
-// other text (another producer's whitespace, an unknown event with a nested
-// "hlc" key) takes the exact path: a small parser that keeps every integer
-// beyond 2^53 as a BigInt.
+// path parses natively and re-reads the integers after every `"hlc":` key from
+// the text. That key cannot occur inside a JSON string (a quote there is always
+// escaped), so when the text holds exactly one such key per event and every
+// event has its own, the k-th key is the k-th event's. Anything else (an unknown
+// event with a nested "hlc" key, a non-integer) takes the exact path: a small
+// parser that keeps every integer beyond 2^53 as a BigInt.
 
-const HLC = /"hlc":(-?\d+)/g;
+const HLC = /"hlc"\s*:\s*(-?\d+)?([.eE])?/g;
 
 /**
  * Parse a JSON document whose `events` (or the document itself, if an array)
@@ -20,14 +20,14 @@ export function parseWithEvents(text) {
   const doc = JSON.parse(text);
   const events = Array.isArray(doc) ? doc : doc?.events;
   if (!Array.isArray(events)) return doc;
-  const found = text.match(HLC) ?? [];
-  if (found.length === events.length && events.every((e) => typeof e?.hlc === "number")) {
-    const exact = found.map((m) => BigInt(m.slice(6)));
-    // each value read from the text must be the one JSON.parse rounded: same order
-    if (exact.every((h, i) => Number(h) === events[i].hlc)) {
-      for (let i = 0; i < events.length; i++) events[i].hlc = exact[i];
-      return doc;
-    }
+  const found = [...text.matchAll(HLC)];
+  if (
+    found.length === events.length &&
+    found.every((m) => m[1] !== undefined && m[2] === undefined) &&
+    events.every((e) => typeof e?.hlc === "number")
+  ) {
+    for (let i = 0; i < events.length; i++) events[i].hlc = BigInt(/** @type {string} */ (found[i][1]));
+    return doc;
   }
   return normalize(parseExact(text));
 }
@@ -81,6 +81,7 @@ export function parseExact(text) {
     }
     if (c === "[") {
       i++;
+      /** @type {any[]} */
       const arr = [];
       ws();
       if (text[i] === "]") return i++, arr;
