@@ -103,7 +103,7 @@ def run(mode: Mode) -> dict[str, Any]:
                 home.init(f"cli-{r}", now_iso="2026-01-01T00:00:00Z")
                 device = system.enroll(home.path, token)
                 start = time.perf_counter()
-                pushed, pulled = system.sync(device)
+                _, pulled = system.sync(device)
                 cli.samples.append(pulled / (time.perf_counter() - start))
                 if pulled != source.events:
                     raise RuntimeError(f"the CLI pulled {pulled} of {source.events} events")
