@@ -294,3 +294,22 @@ def test_a_tab_closed_mid_pull_loses_nothing_and_duplicates_nothing(
         "const {events} = await dev.store.since(0); return events.map((e) => e.seq);",
     )
     assert sorted(keys) == list(range(1, made.events + 1))
+
+
+def test_a_live_browser_is_poked_and_pulls_what_a_cli_device_pushed(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    token = server.add_owner("alice", tmp_path / "admin")
+    laptop = device(tmp_path, server, token, "laptop")
+    page = open_page(context, server.url)
+    enroll(page, token)
+    js(
+        page,
+        "window.seen = []; dev.subscribe((c) => { if (c.type === 'events')"
+        " window.seen.push(...c.events.map((e) => e.type)); }); dev.live();",
+    )
+    page.wait_for_function("() => window.dev.status.lastSync !== null", timeout=30_000)
+    recip(laptop, "contact", "add", "Ann")
+    sync(laptop)  # no sync is asked of the browser: the stream pokes it
+    page.wait_for_function("() => window.seen.includes('ContactAdded')", timeout=30_000)
+    assert js(page, "return dev.views.contacts().map((c) => c.name);") == ["Ann"]
