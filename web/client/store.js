@@ -10,8 +10,10 @@
 // - `own`: this device's own events again, keyed by seq, for pushing (seq >
 //   acknowledged) without scanning the log; `add` refuses a seq twice;
 // - `meta`: `identity` (device id and name, once enrolled the server, owner
-//   and device token, or why the server refused it) and `state` (last own seq,
-//   clock, last pos, pull cursor, last acknowledged seq).
+//   and device token, or why the server refused it), `state` (last own seq,
+//   clock, last pos, pull cursor, last acknowledged seq) and `snapshot` (the
+//   view summaries as of a position: derived, shown first at the next start
+//   while the log is folded, and only if the log has not moved since).
 //
 // Every write is one readwrite transaction over the stores it touches.
 // IndexedDB runs readwrite transactions with overlapping scopes one after
@@ -31,6 +33,8 @@ import { newId } from "./ids.js";
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
  *   acked: number}} State
  * @typedef {{first: number, events: Event[]}} Chunk
+ * @typedef {{version: number, pos: number,
+ *   summaries: import("./views.js").Summary[]}} Snapshot
  */
 
 const VERSION = 1;
@@ -226,6 +230,31 @@ export class Store {
     const state = /** @type {State} */ (await done(meta.get("state")));
     state.cursor = 0;
     meta.put(state, "state");
+    await committed(tx);
+  }
+
+  /**
+   * The saved view summaries, if they are of the log as it stands.
+   * @param {number} version the summaries' format the caller reads
+   * @returns {Promise<Snapshot | null>}
+   */
+  async snapshot(version) {
+    const tx = this.db.transaction("meta");
+    const meta = tx.objectStore("meta");
+    const [state, snapshot] = await Promise.all([done(meta.get("state")), done(meta.get("snapshot"))]);
+    const current = snapshot && snapshot.version === version && snapshot.pos === state.pos;
+    return current ? snapshot : null;
+  }
+
+  /**
+   * Save view summaries computed at `snapshot.pos`, unless the log moved since.
+   * @param {Snapshot} snapshot
+   */
+  async saveSnapshot(snapshot) {
+    const tx = this.db.transaction("meta", "readwrite");
+    const meta = tx.objectStore("meta");
+    const state = /** @type {State} */ (await done(meta.get("state")));
+    if (state.pos === snapshot.pos) meta.put(snapshot, "snapshot");
     await committed(tx);
   }
 
