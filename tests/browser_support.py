@@ -81,4 +81,3 @@ def eventually(page: Any, body: str, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout_s:.0f} s: {body}")
         time.sleep(0.1)
-
