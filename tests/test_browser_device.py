@@ -393,3 +393,32 @@ def test_a_restart_shows_the_saved_summaries_first_and_only_if_the_log_is_unchan
     shown, folded = js(page, first, AS_OF)
     assert shown is None
     assert [r["name"] for r in folded["ledger"]] == ["Ann", "Bob", "Cy"]
+
+
+def test_a_refused_record_leaves_the_log_as_it_was(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    page = open_page(context, server.url)
+    reopen(page)
+    js(page, "window.ann = (await dev.record('ContactAdded', {name: 'Ann'})).event_id;")
+    refused = js(
+        page,
+        "const out = [];"
+        "for (const drafts of ["
+        " [{type: 'GiveMade', fields: {contact_id: window.ann, what: 'x', weight: 9}}],"
+        " [{type: 'NoteAdded', fields: {contact_id: window.ann, text: 'ok'}},"
+        "  {type: 'NoteAdded', fields: {contact_id: window.ann, text: 'bad time'},"
+        "   occurredAt: 1.5}]]) {"
+        " try { await dev.recordMany(drafts); out.push('recorded'); }"
+        " catch (e) { out.push(e.name); } }"
+        "return out;",
+    )
+    assert refused == ["InvalidEvent", "InvalidEvent"]
+    seqs = js(
+        page,
+        "const e = await dev.record('NoteAdded', {contact_id: window.ann, text: 'next'});"
+        "const {events} = await dev.store.since(0);"
+        "return [e.seq, events.length, (await dev.store.own(0, 99)).length,"
+        " dev.views.timeline(window.ann).length];",
+    )
+    assert seqs == [2, 2, 2, 2]

@@ -62,6 +62,27 @@ function committed(tx) {
   });
 }
 
+/**
+ * Run `body` over a readwrite transaction; if it throws, abort the transaction,
+ * so that no request it had already queued is committed: all or nothing.
+ * @template T
+ * @param {IDBTransaction} tx
+ * @param {() => Promise<T>} body
+ * @returns {Promise<T>}
+ */
+async function atomically(tx, body) {
+  try {
+    return await body();
+  } catch (error) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished (it failed on its own): nothing was committed
+    }
+    throw error;
+  }
+}
+
 /** @returns {State} */
 function initialState() {
   return { last_seq: 0, hlc: 0n, pos: 0, cursor: 0, acked: 0 };
@@ -136,36 +157,38 @@ export class Store {
     const bodies = drafts.map((d) => ({ ...d, body: payload(d.type, d.fields) }));
     const identity = await this.identity();
     const tx = this.db.transaction(["meta", "log", "own"], "readwrite");
-    const meta = tx.objectStore("meta");
-    const own = tx.objectStore("own");
-    /** @type {Event[]} */
-    const out = [];
-    const state = /** @type {State} */ (await done(meta.get("state")));
-    const wall = now();
-    for (const d of bodies) {
-      state.last_seq += 1;
-      state.hlc = tick(state.hlc, wall);
-      const occurred = d.occurredAt ?? wall;
-      /** @type {Event} */
-      const event = {
-        type: d.type,
-        event_id: newId(wall),
-        device_id: identity.device_id,
-        seq: state.last_seq,
-        hlc: state.hlc,
-        occurred_at: occurred,
-        utc_offset: d.utcOffset ?? -new Date(occurred).getTimezoneOffset(),
-        v: 1,
-        ...d.body,
-      };
-      checkEnvelope(event);
-      own.add(event, event.seq);
-      out.push(event);
-    }
-    const first = state.pos + 1;
-    await this.write(tx, state, out);
-    await committed(tx);
-    return { events: out, first, last: state.pos };
+    return atomically(tx, async () => {
+      const meta = tx.objectStore("meta");
+      const own = tx.objectStore("own");
+      /** @type {Event[]} */
+      const out = [];
+      const state = /** @type {State} */ (await done(meta.get("state")));
+      const wall = now();
+      for (const d of bodies) {
+        state.last_seq += 1;
+        state.hlc = tick(state.hlc, wall);
+        const occurred = d.occurredAt ?? wall;
+        /** @type {Event} */
+        const event = {
+          type: d.type,
+          event_id: newId(wall),
+          device_id: identity.device_id,
+          seq: state.last_seq,
+          hlc: state.hlc,
+          occurred_at: occurred,
+          utc_offset: d.utcOffset ?? -new Date(occurred).getTimezoneOffset(),
+          v: 1,
+          ...d.body,
+        };
+        checkEnvelope(event);
+        own.add(event, event.seq);
+        out.push(event);
+      }
+      const first = state.pos + 1;
+      await this.write(tx, state, out);
+      await committed(tx);
+      return { events: out, first, last: state.pos };
+    });
   }
 
   /**
@@ -178,20 +201,22 @@ export class Store {
    */
   async ingest(pulled, cursor, acked) {
     const tx = this.db.transaction(["meta", "log"], "readwrite");
-    const meta = tx.objectStore("meta");
-    const state = /** @type {State} */ (await done(meta.get("state")));
-    let greatest = 0n;
-    for (const event of pulled) {
-      checkEnvelope(event);
-      if (event.hlc > greatest) greatest = event.hlc;
-    }
-    state.hlc = receive(state.hlc, greatest, Date.now());
-    state.cursor = Math.max(state.cursor, cursor);
-    if (acked !== null) state.acked = acked;
-    const first = state.pos + 1;
-    await this.write(tx, state, pulled);
-    await committed(tx);
-    return { first, last: state.pos };
+    return atomically(tx, async () => {
+      const meta = tx.objectStore("meta");
+      const state = /** @type {State} */ (await done(meta.get("state")));
+      let greatest = 0n;
+      for (const event of pulled) {
+        checkEnvelope(event);
+        if (event.hlc > greatest) greatest = event.hlc;
+      }
+      state.hlc = receive(state.hlc, greatest, Date.now());
+      state.cursor = Math.max(state.cursor, cursor);
+      if (acked !== null) state.acked = acked;
+      const first = state.pos + 1;
+      await this.write(tx, state, pulled);
+      await committed(tx);
+      return { first, last: state.pos };
+    });
   }
 
   /**
