@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -74,6 +74,9 @@ class Device:
     device_id: str
     owner_id: str
     name: str
+    #: The hash of the token it authenticated with (a cached authentication is
+    #: re-checked against the stored hash by the exchange itself, ADR 0120).
+    token_hash: str = field(default="", repr=False, compare=False)
 
 
 class Accounts:
@@ -174,7 +177,7 @@ class Accounts:
             raise Refusal(401, "unauthorized", "invalid device token")
         if row[4] is not None:
             raise Refusal(403, "revoked", f"device {row[2]!r} ({row[0]}) was revoked")
-        return Device(row[0], row[1], row[2])
+        return Device(row[0], row[1], row[2], digest)
 
     # -- devices ------------------------------------------------------------------------
 

@@ -110,7 +110,10 @@ async def enroll(request: Request, service: SyncService) -> Response:
 
 
 async def sync(request: Request, service: SyncService) -> Response:
-    device = await _device(request, service)
+    authorization = request.headers.get("authorization")
+    device = service.session(authorization)
+    if device is None:
+        device = await run_in_threadpool(service.authenticate, authorization)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
     return _reply(await run_in_threadpool(service.sync, device, body, fmt, reply), reply)
