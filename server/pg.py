@@ -383,7 +383,7 @@ class PgBackend:
                 # Two workers creating the same owner's schema at once: PostgreSQL's
                 # IF NOT EXISTS is not atomic against a concurrent creator, the loser
                 # sees a duplicate; every statement is idempotent, so try again.
-                transient = ("already exists", "concurrently updated")
+                transient = ("already exists", "concurrently updated", "__migration__")
                 if attempt == _CREATE_ATTEMPTS - 1 or not any(t in str(exc) for t in transient):
                     raise StoreError(f"cannot open the log of owner {owner_id}: {exc}") from exc
                 time.sleep(0.05 * (attempt + 1))
