@@ -56,6 +56,12 @@ _ACCOUNTS_DDL: Final = (
     "owner_id TEXT NOT NULL REFERENCES {s}.owners(owner_id), name TEXT NOT NULL, "
     "token_hash TEXT NOT NULL UNIQUE, enrolled_at BIGINT NOT NULL, revoked_at BIGINT)",
     "CREATE INDEX IF NOT EXISTS devices_owner ON {s}.devices(owner_id)",
+    # The live pokes' NOTIFY, in a transaction of its own that does not wait for
+    # its commit to be flushed (it writes nothing): see `PgExchange.run`.
+    "CREATE OR REPLACE FUNCTION {s}.recip_poke(p_schema text) RETURNS void "
+    "LANGUAGE plpgsql AS $body$ BEGIN "
+    "PERFORM set_config('synchronous_commit', 'off', true); "
+    "PERFORM pg_notify('stored_events', p_schema); END $body$",
 )
 
 #: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
@@ -95,7 +101,6 @@ BEGIN
         INSERT INTO {s}.stored_events (originator_id, originator_version, topic, state)
             SELECT p_device, p_first + n - 1, t, b
             FROM unnest(p_topics, p_states) WITH ORDINALITY AS batch(t, b, n);
-        PERFORM pg_notify('stored_events', '{schema_name}');
         acked := p_first + cardinality(p_states) - 1;
     ELSE
         SELECT COALESCE(MAX(originator_version), 0) INTO acked
@@ -116,6 +121,13 @@ POOL_SIZE: Final = 10
 #: How long a request waits for a free connection before the server answers 503.
 POOL_TIMEOUT_S: Final = 30.0
 _CREATE_ATTEMPTS: Final = 8
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether a DDL failure is a concurrent creator's doing (then trying again is safe)."""
+    return any(
+        text in str(exc) for text in ("already exists", "concurrently updated", "__migration__")
+    )
 
 
 def owner_schema(prefix: str, owner_id: str) -> str:
@@ -233,10 +245,18 @@ class PgAccounts(Accounts):
     """The accounts database in a PostgreSQL schema (same rules as on SQLite)."""
 
     def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
-        with pool.connection() as conn, conn.transaction():
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            for ddl in _ACCOUNTS_DDL:
-                conn.execute(ddl.format(s=f'"{schema}"'))
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                with pool.connection() as conn, conn.transaction():
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                    for ddl in _ACCOUNTS_DDL:
+                        conn.execute(ddl.format(s=f'"{schema}"'))
+                break
+            except psycopg.Error as exc:
+                # Workers starting at once race on the same DDL; all of it is idempotent.
+                if attempt == _CREATE_ATTEMPTS - 1 or not _transient(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self._db = _PooledConnection(pool)  # type: ignore[assignment]
         # Each statement is atomic on its own; there is no connection to guard.
         self._lock = nullcontext()  # type: ignore[assignment]
@@ -272,12 +292,14 @@ class Exchanged:
 class PgExchange:
     """A sync exchange on one owner's log in one round trip (a prepared statement)."""
 
-    def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
+    def __init__(self, pool: ConnectionPool[Any], schema: str, accounts: str) -> None:
         self._pool = pool
+        self._schema = schema
         self._call = (
             f'SELECT * FROM "{schema}".recip_exchange_v{EXCHANGE_VERSION}'
             "(%b, %b, %b, %b, %b, %b, %b)"
         )
+        self._poke = f'SELECT "{accounts}".recip_poke(%s)'
 
     def run(
         self, device_id: str, token_hash: str, rows: Sequence[Row], cursor: int, limit: int
@@ -286,6 +308,12 @@ class PgExchange:
 
         Declined: the batch does not simply continue the device's stream, so the
         caller stores it through `EventLog.ingest_rows` (nothing was stored here).
+
+        A push also pokes the live streams' listeners (ADR 0071), pipelined behind
+        the exchange in the same round trip but as a transaction of its own: a
+        NOTIFY takes a database-wide lock from its commit until that commit is
+        flushed, so inside the exchange it would serialize the durable commits of
+        every owner, where PostgreSQL otherwise flushes concurrent commits together.
         """
         if not consecutive(rows):
             return None
@@ -302,7 +330,12 @@ class PgExchange:
         try:
             with self._pool.connection() as conn:
                 cur = conn.cursor(row_factory=tuple_row)
-                cur.execute(self._call, params, prepare=True, binary=True)
+                if rows:
+                    with conn.pipeline():
+                        cur.execute(self._call, params, prepare=True, binary=True)
+                        conn.execute(self._poke, (self._schema,), prepare=True)
+                else:
+                    cur.execute(self._call, params, prepare=True, binary=True)
                 answer = cur.fetchone()
         except psycopg.Error as exc:
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
@@ -383,8 +416,7 @@ class PgBackend:
                 # Two workers creating the same owner's schema at once: PostgreSQL's
                 # IF NOT EXISTS is not atomic against a concurrent creator, the loser
                 # sees a duplicate; every statement is idempotent, so try again.
-                transient = ("already exists", "concurrently updated", "__migration__")
-                if attempt == _CREATE_ATTEMPTS - 1 or not any(t in str(exc) for t in transient):
+                if attempt == _CREATE_ATTEMPTS - 1 or not _transient(exc):
                     raise StoreError(f"cannot open the log of owner {owner_id}: {exc}") from exc
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -420,7 +452,6 @@ class PgBackend:
             accounts=f'"{self.prefix}"',
             version=EXCHANGE_VERSION,
             key=log_lock_key(schema),
-            schema_name=schema,
             lock_timeout=int(POOL_TIMEOUT_S),
         )
         with self.pool.connection() as conn:
@@ -428,7 +459,7 @@ class PgBackend:
 
     def exchange(self, owner_id: str) -> PgExchange:
         """The one-statement exchange on an owner's log (`owner_store` created it)."""
-        return PgExchange(self.pool, owner_schema(self.prefix, owner_id))
+        return PgExchange(self.pool, owner_schema(self.prefix, owner_id), self.prefix)
 
     def owner_schemas(self) -> list[str]:
         """Every owner schema of this prefix (for tests and administration)."""
