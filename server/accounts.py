@@ -154,8 +154,13 @@ class Accounts:
 
     # -- authentication --------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> Device:
-        """The device a `Bearer` token belongs to: 401 if unknown, 403 if revoked."""
+    @staticmethod
+    def check_header(authorization: str | None) -> str:
+        """The device token of an Authorization header, or the 401 saying what is wrong.
+
+        No I/O: the server refuses a request without a usable token before it
+        reads the body.
+        """
         if not authorization:
             raise Refusal(401, "unauthorized", "missing Authorization: Bearer <device token>")
         scheme, _, token = authorization.partition(" ")
@@ -166,6 +171,11 @@ class Accounts:
             raise Refusal(
                 401, "wrong_token", "an enrollment token is not a device token: enroll first"
             )
+        return token
+
+    def authenticate(self, authorization: str | None) -> Device:
+        """The device a `Bearer` token belongs to: 401 if unknown, 403 if revoked."""
+        token = self.check_header(authorization)
         digest = hash_token(token)
         with self._lock:
             row = self._db.execute(

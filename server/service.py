@@ -320,6 +320,10 @@ class SyncService:
 
     # -- sync --------------------------------------------------------------------------
 
+    def sync_as(self, authorization: str | None, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """`sync` for the device of a token (the HTTP route's one call)."""
+        return self.sync(self.authenticate(authorization), body, fmt, reply)
+
     def sync(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
         """One exchange: store the pushed batch (all or nothing), answer one page."""
         request, events = protocol.decode_request(body, fmt)
