@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,15 +170,23 @@ class SyncService:
             self.accounts: Accounts = self.pg.accounts
         else:
             self.accounts = Accounts(config.data / "accounts.db")
-        self._owners = OwnerCache(self._open, OpenOwner.close, config.max_open_owners)
+        #: Evicted owners are closed off the request path: closing a SQLite log
+        #: that was written checkpoints its WAL (a flush of the database file),
+        #: which the request that happened to evict it should not wait for.
+        self._closer = ThreadPoolExecutor(1, thread_name_prefix="recip-close")
+        self._owners = OwnerCache(self._open, self._close_later, config.max_open_owners)
         self._sessions: dict[str, Device] = {}
 
     def close(self) -> None:
         """Close every owner's log (a restart reopens them from disk)."""
         self._owners.close()
+        self._closer.shutdown(wait=True)
         self.accounts.close()
         if self.pg is not None:
             self.pg.close()
+
+    def _close_later(self, owner: OpenOwner) -> None:
+        self._closer.submit(owner.close)
 
     def owner(self, owner_id: str) -> Lease[OpenOwner]:
         """The owner's open log, leased: it stays open until the lease is released.
