@@ -337,6 +337,8 @@ class PgExchange:
                 else:
                     cur.execute(self._call, params, prepare=True, binary=True)
                 answer = cur.fetchone()
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName):
+            return None  # the owner's schema (or this version's function) is not there yet
         except psycopg.Error as exc:
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
         assert answer is not None
@@ -458,7 +460,7 @@ class PgBackend:
             conn.execute(ddl)
 
     def exchange(self, owner_id: str) -> PgExchange:
-        """The one-statement exchange on an owner's log (`owner_store` created it)."""
+        """The one-statement exchange on an owner's log (`owner_store` creates it)."""
         return PgExchange(self.pool, owner_schema(self.prefix, owner_id), self.prefix)
 
     def owner_schemas(self) -> list[str]:

@@ -138,17 +138,15 @@ class PageReader:
 
 @dataclass
 class OpenOwner:
-    """One owner's open log, the reader of its pages, and its exchange's fast path.
+    """One owner's open log, the reader of its pages, and (SQLite) its group commit.
 
-    On SQLite `commits` groups concurrent pushes into one commit; on PostgreSQL
-    `exchange` runs a whole exchange in one statement. Either declines a batch
-    it does not simply append, which then goes through `EventLog.ingest_rows`.
+    `commits` groups concurrent pushes into one commit; it declines a batch it
+    does not simply append, which then goes through `EventLog.ingest_rows`.
     """
 
     log: EventLog
     reader: PageReader | PgPageReader
     commits: GroupCommit[Sequence[Row], list[int] | None] | None = None
-    exchange: PgExchange | None = None
 
     def close(self) -> None:
         self.reader.close()
@@ -212,7 +210,7 @@ class SyncService:
             from .pg import PgPageReader
 
             log = EventLog(self.pg.owner_store(owner_id), None)
-            return OpenOwner(log, PgPageReader(log.store), exchange=self.pg.exchange(owner_id))
+            return OpenOwner(log, PgPageReader(log.store))
         path = self.path(owner_id)
         store = open_store(str(path))
         try:
@@ -345,21 +343,27 @@ class SyncService:
             )
         self._check(device, events)
         rows = [row_of(e) for e in events]
+        if self.pg is not None:
+            exchange = self.pg.exchange(device.owner_id)
+            answer = self._exchange_pg(exchange, device, request, rows, reply)
+            if answer is not None:
+                return protocol.encode(answer, reply)
         with self.owner(device.owner_id) as owner:
-            if owner.exchange is not None:
-                return self._exchange_pg(owner, owner.exchange, device, request, rows, reply)
             return self._exchange(owner, device, request, rows, reply)
 
     def _exchange_pg(
         self,
-        owner: OpenOwner,
         exchange: PgExchange,
         device: Device,
         request: SyncRequest,
         rows: list[Row],
         reply: Format,
-    ) -> bytes:
-        """The exchange as one statement; a batch it declines takes the general path."""
+    ) -> SyncResponse | None:
+        """The exchange as one statement, without opening the owner's log at all.
+
+        None: the statement declined (the batch needs the general path's rules,
+        or the owner's schema is not there yet); nothing was stored.
+        """
         limit = min(request.limit, self.config.max_page)
         try:
             done = exchange.run(device.device_id, device.token_hash, rows, request.cursor, limit)
@@ -368,9 +372,8 @@ class SyncService:
                 raise self._refused(device) from None
             raise
         if done is None:
-            return self._exchange(owner, device, request, rows, reply)
-        answer = self._answer(done.rows, done.acked, device, request, limit, reply)
-        return protocol.encode(answer, reply)
+            return None
+        return self._answer(done.rows, done.acked, device, request, limit, reply)
 
     def _exchange(
         self,
