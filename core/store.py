@@ -28,7 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
@@ -51,11 +51,8 @@ from eventsourcing.sqlite import (
 
 from .errors import StoreError
 
-try:
+if TYPE_CHECKING:
     from eventsourcing.postgres import PostgresProcessRecorder
-    from psycopg.sql import SQL
-except ImportError:  # pragma: no cover - the 'postgres' extra is not installed
-    PostgresProcessRecorder = object  # type: ignore[assignment,misc]
 
 __all__ = [
     "IntegrityError",
@@ -138,7 +135,7 @@ def log_lock_key(schema: str, table: str = "stored_events") -> str:
     return f"hashtextextended('{name}', 0)"
 
 
-class OrderedPostgresRecorder(PostgresProcessRecorder):
+def ordered_postgres_recorder(datastore: Any) -> PostgresProcessRecorder:
     """The library's PostgreSQL process recorder, ordered by an advisory lock.
 
     Pulls read `notification_id > cursor`, so ids must become visible in the
@@ -150,14 +147,27 @@ class OrderedPostgresRecorder(PostgresProcessRecorder):
     has committed) and conflicts with nothing else. Every writer of a log must
     take it: the server's one-statement exchange (`server.pg`) takes the same.
     """
+    recorder = _ordered_recorder_class()(datastore)
+    key = log_lock_key(datastore.schema, recorder.events_table_name)
+    recorder.lock_table_statements = [
+        recorder.lock_table_statements[0],  # SET LOCAL lock_timeout, as the library does
+        _sql(f"SELECT pg_advisory_xact_lock({key})"),
+    ]
+    return cast("PostgresProcessRecorder", recorder)
 
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        key = log_lock_key(datastore.schema, self.events_table_name)
-        self.lock_table_statements = [
-            self.lock_table_statements[0],  # SET LOCAL lock_timeout, as the library does
-            SQL(f"SELECT pg_advisory_xact_lock({key})"),
-        ]
+
+@functools.cache
+def _ordered_recorder_class() -> Any:
+    """The recorder's class, imported on first use: `recip` on SQLite never loads psycopg."""
+    from eventsourcing.postgres import PostgresProcessRecorder
+
+    return PostgresProcessRecorder
+
+
+def _sql(statement: str) -> Any:
+    from psycopg.sql import SQL
+
+    return SQL(statement)
 
 
 _CATCH_UP = (
@@ -571,7 +581,7 @@ def _open_postgres(loc: Location, *, create: bool) -> Store:
     if create:
         with datastore.transaction(commit=True) as c:
             c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    recorder = OrderedPostgresRecorder(datastore)
+    recorder = ordered_postgres_recorder(datastore)
     recorder.create_table()
     return Store(recorder, datastore, postgres=True)
 

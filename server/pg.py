@@ -13,7 +13,7 @@ keeps at most `pool_size` connections, so several workers stay far below
 PostgreSQL's `max_connections`.
 
 Every writer of an owner's log takes the log's advisory lock before drawing
-notification ids and holds it until it has committed (`OrderedPostgresRecorder`,
+notification ids and holds it until it has committed (`ordered_postgres_recorder`,
 and `recip_exchange` below): ids (the pull cursor) therefore commit in the order
 they are issued, and a pull that reads `notification_id > cursor` can never pass
 over an id that commits later (ADR 0120).
@@ -42,7 +42,7 @@ from psycopg.rows import tuple_row
 from psycopg.types.composite import register_composite
 
 from core.errors import StoreError
-from core.store import OrderedPostgresRecorder, Row, Store, consecutive, log_lock_key
+from core.store import Row, Store, consecutive, log_lock_key, ordered_postgres_recorder
 from sync.protocol import Refusal
 
 from .accounts import Accounts, Owner
@@ -402,7 +402,7 @@ class PgBackend:
             originator_id_type="text",
             lock_timeout=30,
         )
-        recorder = OrderedPostgresRecorder(datastore)
+        recorder = ordered_postgres_recorder(datastore)
         for attempt in range(_CREATE_ATTEMPTS):
             try:
                 if create and not self._exists(schema):
