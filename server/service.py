@@ -10,6 +10,12 @@ Storage (ADR 0032): `DATA/accounts.db` for owners, devices and token hashes;
 reach the log of the owner its token belongs to, because the log is chosen from
 the authenticated device, never from the request. At most `max_open_owners`
 owners' logs stay open, each leased by the requests using it (ADR 0073).
+
+An exchange costs about one commit (ADR 0120): on PostgreSQL one statement
+(`server.pg.PgExchange`), on SQLite a group commit shared by the pushes of one
+owner that arrive together, with pages read on read-only connections. A batch
+that does not simply continue its device's stream goes through
+`EventLog.ingest_rows`, where retries, conflicts and gaps are judged.
 """
 
 from __future__ import annotations
