@@ -54,6 +54,8 @@ from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 if TYPE_CHECKING:
     from .pg import PgBackend, PgExchange, PgPageReader
 
+#: Evicted owners waiting for the closing thread at most (ADR 0073).
+CLOSING: Final = 4
 #: Cached authentications of sync requests kept at most (then the cache starts over).
 AUTH_CACHE: Final = 10_000
 
@@ -178,6 +180,7 @@ class SyncService:
         #: that was written checkpoints its WAL (a flush of the database file),
         #: which the request that happened to evict it should not wait for.
         self._closer = ThreadPoolExecutor(1, thread_name_prefix="recip-close")
+        self._closing = threading.BoundedSemaphore(CLOSING)
         self._owners = OwnerCache(self._open, self._close_later, config.max_open_owners)
         self._sessions: dict[str, Device] = {}
 
@@ -190,7 +193,23 @@ class SyncService:
             self.pg.close()
 
     def _close_later(self, owner: OpenOwner) -> None:
-        self._closer.submit(owner.close)
+        """Close an evicted owner on the closing thread, or here if it is behind.
+
+        At most `CLOSING` owners wait to be closed: an eviction beyond that
+        closes inline, so churn slows requests down instead of piling up open
+        files in the queue.
+        """
+        if not self._closing.acquire(blocking=False):
+            owner.close()
+            return
+
+        def close() -> None:
+            try:
+                owner.close()
+            finally:
+                self._closing.release()
+
+        self._closer.submit(close)
 
     def owner(self, owner_id: str) -> Lease[OpenOwner]:
         """The owner's open log, leased: it stays open until the lease is released.
