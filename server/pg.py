@@ -32,6 +32,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlunparse
 
@@ -279,14 +280,12 @@ class PgPageReader:
         """Nothing of its own to close."""
 
 
+@dataclass(frozen=True, slots=True)
 class Exchanged:
     """What `recip_exchange` answered: the ack and one page (rows as `PageReader`'s)."""
 
-    __slots__ = ("acked", "rows")
-
-    def __init__(self, acked: int, rows: list[tuple[int, str, int, str, bytes]]) -> None:
-        self.acked = acked
-        self.rows = rows
+    acked: int
+    rows: list[tuple[int, str, int, str, bytes]]
 
 
 class PgExchange:
