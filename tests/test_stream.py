@@ -28,10 +28,11 @@ from core.store import open_store
 from server.accounts import OPEN_INVITE
 from server.run import BackgroundServer
 from server.stream import StreamConfig
+from sync.backoff import Backoff
 from sync.http import HttpTransport, enroll
 from sync.protocol import EnrollResponse, Refusal
 from sync.replica import Replica
-from sync.watch import Backoff, Watch, follow, parse_events
+from sync.watch import Watch, follow, parse_events
 from tests.conftest import ROOT, Recip
 from tests.scale_support import Served, served_server
 
