@@ -25,7 +25,7 @@ from core import commands
 from core.ids import new_id
 from core.log import EventLog
 from core.store import log_lock_key, open_store
-from server.accounts import Device
+from server.accounts import OPEN_INVITE, Device
 from server.pg import add_owner, drop_prefix, owner_schema, split_prefix
 from server.service import ServerConfig, SyncService
 from sync import protocol
@@ -163,7 +163,7 @@ def test_concurrent_writers_on_two_workers_never_let_a_reader_skip_an_event(
     a reader tailing `notification_id > cursor` sees exactly the log, in its order:
     no event ever commits behind a cursor that has passed its id."""
     a = two[0]
-    owner, token = a.accounts.add_owner(f"owner {new_id()}")
+    owner, token = a.accounts.add_owner(f"owner {new_id()}", OPEN_INVITE)
     with a.log(owner.owner_id):  # the owner's schema, as its first enrollment creates it
         pass
     writers = [Writer(two[i % 2], token, tmp_path) for i in range(len(plans))]
@@ -202,7 +202,7 @@ def test_a_retried_batch_is_declined_by_the_statement_and_stored_once(
     two: list[SyncService], pg_url: str, tmp_path: Path
 ) -> None:
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
     writer = Writer(a, token, tmp_path)
     assert writer.push(a, 3, 0) == 3
     assert writer.push(b, 2, 3) == 5  # three held again: the general path
@@ -213,7 +213,7 @@ def test_a_retried_batch_is_declined_by_the_statement_and_stored_once(
 
 def test_a_gap_is_refused_with_the_expected_seq(two: list[SyncService], tmp_path: Path) -> None:
     a, _ = two
-    _, token = a.accounts.add_owner("alice")
+    _, token = a.accounts.add_owner("alice", OPEN_INVITE)
     writer = Writer(a, token, tmp_path)
     assert writer.log.device_id is not None
     writer.log.append([commands.add_contact(NOW, f"n{i}") for i in range(3)])
@@ -235,7 +235,7 @@ def test_a_cached_authentication_still_sees_revocation_and_re_enrollment_at_once
     two: list[SyncService], tmp_path: Path
 ) -> None:
     a, b = two
-    owner, token = a.accounts.add_owner("alice")
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
     laptop = Writer(a, token, tmp_path)
     phone = Writer(a, token, tmp_path)
     assert laptop.push(a, 1, 0) == 1
@@ -247,7 +247,8 @@ def test_a_cached_authentication_still_sees_revocation_and_re_enrollment_at_once
     assert a.session(f"Bearer {laptop.token}") is None
     assert phone.push(a, 1, 0) == 1
     assert phone.log.device_id is not None
-    b.accounts.enroll(token, phone.log.device_id, "phone")  # a fresh token: the old one ends
+    # re-enrolled with its current token (ADR 0113): a fresh token, the old one ends
+    b.accounts.enroll(token, phone.log.device_id, "phone", phone.token)
     with pytest.raises(protocol.Refusal) as refused:
         phone.push(a, 1, 0)
     assert (refused.value.status, refused.value.code) == (401, "unauthorized")
@@ -259,7 +260,7 @@ def test_an_exchange_with_a_cursor_beyond_the_log_is_refused(
     two: list[SyncService], tmp_path: Path
 ) -> None:
     a, _ = two
-    _, token = a.accounts.add_owner("alice")
+    _, token = a.accounts.add_owner("alice", OPEN_INVITE)
     writer = Writer(a, token, tmp_path)
     body = protocol.encode(SyncRequest(device_id=writer.device.device_id, cursor=5), "json")
     with pytest.raises(protocol.Refusal) as refused:
@@ -288,7 +289,7 @@ def test_two_servers_on_one_database_serve_the_same_owners_and_devices_converge(
     servers, writing while it goes; all devices of an owner end with the same log."""
     servers = [Served(tmp_path / f"s{i}", database_url=pg_url).start() for i in range(2)]
     try:
-        owners = [add_owner(pg_url, name) for name in ("alice", "bob")]
+        owners = [add_owner(pg_url, name, OPEN_INVITE) for name in ("alice", "bob")]
         fleets: list[tuple[str, list[tuple[EventLog, str]]]] = []
         for n, (owner, token) in enumerate(owners):
             fleet = []

@@ -18,7 +18,7 @@ from core import commands
 from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
-from server.accounts import Device
+from server.accounts import OPEN_INVITE, Device
 from server.groupcommit import GroupCommit
 from server.service import ServerConfig, SyncService
 from sync import protocol
@@ -98,7 +98,7 @@ def test_every_request_gets_the_answer_it_would_get_alone(items: list[int], thre
 
 def _service(tmp_path: Path) -> tuple[SyncService, str]:
     service = SyncService(ServerConfig(data=tmp_path / "server"))
-    _, token = service.accounts.add_owner("alice")
+    _, token = service.accounts.add_owner("alice", OPEN_INVITE)
     return service, token
 
 
