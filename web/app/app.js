@@ -1,0 +1,171 @@
+// The app: one device, the route in the URL's fragment, and the screen that
+// route names, drawn from the device's local views.
+//
+// Routes: `#/today`, `#/contacts`, `#/contact/<id>`, `#/ledger`, `#/stats`,
+// `#/enroll`, and `#enroll=<token>` (the link `recip admin add-owner` prints).
+// A screen is a function from the app and the route's parameter to a Node; it
+// is drawn again whenever the views change (a record here, in another tab, or
+// pulled by a sync), except while the person is typing in one of its forms:
+// then the redraw waits until focus leaves the form, so no draft is lost.
+
+import { InvalidEvent } from "../client/index.js";
+import { replace } from "./dom.js";
+
+/** @typedef {import("../client/device.js").Device} Device */
+/** @typedef {{name: string, param: string}} Route */
+/** @typedef {(app: App, param: string) => Node} Screen */
+
+/**
+ * What a recording came to: the event, or why nothing was recorded.
+ * @typedef {{ok: true, event: import("../client/events.js").Event} | {ok: false, error: string}} Outcome
+ */
+
+/**
+ * The route a fragment names (`today` when it names none).
+ * @param {string} hash
+ * @returns {Route}
+ */
+export function parseRoute(hash) {
+  const fragment = hash.replace(/^#/, "");
+  if (fragment.startsWith("enroll=")) return { name: "enroll", param: fragment.slice("enroll=".length) };
+  const [name, ...rest] = fragment.replace(/^\//, "").split("/");
+  return { name: name || "today", param: decodeURIComponent(rest.join("/")) };
+}
+
+export class App {
+  /**
+   * @param {Device} device
+   * @param {Record<string, Screen>} screens
+   * @param {{main: HTMLElement, nav: HTMLElement, flash: HTMLElement}} nodes
+   */
+  constructor(device, screens, nodes) {
+    this.device = device;
+    this.screens = screens;
+    this.main = nodes.main;
+    this.nav = nodes.nav;
+    this.flashNode = nodes.flash;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.flashTimer = null;
+    /** @type {Route} */
+    this.route = parseRoute(location.hash);
+    this.stale = false;
+    /** Per-screen state kept across redraws (a search query, filters). */
+    /** @type {Map<string, Record<string, string>>} */
+    this.memory = new Map();
+    device.subscribe((change) => {
+      if (change.type === "events") this.refresh();
+    });
+    this.main.addEventListener("focusout", () => {
+      // focus moves after the event: look once it has landed
+      setTimeout(() => {
+        if (this.stale && !this.editing()) this.draw();
+      }, 0);
+    });
+    addEventListener("hashchange", () => this.navigate());
+  }
+
+  get views() {
+    return this.device.views;
+  }
+
+  /** @param {string} screen @returns {Record<string, string>} */
+  remember(screen) {
+    let kept = this.memory.get(screen);
+    if (!kept) this.memory.set(screen, (kept = {}));
+    return kept;
+  }
+
+  /** Whether the person is typing in a form of the screen (a redraw would lose it). */
+  editing() {
+    const active = document.activeElement;
+    return Boolean(
+      active &&
+        this.main.contains(active) &&
+        active.closest("form") &&
+        /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName),
+    );
+  }
+
+  /** The views changed: draw again now, or once the person leaves the form. */
+  refresh() {
+    if (this.editing()) this.stale = true;
+    else this.draw();
+  }
+
+  /** The fragment changed: draw the new screen and move focus to its heading. */
+  navigate() {
+    this.route = parseRoute(location.hash);
+    this.draw();
+    const heading = this.main.querySelector("h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    }
+    scrollTo(0, 0);
+  }
+
+  /** @param {string} hash */
+  go(hash) {
+    if (location.hash === hash) this.navigate();
+    else location.hash = hash;
+  }
+
+  draw() {
+    this.stale = false;
+    const screen = this.screens[this.route.name] ?? this.screens.today;
+    const scroll = scrollY;
+    const hadFocus = this.main.contains(document.activeElement);
+    replace(this.main, screen(this, this.route.param));
+    scrollTo(0, scroll);
+    if (hadFocus && !this.main.contains(document.activeElement)) this.main.focus({ preventScroll: true });
+    for (const link of this.nav.querySelectorAll("a")) {
+      const current = link.getAttribute("href") === `#/${this.route.name}`;
+      if (current) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  }
+
+  /**
+   * Say what was just done, in the live region under the tabs, for a while.
+   * @param {string} text
+   */
+  flash(text) {
+    this.flashNode.textContent = text;
+    if (this.flashTimer !== null) clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => {
+      this.flashNode.textContent = "";
+    }, 6000);
+  }
+
+  /**
+   * Record one event in the local log (the network is never waited on).
+   * @param {string} type @param {Record<string, unknown>} fields
+   * @returns {Promise<Outcome>}
+   */
+  async record(type, fields) {
+    try {
+      return { ok: true, event: await this.device.record(type, fields) };
+    } catch (error) {
+      if (error instanceof InvalidEvent) return { ok: false, error: explain(error.message) };
+      return { ok: false, error: `Nothing was saved: this device could not write its log (${error}).` };
+    }
+  }
+}
+
+/** The library's refusal as a sentence a person can act on. */
+/** @type {[RegExp, string][]} */
+const SENTENCES = [
+  [/\.(name|what|text|reason) must not be empty/, "Please fill in the $1: it cannot be empty."],
+  [/\.(\w+) must be at most (\d+) characters/, "The $1 is too long: at most $2 characters."],
+  [/\.weight must be an integer from 1 to 5/, "The weight must be a whole number from 1 to 5."],
+  [/\.cadence_days must be an integer from 1 to 36500/, "The cadence must be a whole number of days, 1 to 36500."],
+];
+
+/** @param {string} text */
+export function explain(text) {
+  for (const [pattern, sentence] of SENTENCES) {
+    const m = pattern.exec(text);
+    if (m) return sentence.replace("$1", m[1] ?? "").replace("$2", m[2] ?? "");
+  }
+  return `Nothing was saved: ${text}.`;
+}

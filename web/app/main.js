@@ -1,0 +1,70 @@
+// Start the app: open this browser's device (its log in IndexedDB), draw the
+// screen in the URL, keep the sync status on screen, sync in the background,
+// and register the service worker that lets the app open with no network.
+
+import { openDevice } from "../client/index.js";
+import { App } from "./app.js";
+import { h } from "./dom.js";
+import { contactScreen } from "./screens/contact.js";
+import { contactsScreen } from "./screens/contacts.js";
+import { enrollScreen } from "./screens/enroll.js";
+import { ledgerScreen } from "./screens/ledger.js";
+import { statsScreen } from "./screens/stats.js";
+import { todayScreen } from "./screens/today.js";
+import { showStatus } from "./status.js";
+
+const SCREENS = {
+  today: todayScreen,
+  contacts: contactsScreen,
+  contact: contactScreen,
+  ledger: ledgerScreen,
+  stats: statsScreen,
+  enroll: enrollScreen,
+};
+
+/** @param {string} id */
+function byId(id) {
+  return /** @type {HTMLElement} */ (document.getElementById(id));
+}
+
+/** Register the worker; say so (with a button) when a new version has taken over. */
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  const hadController = Boolean(navigator.serviceWorker.controller);
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (!hadController || document.getElementById("update")) return;
+    document.querySelector("header.top")?.append(
+      h(
+        "p",
+        { id: "update", class: "update", role: "status" },
+        "A new version of the app is ready. ",
+        h("button", { type: "button", onclick: () => location.reload() }, "Reload"),
+      ),
+    );
+  });
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {
+    // without the worker the app still works online; offline it will not open
+  });
+}
+
+async function start() {
+  registerWorker();
+  const device = await openDevice();
+  const app = new App(device, SCREENS, {
+    main: byId("main"),
+    nav: /** @type {HTMLElement} */ (document.querySelector("nav.tabs")),
+    flash: byId("flash"),
+  });
+  showStatus(device, byId("sync-status"));
+  if (!device.enrolled && !device.identity.refused && !location.hash) {
+    history.replaceState(null, "", "#/enroll");
+    app.route = { name: "enroll", param: "" };
+  }
+  app.draw();
+  device.live();
+}
+
+start().catch((error) => {
+  const main = byId("main");
+  main.textContent = `This device could not open its log: ${error}. Reload to try again.`;
+});

@@ -1,0 +1,210 @@
+// A contact: who they are, the give/ask ledger in words, open asks, the
+// timeline (retracted entries struck through, with the reason) and every action.
+
+import { today } from "../../client/index.js";
+import { h } from "../dom.js";
+import {
+  askForm,
+  editForm,
+  giveForm,
+  introForm,
+  logForm,
+  noteForm,
+  resolveForm,
+  retractForm,
+} from "../forms.js";
+import { contactDetail, openAsks } from "../model.js";
+import { coldText, daysAgo, section } from "./common.js";
+
+/** @typedef {import("../app.js").App} App */
+/** @typedef {import("../../client/views.js").LedgerRow} LedgerRow */
+/** @typedef {import("../../client/views.js").TimelineEntry} TimelineEntry */
+
+/** Timeline entries drawn before "Show all". */
+export const RECENT = 30;
+
+/**
+ * The ledger of one contact in sentences.
+ * @param {LedgerRow} row @param {string} name
+ * @returns {string[]}
+ */
+export function ledgerSentences(row, name) {
+  const times = (/** @type {number} */ n) => (n === 1 ? "once" : `${n} times`);
+  const out = [
+    `You gave ${name} ${times(row.gives)} (weight ${row.give_weight}) and asked ${times(row.asks)} (weight ${row.ask_weight}).`,
+  ];
+  if (row.balance > 0) out.push(`Balance +${row.balance}: you have given more than you asked.`);
+  else if (row.balance < 0) out.push(`Balance ${row.balance}: you have asked more than you gave.`);
+  else out.push("Balance 0: gives and asks weigh the same.");
+  const outcomes = [
+    ["granted", row.granted],
+    ["declined", row.declined],
+    ["withdrawn", row.withdrawn],
+    ["unanswered", row.unanswered],
+    ["still open", row.open],
+  ].filter(([, n]) => n);
+  if (outcomes.length) out.push(`Asks: ${outcomes.map(([what, n]) => `${n} ${what}`).join(", ")}.`);
+  if (row.only_asks) {
+    out.push(`Only asks: every touch with ${name} in the last 12 months was an ask. Time to give or just say hello.`);
+  } else if (row.one_sided) {
+    out.push(`One-sided: over the last 12 months your asks of ${name} weigh more than your gives.`);
+  } else {
+    out.push("Not one-sided over the last 12 months.");
+  }
+  return out;
+}
+
+/**
+ * @param {App} app @param {string} contactId
+ * @returns {Node}
+ */
+export function contactScreen(app, contactId) {
+  const asOf = today();
+  const detail = contactDetail(app.views, contactId, asOf);
+  if (!detail) {
+    return h(
+      "div",
+      { class: "screen" },
+      h("h1", {}, "No such contact"),
+      h("p", {}, "This device knows no contact by that id (it may not have synced yet). "),
+      h("a", { href: "#/contacts" }, "Back to contacts"),
+    );
+  }
+  const { contact, ledger, cold, timeline } = detail;
+  const name = contact.name;
+  const memory = app.remember(`contact:${contact.id}`);
+  const close = () => {
+    memory.open = "";
+    app.draw();
+  };
+  const how = { onDone: close, cancel: close };
+  /** @param {string} key @param {string} label @param {string} [accessible] */
+  const toggle = (key, label, accessible) =>
+    h(
+      "button",
+      {
+        type: "button",
+        "aria-expanded": String(memory.open === key),
+        "aria-label": accessible,
+        onclick: () => {
+          memory.open = memory.open === key ? "" : key;
+          app.draw();
+          app.main.querySelector("form.action input, form.action select, form.action textarea")?.focus();
+        },
+      },
+      label,
+    );
+
+  /** @type {Record<string, () => Node>} */
+  const panels = {
+    log: () => logForm(app, contact.id, name, how),
+    ask: () => askForm(app, contact.id, name, how),
+    give: () => giveForm(app, contact.id, name, how),
+    intro: () => introForm(app, contact.id, name, how),
+    note: () => noteForm(app, contact.id, name, how),
+    edit: () => editForm(app, contact, how),
+  };
+  const flagArchived = async () => {
+    const type = contact.archived ? "ContactRestored" : "ContactArchived";
+    const outcome = await app.record(type, { contact_id: contact.id });
+    app.flash(outcome.ok ? `${contact.archived ? "Restored" : "Archived"} ${name}.` : outcome.error);
+  };
+
+  const facts = [
+    `${contact.circle} circle`,
+    contact.cadence_days ? `every ${contact.cadence_days} days` : null,
+    contact.org,
+    contact.tags.length ? `tags: ${contact.tags.join(", ")}` : null,
+    ...contact.emails,
+    ...contact.phones,
+  ].filter(Boolean);
+
+  const asks = openAsks(app.views, contact.id);
+  return h(
+    "div",
+    { class: "screen contact" },
+    h("h1", {}, name),
+    detail.mergedFrom && h("p", { class: "note" }, `${detail.mergedFrom.name} was merged into ${name}.`),
+    h("p", { class: "facts" }, facts.join(" · ")),
+    contact.archived
+      ? h("p", { class: "note" }, `${name} is archived: left out of Today, the ledger and the stats until restored.`)
+      : cold && h("p", { class: `standing ${cold.status}` }, h("span", { class: `badge ${cold.status}` }, cold.status), " ", coldText(cold)),
+    h(
+      "div",
+      { class: "actions", role: "group", "aria-label": "Actions" },
+      toggle("log", "Log interaction"),
+      toggle("ask", "Ask"),
+      toggle("give", "Give"),
+      toggle("intro", "Introduce"),
+      toggle("note", "Note"),
+      toggle("edit", "Edit"),
+      h("button", { type: "button", onclick: flagArchived }, contact.archived ? "Restore" : "Archive"),
+    ),
+    memory.open && panels[memory.open]?.(),
+    section(
+      "Give and ask",
+      ledger
+        ? h("div", { class: "ledger-words" }, ledgerSentences(ledger, name).map((s) => h("p", {}, s)))
+        : h("p", { class: "empty" }, "Archived contacts have no ledger shown."),
+      asks.length > 0 &&
+        h(
+          "ul",
+          { class: "cards", "aria-label": "Open asks" },
+          asks.map((ask) =>
+            h(
+              "li",
+              { class: "card" },
+              h("p", {}, `Open ask: ${ask.what} (weight ${ask.weight}), ${daysAgo(asOf - ask.day)}`),
+              toggle(`resolve:${ask.ask_id}`, "Resolve", `Resolve the ask: ${ask.what}`),
+              memory.open === `resolve:${ask.ask_id}` && resolveForm(app, ask.ask_id, ask.what, how),
+            ),
+          ),
+        ),
+    ),
+    section("Timeline", timelineList(app, timeline, memory, toggle, how)),
+  );
+}
+
+/**
+ * The timeline, newest first; retracted entries struck through with the reason.
+ * @param {App} app @param {TimelineEntry[]} entries @param {Record<string, string>} memory
+ * @param {(key: string, label: string, accessible?: string) => Node} toggle
+ * @param {{onDone: () => void, cancel: () => void}} how
+ */
+function timelineList(app, entries, memory, toggle, how) {
+  const fold = app.views.fold;
+  const newest = [...entries].reverse();
+  const shown = memory.all === "yes" ? newest : newest.slice(0, RECENT);
+  const items = shown.map((entry) => {
+    const reasons = entry.retracted_by.map((id) => String(fold.byId.get(id)?.reason ?? ""));
+    const text = entry.retracted ? h("del", {}, entry.summary) : h("span", {}, entry.summary);
+    const key = `retract:${entry.event_id}`;
+    const retractable = !entry.retracted && entry.type !== "EventRetracted";
+    return h(
+      "li",
+      { class: entry.retracted ? "retracted" : undefined },
+      h("time", { datetime: entry.date }, entry.date),
+      " ",
+      text,
+      entry.retracted && h("span", { class: "reason" }, `Retracted: ${reasons.join("; ")}`),
+      retractable && toggle(key, "Retract", `Retract: ${entry.summary}`),
+      memory.open === key && retractForm(app, entry.event_id, entry.summary, how),
+    );
+  });
+  return [
+    h("ol", { class: "timeline", "aria-label": "Timeline, newest first" }, items),
+    entries.length > shown.length &&
+      h(
+        "button",
+        {
+          type: "button",
+          class: "link",
+          onclick: () => {
+            memory.all = "yes";
+            app.draw();
+          },
+        },
+        `Show all ${entries.length} entries`,
+      ),
+  ];
+}

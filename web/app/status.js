@@ -1,0 +1,95 @@
+// The sync status, always on screen: online or offline, how many of this
+// device's events wait to reach the server, and when it last synced.
+
+import { h, replace } from "./dom.js";
+
+/** @typedef {import("../client/device.js").Device} Device */
+/** @typedef {import("../client/device.js").Status} Status */
+
+const LAST_SYNC_KEY = "recip:last-sync";
+
+/**
+ * "just now", "5 min ago", "at 14:05", or a date: when the last sync was.
+ * @param {number | null} ms @param {number} now
+ */
+export function ago(ms, now) {
+  if (ms === null) return "never";
+  const seconds = Math.round((now - ms) / 1000);
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  const when = new Date(ms);
+  if (now - ms < 86_400_000) return `at ${when.toTimeString().slice(0, 5)}`;
+  return `on ${when.toISOString().slice(0, 10)}`;
+}
+
+/**
+ * What the status says, as short phrases.
+ * @param {Status} status @param {boolean} online @param {number | null} lastSync @param {number} now
+ */
+export function describeStatus(status, online, lastSync, now) {
+  const network = !online
+    ? "Offline"
+    : status.state === "offline"
+      ? "Server out of reach"
+      : status.state === "refused"
+        ? "Refused by the server"
+        : status.state === "new"
+          ? "Not enrolled"
+          : status.state === "syncing"
+            ? "Syncing…"
+            : status.state === "error"
+              ? "Sync failed"
+              : "Online";
+  const waiting =
+    status.pending === 0
+      ? "nothing waiting"
+      : `${status.pending} ${status.pending === 1 ? "event" : "events"} waiting`;
+  return { network, waiting, last: `last sync ${ago(lastSync, now)}` };
+}
+
+/**
+ * Keep `node` showing the device's sync status.
+ * @param {Device} device @param {HTMLElement} node
+ */
+export function showStatus(device, node) {
+  /** @type {number | null} */
+  let lastSync = Number(localStorage.getItem(LAST_SYNC_KEY)) || null;
+
+  const syncNow = async () => {
+    try {
+      await device.sync();
+    } catch {
+      // the status says why (offline, refused)
+    }
+  };
+
+  const draw = () => {
+    const status = device.status;
+    if (status.lastSync && status.lastSync !== lastSync) {
+      lastSync = status.lastSync;
+      localStorage.setItem(LAST_SYNC_KEY, String(lastSync));
+    }
+    const online = navigator.onLine && status.state !== "offline";
+    const said = describeStatus(status, navigator.onLine, lastSync, Date.now());
+    node.className = `sync ${online ? "online" : "offline"} state-${status.state}`;
+    replace(
+      node,
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("span", { class: "network" }, said.network),
+      h("span", { class: "waiting" }, said.waiting),
+      h("span", { class: "last" }, said.last),
+      device.enrolled && status.state !== "refused"
+        ? h("button", { type: "button", class: "link", onclick: syncNow }, "Sync now")
+        : h("a", { href: "#/enroll" }, status.state === "refused" ? "Why?" : "Enroll"),
+    );
+    if (status.state === "refused" && status.message) node.title = status.message;
+  };
+
+  device.subscribe((change) => {
+    if (change.type === "status") draw();
+  });
+  addEventListener("online", draw);
+  addEventListener("offline", draw);
+  setInterval(draw, 30_000);
+  draw();
+}
