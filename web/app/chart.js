@@ -27,6 +27,7 @@ export function barChart(spec) {
   const groupW = plotW / Math.max(1, spec.bars.length);
   const barW = Math.max(2, (groupW - 4) / spec.series.length);
   const y = (/** @type {number} */ v) => TOP + plotH - (v / max) * plotH;
+  /** @type {SVGElement[]} */
   const marks = [];
   spec.bars.forEach((bar, i) => {
     const x0 = LEFT + i * groupW + 2;

@@ -90,6 +90,7 @@ export function uid(stem) {
  */
 export function field(label, control, hint) {
   if (!control.id) control.id = uid("f");
+  /** @type {HTMLElement[]} */
   const parts = [h("label", { for: control.id }, label), control];
   if (hint) {
     const hintId = uid("hint");

@@ -88,7 +88,11 @@ export function showStatus(device, node) {
   device.subscribe((change) => {
     if (change.type === "status") draw();
   });
-  addEventListener("online", draw);
+  addEventListener("online", () => {
+    draw();
+    // back online: send what waits now, not at the next retry of the backoff
+    if (device.enrolled && device.status.live) void syncNow();
+  });
   addEventListener("offline", draw);
   setInterval(draw, 30_000);
   draw();

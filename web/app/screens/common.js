@@ -5,6 +5,17 @@ import { h } from "../dom.js";
 /** @typedef {import("../../client/views.js").ColdRow} ColdRow */
 
 /**
+ * Focus the first control of the action form just opened in `root`.
+ * @param {Element} root
+ */
+export function focusForm(root) {
+  const control = /** @type {HTMLElement | null} */ (
+    root.querySelector("form.action input, form.action select, form.action textarea")
+  );
+  control?.focus();
+}
+
+/**
  * A link to a contact's screen, its name as text.
  * @param {string} contactId @param {string} name
  */

@@ -14,7 +14,7 @@ import {
   retractForm,
 } from "../forms.js";
 import { contactDetail, openAsks } from "../model.js";
-import { coldText, daysAgo, section } from "./common.js";
+import { coldText, daysAgo, focusForm, section } from "./common.js";
 
 /** @typedef {import("../app.js").App} App */
 /** @typedef {import("../../client/views.js").LedgerRow} LedgerRow */
@@ -89,7 +89,7 @@ export function contactScreen(app, contactId) {
         onclick: () => {
           memory.open = memory.open === key ? "" : key;
           app.draw();
-          app.main.querySelector("form.action input, form.action select, form.action textarea")?.focus();
+          focusForm(app.main);
         },
       },
       label,
@@ -161,7 +161,7 @@ export function contactScreen(app, contactId) {
           ),
         ),
     ),
-    section("Timeline", timelineList(app, timeline, memory, toggle, how)),
+    section("Timeline", ...timelineList(app, timeline, memory, toggle, how)),
   );
 }
 

@@ -6,7 +6,7 @@ import { field, h, replace, select } from "../dom.js";
 import { addContactForm } from "../forms.js";
 import { tagsInUse } from "../model.js";
 import { filterContacts } from "../search.js";
-import { contactLink } from "./common.js";
+import { contactLink, focusForm } from "./common.js";
 
 /** @typedef {import("../app.js").App} App */
 
@@ -93,7 +93,7 @@ export function contactsScreen(app) {
           onclick: () => {
             memory.adding = adding ? "" : "yes";
             app.draw();
-            if (!adding) app.main.querySelector("form.action input")?.focus();
+            if (!adding) focusForm(app.main);
           },
         },
         "Add contact",

@@ -5,7 +5,7 @@ import { today } from "../../client/index.js";
 import { h } from "../dom.js";
 import { noteForm, resolveForm } from "../forms.js";
 import { openAsks } from "../model.js";
-import { coldText, contactLink, daysAgo, section } from "./common.js";
+import { coldText, contactLink, daysAgo, focusForm, section } from "./common.js";
 
 /** @typedef {import("../app.js").App} App */
 
@@ -29,7 +29,7 @@ export function todayScreen(app) {
   const toggle = (key) => () => {
     memory.open = memory.open === key ? "" : key;
     app.draw();
-    app.main.querySelector("form textarea, form input, form select")?.focus();
+    focusForm(app.main);
   };
 
   const reach = cold.slice(0, HANDFUL).map((row) => {
