@@ -46,7 +46,12 @@ def context(browser: Any) -> Iterator[Any]:
 def dialogs(page: Any) -> list[str]:
     """Every alert/confirm the page opens (an injected script would)."""
     seen: list[str] = []
-    page.on("dialog", lambda d: (seen.append(d.message), d.dismiss()))
+
+    def record(dialog: Any) -> None:
+        seen.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
     return seen
 
 
