@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from cli.home import Home
 from server.run import free_port
 from tests import test_e2e_sync as cli_side
 from tests.browser_support import LOAD, browser, js, open_page
@@ -253,3 +254,43 @@ def test_two_tabs_of_one_device_never_share_a_seq(
             "() => window.dev.views.timeline(window.dev.views.contacts()[0].contact_id)"
             ".length === 81"
         )
+
+
+def test_a_tab_closed_mid_pull_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    from bench import workload
+    from sync.http import HttpTransport
+    from sync.http import enroll as enroll_cli
+    from sync.replica import Replica
+
+    token = server.add_owner("alice", tmp_path / "admin")
+    [made] = workload.build_devices(tmp_path / "big", 1, 12_000)
+    home = Home(made.home)
+    reply = enroll_cli(server.url, token, made.device_id, "big")
+    log = home.open_log()
+    with HttpTransport(server.url, reply.device_token) as transport:
+        Replica(log, transport, upstream=server.url).sync()
+    log.store.close()
+
+    page = open_page(context, server.url)
+    enroll(page, token)
+    page.evaluate("() => { window.dev.sync().catch(() => {}); }")  # pages of 5,000
+    page.wait_for_function("() => window.dev.pos > 0", timeout=60_000)
+    page.close()  # mid-pull: the first page is stored with its cursor, the rest is not
+
+    second = open_page(context, server.url)
+    reopen(second)
+    held = js(
+        second,
+        "const state = await dev.store.state(); const {events} = await dev.store.since(0);"
+        " return [state.cursor, events.length];",
+    )
+    assert 0 < held[0] < made.events
+    assert held[1] == held[0]  # the events stored are exactly those up to the cursor
+    js(second, "await dev.sync();")
+    keys = js(
+        second,
+        "const {events} = await dev.store.since(0); return events.map((e) => e.seq);",
+    )
+    assert sorted(keys) == list(range(1, made.events + 1))

@@ -115,6 +115,24 @@ export class Device {
     await this.refreshPending();
   }
 
+  /**
+   * Fold events this tab wrote itself (recorded, or a pulled page) without
+   * reading them back, unless another tab wrote in between: then read
+   * everything this tab has not seen. Other tabs are told to catch up.
+   * @param {Event[]} events
+   * @param {number} first
+   * @param {number} last
+   */
+  async received(events, first, last) {
+    if (first === this.pos + 1) {
+      this.pos = last;
+      if (this.views.applyAll(events)) this.emit({ type: "events", events });
+    } else {
+      await this.catchUp();
+    }
+    this.channel?.postMessage("written");
+  }
+
   async refreshPending() {
     const state = await this.store.state();
     this.cursor = state.cursor;
@@ -163,9 +181,9 @@ export class Device {
    *   utcOffset?: number}[]} drafts
    */
   async recordMany(drafts) {
-    const events = await this.store.append(drafts);
-    this.channel?.postMessage("appended");
-    await this.catchUp();
+    const { events, first, last } = await this.store.append(drafts);
+    await this.received(events, first, last);
+    await this.refreshPending();
     if (this.status.live) this.schedule();
     return events;
   }
@@ -207,7 +225,7 @@ export class Device {
         server: this.server,
         token,
         deviceId: this.deviceId,
-        onPage: () => this.catchUp(),
+        onPage: (events, first, last) => this.received(events, first, last),
       });
     try {
       const summary = await (navigator.locks
@@ -236,15 +254,23 @@ export class Device {
     }
   }
 
-  /** Sync soon, and keep retrying with backoff while it fails for want of a network. */
+  /**
+   * Sync after `delayMs` (at once by default, replacing a retry planned for
+   * later), and keep retrying with backoff while the server is out of reach.
+   * @param {number} [delayMs]
+   */
   schedule(delayMs = 0) {
-    if (this.retryTimer !== null || this.identity.refused || !this.enrolled) return;
+    if (this.identity.refused || !this.enrolled) return;
+    if (this.retryTimer !== null) {
+      if (delayMs > 0) return; // one is planned already
+      clearTimeout(this.retryTimer);
+    }
     this.retryTimer = setTimeout(async () => {
       this.retryTimer = null;
       try {
         await this.sync();
       } catch (error) {
-        if (error instanceof DeviceRefused || !this.status.live) return;
+        if (error instanceof DeviceRefused || !this.status.live || this.retryTimer !== null) return;
         this.schedule(this.retryMs * (0.5 + Math.random() / 2));
         this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
       }

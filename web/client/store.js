@@ -2,17 +2,22 @@
 // clock, sequence and pull cursor.
 //
 // Layout (one database per device, ADR 0090):
-// - `events`: one record per event, keyed [device_id, seq] (the sync key; `add`
-//   refuses a second event at a key), with `pos`, the order this device learned
-//   of it (a unique index, so another tab can read what it has not seen);
+// - `log`: the events in chunks of up to CHUNK, in the order this device learned
+//   of them, each chunk keyed by the position (`pos`) of its first event. One
+//   record per event cost IndexedDB several times more to write and to read back
+//   (docs/benchmarks.md); a chunk is read and written whole. The last chunk is
+//   filled up before a new one starts, so the log stays in full chunks;
+// - `own`: this device's own events again, keyed by seq, for pushing (seq >
+//   acknowledged) without scanning the log; `add` refuses a seq twice;
 // - `meta`: `identity` (device id and name, once enrolled the server, owner
 //   and device token, or why the server refused it) and `state` (last own seq,
 //   clock, last pos, pull cursor, last acknowledged seq).
 //
-// Every write is one readwrite transaction over both stores. IndexedDB runs
-// readwrite transactions with overlapping scopes one after another, across
-// tabs too, so the read-assign-write of a seq is atomic: two tabs of one device
-// never assign the same seq, and a pulled page lands with its cursor or not at all.
+// Every write is one readwrite transaction over the stores it touches.
+// IndexedDB runs readwrite transactions with overlapping scopes one after
+// another, across tabs too, so the read-assign-write of a seq is atomic: two
+// tabs of one device never assign the same seq, and a pulled page lands with
+// its cursor or not at all.
 
 import { checkEnvelope, payload } from "./events.js";
 import { receive, tick } from "./hlc.js";
@@ -25,10 +30,12 @@ import { newId } from "./ids.js";
  *   refused?: {code: string, message: string}}} Identity
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
  *   acked: number}} State
- * @typedef {{device_id: string, seq: number, pos: number, event: Event}} Row
+ * @typedef {{first: number, events: Event[]}} Chunk
  */
 
 const VERSION = 1;
+/** Events per chunk of the log. */
+export const CHUNK = 1000;
 
 /**
  * @template T
@@ -72,8 +79,8 @@ export class Store {
     const request = factory.open(name, VERSION);
     request.onupgradeneeded = () => {
       const db = request.result;
-      const events = db.createObjectStore("events", { keyPath: ["device_id", "seq"] });
-      events.createIndex("pos", "pos", { unique: true });
+      db.createObjectStore("log", { keyPath: "first" });
+      db.createObjectStore("own");
       db.createObjectStore("meta");
     };
     const store = new Store(await done(request), name);
@@ -118,21 +125,21 @@ export class Store {
    * @param {{type: string, fields: Record<string, unknown>, occurredAt?: number,
    *   utcOffset?: number}[]} drafts
    * @param {() => number} [now]
-   * @returns {Promise<Event[]>}
+   * @returns {Promise<{events: Event[], first: number, last: number}>} the events
+   *   and the positions they took in the log
    */
   async append(drafts, now = Date.now) {
     const bodies = drafts.map((d) => ({ ...d, body: payload(d.type, d.fields) }));
     const identity = await this.identity();
-    const tx = this.db.transaction(["meta", "events"], "readwrite");
+    const tx = this.db.transaction(["meta", "log", "own"], "readwrite");
     const meta = tx.objectStore("meta");
-    const events = tx.objectStore("events");
+    const own = tx.objectStore("own");
     /** @type {Event[]} */
     const out = [];
     const state = /** @type {State} */ (await done(meta.get("state")));
     const wall = now();
     for (const d of bodies) {
       state.last_seq += 1;
-      state.pos += 1;
       state.hlc = tick(state.hlc, wall);
       const occurred = d.occurredAt ?? wall;
       /** @type {Event} */
@@ -148,12 +155,13 @@ export class Store {
         ...d.body,
       };
       checkEnvelope(event);
-      events.add({ device_id: event.device_id, seq: event.seq, pos: state.pos, event });
+      own.add(event, event.seq);
       out.push(event);
     }
-    meta.put(state, "state");
+    const first = state.pos + 1;
+    await this.write(tx, state, out);
     await committed(tx);
-    return out;
+    return { events: out, first, last: state.pos };
   }
 
   /**
@@ -162,26 +170,50 @@ export class Store {
    * @param {Event[]} pulled
    * @param {number} cursor
    * @param {number | null} acked the server's acknowledgement seen with the page
-   * @returns {Promise<number>} the highest pos written (the last one if none)
+   * @returns {Promise<{first: number, last: number}>} the positions the page took
    */
   async ingest(pulled, cursor, acked) {
-    const tx = this.db.transaction(["meta", "events"], "readwrite");
+    const tx = this.db.transaction(["meta", "log"], "readwrite");
     const meta = tx.objectStore("meta");
-    const events = tx.objectStore("events");
     const state = /** @type {State} */ (await done(meta.get("state")));
     let greatest = 0n;
     for (const event of pulled) {
       checkEnvelope(event);
-      state.pos += 1;
-      events.put({ device_id: event.device_id, seq: event.seq, pos: state.pos, event });
       if (event.hlc > greatest) greatest = event.hlc;
     }
     state.hlc = receive(state.hlc, greatest, Date.now());
     state.cursor = Math.max(state.cursor, cursor);
     if (acked !== null) state.acked = acked;
-    meta.put(state, "state");
+    const first = state.pos + 1;
+    await this.write(tx, state, pulled);
     await committed(tx);
-    return state.pos;
+    return { first, last: state.pos };
+  }
+
+  /**
+   * Append events to the log in `tx`: fill the last chunk, then new ones; move
+   * `state.pos` past them and store `state`.
+   * @param {IDBTransaction} tx
+   * @param {State} state
+   * @param {Event[]} events
+   */
+  async write(tx, state, events) {
+    const log = tx.objectStore("log");
+    let rest = events;
+    const cursor = await done(log.openCursor(null, "prev"));
+    const tail = /** @type {Chunk | undefined} */ (cursor?.value);
+    if (tail && tail.events.length < CHUNK && rest.length) {
+      const room = CHUNK - tail.events.length;
+      log.put({ first: tail.first, events: [...tail.events, ...rest.slice(0, room)] });
+      rest = rest.slice(room);
+    }
+    let pos = state.pos + events.length - rest.length;
+    for (let i = 0; i < rest.length; i += CHUNK) {
+      log.put({ first: pos + 1, events: rest.slice(i, i + CHUNK) });
+      pos += Math.min(CHUNK, rest.length - i);
+    }
+    state.pos += events.length;
+    tx.objectStore("meta").put(state, "state");
   }
 
   /**
@@ -199,27 +231,34 @@ export class Store {
 
   /**
    * This device's own events with after < seq <= upTo, in seq order.
-   * @param {string} deviceId @param {number} after @param {number} upTo
+   * @param {number} after
+   * @param {number} upTo
    * @returns {Promise<Event[]>}
    */
-  async own(deviceId, after, upTo) {
-    const range = IDBKeyRange.bound([deviceId, after + 1], [deviceId, upTo]);
-    const rows = await done(this.db.transaction("events").objectStore("events").getAll(range));
-    return rows.map((/** @type {Row} */ r) => r.event);
+  async own(after, upTo) {
+    const range = IDBKeyRange.bound(after + 1, upTo);
+    return done(this.db.transaction("own").objectStore("own").getAll(range));
   }
 
   /**
-   * Every event with pos > after (all of them from 0), and the highest pos read.
+   * Every event at a position after `after` (all of them from 0), and the last
+   * position: one read transaction, so the two agree.
    * @param {number} [after]
    * @returns {Promise<{events: Event[], pos: number}>}
    */
   async since(after = 0) {
-    const tx = this.db.transaction(["events", "meta"]);
+    const tx = this.db.transaction(["log", "meta"]);
     const state = /** @type {State} */ (await done(tx.objectStore("meta").get("state")));
-    const store = tx.objectStore("events");
-    const rows = after
-      ? await done(store.index("pos").getAll(IDBKeyRange.lowerBound(after, true)))
-      : await done(store.getAll());
-    return { events: rows.map((/** @type {Row} */ r) => r.event), pos: state.pos };
+    // a chunk holds at most CHUNK events: one starting earlier ends at or before `after`
+    const range = IDBKeyRange.lowerBound(Math.max(0, after - CHUNK + 1));
+    const chunks = /** @type {Chunk[]} */ (await done(tx.objectStore("log").getAll(range)));
+    /** @type {Event[]} */
+    const events = [];
+    for (const chunk of chunks) {
+      const skip = Math.max(0, after + 1 - chunk.first);
+      if (skip === 0) events.push(...chunk.events);
+      else events.push(...chunk.events.slice(skip));
+    }
+    return { events, pos: state.pos };
   }
 }

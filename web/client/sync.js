@@ -97,7 +97,8 @@ export async function call(server, path, options = {}) {
 /**
  * @typedef {{pushed: number, pulled: number, cursor: number, acked: number}} SyncSummary
  * @typedef {{server: string, token: string, deviceId: string,
- *   onPage?: (pos: number) => void | Promise<void>, signal?: AbortSignal}} SyncOptions
+ *   onPage?: (events: Event[], first: number, last: number) => void | Promise<void>,
+ *   signal?: AbortSignal}} SyncOptions
  */
 
 /**
@@ -116,7 +117,7 @@ export async function sync(store, options) {
   let stalled = 0;
   for (;;) {
     const held = (await store.state()).last_seq;
-    const events = acked < held ? await store.own(deviceId, acked, Math.min(held, acked + PUSH_BATCH)) : [];
+    const events = acked < held ? await store.own(acked, Math.min(held, acked + PUSH_BATCH)) : [];
     const request = { device_id: deviceId, events, cursor, limit: PULL_LIMIT, held_seq: held };
     let reply;
     try {
@@ -140,9 +141,9 @@ export async function sync(store, options) {
     const page = /** @type {Event[]} */ (reply.events);
     const moved = reply.cursor > cursor || reply.acked_seq !== acked;
     if (page.length || moved) {
-      const pos = await store.ingest(page, reply.cursor, reply.acked_seq);
+      const { first, last } = await store.ingest(page, reply.cursor, reply.acked_seq);
       pulled += page.length;
-      if (page.length) await options.onPage?.(pos);
+      if (page.length) await options.onPage?.(page, first, last);
     }
     stalled = reply.acked_seq === acked && reply.cursor <= cursor ? stalled + 1 : 0;
     if (stalled > STALLS) {

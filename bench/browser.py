@@ -1,0 +1,167 @@
+"""The browser as a device: first sync, cold start and a new event, in headless Chromium.
+
+One device's history of N events (100,000 at full size, from `bench.workload`)
+is pushed to a real `recip serve`; then, in the same run:
+
+- **first sync**: a fresh browser device (the client of `web/client`, in
+  Chromium, JSON over `/v1/sync`, every page stored in IndexedDB with its cursor)
+  pulls the whole history; baseline: a fresh CLI device's first sync of the same
+  history (`sync.replica.Replica` over HTTP, the code `recip sync` runs). Events/s,
+  ratio browser / CLI;
+- **cold start to first view**: the page is reloaded and timed from navigation
+  start until the ledger and the going-cold view are computed from IndexedDB
+  (the client's modules loaded, the log read and folded): target under 1 s;
+- **a new event reflected**: `device.record` (one durable IndexedDB
+  transaction) until the ledger and the cold view show it: target under 50 ms.
+
+    python -m bench browser [--quick]
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import workload
+from bench.harness import Comparison, Figure, Mode, report, result_name
+from bench.sync import ReciprocitySync
+from cli.home import Home
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SIZES = {"full": 100_000, "quick": 10_000, "smoke": 300}
+REPEATS = {"full": 3, "quick": 2, "smoke": 1}
+
+LOAD = "async () => { window.recip = await import('/client/index.js'); }"
+FIRST_SYNC = """async (token) => {
+  const dev = window.dev = await window.recip.openDevice();
+  await dev.enroll(token, 'bench-browser');
+  const start = performance.now();
+  const summary = await dev.sync();
+  const seconds = (performance.now() - start) / 1000;
+  return [seconds, summary.pulled, dev.views.ledger().length];
+}"""
+COLD_START = """async () => {
+  const opened = performance.now();
+  const recip = window.recip = await import('/client/index.js');
+  const dev = window.dev = await recip.openDevice();
+  const rows = dev.views.ledger().length + dev.views.cold().length;
+  const now = performance.now();
+  return [now / 1000, (now - opened) / 1000, rows];
+}"""
+NEW_EVENT = """async () => {
+  const dev = window.dev;
+  const contact = dev.views.ledger()[0].contact_id;
+  const start = performance.now();
+  const event = await dev.record('GiveMade', {contact_id: contact, what: 'bench', weight: 5});
+  const row = dev.views.ledger().find((r) => r.contact_id === contact);
+  dev.views.cold();
+  const ms = performance.now() - start;
+  return [ms, row.last_give === window.recip.dateOf(Math.floor(
+    (event.occurred_at + event.utc_offset * 60000) / 86400000))];
+}"""
+
+
+def unavailable() -> str | None:
+    """Why the browser cannot be benchmarked here (None: it can)."""
+    if shutil.which(CHROMIUM) is None:
+        return f"{CHROMIUM} is not installed"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+def run(mode: Mode) -> dict[str, Any]:
+    events, repeats = SIZES[mode], REPEATS[mode]
+    params = {"events": events, "repeats": repeats, "generator": workload.generator_name()}
+    missing = unavailable()
+    if missing is not None:
+        return report(
+            result_name("browser", mode), params, [], write=False, skipped={"browser": missing}
+        )
+    with tempfile.TemporaryDirectory(prefix="recip-bench-browser-") as tmp:
+        work = Path(tmp)
+        [source] = workload.build_devices(work / "template", 1, events)
+        with ReciprocitySync(work / "server") as system:
+            token = system.add_owner("bench")
+            system.sync(system.enroll(source.home, token))
+            cli = Figure("CLI first sync", "ev/s")
+            for r in range(repeats):
+                home = Home(work / f"cli-{r}")
+                home.init(f"cli-{r}", now_iso="2026-01-01T00:00:00Z")
+                device = system.enroll(home.path, token)
+                start = time.perf_counter()
+                _, pulled = system.sync(device)
+                cli.samples.append(pulled / (time.perf_counter() - start))
+                if pulled != source.events:
+                    raise RuntimeError(f"the CLI pulled {pulled} of {source.events} events")
+            figures = _browser(system.url, token, source.events, repeats)
+    first, cold, split, new = figures
+    comparison = Comparison("first sync of the history (browser / CLI)", first, cli)
+    return report(
+        result_name("browser", mode),
+        params,
+        [comparison],
+        [cold, split, new],
+        write=mode != "smoke",
+    )
+
+
+def _browser(url: str, token: str, events: int, repeats: int) -> tuple[Figure, ...]:
+    from playwright.sync_api import sync_playwright
+
+    first = Figure("browser first sync", "ev/s")
+    cold = Figure("browser cold start to first view", "s")
+    split = Figure("  of which opening the log and folding", "s")
+    new = Figure("browser new event reflected in views", "ms")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for _ in range(repeats):
+                context = browser.new_context()
+                page = context.new_page()
+                page.goto(f"{url}/healthz")
+                page.evaluate(LOAD)
+                seconds, pulled, rows = page.evaluate(FIRST_SYNC, token)
+                if pulled != events or not rows:
+                    raise RuntimeError(f"the browser pulled {pulled} of {events} events")
+                first.samples.append(events / seconds)
+                context.close()
+            # the last device (its IndexedDB) stays for the cold starts
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{url}/healthz")
+            page.evaluate(LOAD)
+            page.evaluate(FIRST_SYNC, token)
+            for _ in range(repeats):
+                page.reload()
+                total, opening, rows = page.evaluate(COLD_START)
+                if not rows:
+                    raise RuntimeError("the cold start showed no rows")
+                cold.samples.append(total)
+                split.samples.append(opening)
+            for _ in range(max(5, repeats)):
+                ms, shown = page.evaluate(NEW_EVENT)
+                if not shown:
+                    raise RuntimeError("the new event is not in the ledger")
+                new.samples.append(ms)
+            context.close()
+        finally:
+            browser.close()
+    return first, cold, split, new
+
+
+if __name__ == "__main__":
+    run("full")
