@@ -105,7 +105,7 @@ def act(page: Any, action: str, form_name: str, fill: dict[str, str], submit: st
 def synced(page: Any) -> None:
     """Wait until the status says nothing waits to be pushed, after a sync."""
     status = page.get_by_role("region", name="Sync status")
-    status.get_by_text("nothing waiting").wait_for(timeout=30_000)
+    status.get_by_text("all sent").wait_for(timeout=30_000)
     status.get_by_role("button", name="Sync now").click()
     page.wait_for_function(
         "() => document.querySelector('#sync-status').textContent.includes('Online')",
@@ -336,7 +336,7 @@ def test_offline_the_app_opens_records_and_sends_everything_once(
     assert sync(laptop)["pulled"] == 1  # only the contact added while online
 
     context.set_offline(False)
-    status.get_by_text("nothing waiting").wait_for(timeout=30_000)
+    status.get_by_text("all sent").wait_for(timeout=30_000)
     assert sync(laptop)["pulled"] == 5
     timeline = json.loads(recip(laptop, "timeline", grace, "--json"))
     assert [e["type"] for e in timeline] == [
@@ -351,7 +351,7 @@ def test_offline_the_app_opens_records_and_sends_everything_once(
     context.set_offline(True)  # a second reconnection sends nothing again
     context.set_offline(False)
     page.get_by_role("button", name="Sync now").click()
-    status.get_by_text("nothing waiting").wait_for()
+    status.get_by_text("all sent").wait_for()
     assert sync(laptop)["pulled"] == 0
 
 
@@ -368,8 +368,9 @@ def test_two_tabs_of_one_device_record_at_once(
     second.get_by_role("heading", name="Ada Lovelace", level=1).wait_for()
 
     # each tab submits its note form ten times as fast as it can, both at once
-    start = """async (tab) => {
+    start = """async ([tab, at]) => {
       window.done = (async () => {
+        await new Promise((r) => setTimeout(r, at - Date.now()));
         for (let i = 0; i < 10; i++) {
           const toggle = [...document.querySelectorAll('[aria-label="Actions"] button')]
             .find((b) => b.textContent === 'Note');
@@ -381,8 +382,9 @@ def test_two_tabs_of_one_device_record_at_once(
         }
       })();
     }"""
-    first.evaluate(start, "first")
-    second.evaluate(start, "second")
+    at = first.evaluate("() => Date.now() + 500")  # one clock: both tabs share the browser's
+    first.evaluate(start, ["first", at])
+    second.evaluate(start, ["second", at])
     first.evaluate("() => window.done")
     second.evaluate("() => window.done")
 
@@ -433,3 +435,16 @@ def test_a_name_full_of_markup_is_shown_as_text(
     assert page.get_by_text("note: <script>alert(2)</script>").is_visible()
     assert page.locator("main img, main script").count() == 0
     assert alerts == []
+
+
+def test_the_package_data_carries_every_file_of_the_app() -> None:
+    """`pip install .` installs what `package-data` names: the whole app."""
+    import tomllib
+
+    from server.webapp import APP_DIR
+
+    root = APP_DIR.parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["web"]
+    carried = {p for pattern in patterns for p in APP_DIR.parent.glob(pattern)}
+    assert {p for p in APP_DIR.rglob("*") if p.is_file()} <= carried

@@ -140,11 +140,12 @@ export class App {
   /**
    * Record one event in the local log (the network is never waited on).
    * @param {string} type @param {Record<string, unknown>} fields
+   * @param {{occurredAt?: number, utcOffset?: number}} [when] default: now
    * @returns {Promise<Outcome>}
    */
-  async record(type, fields) {
+  async record(type, fields, when = {}) {
     try {
-      return { ok: true, event: await this.device.record(type, fields) };
+      return { ok: true, event: await this.device.record(type, fields, when) };
     } catch (error) {
       if (error instanceof InvalidEvent) return { ok: false, error: explain(error.message) };
       return { ok: false, error: `Nothing was saved: this device could not write its log (${error}).` };

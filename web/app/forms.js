@@ -6,6 +6,7 @@
 import { CHANNELS, CIRCLES, GIVE_KINDS, OUTCOMES } from "../client/index.js";
 import { CIRCLE_CADENCE } from "../client/events.js";
 import { field, h, message, select, valueOf } from "./dom.js";
+import { emailsError, phonesError, whenOf } from "./rules.js";
 
 /** @typedef {import("./app.js").App} App */
 /** @typedef {import("./app.js").Outcome} Outcome */
@@ -32,6 +33,9 @@ export function actionForm(spec) {
       spec.cancel && h("button", { type: "button", onclick: spec.cancel }, "Cancel"),
     ),
   );
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && spec.cancel) spec.cancel();
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     said.clear();
@@ -87,17 +91,20 @@ export function logForm(app, contactId, name, how = {}) {
     children: [
       field("Channel", select("channel", CHANNELS.map((c) => [c, c]), "message")),
       field("Who reached out", select("initiated_by", [["me", "I did"], ["them", "They did"]], "me")),
+      field("When", h("input", { name: "on", type: "date" }), "Empty: now"),
       field("Note", h("textarea", { name: "note", rows: 2 })),
     ],
-    act: async (form) =>
-      refusalOf(
-        await app.record("InteractionLogged", {
-          contact_ids: [contactId],
-          channel: valueOf(form, "channel"),
-          initiated_by: valueOf(form, "initiated_by"),
-          note: valueOf(form, "note"),
-        }),
-      ),
+    act: async (form) => {
+      const when = whenOf(valueOf(form, "on"), new Date());
+      if ("error" in when) return when.error;
+      const fields = {
+        contact_ids: [contactId],
+        channel: valueOf(form, "channel"),
+        initiated_by: valueOf(form, "initiated_by"),
+        note: valueOf(form, "note"),
+      };
+      return refusalOf(await app.record("InteractionLogged", fields, when));
+    },
   });
 }
 
@@ -302,12 +309,16 @@ export function addContactForm(app, how = {}) {
       if (!name) return "Give the contact a name.";
       const cadence = cadenceOf(form);
       if (Number.isNaN(cadence)) return "The cadence must be a whole number of days, 1 to 36500, or empty.";
+      const emails = list(valueOf(form, "email"));
+      const phones = list(valueOf(form, "phone"));
+      const refusal = emailsError(emails) ?? phonesError(phones);
+      if (refusal) return refusal;
       const outcome = await app.record("ContactAdded", {
         name,
         circle: valueOf(form, "circle"),
         tags: list(valueOf(form, "tags")),
-        emails: list(valueOf(form, "email")),
-        phones: list(valueOf(form, "phone")),
+        emails,
+        phones,
         cadence_days: cadence,
       });
       if (outcome.ok) added = outcome.event.event_id;
@@ -360,6 +371,8 @@ export function editForm(app, contact, how = {}) {
         if (JSON.stringify(held) !== JSON.stringify(value)) changed[key] = value;
       }
       if (Object.keys(changed).length === 1) return "Nothing changed: there is nothing to save.";
+      const refusal = emailsError(/** @type {string[]} */ (wanted.emails)) ?? phonesError(/** @type {string[]} */ (wanted.phones));
+      if (refusal) return refusal;
       return refusalOf(await app.record("ContactEdited", changed));
     },
   });

@@ -42,9 +42,9 @@ export function describeStatus(status, online, lastSync, now) {
               : "Online";
   const waiting =
     status.pending === 0
-      ? "nothing waiting"
+      ? "all sent"
       : `${status.pending} ${status.pending === 1 ? "event" : "events"} waiting`;
-  return { network, waiting, last: `last sync ${ago(lastSync, now)}` };
+  return { network, waiting, last: lastSync === null ? "never synced" : `synced ${ago(lastSync, now)}` };
 }
 
 /**

@@ -132,15 +132,18 @@ export function contactScreen(app, contactId) {
     h(
       "div",
       { class: "actions", role: "group", "aria-label": "Actions" },
-      toggle("log", "Log interaction"),
-      toggle("ask", "Ask"),
-      toggle("give", "Give"),
-      toggle("intro", "Introduce"),
-      toggle("note", "Note"),
-      toggle("edit", "Edit"),
+      // as `recip` refuses to record about an archived contact, the app offers only restoring it
+      !contact.archived && [
+        toggle("log", "Log interaction"),
+        toggle("ask", "Ask"),
+        toggle("give", "Give"),
+        toggle("intro", "Introduce"),
+        toggle("note", "Note"),
+        toggle("edit", "Edit"),
+      ],
       h("button", { type: "button", onclick: flagArchived }, contact.archived ? "Restore" : "Archive"),
     ),
-    memory.open && panels[memory.open]?.(),
+    !contact.archived && memory.open && panels[memory.open]?.(),
     section(
       "Give and ask",
       ledger
