@@ -448,3 +448,37 @@ def test_the_package_data_carries_every_file_of_the_app() -> None:
     patterns = config["tool"]["setuptools"]["package-data"]["web"]
     carried = {p for pattern in patterns for p in APP_DIR.parent.glob(pattern)}
     assert {p for p in APP_DIR.rglob("*") if p.is_file()} <= carried
+
+
+def test_the_keyboard_alone_records_a_note(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    token = server.add_owner("ada", tmp_path / "admin")
+    page = context.new_page()
+    enroll(page, server, token)
+    add_contact(page, "Ada Lovelace")
+    focused = (
+        "() => { const e = document.activeElement;"
+        " return e.getAttribute('aria-label') || e.textContent; }"
+    )
+
+    def tab_to(name: str) -> None:
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate(focused) == name:
+                return
+        raise AssertionError(f"Tab never reached {name!r}")
+
+    tab_to("Note")
+    page.keyboard.press("Enter")
+    note = page.get_by_role("form", name="Note about Ada Lovelace").get_by_label("Note")
+    assert note.evaluate("e => e === document.activeElement")  # the form's first control
+    page.keyboard.press("Escape")  # closes it
+    page.get_by_role("form", name="Note about Ada Lovelace").wait_for(state="detached")
+    tab_to("Note")
+    page.keyboard.press("Enter")
+    page.keyboard.type("met at the library")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # "Save note"
+    timeline = page.get_by_role("list", name="Timeline, newest first")
+    timeline.get_by_text("note: met at the library").wait_for()
