@@ -71,6 +71,17 @@ def reopen(page: Any) -> None:
     js(page, "window.dev = await recip.openDevice();")
 
 
+def laptop_and_browser(
+    tmp_path: Path, server: LiveServer, context: Any, name: str = "browser"
+) -> tuple[Path, Any]:
+    """A CLI device and an enrolled browser device of one owner."""
+    token = server.add_owner("alice", tmp_path / "admin")
+    laptop = device(tmp_path, server, token, "laptop")
+    page = open_page(context, server.url)
+    enroll(page, token, name)
+    return laptop, page
+
+
 def reload(context: Any, page: Any) -> None:
     """Reload the page (online: pages come from the server) and reopen the device offline."""
     context.set_offline(False)
@@ -151,10 +162,7 @@ def test_a_browser_and_two_cli_devices_converge(
 def test_the_browser_records_offline_survives_reload_and_a_closed_tab(
     tmp_path: Path, server: LiveServer, context: Any
 ) -> None:
-    token = server.add_owner("alice", tmp_path / "admin")
-    laptop = device(tmp_path, server, token, "laptop")
-    page = open_page(context, server.url)
-    enroll(page, token)
+    laptop, page = laptop_and_browser(tmp_path, server, context)
     js(page, "await dev.sync();")
 
     context.set_offline(True)
@@ -199,10 +207,7 @@ def test_the_browser_records_offline_survives_reload_and_a_closed_tab(
 def test_a_revoked_browser_device_is_told_so(
     tmp_path: Path, server: LiveServer, context: Any
 ) -> None:
-    token = server.add_owner("alice", tmp_path / "admin")
-    laptop = device(tmp_path, server, token, "laptop")
-    page = open_page(context, server.url)
-    enroll(page, token, "phone-browser")
+    laptop, page = laptop_and_browser(tmp_path, server, context, "phone-browser")
     js(page, "await dev.record('ContactAdded', {name: 'Ann'}); await dev.sync();")
     js(
         page,
@@ -294,3 +299,19 @@ def test_a_tab_closed_mid_pull_loses_nothing_and_duplicates_nothing(
         "const {events} = await dev.store.since(0); return events.map((e) => e.seq);",
     )
     assert sorted(keys) == list(range(1, made.events + 1))
+
+
+def test_a_live_browser_is_poked_and_pulls_what_a_cli_device_pushed(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    laptop, page = laptop_and_browser(tmp_path, server, context)
+    js(
+        page,
+        "window.seen = []; dev.subscribe((c) => { if (c.type === 'events')"
+        " window.seen.push(...c.events.map((e) => e.type)); }); dev.live();",
+    )
+    page.wait_for_function("() => window.dev.status.lastSync !== null", timeout=30_000)
+    recip(laptop, "contact", "add", "Ann")
+    sync(laptop)  # no sync is asked of the browser: the stream pokes it
+    page.wait_for_function("() => window.seen.includes('ContactAdded')", timeout=30_000)
+    assert js(page, "return dev.views.contacts().map((c) => c.name);") == ["Ann"]

@@ -137,3 +137,25 @@ test("SSE frames: pokes, comments, a frame split across reads", () => {
   assert.equal(rest, "");
   assert.deepEqual(seen, [{ event: "poke", data: '{"cursor": 4}', id: "4" }]);
 });
+
+test("a new event recomputes only the summaries of the groups it touches", async () => {
+  const { Views } = await import("../../web/client/views.js");
+  const views = new Views();
+  const env = (n, extra) => ({
+    event_id: `e${n}`, device_id: "d", seq: n, hlc: BigInt(n) << 16n,
+    occurred_at: 1_700_000_000_000 + n * 86_400_000, utc_offset: 0, v: 1, ...extra,
+  });
+  const people = Array.from({ length: 50 }, (_, i) =>
+    env(i + 1, { type: "ContactAdded", name: `P${i}`, emails: [], phones: [], org: null, tags: [], circle: "close", cadence_days: null, source: null }));
+  views.applyAll(people);
+  const before = new Map(views.summaries().map((s) => [s.contact_id, s]));
+  views.apply(env(100, { type: "GiveMade", contact_id: "e7", what: "w", kind: "gift", weight: 3 }));
+  const after = views.summaries();
+  const changed = after.filter((s) => s !== before.get(s.contact_id)).map((s) => s.contact_id);
+  assert.deepEqual(changed, ["e7"]);
+  assert.equal(after.find((s) => s.contact_id === "e7").give_weight, 3);
+  // a merge changes groups: every summary is recomputed (and the absorbed row goes)
+  views.apply(env(101, { type: "ContactsMerged", survivor_id: "e1", absorbed_id: "e7" }));
+  assert.equal(views.summaries().length, 49);
+  assert.equal(views.summaries().find((s) => s.contact_id === "e1").give_weight, 3);
+});

@@ -60,5 +60,12 @@ for (const file of FILES) {
       }
     }
     check(stepwise, vector);
+
+    const batches = new Views();
+    for (let i = 0; i < events.length; i += 4) {
+      batches.applyAll(events.slice(i, i + 4)); // with summaries cached: incremental
+      batches.stats(day);
+    }
+    check(batches, vector);
   });
 }

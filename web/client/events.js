@@ -137,8 +137,11 @@ export class InvalidEvent extends Error {
  * @param {{type: string, v?: number}} event
  */
 export function isKnown(event) {
-  return SCHEMA_VERSION[event.type] === (event.v ?? 1);
+  return KNOWN.get(event.type) === (event.v ?? 1);
 }
+
+/** SCHEMA_VERSION as a Map: looked up once per event folded. */
+const KNOWN = new Map(Object.entries(SCHEMA_VERSION));
 
 /**
  * The payload of a new event of `type`: the given fields checked against the

@@ -73,6 +73,9 @@ function drop(map, key, value) {
 /** What changed: every group (`all`), or the contact ids whose groups changed. */
 /** @typedef {{all: boolean, contacts: string[]}} Change */
 
+/** @type {Change} a change nobody reads (`Fold.applyMany`) */
+const SINK = { all: false, contacts: [] };
+
 export class Fold {
   constructor() {
     /** @type {Map<string, Event>} the counting event of each id */
@@ -107,10 +110,32 @@ export class Fold {
    * @returns {Change | null}
    */
   apply(e) {
+    const change = this.record(e, { all: false, contacts: [] });
+    if (change?.all) this.changed();
+    return change;
+  }
+
+  /**
+   * Record many events' facts (a log being opened): `apply` without telling
+   * what changed, which spares an allocation or two per event.
+   * @param {Iterable<Event>} events
+   * @returns {boolean} whether any was new
+   */
+  applyMany(events) {
+    let any = false;
+    for (const e of events) any = this.record(e, SINK) !== null || any;
+    this.changed();
+    return any;
+  }
+
+  /**
+   * @param {Event} e
+   * @param {Change} change filled with what may have changed (`SINK` to ignore)
+   * @returns {Change | null}
+   */
+  record(e, change) {
     if (!isKnown(e)) return null;
     const held = this.byId.get(e.event_id);
-    /** @type {Change} */
-    const change = { all: false, contacts: [] };
     if (held) {
       if (held.device_id === e.device_id && held.seq === e.seq) return null; // again
       const displaces =
@@ -121,12 +146,18 @@ export class Fold {
       change.all = true;
     }
     this.byId.set(e.event_id, e);
-    const about = [...new Set(contactsOf(e))];
-    for (const contact of about) {
-      if (!this.about.has(contact)) change.all = true; // a new id: groups change
-      push(this.about, contact, e);
+    const about = contactsOf(e);
+    for (let i = 0; i < about.length; i++) {
+      const contact = about[i];
+      if (i > 0 && about.indexOf(contact) < i) continue; // named twice: filed once
+      const filed = this.about.get(contact);
+      if (filed) filed.push(e);
+      else {
+        this.about.set(contact, [e]);
+        change.all = true; // a new id: groups change
+      }
+      if (change !== SINK) change.contacts.push(contact);
     }
-    change.contacts.push(...about);
     switch (e.type) {
       case "ContactAdded":
         this.added.set(e.event_id, e);
@@ -150,7 +181,7 @@ export class Fold {
         const askId = /** @type {string} */ (e.ask_id);
         push(this.resolutions, askId, e);
         const ask = this.asks.get(askId);
-        if (ask) change.contacts.push(/** @type {string} */ (ask.contact_id));
+        if (ask && change !== SINK) change.contacts.push(/** @type {string} */ (ask.contact_id));
         break;
       }
       case "EventRetracted": {
@@ -159,11 +190,10 @@ export class Fold {
         const target = this.byId.get(targetId);
         if (!target) break; // its facts are not here yet: nothing to withdraw
         if (target.type === "ContactsMerged" || target.type === "ContactAdded") change.all = true;
-        change.contacts.push(...this.contactsConcerned(target));
+        if (change !== SINK) change.contacts.push(...this.contactsConcerned(target));
         break;
       }
     }
-    if (change.all) this.changed();
     return change;
   }
 

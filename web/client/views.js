@@ -54,8 +54,17 @@ const ASK = 2;
  * @param {number | null} day
  */
 export function dateOf(day) {
-  return day === null ? null : new Date(day * DAY_MS).toISOString().slice(0, 10);
+  if (day === null) return null;
+  let text = DATES.get(day);
+  if (text === undefined) {
+    text = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (DATES.size < 100_000) DATES.set(day, text);
+  }
+  return text;
 }
+
+/** Day number -> YYYY-MM-DD, remembered: a ledger shows the same few days often. */
+const DATES = new Map();
 
 /**
  * The day number of a YYYY-MM-DD date, or of a day number as is.
@@ -138,14 +147,28 @@ function bisect(a, x, start) {
 export function summarize(fold, survivorId) {
   const contact = fold.contact(survivorId);
   if (!contact || !isActive(contact)) return null;
-  /** @type {Map<string, Event>} one event counts once for a group */
-  const touches = new Map();
-  const askIds = new Set();
-  for (const member of fold.members(survivorId)) {
-    for (const e of fold.about.get(member) ?? []) {
-      if (TOUCHES.has(e.type) && !fold.retractions.has(e.event_id)) touches.set(e.event_id, e);
+  const members = fold.members(survivorId);
+  const retracted = fold.retractions;
+  /** @type {Event[]} */
+  let touches = [];
+  /** @type {Iterable<string>} */
+  let askIds = fold.asksOf.get(survivorId) ?? [];
+  if (members.length === 1) {
+    for (const e of fold.about.get(survivorId) ?? []) {
+      if (TOUCHES.has(e.type) && !(retracted.size && retracted.has(e.event_id))) touches.push(e);
     }
-    for (const askId of fold.asksOf.get(member) ?? []) askIds.add(askId);
+  } else {
+    /** @type {Map<string, Event>} one event counts once for a group */
+    const unique = new Map();
+    const asks = new Set();
+    for (const member of members) {
+      for (const e of fold.about.get(member) ?? []) {
+        if (TOUCHES.has(e.type) && !retracted.has(e.event_id)) unique.set(e.event_id, e);
+      }
+      for (const askId of fold.asksOf.get(member) ?? []) asks.add(askId);
+    }
+    touches = [...unique.values()];
+    askIds = asks;
   }
   const totals = { granted: 0, declined: 0, withdrawn: 0, unanswered: 0, open: 0 };
   for (const askId of askIds) {
@@ -153,7 +176,7 @@ export function summarize(fold, survivorId) {
     const outcome = /** @type {keyof typeof totals} */ (fold.outcome(askId) ?? "open");
     totals[outcome] += 1;
   }
-  const codes = Array.from(touches.values(), touchCode).sort((a, b) => a - b);
+  const codes = Array.from(Float64Array.from(touches, touchCode).sort());
   let gives = 0, giveWeight = 0, asks = 0, askWeight = 0;
   /** @type {number | null} */
   let lastGive = null;
@@ -479,6 +502,9 @@ export function describe(fold, e, names) {
   }
 }
 
+/** Batches larger than this are folded in bulk (`Views.applyAll`). */
+const BULK = 1000;
+
 // -- the incremental whole -----------------------------------------------------------------------
 
 /**
@@ -506,11 +532,22 @@ export class Views {
     return true;
   }
 
-  /** @param {Iterable<Event>} events */
+  /**
+   * Fold many events in: one by one while summaries are cached and the batch
+   * is small (only the groups they touch are recomputed), in bulk otherwise
+   * (a log being opened, a large page: every summary is recomputed anyway).
+   * @param {Event[]} events
+   */
   applyAll(events) {
-    let changed = false;
-    for (const e of events) changed = this.apply(e) || changed;
-    return changed;
+    if (this._summaries.size && events.length <= BULK) {
+      let changed = false;
+      for (const e of events) changed = this.apply(e) || changed;
+      return changed;
+    }
+    if (!this.fold.applyMany(events)) return false;
+    this._all = null;
+    this._summaries.clear();
+    return true;
   }
 
   /** Summaries of every active contact, by contact id. */
