@@ -30,9 +30,9 @@ export const RECENT = 30;
  */
 export function ledgerSentences(row, name) {
   const times = (/** @type {number} */ n) => (n === 1 ? "once" : `${n} times`);
-  const out = [
-    `You gave ${name} ${times(row.gives)} (weight ${row.give_weight}) and asked ${times(row.asks)} (weight ${row.ask_weight}).`,
-  ];
+  const gave = row.gives ? `You gave ${name} ${times(row.gives)} (weight ${row.give_weight})` : `You have given ${name} nothing yet`;
+  const asked = row.asks ? `asked ${times(row.asks)} (weight ${row.ask_weight})` : "never asked";
+  const out = [row.gives || row.asks ? `${gave} and ${asked}.` : `No gives or asks with ${name} yet.`];
   if (row.balance > 0) out.push(`Balance +${row.balance}: you have given more than you asked.`);
   else if (row.balance < 0) out.push(`Balance ${row.balance}: you have asked more than you gave.`);
   else out.push("Balance 0: gives and asks weigh the same.");
@@ -168,6 +168,33 @@ export function contactScreen(app, contactId) {
   );
 }
 
+/** What a retracted event was, in words. */
+/** @type {Record<string, string>} */
+const KINDS = {
+  ContactAdded: "the contact",
+  ContactEdited: "an edit",
+  ContactArchived: "an archival",
+  ContactRestored: "a restore",
+  ContactsMerged: "a merge",
+  InteractionLogged: "an interaction",
+  AskMade: "an ask",
+  AskResolved: "an ask's outcome",
+  GiveMade: "a give",
+  IntroductionMade: "an introduction",
+  NoteAdded: "a note",
+};
+
+/**
+ * A retraction's timeline line: "retracted a give: logged twice".
+ * @param {App} app @param {string} eventId
+ */
+function retraction(app, eventId) {
+  const fold = app.views.fold;
+  const e = fold.byId.get(eventId);
+  const target = fold.byId.get(String(e?.target_id ?? ""));
+  return `retracted ${KINDS[target?.type ?? ""] ?? "an entry"}: ${String(e?.reason ?? "")}`;
+}
+
 /**
  * The timeline, newest first; retracted entries struck through with the reason.
  * @param {App} app @param {TimelineEntry[]} entries @param {Record<string, string>} memory
@@ -180,7 +207,8 @@ function timelineList(app, entries, memory, toggle, how) {
   const shown = memory.all === "yes" ? newest : newest.slice(0, RECENT);
   const items = shown.map((entry) => {
     const reasons = entry.retracted_by.map((id) => String(fold.byId.get(id)?.reason ?? ""));
-    const text = entry.retracted ? h("del", {}, entry.summary) : h("span", {}, entry.summary);
+    const summary = entry.type === "EventRetracted" ? retraction(app, entry.event_id) : entry.summary;
+    const text = entry.retracted ? h("del", {}, summary) : h("span", {}, summary);
     const key = `retract:${entry.event_id}`;
     const retractable = !entry.retracted && entry.type !== "EventRetracted";
     return h(

@@ -33,7 +33,7 @@ export function ledgerScreen(app) {
     .ledger(today())
     .filter((r) => !flagged || r.one_sided || r.only_asks)
     .sort(ORDERS[order] ?? ORDERS.balance);
-  const sort = select("order", [["balance", "Balance, most owed first"], ["name", "Name"], ["recent", "Last touch, newest first"]], order);
+  const sort = select("order", [["balance", "Balance"], ["name", "Name"], ["recent", "Last touch"]], order);
   sort.id = "ledger-order";
   sort.addEventListener("change", () => {
     memory.order = sort.value;
