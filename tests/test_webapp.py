@@ -11,6 +11,7 @@ import json
 import re
 import signal
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -482,3 +483,54 @@ def test_the_keyboard_alone_records_a_note(
     page.keyboard.press("Enter")  # "Save note"
     timeline = page.get_by_role("list", name="Timeline, newest first")
     timeline.get_by_text("note: met at the library").wait_for()
+
+
+def test_today_one_tap_touch_undo_archive_and_restore(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    token = server.add_owner("ada", tmp_path / "admin")
+    laptop = device(tmp_path, server, token, "laptop")
+    long_ago = (date.today() - timedelta(days=60)).isoformat()
+    recip(laptop, "contact", "add", "Old Friend", "--every", "7")
+    recip(laptop, "log", "Old Friend", "--on", long_ago)
+    recip(laptop, "contact", "add", "New Friend")
+    sync(laptop)
+    page = context.new_page()
+    enroll(page, server, token)
+    reach = page.get_by_role("region", name="Reach out")
+    reach.get_by_role("link", name="Old Friend").wait_for(timeout=30_000)
+    assert "last touch 60 days ago; every 7 days, 53 days overdue" in reach.inner_text()
+
+    reach.get_by_role("button", name="Log a touch with Old Friend").click()
+    flash = page.get_by_role("status").filter(has_text="Logged a touch with Old Friend.")
+    reach.get_by_text("No one is cooling").wait_for()
+    flash.get_by_role("button", name="Undo").click()
+    reach.get_by_role("link", name="Old Friend").wait_for()
+
+    open_contact(page, "New Friend")
+    page.get_by_role("group", name="Actions").get_by_role("button", name="Archive").click()
+    page.get_by_role("link", name="Contacts").click()
+    page.get_by_label("Search contacts").fill("")  # the last search is remembered
+    contacts = page.get_by_role("list", name="Contacts")
+    contacts.get_by_role("link", name="Old Friend").wait_for()
+    assert contacts.get_by_role("link").all_inner_texts() == ["Old Friend"]
+    page.get_by_label("Include archived").check()
+    contacts.get_by_role("link", name="New Friend").click()
+    actions = page.get_by_role("group", name="Actions")
+    assert actions.get_by_role("button").all_inner_texts() == ["Restore"]  # nothing else is offered
+    actions.get_by_role("button", name="Restore").click()
+    actions.get_by_role("button", name="Log interaction").wait_for()
+
+    synced(page)
+    sync(laptop)
+    timeline = json.loads(recip(laptop, "timeline", "Old Friend", "--json"))
+    assert [(e["type"], e["retracted"]) for e in timeline] == [
+        ("InteractionLogged", False),  # 60 days ago
+        ("ContactAdded", False),
+        ("InteractionLogged", True),
+        ("EventRetracted", False),
+    ]
+    assert [c["name"] for c in json.loads(recip(laptop, "contact", "list", "--json"))] == [
+        "New Friend",
+        "Old Friend",
+    ]

@@ -9,7 +9,7 @@
 // then the redraw waits until focus leaves the form, so no draft is lost.
 
 import { InvalidEvent } from "../client/index.js";
-import { replace } from "./dom.js";
+import { h, replace } from "./dom.js";
 
 /** @typedef {import("../client/device.js").Device} Device */
 /** @typedef {{name: string, param: string}} Route */
@@ -126,15 +126,31 @@ export class App {
   }
 
   /**
-   * Say what was just done, in the live region under the tabs, for a while.
-   * @param {string} text
+   * Say what was just done, in the live region under the tabs, for a while;
+   * with `undo`, an Undo button beside it.
+   * @param {string} text @param {() => void} [undo]
    */
-  flash(text) {
-    this.flashNode.textContent = text;
-    if (this.flashTimer !== null) clearTimeout(this.flashTimer);
-    this.flashTimer = setTimeout(() => {
+  flash(text, undo) {
+    const button = undo && h("button", { type: "button", class: "link", onclick: () => {
       this.flashNode.textContent = "";
-    }, 6000);
+      undo();
+    } }, "Undo");
+    replace(this.flashNode, text, button ? " " : null, button);
+    if (this.flashTimer !== null) clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => replace(this.flashNode), undo ? 10_000 : 6000);
+  }
+
+  /**
+   * Record a touch with a contact at once; the flash offers to take it back (a retraction).
+   * @param {string} contactId @param {string} name
+   */
+  async touch(contactId, name) {
+    const outcome = await this.record("InteractionLogged", { contact_ids: [contactId] });
+    if (!outcome.ok) return this.flash(outcome.error);
+    this.flash(`Logged a touch with ${name}.`, async () => {
+      const undone = await this.record("EventRetracted", { target_id: outcome.event.event_id, reason: "undone" });
+      this.flash(undone.ok ? `Took back the touch with ${name}.` : undone.error);
+    });
   }
 
   /**

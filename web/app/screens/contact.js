@@ -107,7 +107,12 @@ export function contactScreen(app, contactId) {
   const flagArchived = async () => {
     const type = contact.archived ? "ContactRestored" : "ContactArchived";
     const outcome = await app.record(type, { contact_id: contact.id });
-    app.flash(outcome.ok ? `${contact.archived ? "Restored" : "Archived"} ${name}.` : outcome.error);
+    if (!outcome.ok) return app.flash(outcome.error);
+    if (contact.archived) return app.flash(`Restored ${name}.`);
+    app.flash(`Archived ${name}: find it again under Contacts, “Include archived”.`, async () => {
+      const undone = await app.record("ContactRestored", { contact_id: contact.id });
+      app.flash(undone.ok ? `Restored ${name}.` : undone.error);
+    });
   };
 
   const facts = [

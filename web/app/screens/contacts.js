@@ -19,7 +19,9 @@ export const SHOWN = 100;
  */
 export function contactsScreen(app) {
   const memory = app.remember("contacts");
-  const rows = app.views.contacts();
+  const archived = memory.archived === "yes";
+  // archived ones on request (to restore them); absorbed ones live on in their survivor
+  const rows = archived ? app.views.contacts({ all: true }).filter((r) => r.merged_into === null) : app.views.contacts();
   const results = h("div", { class: "results" });
   const status = h("p", { class: "count", role: "status" });
 
@@ -43,6 +45,7 @@ export function contactsScreen(app) {
                 h("span", { class: `badge circle-${r.circle}` }, r.circle),
                 r.tags.length ? h("span", { class: "tags" }, r.tags.join(", ")) : null,
                 r.org ? h("span", { class: "org" }, r.org) : null,
+                r.archived ? h("span", { class: "badge" }, "archived") : null,
               ),
             ),
           )
@@ -69,6 +72,20 @@ export function contactsScreen(app) {
     { role: "search", class: "finder", onsubmit: (/** @type {Event} */ e) => e.preventDefault() },
     field("Search contacts", search, "Any word's beginning: “ada lo”, “jose”"),
     h("div", { class: "filters" }, field("Circle", circle), field("Tag", tag)),
+    h(
+      "div",
+      { class: "check" },
+      h("input", {
+        type: "checkbox",
+        id: "contacts-archived",
+        checked: archived,
+        onchange: () => {
+          memory.archived = archived ? "" : "yes";
+          app.draw();
+        },
+      }),
+      h("label", { for: "contacts-archived" }, "Include archived"),
+    ),
   );
   showResults();
 

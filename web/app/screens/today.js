@@ -33,10 +33,7 @@ export function todayScreen(app) {
   };
 
   const reach = cold.slice(0, HANDFUL).map((row) => {
-    const touch = async () => {
-      const outcome = await app.record("InteractionLogged", { contact_ids: [row.contact_id] });
-      app.flash(outcome.ok ? `Logged a touch with ${row.name}.` : outcome.error);
-    };
+    const touch = () => app.touch(row.contact_id, row.name);
     const key = `note:${row.contact_id}`;
     return h(
       "li",
@@ -77,10 +74,7 @@ export function todayScreen(app) {
           {
             type: "button",
             "aria-label": `Log a touch with ${ask.name}`,
-            onclick: async () => {
-              const outcome = await app.record("InteractionLogged", { contact_ids: [ask.contact_id] });
-              app.flash(outcome.ok ? `Logged a touch with ${ask.name}.` : outcome.error);
-            },
+            onclick: () => app.touch(ask.contact_id, ask.name),
           },
           "Log a touch",
         ),
