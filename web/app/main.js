@@ -61,6 +61,7 @@ async function start() {
     app.route = { name: "enroll", param: "" };
   }
   app.draw();
+  performance.mark("recip:first-view"); // read by bench/webapp.py
   device.live();
 }
 
