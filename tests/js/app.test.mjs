@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { explain, parseRoute } from "../../web/app/app.js";
-import { lastMonths } from "../../web/app/model.js";
+import { lastMonths, monthly } from "../../web/app/model.js";
 import { emailsError, phonesError, whenOf } from "../../web/app/rules.js";
 import { readToken } from "../../web/app/screens/enroll.js";
 import { filterContacts, matches, words } from "../../web/app/search.js";
@@ -104,4 +104,27 @@ test("the sync status in words", () => {
   assert.deepEqual(describeStatus({ ...status, pending: 5 }, false, null, now), { network: "Offline", waiting: "5 events waiting", last: "never synced" });
   assert.equal(describeStatus({ ...status, pending: 1 }, true, null, now).waiting, "1 event waiting");
   assert.equal(ago(now - 600_000, now), "10 min ago");
+});
+
+test("months: each live touch once, in its local month; weights of gives and asks", () => {
+  const at = (y, m, d) => Date.UTC(y, m - 1, d, 12);
+  const events = [
+    { event_id: "a", type: "GiveMade", weight: 3, occurred_at: at(2026, 2, 10), utc_offset: 0 },
+    { event_id: "b", type: "IntroductionMade", weight: 2, occurred_at: at(2026, 2, 12), utc_offset: 0 },
+    { event_id: "c", type: "AskMade", weight: 4, occurred_at: at(2026, 1, 31), utc_offset: 0 },
+    // 23:30 UTC on Jan 31 is Feb 1 at UTC+1: its own offset decides its month
+    { event_id: "d", type: "InteractionLogged", occurred_at: Date.UTC(2026, 0, 31, 23, 30), utc_offset: 60 },
+    { event_id: "e", type: "GiveMade", weight: 5, occurred_at: at(2026, 2, 3), utc_offset: 0 }, // retracted
+    { event_id: "f", type: "NoteAdded", occurred_at: at(2026, 2, 3), utc_offset: 0 }, // not a touch
+    { event_id: "g", type: "AskMade", weight: 1, occurred_at: at(2025, 2, 27), utc_offset: 0 }, // too old
+    { event_id: "h", type: "AskMade", weight: 1, occurred_at: at(2026, 2, 16), utc_offset: 0 }, // after as-of
+  ];
+  const views = {
+    fold: { byId: new Map(events.map((e) => [e.event_id, e])), retractions: new Map([["e", []]]) },
+  };
+  const rows = monthly(/** @type {any} */ (views), Date.UTC(2026, 1, 15) / 86_400_000);
+  assert.equal(rows.length, 12);
+  assert.deepEqual(rows.at(-1), { month: "2026-02", give: 5, ask: 0, touches: 3 });
+  assert.deepEqual(rows.at(-2), { month: "2026-01", give: 0, ask: 4, touches: 1 });
+  assert.equal(rows.slice(0, -2).reduce((t, r) => t + r.touches, 0), 0);
 });

@@ -49,6 +49,8 @@ function registerWorker() {
 
 async function start() {
   registerWorker();
+  // the log lives only here until it syncs: ask the browser not to evict it under pressure
+  void navigator.storage?.persist?.().catch(() => false);
   const device = await openDevice();
   const app = new App(device, SCREENS, {
     main: byId("main"),

@@ -103,19 +103,23 @@ export function lastMonths(asOf, count = 12) {
  */
 export function monthly(views, asOf) {
   const months = lastMonths(asOf);
-  /** @type {Map<string, MonthRow>} */
-  const rows = new Map(months.map((m) => [m, { month: m, give: 0, ask: 0, touches: 0 }]));
+  const rows = months.map((month) => ({ month, give: 0, ask: 0, touches: 0 }));
+  // each month's first day as a day number: events are placed by number, not by string
+  const starts = months.map((m) => Date.UTC(Number(m.slice(0, 4)), Number(m.slice(5, 7)) - 1, 1) / 86_400_000);
   const fold = views.fold;
   for (const [id, e] of fold.byId) {
     if (e.event_id !== id || !TOUCHES.has(e.type) || fold.retractions.has(id)) continue;
-    const row = rows.get((dateOf(localDay(e)) ?? "").slice(0, 7));
-    if (!row) continue;
+    const day = localDay(e);
+    if (day < starts[0] || day > asOf) continue;
+    let i = starts.length - 1;
+    while (starts[i] > day) i -= 1;
+    const row = rows[i];
     row.touches += 1;
     const weight = /** @type {number} */ (e.weight ?? 0);
     if (e.type === "AskMade") row.ask += weight;
     else if (e.type !== "InteractionLogged") row.give += weight;
   }
-  return months.map((m) => /** @type {MonthRow} */ (rows.get(m)));
+  return rows;
 }
 
 const TOUCHES = new Set(["InteractionLogged", "GiveMade", "IntroductionMade", "AskMade"]);

@@ -63,6 +63,20 @@ export function showStatus(device, node) {
     }
   };
 
+  // Persistent nodes whose text changes in place: only the network state is a live
+  // region (announced when it changes), not the clock that ticks every minute.
+  const network = h("span", { class: "network", role: "status" });
+  const waiting = h("span", { class: "waiting" });
+  const last = h("span", { class: "last" });
+  const action = h("span", { class: "action" });
+  replace(node, h("span", { class: "dot", "aria-hidden": "true" }), network, waiting, last, action);
+  let actionKey = "";
+
+  /** @param {HTMLElement} target @param {string} text */
+  const put = (target, text) => {
+    if (target.textContent !== text) target.textContent = text;
+  };
+
   const draw = () => {
     const status = device.status;
     if (status.lastSync && status.lastSync !== lastSync) {
@@ -72,17 +86,20 @@ export function showStatus(device, node) {
     const online = navigator.onLine && status.state !== "offline";
     const said = describeStatus(status, navigator.onLine, lastSync, Date.now());
     node.className = `sync ${online ? "online" : "offline"} state-${status.state}`;
-    replace(
-      node,
-      h("span", { class: "dot", "aria-hidden": "true" }),
-      h("span", { class: "network" }, said.network),
-      h("span", { class: "waiting" }, said.waiting),
-      h("span", { class: "last" }, said.last),
-      device.enrolled && status.state !== "refused"
-        ? h("button", { type: "button", class: "link", onclick: syncNow }, "Sync now")
-        : h("a", { href: "#/enroll" }, status.state === "refused" ? "Why?" : "Enroll"),
-    );
-    if (status.state === "refused" && status.message) node.title = status.message;
+    put(network, said.network);
+    put(waiting, said.waiting);
+    put(last, said.last);
+    const canSync = device.enrolled && status.state !== "refused";
+    const key = canSync ? "sync" : status.state;
+    if (key !== actionKey) {
+      actionKey = key;
+      replace(
+        action,
+        canSync
+          ? h("button", { type: "button", class: "link", onclick: syncNow }, "Sync now")
+          : h("a", { href: "#/enroll" }, status.state === "refused" ? "Why?" : "Enroll"),
+      );
+    }
   };
 
   device.subscribe((change) => {
