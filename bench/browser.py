@@ -12,7 +12,10 @@ is pushed to a real `recip serve`; then, in the same run:
   start until the ledger and the going-cold view are computed from IndexedDB
   (the client's modules loaded, the log read and folded): target under 1 s;
 - **a new event reflected**: `device.record` (one durable IndexedDB
-  transaction) until the ledger and the cold view show it: target under 50 ms.
+  transaction) until the ledger and the cold view show it: target under 50 ms;
+- **the log's layout** (ADR 0090): N events written to and read back from
+  IndexedDB in chunks of 1,000 (as `web/client/store.js` keeps them) beside one
+  record per event, in bare IndexedDB.
 
     python -m bench browser [--quick]
 """
@@ -58,6 +61,38 @@ COLD_START = """async () => {
   const rows = dev.views.ledger().length + dev.views.cold().length;
   const now = performance.now();
   return [now / 1000, (now - opened) / 1000, rows];
+}"""
+LAYOUT = """async (n) => {
+  const { CHUNK } = await import('/client/store.js');
+  const event = (i) => ({type: 'InteractionLogged', event_id: 'e' + i, device_id: 'd', seq: i,
+    hlc: BigInt(1767225600000 + i) << 16n, occurred_at: 1767225600000, utc_offset: 60, v: 1,
+    contact_ids: ['c' + (i % 500)], channel: 'call', initiated_by: 'me', note: 'coffee'});
+  const events = Array.from({length: n}, (_, i) => event(i + 1));
+  const done = (r) => new Promise((ok, no) => {
+    r.onsuccess = () => ok(r.result); r.onerror = no; });
+  const commit = (tx) => new Promise((ok) => { tx.oncomplete = ok; });
+  const open = (name) => { const r = indexedDB.open(name, 1);
+    r.onupgradeneeded = () => r.result.createObjectStore('s'); return done(r); };
+  const time = async (name, write) => {
+    const db = await open(name + Math.random());
+    let start = performance.now();
+    const tx = db.transaction('s', 'readwrite');
+    write(tx.objectStore('s'));
+    await commit(tx);
+    const wrote = performance.now() - start;
+    start = performance.now();
+    const rows = await done(db.transaction('s').objectStore('s').getAll());
+    const read = performance.now() - start;
+    db.close();
+    return [n / wrote * 1000, n / read * 1000, rows.length];
+  };
+  const single = await time('single', (s) => events.forEach((e) => s.put({event: e}, e.seq)));
+  const chunked = await time('chunked', (s) => {
+    for (let i = 0; i < n; i += CHUNK) {
+      s.put({first: i + 1, events: events.slice(i, i + CHUNK)}, i + 1);
+    }
+  });
+  return [single, chunked];
 }"""
 NEW_EVENT = """async () => {
   const dev = window.dev;
@@ -108,24 +143,38 @@ def run(mode: Mode) -> dict[str, Any]:
                 if pulled != source.events:
                     raise RuntimeError(f"the CLI pulled {pulled} of {source.events} events")
             figures = _browser(system.url, token, source.events, repeats)
-    first, cold, split, new = figures
-    comparison = Comparison("first sync of the history (browser / CLI)", first, cli)
+    first, cold, split, new, layout = figures
+    comparisons = [
+        Comparison("first sync of the history (browser / CLI)", first, cli),
+        *layout,
+    ]
     return report(
         result_name("browser", mode),
         params,
-        [comparison],
+        comparisons,
         [cold, split, new],
         write=mode != "smoke",
     )
 
 
-def _browser(url: str, token: str, events: int, repeats: int) -> tuple[Figure, ...]:
+def _browser(
+    url: str, token: str, events: int, repeats: int
+) -> tuple[Figure, Figure, Figure, Figure, list[Comparison]]:
     from playwright.sync_api import sync_playwright
 
     first = Figure("browser first sync", "ev/s")
     cold = Figure("browser cold start to first view", "s")
     split = Figure("  of which opening the log and folding", "s")
     new = Figure("browser new event reflected in views", "ms")
+    layout = {
+        name: Figure(name, "ev/s")
+        for name in (
+            "IDB write, chunks",
+            "IDB write, a record each",
+            "IDB read, chunks",
+            "IDB read, a record each",
+        )
+    }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -157,10 +206,26 @@ def _browser(url: str, token: str, events: int, repeats: int) -> tuple[Figure, .
                 if not shown:
                     raise RuntimeError("the new event is not in the ledger")
                 new.samples.append(ms)
+            for _ in range(repeats):
+                single, chunked = page.evaluate(LAYOUT, events)
+                if single[2] != events or chunked[2] * 1000 < events:
+                    raise RuntimeError("the layout benchmark lost rows")
+                layout["IDB write, a record each"].samples.append(single[0])
+                layout["IDB read, a record each"].samples.append(single[1])
+                layout["IDB write, chunks"].samples.append(chunked[0])
+                layout["IDB read, chunks"].samples.append(chunked[1])
             context.close()
         finally:
             browser.close()
-    return first, cold, split, new
+    comparisons = [
+        Comparison(
+            f"IndexedDB {what}: chunks / a record per event",
+            layout[f"IDB {what}, chunks"],
+            layout[f"IDB {what}, a record each"],
+        )
+        for what in ("write", "read")
+    ]
+    return first, cold, split, new, comparisons
 
 
 if __name__ == "__main__":
