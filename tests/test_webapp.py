@@ -394,11 +394,26 @@ def test_two_tabs_of_one_device_record_at_once(
         timeline = page.get_by_role("list", name="Timeline, newest first")
         for note in notes:
             timeline.get_by_text(f"note: {note}", exact=True).wait_for()
+    # a draft in one tab outlives what the other tab records meanwhile
+    first.get_by_role("group", name="Actions").get_by_role(
+        "button", name="Note", exact=True
+    ).click()
+    draft = first.get_by_role("form", name="Note about Ada Lovelace").get_by_label("Note")
+    draft.fill("half a thought")
+    act(second, "Note", "Note about Ada Lovelace", {"Note": "from the second tab"}, "Save note")
+    second.get_by_text("note: from the second tab").wait_for()
+    first.wait_for_timeout(300)  # the first tab has heard of it by now (BroadcastChannel)
+    assert draft.input_value() == "half a thought"
+    draft.press("Escape")  # leaving the form: the redraw that waited happens
+    first.get_by_text("note: from the second tab").wait_for()
+
     synced(first)
     sync(laptop)
     ada = contact_id(first)
     texts = [e["summary"] for e in json.loads(recip(laptop, "timeline", ada, "--json"))]
-    assert sorted(t for t in texts if t.startswith("note: ")) == sorted(f"note: {n}" for n in notes)
+    assert sorted(t for t in texts if t.startswith("note: ")) == sorted(
+        [f"note: {n}" for n in notes] + ["note: from the second tab"]
+    )
     seqs = sorted(
         e["seq"]
         for e in json.loads(recip(laptop, "events", "--json"))

@@ -5,8 +5,8 @@
 // `#/enroll`, and `#enroll=<token>` (the link `recip admin add-owner` prints).
 // A screen is a function from the app and the route's parameter to a Node; it
 // is drawn again whenever the views change (a record here, in another tab, or
-// pulled by a sync), except while the person is typing in one of its forms:
-// then the redraw waits until focus leaves the form, so no draft is lost.
+// pulled by a sync), except while focus is in one of its forms: then the redraw
+// waits until focus leaves the form, so no draft is lost.
 
 import { InvalidEvent } from "../client/index.js";
 import { h, replace } from "./dom.js";
@@ -75,15 +75,13 @@ export class App {
     return kept;
   }
 
-  /** Whether the person is typing in a form of the screen (a redraw would lose it). */
+  /**
+   * Whether the person is in a form of the screen (typing, or on its buttons): a
+   * redraw would take the draft, or the form's answer to its submit, away.
+   */
   editing() {
     const active = document.activeElement;
-    return Boolean(
-      active &&
-        this.main.contains(active) &&
-        active.closest("form") &&
-        /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName),
-    );
+    return Boolean(active && this.main.contains(active) && active.closest("form"));
   }
 
   /** The views changed: draw again now, or once the person leaves the form. */
