@@ -143,7 +143,10 @@ def admin() -> None:
     show_default=True,
     help="The server's address as devices reach it (for the web app's enrollment link).",
 )
-def add_owner(name: str, data: str | None, database_url: str | None, server_url: str) -> None:
+@click.option("--qr", is_flag=True, help="Also print the enrollment link as a QR code to scan.")
+def add_owner(
+    name: str, data: str | None, database_url: str | None, server_url: str, qr: bool
+) -> None:
     """Create an owner and print its enrollment token (last line, shown once).
 
     Also prints the web app's enrollment link: the token rides in the URL's
@@ -168,7 +171,13 @@ def add_owner(name: str, data: str | None, database_url: str | None, server_url:
         raise click.UsageError("give --data DIR or --database-url URL")
     click.echo(f"owner {owner.name} ({owner.owner_id}) created in {where}")
     click.echo("enroll each device with: recip remote add URL --token TOKEN")
-    click.echo(f"or open in the device's browser: {server_url.rstrip('/')}/#enroll={token}")
+    link = f"{server_url.rstrip('/')}/#enroll={token}"
+    if qr:
+        import segno
+
+        click.echo("scan with the phone's camera to open the web app and enroll:")
+        segno.make(link, error="m").terminal(out=sys.stdout, compact=True)
+    click.echo(f"or open in the device's browser: {link}")
     click.echo(token)
 
 

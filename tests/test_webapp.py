@@ -208,6 +208,24 @@ def test_add_owner_prints_the_enrollment_link(tmp_path: Path) -> None:
     assert f"https://r.example/#enroll={token}" in out[-2]
 
 
+def test_add_owner_prints_the_link_as_a_qr_code_to_scan(tmp_path: Path) -> None:
+    import io
+
+    import segno
+
+    from tests.conftest import run_recip_process
+
+    out = run_recip_process(
+        tmp_path, "admin", "add-owner", "ann", "--data", str(tmp_path / "d"), "--qr"
+    ).stdout
+    token = out.splitlines()[-1]
+    expected = io.StringIO()
+    link = f"http://127.0.0.1:8765/#enroll={token}"
+    segno.make(link, error="m").terminal(out=expected, compact=True)
+    assert expected.getvalue() in out  # the code of exactly this link
+    assert out.splitlines()[-2].endswith(link)
+
+
 # -- in the browser -------------------------------------------------------------------
 
 
