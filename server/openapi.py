@@ -33,6 +33,7 @@ from sync.protocol import (
     SyncResponse,
 )
 
+from . import webapp
 from .service import SyncService
 from .stream import MEDIA_TYPE as EVENT_STREAM
 from .stream import Poke
@@ -248,6 +249,7 @@ def document() -> dict[str, Any]:
         "/v1/stats": _read(
             "Network totals (recip stats --json)", _ref("Stats"), _AS_OF, errors=_AUTHED
         ),
+        **webapp.openapi_paths(),
     }
     return {
         "openapi": "3.1.0",

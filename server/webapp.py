@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -139,3 +139,24 @@ def webapp_routes(app_dir: Path = APP_DIR, client_dir: Path | None = None) -> li
         Route("/sw.js", worker, methods=["GET", "HEAD"]),
         Mount("/app", app=_WithHeaders(StaticFiles(directory=app_dir)), name="app"),
     ]
+
+
+def openapi_paths(app_dir: Path = APP_DIR) -> dict[str, Any]:
+    """The app's routes in the OpenAPI document (each answers one file)."""
+    if not (app_dir / "index.html").is_file():
+        return {}
+
+    def page(summary: str, media_type: str, what: str, kind: str = "string") -> dict[str, Any]:
+        content = {media_type: {"schema": {"type": kind}}}
+        ok = {"200": {"description": what, "content": content}}
+        return {"get": {"summary": summary, "responses": ok}}
+
+    app = page("The web app (ADR 0095)", "text/html", "the app's page")
+    return {
+        "/": app,
+        "/index.html": app,
+        "/manifest.webmanifest": page(
+            "The web app's manifest", "application/manifest+json", "the manifest", "object"
+        ),
+        "/sw.js": page("The web app's service worker", "text/javascript", "the worker"),
+    }
