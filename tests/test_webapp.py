@@ -567,3 +567,30 @@ def test_today_one_tap_touch_undo_archive_and_restore(
         "New Friend",
         "Old Friend",
     ]
+
+
+def test_an_enrolled_device_refuses_a_second_link_and_a_bad_one_says_why(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    token = server.add_owner("ada", tmp_path / "admin")
+    other = server.add_owner("bob", tmp_path / "admin")
+    fresh = context.new_page()
+    fresh.goto(f"{server.url}/")
+    fresh.get_by_label("Enrollment link or token").fill(
+        "https://elsewhere.example/#enroll=recip-enroll-x"
+    )
+    fresh.get_by_role("button", name="Enroll this device").click()
+    assert "another server" in fresh.get_by_role("alert").inner_text()
+    fresh.get_by_label("Enrollment link or token").fill("recip-enroll-not-a-real-one")
+    fresh.get_by_role("button", name="Enroll this device").click()
+    fresh.get_by_role("alert").get_by_text("The server refused").wait_for()
+
+    enroll(fresh, server, token)
+    fresh.goto(f"{server.url}/#enroll={other}")
+    assert "enrolled already" in fresh.get_by_role("alert").inner_text()
+    assert other not in fresh.url
+    owner = fresh.evaluate(
+        "async () => { const r = await import('/client/index.js'); const d = await r.openDevice();"
+        " const name = d.identity.owner_name; d.close(); return name; }"
+    )
+    assert owner == "ada"

@@ -42,7 +42,9 @@ export function describeStatus(status, online, lastSync, now) {
               : "Online";
   const waiting =
     status.pending === 0
-      ? "all sent"
+      ? status.state === "new"
+        ? "nothing to send"
+        : "all sent"
       : `${status.pending} ${status.pending === 1 ? "event" : "events"} waiting`;
   return { network, waiting, last: lastSync === null ? "never synced" : `synced ${ago(lastSync, now)}` };
 }

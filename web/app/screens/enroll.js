@@ -80,5 +80,13 @@ export function enrollScreen(app, param) {
     app.flash(`Enrolled as “${name}”: syncing in the background.`);
     app.go("#/today");
   });
+  if (device.enrolled && device.status.state !== "refused") {
+    // one browser profile is one device of one owner: its log is that owner's
+    const again = memory.pasted
+      ? h("p", { role: "alert", class: "message error" }, "This device is enrolled already, so the link was not used. To enroll for another owner, open the link in another browser profile.")
+      : null;
+    memory.pasted = "";
+    return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, again, h("a", { href: "#/today" }, "Back to Today"));
+  }
   return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, form);
 }
