@@ -315,3 +315,47 @@ def test_a_live_browser_is_poked_and_pulls_what_a_cli_device_pushed(
     sync(laptop)  # no sync is asked of the browser: the stream pokes it
     page.wait_for_function("() => window.seen.includes('ContactAdded')", timeout=30_000)
     assert js(page, "return dev.views.contacts().map((c) => c.name);") == ["Ann"]
+
+
+def test_events_of_unknown_types_are_kept_and_count_nowhere(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    import msgspec
+
+    from core.clock import pack
+    from core.events import OpaqueEvent
+
+    laptop, page = laptop_and_browser(tmp_path, server, context)
+    ann = recip(laptop, "contact", "add", "Ann").strip()
+    device_id = Home(laptop).device().device_id
+    fields = {  # recorded by a newer build; its nested "hlc" defeats the fast JSON path
+        "type": "MoodLogged",
+        "event_id": "01900000-0000-7000-8000-0000000000aa",
+        "device_id": device_id,
+        "seq": 2,
+        "hlc": pack(1_790_000_000_000, 7),
+        "occurred_at": 1_790_000_000_000,
+        "utc_offset": 60,
+        "v": 1,
+        "contact_id": ann,
+        "mood": {"hlc": 12, "word": "cheerful"},
+    }
+    envelope = {k: v for k, v in fields.items() if k not in ("type", "contact_id", "mood")}
+    log = Home(laptop).open_log()
+    raw = msgspec.msgpack.encode(fields)
+    log.ingest([OpaqueEvent(type="MoodLogged", raw=raw, **envelope)])  # type: ignore[arg-type]
+    log.store.close()
+    recip(laptop, "give", ann, "soup")
+    sync(laptop)
+
+    assert js(page, "return (await dev.sync()).pulled;") == 3
+    kept = js(
+        page,
+        "const {events} = await dev.store.since(0);"
+        " const e = events.find((x) => x.type === 'MoodLogged');"
+        " return [e.mood, e.hlc === BigInt(arg), e.contact_id];",
+        str(fields["hlc"]),
+    )
+    assert kept == [{"hlc": 12, "word": "cheerful"}, True, ann]
+    assert js(page, "return dev.views.ledger().map((r) => [r.name, r.gives]);") == [["Ann", 1]]
+    assert js(page, "return dev.views.timeline(arg).length;", ann) == 2

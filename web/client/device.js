@@ -54,6 +54,8 @@ export class Device {
     /** @type {Set<(change: Change) => void>} */
     this.listeners = new Set();
     this.pos = 0;
+    /** @type {Promise<void>} the last folding step (`serially`) */
+    this.folding = Promise.resolve();
     /** @type {Status} */
     this.status = {
       state: identity.refused ? "refused" : identity.device_token ? "idle" : "new",
@@ -106,13 +108,27 @@ export class Device {
     this.emit({ type: "status", status: this.status });
   }
 
+  /**
+   * Run `step` after the folding steps before it: the views and `pos` move
+   * forward one step at a time, whichever tab or sync wrote.
+   * @param {() => Promise<void> | void} step
+   * @returns {Promise<void>}
+   */
+  serially(step) {
+    const next = this.folding.then(step);
+    this.folding = next.catch(() => undefined);
+    return next;
+  }
+
   /** Fold the events this tab has not seen yet (written by another tab, or pulled). */
-  async catchUp() {
-    const { events, pos } = await this.store.since(this.pos);
-    if (pos <= this.pos) return;
-    this.pos = pos;
-    if (this.views.applyAll(events)) this.emit({ type: "events", events });
-    await this.refreshPending();
+  catchUp() {
+    return this.serially(async () => {
+      const { events, pos } = await this.store.since(this.pos);
+      if (pos <= this.pos) return;
+      this.pos = pos;
+      if (this.views.applyAll(events)) this.emit({ type: "events", events });
+      await this.refreshPending();
+    });
   }
 
   /**
@@ -124,12 +140,18 @@ export class Device {
    * @param {number} last
    */
   async received(events, first, last) {
-    if (first === this.pos + 1) {
-      this.pos = last;
-      if (this.views.applyAll(events)) this.emit({ type: "events", events });
-    } else {
-      await this.catchUp();
-    }
+    await this.serially(async () => {
+      if (first === this.pos + 1) {
+        this.pos = last;
+        if (this.views.applyAll(events)) this.emit({ type: "events", events });
+      } else if (last > this.pos) {
+        const unseen = await this.store.since(this.pos);
+        this.pos = Math.max(this.pos, unseen.pos);
+        if (this.views.applyAll(unseen.events)) {
+          this.emit({ type: "events", events: unseen.events });
+        }
+      }
+    });
     this.channel?.postMessage("written");
   }
 
