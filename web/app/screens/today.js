@@ -12,6 +12,39 @@ import { coldText, contactLink, daysAgo, focusForm, section } from "./common.js"
 /** How many people Today suggests at once: a handful, not a wall. */
 export const HANDFUL = 7;
 
+/** @typedef {import("../../client/views.js").ColdRow} ColdRow */
+
+/**
+ * Who, and where they stand against their cadence.
+ * @param {ColdRow} row
+ */
+function standing(row) {
+  return [
+    h("p", { class: "who" }, contactLink(row.contact_id, row.name), " ", h("span", { class: `badge ${row.status}` }, row.status)),
+    h("p", { class: "detail" }, coldText(row)),
+  ];
+}
+
+/**
+ * Today as the views saved at the last run show it, while a large log is read
+ * and folded: who to reach out to, with the actions once the log is open.
+ * @param {ColdRow[]} cold
+ */
+export function todayPreview(cold) {
+  return h(
+    "div",
+    { class: "screen today" },
+    h("h1", {}, "Today"),
+    section(
+      "Reach out",
+      cold.length
+        ? h("ul", { class: "cards" }, cold.slice(0, HANDFUL).map((row) => h("li", { class: `card ${row.status}` }, ...standing(row))))
+        : h("p", { class: "empty" }, "No one is cooling: everyone with a cadence was touched recently."),
+    ),
+    section("Open asks", h("p", { class: "loading" }, "Opening the whole log…")),
+  );
+}
+
 /**
  * @param {App} app
  * @returns {Node}
@@ -38,8 +71,7 @@ export function todayScreen(app) {
     return h(
       "li",
       { class: `card ${row.status}` },
-      h("p", { class: "who" }, contactLink(row.contact_id, row.name), " ", h("span", { class: `badge ${row.status}` }, row.status)),
-      h("p", { class: "detail" }, coldText(row)),
+      ...standing(row),
       h(
         "div",
         { class: "buttons" },
