@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,3 +68,16 @@ def js(page: Any, body: str, arg: Any = None) -> Any:
     )
     text = page.evaluate(script, arg)
     return None if text is None else json.loads(text)
+
+
+def eventually(page: Any, body: str, timeout_s: float = 30.0) -> None:
+    """Poll an async function body (as `js`) until it returns true.
+
+    `page.wait_for_function` would take an async predicate's promise for a true
+    value at once, so IndexedDB conditions are polled from here.
+    """
+    deadline = time.monotonic() + timeout_s
+    while js(page, body) is not True:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s:.0f} s: {body}")
+        time.sleep(0.1)

@@ -19,7 +19,7 @@ import pytest
 from cli.home import Home
 from server.run import free_port
 from tests import test_e2e_sync as cli_side
-from tests.browser_support import LOAD, browser, js, open_page
+from tests.browser_support import LOAD, browser, eventually, js, open_page
 from tests.test_e2e_sync import LiveServer
 
 __all__ = ["browser"]
@@ -359,3 +359,66 @@ def test_events_of_unknown_types_are_kept_and_count_nowhere(
     assert kept == [{"hlc": 12, "word": "cheerful"}, True, ann]
     assert js(page, "return dev.views.ledger().map((r) => [r.name, r.gives]);") == [["Ann", 1]]
     assert js(page, "return dev.views.timeline(arg).length;", ann) == 2
+
+
+def test_a_restart_shows_the_saved_summaries_first_and_only_if_the_log_is_unchanged(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    page = open_page(context, server.url)
+    reopen(page)
+    js(
+        page,
+        "const ann = await dev.record('ContactAdded', {name: 'Ann', circle: 'inner'});"
+        "await dev.record('GiveMade', {contact_id: ann.event_id, what: 'tea', weight: 4});"
+        "await dev.record('ContactAdded', {name: 'Bob', cadence_days: 3});",
+    )
+    eventually(page, "return (await dev.store.snapshot(1)) !== null;")
+    first = (
+        "window.first = null; window.dev = await recip.openDevice({onFirstView: (v) => {"
+        " window.first = {ledger: v.ledger(arg), cold: v.cold(arg, {all: true}),"
+        " stats: v.stats(arg)}; }});"
+        " const v = window.dev.views; return [window.first, {ledger: v.ledger(arg),"
+        " cold: v.cold(arg, {all: true}), stats: v.stats(arg)}];"
+    )
+    page.reload()
+    page.evaluate(LOAD)
+    shown, folded = js(page, first, AS_OF)
+    assert shown == folded
+    assert [r["name"] for r in shown["ledger"]] == ["Ann", "Bob"]
+
+    # the log moves on and the page is left before the summaries are saved again
+    js(page, "await dev.record('ContactAdded', {name: 'Cy'});")
+    page.reload()
+    page.evaluate(LOAD)
+    shown, folded = js(page, first, AS_OF)
+    assert shown is None
+    assert [r["name"] for r in folded["ledger"]] == ["Ann", "Bob", "Cy"]
+
+
+def test_a_refused_record_leaves_the_log_as_it_was(
+    tmp_path: Path, server: LiveServer, context: Any
+) -> None:
+    page = open_page(context, server.url)
+    reopen(page)
+    js(page, "window.ann = (await dev.record('ContactAdded', {name: 'Ann'})).event_id;")
+    refused = js(
+        page,
+        "const out = [];"
+        "for (const drafts of ["
+        " [{type: 'GiveMade', fields: {contact_id: window.ann, what: 'x', weight: 9}}],"
+        " [{type: 'NoteAdded', fields: {contact_id: window.ann, text: 'ok'}},"
+        "  {type: 'NoteAdded', fields: {contact_id: window.ann, text: 'bad time'},"
+        "   occurredAt: 1.5}]]) {"
+        " try { await dev.recordMany(drafts); out.push('recorded'); }"
+        " catch (e) { out.push(e.name); } }"
+        "return out;",
+    )
+    assert refused == ["InvalidEvent", "InvalidEvent"]
+    seqs = js(
+        page,
+        "const e = await dev.record('NoteAdded', {contact_id: window.ann, text: 'next'});"
+        "const {events} = await dev.store.since(0);"
+        "return [e.seq, events.length, (await dev.store.own(0, 99)).length,"
+        " dev.views.timeline(window.ann).length];",
+    )
+    assert seqs == [2, 2, 2, 2]

@@ -14,7 +14,7 @@
 import { call, Refusal, sync, TransientError } from "./sync.js";
 import { Store } from "./store.js";
 import { PokeStream } from "./stream.js";
-import { Views } from "./views.js";
+import { SummaryViews, Views } from "./views.js";
 
 /** @typedef {import("./events.js").Event} Event */
 /** @typedef {import("./store.js").Identity} Identity */
@@ -41,6 +41,10 @@ export class DeviceRefused extends Error {
 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
+/** The format of saved summaries; bumped whenever the views' meaning or shape changes. */
+const SNAPSHOT_VERSION = 1;
+/** How long the views stay unchanged before their summaries are saved. */
+const SNAPSHOT_DELAY_MS = 2000;
 
 export class Device {
   /**
@@ -74,6 +78,10 @@ export class Device {
     this.retryTimer = null;
     /** @type {PokeStream | null} */
     this.stream = null;
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.snapshotTimer = null;
+    /** The position of the summaries saved last (-1: none known). */
+    this.savedPos = -1;
     this.channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(`recip:${store.name}`) : null;
     if (this.channel) this.channel.onmessage = () => void this.catchUp();
     this.onOnline = () => {
@@ -99,7 +107,30 @@ export class Device {
 
   /** @param {Change} change */
   emit(change) {
+    if (change.type === "events") this.saveSoon();
     for (const listener of this.listeners) listener(change);
+  }
+
+  /**
+   * Save the summaries once the views have been still for a while, so that the
+   * next start can show them at once (`openDevice`'s `onFirstView`).
+   * @param {number} [delayMs]
+   */
+  saveSoon(delayMs = SNAPSHOT_DELAY_MS) {
+    if (this.snapshotTimer !== null) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      void this.serially(async () => {
+        if (this.pos === this.savedPos) return;
+        const snapshot = { version: SNAPSHOT_VERSION, pos: this.pos, summaries: this.views.summaries() };
+        try {
+          await this.store.saveSnapshot(snapshot);
+          this.savedPos = snapshot.pos;
+        } catch {
+          // derived data: the next start folds the log instead
+        }
+      });
+    }, delayMs);
   }
 
   /** @param {Partial<Status>} patch */
@@ -331,6 +362,7 @@ export class Device {
 
   close() {
     this.stop();
+    if (this.snapshotTimer !== null) clearTimeout(this.snapshotTimer);
     this.channel?.close();
     this.store.close();
   }
@@ -339,15 +371,23 @@ export class Device {
 /**
  * Open this browser's device (creating its identity on first use) and fold its
  * log into the views.
- * @param {{server?: string, name?: string}} [options] `server`: the base URL of
- *   `recip serve` (default: the page's origin); `name`: the IndexedDB database.
+ * @param {{server?: string, name?: string,
+ *   onFirstView?: (views: SummaryViews) => void}} [options]
+ *   `server`: the base URL of `recip serve` (default: the page's origin);
+ *   `name`: the IndexedDB database; `onFirstView`: called before the log is
+ *   folded with the ledger, cold and stats views of the summaries saved at the
+ *   last run, if the log has not changed since (a large log opens in a fraction
+ *   of the time its fold takes; `device.views` then holds every view).
  * @returns {Promise<Device>}
  */
 export async function openDevice(options = {}) {
   const store = await Store.open(options.name ?? "recip");
   const identity = await store.identity();
+  const snapshot = await store.snapshot(SNAPSHOT_VERSION);
+  if (snapshot && options.onFirstView) options.onFirstView(new SummaryViews(snapshot.summaries));
   const server = identity.server ?? options.server ?? globalThis.location?.origin ?? "";
   const device = new Device(store, identity, server);
+  device.savedPos = snapshot?.pos ?? -1;
   await device.catchUp();
   await device.refreshPending();
   return device;

@@ -10,8 +10,10 @@
 // - `own`: this device's own events again, keyed by seq, for pushing (seq >
 //   acknowledged) without scanning the log; `add` refuses a seq twice;
 // - `meta`: `identity` (device id and name, once enrolled the server, owner
-//   and device token, or why the server refused it) and `state` (last own seq,
-//   clock, last pos, pull cursor, last acknowledged seq).
+//   and device token, or why the server refused it), `state` (last own seq,
+//   clock, last pos, pull cursor, last acknowledged seq) and `snapshot` (the
+//   view summaries as of a position: derived, shown first at the next start
+//   while the log is folded, and only if the log has not moved since).
 //
 // Every write is one readwrite transaction over the stores it touches.
 // IndexedDB runs readwrite transactions with overlapping scopes one after
@@ -31,6 +33,8 @@ import { newId } from "./ids.js";
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
  *   acked: number}} State
  * @typedef {{first: number, events: Event[]}} Chunk
+ * @typedef {{version: number, pos: number,
+ *   summaries: import("./views.js").Summary[]}} Snapshot
  */
 
 const VERSION = 1;
@@ -56,6 +60,27 @@ function committed(tx) {
     tx.onabort = () => reject(tx.error ?? new Error("transaction aborted"));
     tx.onerror = () => reject(tx.error);
   });
+}
+
+/**
+ * Run `body` over a readwrite transaction; if it throws, abort the transaction,
+ * so that no request it had already queued is committed: all or nothing.
+ * @template T
+ * @param {IDBTransaction} tx
+ * @param {() => Promise<T>} body
+ * @returns {Promise<T>}
+ */
+async function atomically(tx, body) {
+  try {
+    return await body();
+  } catch (error) {
+    try {
+      tx.abort();
+    } catch {
+      // already finished (it failed on its own): nothing was committed
+    }
+    throw error;
+  }
 }
 
 /** @returns {State} */
@@ -132,36 +157,38 @@ export class Store {
     const bodies = drafts.map((d) => ({ ...d, body: payload(d.type, d.fields) }));
     const identity = await this.identity();
     const tx = this.db.transaction(["meta", "log", "own"], "readwrite");
-    const meta = tx.objectStore("meta");
-    const own = tx.objectStore("own");
-    /** @type {Event[]} */
-    const out = [];
-    const state = /** @type {State} */ (await done(meta.get("state")));
-    const wall = now();
-    for (const d of bodies) {
-      state.last_seq += 1;
-      state.hlc = tick(state.hlc, wall);
-      const occurred = d.occurredAt ?? wall;
-      /** @type {Event} */
-      const event = {
-        type: d.type,
-        event_id: newId(wall),
-        device_id: identity.device_id,
-        seq: state.last_seq,
-        hlc: state.hlc,
-        occurred_at: occurred,
-        utc_offset: d.utcOffset ?? -new Date(occurred).getTimezoneOffset(),
-        v: 1,
-        ...d.body,
-      };
-      checkEnvelope(event);
-      own.add(event, event.seq);
-      out.push(event);
-    }
-    const first = state.pos + 1;
-    await this.write(tx, state, out);
-    await committed(tx);
-    return { events: out, first, last: state.pos };
+    return atomically(tx, async () => {
+      const meta = tx.objectStore("meta");
+      const own = tx.objectStore("own");
+      /** @type {Event[]} */
+      const out = [];
+      const state = /** @type {State} */ (await done(meta.get("state")));
+      const wall = now();
+      for (const d of bodies) {
+        state.last_seq += 1;
+        state.hlc = tick(state.hlc, wall);
+        const occurred = d.occurredAt ?? wall;
+        /** @type {Event} */
+        const event = {
+          type: d.type,
+          event_id: newId(wall),
+          device_id: identity.device_id,
+          seq: state.last_seq,
+          hlc: state.hlc,
+          occurred_at: occurred,
+          utc_offset: d.utcOffset ?? -new Date(occurred).getTimezoneOffset(),
+          v: 1,
+          ...d.body,
+        };
+        checkEnvelope(event);
+        own.add(event, event.seq);
+        out.push(event);
+      }
+      const first = state.pos + 1;
+      await this.write(tx, state, out);
+      await committed(tx);
+      return { events: out, first, last: state.pos };
+    });
   }
 
   /**
@@ -174,20 +201,22 @@ export class Store {
    */
   async ingest(pulled, cursor, acked) {
     const tx = this.db.transaction(["meta", "log"], "readwrite");
-    const meta = tx.objectStore("meta");
-    const state = /** @type {State} */ (await done(meta.get("state")));
-    let greatest = 0n;
-    for (const event of pulled) {
-      checkEnvelope(event);
-      if (event.hlc > greatest) greatest = event.hlc;
-    }
-    state.hlc = receive(state.hlc, greatest, Date.now());
-    state.cursor = Math.max(state.cursor, cursor);
-    if (acked !== null) state.acked = acked;
-    const first = state.pos + 1;
-    await this.write(tx, state, pulled);
-    await committed(tx);
-    return { first, last: state.pos };
+    return atomically(tx, async () => {
+      const meta = tx.objectStore("meta");
+      const state = /** @type {State} */ (await done(meta.get("state")));
+      let greatest = 0n;
+      for (const event of pulled) {
+        checkEnvelope(event);
+        if (event.hlc > greatest) greatest = event.hlc;
+      }
+      state.hlc = receive(state.hlc, greatest, Date.now());
+      state.cursor = Math.max(state.cursor, cursor);
+      if (acked !== null) state.acked = acked;
+      const first = state.pos + 1;
+      await this.write(tx, state, pulled);
+      await committed(tx);
+      return { first, last: state.pos };
+    });
   }
 
   /**
@@ -226,6 +255,31 @@ export class Store {
     const state = /** @type {State} */ (await done(meta.get("state")));
     state.cursor = 0;
     meta.put(state, "state");
+    await committed(tx);
+  }
+
+  /**
+   * The saved view summaries, if they are of the log as it stands.
+   * @param {number} version the summaries' format the caller reads
+   * @returns {Promise<Snapshot | null>}
+   */
+  async snapshot(version) {
+    const tx = this.db.transaction("meta");
+    const meta = tx.objectStore("meta");
+    const [state, snapshot] = await Promise.all([done(meta.get("state")), done(meta.get("snapshot"))]);
+    const current = snapshot && snapshot.version === version && snapshot.pos === state.pos;
+    return current ? snapshot : null;
+  }
+
+  /**
+   * Save view summaries computed at `snapshot.pos`, unless the log moved since.
+   * @param {Snapshot} snapshot
+   */
+  async saveSnapshot(snapshot) {
+    const tx = this.db.transaction("meta", "readwrite");
+    const meta = tx.objectStore("meta");
+    const state = /** @type {State} */ (await done(meta.get("state")));
+    if (state.pos === snapshot.pos) meta.put(snapshot, "snapshot");
     await committed(tx);
   }
 

@@ -508,14 +508,50 @@ const BULK = 1000;
 // -- the incremental whole -----------------------------------------------------------------------
 
 /**
+ * The date-dependent views of a set of summaries: what a first view needs.
+ * A device shows these from the summaries it saved last (`Device`, ADR 0090)
+ * while its log is being folded.
+ */
+export class SummaryViews {
+  /** @param {Summary[]} [summaries] */
+  constructor(summaries = []) {
+    /** @type {Summary[] | null} */
+    this._all = summaries;
+  }
+
+  /** Summaries of every active contact, by contact id. @returns {Summary[]} */
+  summaries() {
+    return this._all ?? [];
+  }
+
+  /** @param {string | number} [asOf] */
+  ledger(asOf = today()) {
+    return ledger(this.summaries(), dayOf(asOf));
+  }
+
+  /**
+   * @param {string | number} [asOf]
+   * @param {{all?: boolean}} [options]
+   */
+  cold(asOf = today(), options = {}) {
+    return cold(this.summaries(), dayOf(asOf), options.all ?? false);
+  }
+
+  /** @param {string | number} [asOf] */
+  stats(asOf = today()) {
+    return stats(this.summaries(), dayOf(asOf));
+  }
+}
+
+/**
  * Every view of one device's event set, kept current event by event.
  */
-export class Views {
+export class Views extends SummaryViews {
   constructor() {
+    super();
     this.fold = new Fold();
     /** @type {Map<string, Summary | null>} survivor -> summary (cached) */
     this._summaries = new Map();
-    /** @type {Summary[] | null} */
     this._all = null;
   }
 
@@ -550,7 +586,7 @@ export class Views {
     return true;
   }
 
-  /** Summaries of every active contact, by contact id. */
+  /** Summaries of every active contact, by contact id. @returns {Summary[]} */
   summaries() {
     if (this._all) return this._all;
     const out = [];
@@ -564,24 +600,6 @@ export class Views {
     }
     this._all = out;
     return out;
-  }
-
-  /** @param {string | number} [asOf] */
-  ledger(asOf = today()) {
-    return ledger(this.summaries(), dayOf(asOf));
-  }
-
-  /**
-   * @param {string | number} [asOf]
-   * @param {{all?: boolean}} [options]
-   */
-  cold(asOf = today(), options = {}) {
-    return cold(this.summaries(), dayOf(asOf), options.all ?? false);
-  }
-
-  /** @param {string | number} [asOf] */
-  stats(asOf = today()) {
-    return stats(this.summaries(), dayOf(asOf));
   }
 
   /**
