@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.webapp import SAVED
 from server.run import free_port
 from tests.browser_support import browser
 from tests.test_browser_device import device, recip, sync
@@ -311,6 +312,20 @@ def test_a_day_in_the_life(tmp_path: Path, server: LiveServer, context: Any) -> 
     expected = cli_views(laptop, [ada, babbage], day)
     assert [r["name"] for r in expected["ledger"]] == ["Ada Lovelace", "Charles Babbage"]
     assert app_views(page, [ada, babbage], day) == expected
+
+    # once the views were saved, a reload shows Today from them before the log is folded
+    for _ in range(100):
+        if page.evaluate(SAVED):
+            break
+        page.wait_for_timeout(100)
+    page.goto(f"{server.url}/#/today")
+    page.reload()
+    page.get_by_role("heading", name="Today", level=1).wait_for()
+    page.wait_for_function("() => performance.getEntriesByName('recip:ready').length")
+    first = "() => performance.getEntriesByName('recip:first-view')[0].detail"
+    assert page.evaluate(first) == "saved views"
+    open_contact(page, "Ada Lovelace")
+    timeline = page.get_by_role("list", name="Timeline, newest first")
 
     # and what the CLI records reaches the app by itself (a poke, then a pull)
     recip(laptop, "give", ada, "a copy of the notes", "--weight", "1")
