@@ -532,6 +532,17 @@ def test_the_keyboard_alone_records_a_note(
     timeline = page.get_by_role("list", name="Timeline, newest first")
     timeline.get_by_text("note: met at the library").wait_for()
 
+    # a redraw (here: a record through another handle on the device) keeps the place
+    tab_to("Give")
+    page.evaluate(
+        "async (id) => { const r = await import('/client/index.js');"
+        " const d = await r.openDevice();"
+        " await d.record('NoteAdded', {contact_id: id, text: 'from elsewhere'}); d.close(); }",
+        contact_id(page),
+    )
+    timeline.get_by_text("note: from elsewhere").wait_for()
+    assert page.evaluate(focused) == "Give"
+
 
 def test_today_one_tap_touch_undo_archive_and_restore(
     tmp_path: Path, server: LiveServer, context: Any

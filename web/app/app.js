@@ -112,10 +112,15 @@ export class App {
     this.stale = false;
     const screen = this.screens[this.route.name] ?? this.screens.today;
     const scroll = scrollY;
-    const hadFocus = this.main.contains(document.activeElement);
+    const focused = this.main.contains(document.activeElement) ? document.activeElement : null;
+    const key = focused && focusKey(focused);
     replace(this.main, screen(this, this.route.param));
     scrollTo(0, scroll);
-    if (hadFocus && !this.main.contains(document.activeElement)) this.main.focus({ preventScroll: true });
+    if (focused && !this.main.contains(document.activeElement)) {
+      // keep the keyboard's place: the same control in the new drawing, else the screen
+      const same = [...this.main.querySelectorAll(focused.tagName)].find((e) => focusKey(e) === key);
+      (/** @type {HTMLElement | undefined} */ (same) ?? this.main).focus({ preventScroll: true });
+    }
     for (const link of this.nav.querySelectorAll("a")) {
       const current = link.getAttribute("href") === `#/${this.route.name}`;
       if (current) link.setAttribute("aria-current", "page");
@@ -165,6 +170,14 @@ export class App {
       return { ok: false, error: `Nothing was saved: this device could not write its log (${error}).` };
     }
   }
+}
+
+/**
+ * What identifies a control across redraws: its tag, accessible label and text.
+ * @param {Element} e
+ */
+function focusKey(e) {
+  return `${e.tagName}|${e.getAttribute("aria-label") ?? ""}|${e.textContent ?? ""}`;
 }
 
 /** The library's refusal as a sentence a person can act on. */
