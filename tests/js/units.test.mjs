@@ -10,6 +10,9 @@ import { casefold, compare, head, repr } from "../../web/client/text.js";
 import { dateOf, dayOf } from "../../web/client/views.js";
 import { parseExact, parseWithEvents, stringify } from "../../web/client/wire.js";
 
+// Node 18 (Debian's) has Web Crypto only as a module; browsers and Node 20 have it global.
+globalThis.crypto ??= /** @type {any} */ ((await import("node:crypto")).webcrypto);
+
 /** A small seeded generator, so that a failure repeats. */
 function rng(seed) {
   let s = seed >>> 0;

@@ -12,6 +12,18 @@ import { parseWithEvents } from "../../web/client/wire.js";
 const DIR = new URL("../conformance/vectors/", import.meta.url);
 const FILES = readdirSync(DIR).filter((f) => f.endsWith(".json")).sort();
 
+/** A seeded shuffle (Fisher-Yates), so that a failing order repeats. */
+function shuffled(items, seed) {
+  const out = [...items];
+  let s = seed >>> 0;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 /** Plain data (no undefined, arrays as arrays) for a strict comparison. */
 const plain = (v) => JSON.parse(JSON.stringify(v));
 
@@ -49,6 +61,12 @@ for (const file of FILES) {
     backwards.applyAll([...events].reverse());
     backwards.applyAll(events); // every event again: no change
     check(backwards, vector);
+
+    for (const seed of [1, 2, 3]) {
+      const anyOrder = new Views();
+      for (const e of shuffled(events, seed + file.length)) anyOrder.apply(e);
+      check(anyOrder, vector);
+    }
 
     const stepwise = new Views();
     const day = vector.as_of[vector.as_of.length - 1];
