@@ -8,6 +8,7 @@ while the server runs. Tokens are printed once, alone on the last line.
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,31 @@ def admin() -> None:
     """Administer a server: owners, enrollment invites, devices, backups."""
 
 
+_server_url = click.option(
+    "--url",
+    "server_url",
+    default="http://127.0.0.1:8765",
+    show_default=True,
+    help="The server's address as devices reach it (for the web app's enrollment link).",
+)
+_qr = click.option("--qr", is_flag=True, help="Also print the enrollment link as a QR code.")
+
+
 @admin.command("add-owner")
 @click.argument("name")
 @_expires
 @_uses
+@_server_url
+@_qr
 @_storage
-def add_owner(name: str, expires: str, uses: str, **options: Any) -> None:
-    """Create an owner and print its first enrollment token (last line, shown once)."""
+def add_owner(
+    name: str, expires: str, uses: str, server_url: str, qr: bool, **options: Any
+) -> None:
+    """Create an owner and print its first enrollment token (last line, shown once).
+
+    Also prints the web app's enrollment link: the token rides in the URL's
+    fragment, which browsers never send to a server or write to its logs.
+    """
     from server.accounts import InvitePolicy
 
     policy = InvitePolicy(expires_s=parse_expiry(expires), uses=parse_uses(uses))
@@ -105,14 +124,27 @@ def add_owner(name: str, expires: str, uses: str, **options: Any) -> None:
         f"owner {owner.name} ({owner.owner_id}) created in "
         f"{where(settings.data_dir, settings.database_url)}"
     )
-    _say_token(policy.expires_s, policy.uses, token)
+    _say_token(policy.expires_s, policy.uses, token, lambda: _say_link(server_url, qr, token))
 
 
-def _say_token(expires_s: int | None, uses: int | None, token: str) -> None:
+def _say_link(server_url: str, qr: bool, token: str) -> None:
+    link = f"{server_url.rstrip('/')}/#enroll={token}"
+    if qr:
+        import segno
+
+        click.echo("scan with the phone's camera to open the web app and enroll:")
+        segno.make(link, error="m").terminal(out=sys.stdout, compact=True)
+    click.echo(f"or open in the device's browser: {link}")
+
+
+def _say_token(expires_s: int | None, uses: int | None, token: str, link: Any = None) -> None:
+    """What the token allows, how to use it, the web app's link, then the token alone."""
     life = "never expires" if expires_s is None else f"expires in {_span(expires_s)}"
     count = "any number of devices" if uses is None else f"{uses} device(s)"
     click.echo(f"enrollment token for {count}, {life}; on each device:")
     click.echo("  recip remote add URL --token TOKEN")
+    if link is not None:
+        link()
     click.echo(token)
 
 

@@ -13,8 +13,8 @@ Routes:
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
 - The live stream, the read API, the nudges and `/openapi.json`: `server.routes`.
 - `GET /client/...`: the browser client's ES modules (`web/client`, ADR 0090).
+- `GET /`, `/app/...`, `/sw.js`, `/manifest.webmanifest`: the web app (`server.webapp`, ADR 0095).
 - `GET /metrics`: Prometheus metrics (`server.metrics`).
-- `GET /`: the web app, or a page saying what this server is (`server.info`).
 
 Every request passes `server.access.Observe` (access log, latency).
 """
@@ -40,9 +40,9 @@ from web import CLIENT_DIR
 
 from .access import Observe
 from .accounts import Device
-from .info import root_routes
 from .metrics import Metrics
 from .service import ServerConfig, SyncService
+from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
 
@@ -203,7 +203,7 @@ def create_app(
         Route("/metrics", _endpoint(svc, metrics_endpoint), methods=["GET"]),
         *feature_routes(svc, _endpoint),
         Mount("/client", StaticFiles(directory=CLIENT_DIR), name="client"),
-        *root_routes(),
+        *webapp_routes(),
     ]
     middleware = (
         [Middleware(Observe, metrics=metrics, open_owners=svc.open_owner_count)] if observed else []

@@ -34,6 +34,7 @@ from sync.protocol import (
     SyncResponse,
 )
 
+from . import webapp
 from .nudge_store import DigestSettings
 from .service import SyncService
 from .stream import MEDIA_TYPE as EVENT_STREAM
@@ -279,17 +280,6 @@ def document() -> dict[str, Any]:
     )
     enroll["post"]["security"] = [{}, *_BEARER]
     paths = {
-        "/": {
-            "get": {
-                "summary": "The web app, or a page saying what this server is",
-                "responses": {
-                    "200": {
-                        "description": "an HTML page",
-                        "content": {"text/html": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics (every worker's)",
@@ -358,6 +348,7 @@ def document() -> dict[str, Any]:
             "Network totals (recip stats --json)", _ref("Stats"), _AS_OF, errors=_AUTHED
         ),
         **_nudge_paths(),
+        **webapp.openapi_paths(),
     }
     return {
         "openapi": "3.1.0",

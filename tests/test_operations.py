@@ -28,7 +28,6 @@ from starlette.testclient import TestClient
 
 from server.accounts import OPEN_INVITE
 from server.app import create_app
-from server.info import root_routes
 from server.logs import JsonFormatter, LogfmtFormatter, Redact, scrub
 from server.run import free_port
 from server.service import ServerConfig
@@ -180,24 +179,11 @@ def test_log_level_and_format_are_obeyed(serve: object, tmp_path: Path) -> None:
     assert "path=/nowhere" in line and "status=404" in line and "route=unmatched" in line
 
 
-def test_root_is_a_page_saying_what_the_server_is(tmp_path: Path) -> None:
+def test_root_is_the_web_app(tmp_path: Path) -> None:
     with TestClient(create_app(ServerConfig(data=tmp_path))) as client:
         page = client.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-        assert "Reciprocity sync server" in page.text and "recip remote add" in page.text
         assert client.get("/v1/devices").status_code == 401  # the API still answers
-
-
-def test_root_serves_the_web_app_once_its_files_exist(tmp_path: Path) -> None:
-    web = tmp_path / "web"
-    web.mkdir()
-    (web / "index.html").write_text("<title>the web app</title>")
-    (web / "app.js").write_text("console.log(1)")
-    from starlette.applications import Starlette
-
-    with TestClient(Starlette(routes=root_routes(web))) as client:
-        assert "the web app" in client.get("/").text
-        assert client.get("/app.js").text == "console.log(1)"
 
 
 def test_the_redact_filter_scrubs_every_record() -> None:
