@@ -19,17 +19,18 @@ it falls back to read these; nothing else ever sees them.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
-from msgspec import Meta, Struct
+from msgspec import Struct
 
-from core.events import SCHEMA_VERSION, Id, Outcome, Weight
+from core.events import SCHEMA_VERSION, Outcome
+from core.limits import ContactIds, Hlc, Id, Millis, Offset, Weight
 
 # One Literal per type's current version (all 1 today); the assert at the end
 # makes a version bump fail loudly until these follow it.
 V1 = Literal[1]
-#: As in `core.events.Event`: kept, since the touch code's bits rely on both ranges.
-Offset = Annotated[int, Meta(ge=-1080, le=1080)]
+# The ranges are `core.limits`' (ADR 0080): a row out of them fails here and is then
+# decoded in full, where it comes back opaque (skipped by the fold).
 
 
 class _Light(Struct, frozen=True, kw_only=True, gc=False, tag_field="type"):
@@ -38,7 +39,7 @@ class _Light(Struct, frozen=True, kw_only=True, gc=False, tag_field="type"):
 
 
 class _Dated(_Light, frozen=True, kw_only=True, gc=False):
-    occurred_at: int
+    occurred_at: Millis
     utc_offset: Offset = 0
 
 
@@ -50,7 +51,7 @@ class _Weighted(_Dated, frozen=True, kw_only=True, gc=False):
 class LightInteraction(_Dated, frozen=True, kw_only=True, gc=False, tag="InteractionLogged"):
     """An `InteractionLogged` as the fold sees it."""
 
-    contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
+    contact_ids: ContactIds
 
 
 class LightGive(_Weighted, frozen=True, kw_only=True, gc=False, tag="GiveMade"):
@@ -67,6 +68,10 @@ class LightIntroduction(_Dated, frozen=True, kw_only=True, gc=False, tag="Introd
     contact_ids: tuple[Id, Id]
     weight: Weight = 1
 
+    def __post_init__(self) -> None:
+        if self.contact_ids[0] == self.contact_ids[1]:  # as `IntroductionMade` refuses
+            raise ValueError("an introduction needs two different contacts")
+
 
 class LightNote(_Light, frozen=True, kw_only=True, gc=False, tag="NoteAdded"):
     """A `NoteAdded` as the fold sees it (filed, never a touch)."""
@@ -78,7 +83,7 @@ class LightResolution(_Light, frozen=True, kw_only=True, gc=False, tag="AskResol
     """An `AskResolved` as the fold sees it: what an ask's outcome needs (the LWW
     key `(hlc, event_id)` and the outcome)."""
 
-    hlc: int
+    hlc: Hlc
     ask_id: Id
     outcome: Outcome
 

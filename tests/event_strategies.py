@@ -62,7 +62,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
     },
     ev.ContactArchived: {"contact_id": ids},
     ev.ContactRestored: {"contact_id": ids},
-    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": ids},
+    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": st.just("absorbed-contact")},
     ev.InteractionLogged: {
         "contact_ids": st.lists(ids, min_size=1, max_size=4).map(tuple),
         "channel": st.sampled_from(ev.CHANNELS),
@@ -82,7 +82,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
         "weight": weights,
     },
     ev.IntroductionMade: {
-        "contact_ids": st.tuples(ids, ids),
+        "contact_ids": st.tuples(ids, ids).filter(lambda pair: pair[0] != pair[1]),
         "note": st.text(max_size=60),
         "weight": weights,
     },

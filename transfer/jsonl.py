@@ -124,7 +124,7 @@ def parse(data: bytes, source: str, *, progress: Progress | None = None) -> Pars
         if not line:
             continue
         try:
-            event = parse_line(line)
+            event = codec.admit(parse_line(line))
         except (CodecError, ValueError) as exc:
             raise FileRefused(source, number, str(exc)) from None
         if event.seq < 1:
