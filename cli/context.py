@@ -25,9 +25,10 @@ from typing import Any, Final
 
 import click
 
-from core.commands import MAX_OFFSET, Now
+from core.commands import Now
 from core.errors import ValidationError
 from core.events import Event
+from core.limits import MAX_OFFSET
 from core.log import EventLog
 from core.state import State
 

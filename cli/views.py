@@ -105,6 +105,7 @@ def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) ->
 
 def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> Table:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{title} ({count_of(len(rows), 'contact')})", title_justify="left")
     for name, justify in (
@@ -125,7 +126,7 @@ def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> 
         )
         balance = f"[red]{r.balance}[/]" if r.balance < 0 else f"[green]+{r.balance}[/]"
         table.add_row(
-            r.name,
+            Text(r.name),  # literal: a name is not markup
             f"{r.gives} (w{r.give_weight})",
             f"{r.asks} (w{r.ask_weight})",
             balance,
@@ -160,6 +161,7 @@ def cold(home: Home, as_of: str | None, everyone: bool, as_json: bool) -> None:
 
 def _cold_table(rows: Sequence[ColdRow], day: int, everyone: bool) -> Table:
     from rich.table import Table
+    from rich.text import Text
 
     what = "Contacts by urgency" if everyone else "Going cold"
     table = Table(title=f"{what} as of {date_of(day)} ({len(rows)})", title_justify="left")
@@ -178,7 +180,7 @@ def _cold_table(rows: Sequence[ColdRow], day: int, everyone: bool) -> Table:
     for r in rows:
         style = _STATUS_STYLE[r.status]
         table.add_row(
-            r.name,
+            Text(r.name),
             r.circle,
             f"[{style}]{r.status}[/]",
             r.last_touch or "never (since added)",
@@ -210,15 +212,22 @@ def timeline(home: Home, contact: str, as_json: bool) -> None:
 
 
 def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
+    title = f"Timeline of {escape(name)} ({len(entries)} events)"
+    table = Table(title=title, title_justify="left")
     for column in ("Occurred", "Event", "What", "Device", "Recorded"):
         # On a narrow terminal the two times wrap (date over time) beside the
         # summary: rich squeezes only wrapping columns, and a lone one vanishes.
         table.add_column(column, no_wrap=column in ("Event", "Device"))
     for e in entries:
-        what = f"[strike dim]{e.summary}[/] [red](retracted)[/]" if e.retracted else e.summary
+        what = (
+            Text.assemble((e.summary, "strike dim"), " ", ("(retracted)", "red"))
+            if e.retracted
+            else Text(e.summary)
+        )
         table.add_row(
             e.occurred_at.replace("T", " "),
             e.type,

@@ -69,13 +69,19 @@ def test_invalid_values_are_refused() -> None:
         "contact_id": "c",
         "what": "a lift",
     }
-    for bad in ({"weight": 6}, {"weight": 0}, {"what": ""}, {"seq": -1}, {"occurred_at": -(10**13)}):
+    for bad in (
+        {"weight": 6},
+        {"weight": 0},
+        {"what": ""},
+        {"seq": -1},
+        {"occurred_at": -(10**13)},
+    ):
         # Reading what a log holds never fails: the event comes back opaque, with
         # its problem (ADR 0080); no door lets it in.
         stored = codec.decode("AskMade", msgspec.msgpack.encode({**base, **bad}))
         assert isinstance(stored, ev.OpaqueEvent)
-        assert stored.problem and list(bad)[0] in stored.problem
-        with pytest.raises(CodecError, match=list(bad)[0]):
+        assert stored.problem and next(iter(bad)) in stored.problem
+        with pytest.raises(CodecError, match=next(iter(bad))):
             codec.admit(stored)
     with pytest.raises(CodecError):  # no readable envelope
         codec.decode("AskMade", msgspec.msgpack.encode({**base, "hlc": "x"}))
