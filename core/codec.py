@@ -218,7 +218,8 @@ def _decode_old(topic: str, state: bytes, error: Exception | None) -> Event | Op
     try:
         return msgspec.convert(fields, TYPE_BY_NAME[topic])
     except (msgspec.ValidationError, RecursionError) as exc:
-        cause = f"{exc}" if error is None else f"{exc} (as stored: {error})"
+        same = error is None or str(error) == str(exc)
+        cause = f"{exc}" if same else f"{exc} (as stored: {error})"
         raise CodecError(f"invalid {topic} event: {cause}") from exc
 
 

@@ -44,6 +44,7 @@ from starlette.responses import Response
 
 from core import codec
 from core.errors import AmbiguousError, NotFoundError, ReciprocityError, ValidationError
+from core.files import private_dir, private_file
 from core.log import EventLog
 from core.state import State
 from core.store import Tracking, open_store
@@ -162,8 +163,9 @@ class ViewSource:
     def _open(self, owner_id: str) -> _OwnerViews:
         if self.service.pg is None:
             return _OwnerViews(None)
-        self.cache.mkdir(parents=True, exist_ok=True)
-        return _OwnerViews(_Mirror(self.cache / f"{owner_id}.db"))
+        private_dir(self.cache.parent)
+        private_dir(self.cache)
+        return _OwnerViews(_Mirror(private_file(self.cache / f"{owner_id}.db")))
 
     def reading(self, owner_id: str) -> Reading:
         """The owner's views for one read (blocking: opens and catches up).

@@ -26,6 +26,7 @@ from msgspec import Raw
 
 from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
+from core.files import private_dir, private_file
 from core.log import EventLog, LogEvent, row_of
 from core.store import open_store
 from sync import protocol
@@ -134,8 +135,9 @@ class SyncService:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        config.data.mkdir(parents=True, exist_ok=True)
-        (config.data / "owners").mkdir(exist_ok=True)
+        # Readable by the server's user alone, tightened if made by an older build (ADR 0080).
+        private_dir(config.data)
+        private_dir(config.data / "owners")
         self.pg: PgBackend | None = None
         if config.database_url:
             from .pg import PgBackend
@@ -143,7 +145,7 @@ class SyncService:
             self.pg = PgBackend(config.database_url, pool_size=config.pool_size)
             self.accounts: Accounts = self.pg.accounts
         else:
-            self.accounts = Accounts(config.data / "accounts.db")
+            self.accounts = Accounts(private_file(config.data / "accounts.db"))
         self._owners = OwnerCache(self._open, OpenOwner.close, config.max_open_owners)
 
     def close(self) -> None:
@@ -178,7 +180,7 @@ class SyncService:
 
             log = EventLog(self.pg.owner_store(owner_id), None)
             return OpenOwner(log, PgPageReader(log.store))
-        path = self.path(owner_id)
+        path = private_file(self.path(owner_id))
         store = open_store(str(path))
         try:
             return OpenOwner(EventLog(store, None), PageReader(path))
