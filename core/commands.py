@@ -280,6 +280,7 @@ def _checked(draft: EventT) -> EventT:
     """
     fields = msgspec.to_builtins(draft)
     fields["device_id"] = fields["device_id"] or "draft"  # stamped by the log on append
+    fields["seq"] = fields["seq"] or 1
     try:
         msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=type(draft))
     except UnicodeEncodeError:

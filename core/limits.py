@@ -48,7 +48,7 @@ _INT_MAX: Final = 2**64 - 1
 Millis = Annotated[int, Meta(ge=EARLIEST_MS, le=LATEST_MS)]
 Offset = Annotated[int, Meta(ge=-MAX_OFFSET, le=MAX_OFFSET)]
 Hlc = Annotated[int, Meta(ge=0, le=MAX_INT)]
-Seq = Annotated[int, Meta(ge=0, le=MAX_INT)]
+Seq = Annotated[int, Meta(ge=1, le=MAX_INT)]
 Version = Annotated[int, Meta(ge=1, le=MAX_VERSION)]
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]

@@ -337,8 +337,8 @@ class SyncService:
             ahead = physical_ms(event.hlc) - ceiling
             if ahead > 0:
                 minutes = (ahead + self.config.max_clock_ahead_ms) / 60_000
-                raise Refusal(
-                    422,
+                raise Refusal(  # 409: valid, but at odds with the server's clock for now
+                    409,
                     "clock_ahead",
                     f"event #{index} ({event.event_id}) was recorded {minutes:.0f} minutes "
                     "ahead of the server's clock: fix this device's clock. The event stays "

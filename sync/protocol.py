@@ -234,8 +234,11 @@ def decode(data: bytes, message: type[Any], fmt: Format) -> Any:
     """Decode one message strictly; a malformed body is a 400 naming the problem."""
     decoder = _DECODERS.get((message, fmt))
     if decoder is None:
-        factory = msgspec.msgpack.Decoder if fmt == "msgpack" else msgspec.json.Decoder
-        decoder = _DECODERS[(message, fmt)] = factory(message)
+        if fmt == "msgpack":
+            decoder = msgspec.msgpack.Decoder(message)
+        else:  # `1.0` is an integer to JSON Schema, hence to /openapi.json (ADR 0080)
+            decoder = msgspec.json.Decoder(message, strict=False)
+        _DECODERS[(message, fmt)] = decoder
     try:
         return decoder.decode(data)
     except _BAD_INPUT as exc:
@@ -263,14 +266,18 @@ class _Peek(Struct):
     v: int = 1
 
 
+# JSON is decoded leniently (`strict=False`): an integral float (`1.0`) is an integer
+# to JSON Schema, so /openapi.json allows it; the event is stored canonically.
 _UNION: Final[dict[Format, Any]] = {
     "msgpack": msgspec.msgpack.Decoder(AnyEvent),
-    "json": msgspec.json.Decoder(AnyEvent),
+    "json": msgspec.json.Decoder(AnyEvent, strict=False),
 }
 _PEEK: Final[dict[Format, Any]] = {
     "msgpack": msgspec.msgpack.Decoder(_Peek),
-    "json": msgspec.json.Decoder(_Peek),
+    "json": msgspec.json.Decoder(_Peek, strict=False),
 }
+#: Envelope fields of an event of an unknown type that must be integers.
+_INTEGERS: Final = ("seq", "hlc", "occurred_at", "utc_offset", "v")
 _ANY_JSON: Final = msgspec.json.Decoder()
 
 
@@ -321,6 +328,11 @@ def _as_msgpack(data: bytes, fmt: Format) -> bytes:
     problem = limits.plain_problem(fields)
     if problem is not None:
         raise CodecError(f"not plain data: {problem}")
+    if isinstance(fields, dict):
+        for name in _INTEGERS:
+            value = fields.get(name)
+            if isinstance(value, float) and value.is_integer():
+                fields[name] = int(value)
     return _MSGPACK_ENCODER.encode(fields)
 
 
@@ -349,9 +361,13 @@ class _TypedResponse(Struct, kw_only=True):
 
 
 _TYPED: Final[dict[tuple[type[Any], Format], Any]] = {
-    (kind, fmt): (msgspec.msgpack.Decoder if fmt == "msgpack" else msgspec.json.Decoder)(kind)
-    for kind in (_TypedRequest, _TypedResponse)
-    for fmt in ("msgpack", "json")
+    **{
+        (kind, "msgpack"): msgspec.msgpack.Decoder(kind) for kind in (_TypedRequest, _TypedResponse)
+    },
+    **{
+        (kind, "json"): msgspec.json.Decoder(kind, strict=False)
+        for kind in (_TypedRequest, _TypedResponse)
+    },
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import checks
 from starlette.routing import Route
 
@@ -37,6 +37,7 @@ CHECKS = [
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_schema_conformance,
+    checks.positive_data_acceptance,
 ]
 
 
@@ -99,9 +100,33 @@ def fuzz(operation: Any, url: str, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
     @settings(max_examples=40, suppress_health_check=list(HealthCheck), deadline=None)
     def keeps(case: Any) -> None:
+        assume(not any(states_one_contact_twice(e) for e in events_of(case)))
         case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
 
     keeps()
+
+
+def events_of(case: Any) -> list[Any]:
+    body = case.body if isinstance(case.body, dict) else {}
+    events = body.get("events", [])
+    return events if isinstance(events, list) else []
+
+
+def states_one_contact_twice(event: Any) -> bool:
+    """A self-merge or an introduction of a contact to itself: refused (422), and the
+    one rule JSON Schema cannot state (two fields that must differ), so its document
+    says it in words and generated cases that break it are left out."""
+    if not isinstance(event, dict):
+        return False
+    if event.get("type") == "ContactsMerged":
+        return bool(event.get("survivor_id") == event.get("absorbed_id"))
+    pair = event.get("contact_ids")
+    return bool(
+        event.get("type") == "IntroductionMade"
+        and isinstance(pair, list)
+        and len(pair) == 2
+        and pair[0] == pair[1]
+    )
 
 
 def test_the_stream_answers_as_described(live: tuple[str, dict[str, str]]) -> None:
