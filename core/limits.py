@@ -88,7 +88,8 @@ def plain_problem(value: Any, path: str = "$", depth: int = 0) -> str | None:
             continue
         if isinstance(item, list | tuple | dict):
             if level >= MAX_DEPTH:
-                return f"{where}: nested deeper than {MAX_DEPTH} levels"
+                shown = where if len(where) <= 40 else where[:40] + "..."
+                return f"{shown}: nested deeper than {MAX_DEPTH} levels"
             if isinstance(item, dict):
                 for key, inner in item.items():
                     if not isinstance(key, str):

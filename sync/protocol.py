@@ -310,10 +310,11 @@ def _unknown_or_invalid(data: bytes, fmt: Format, error: Exception) -> LogEvent:
         if peek.v < SCHEMA_VERSION[peek.type]:
             return codec.decode(peek.type, _as_msgpack(data, fmt))
         raise CodecError(f"invalid {peek.type} event: {error}")
+    stored = _as_msgpack(data, fmt)
     try:
-        return codec.decode_opaque(peek.type, _as_msgpack(data, fmt))
+        return codec.decode_opaque(peek.type, stored)
     except CodecError as exc:
-        raise CodecError(f"invalid envelope on a {peek.type} event: {exc}") from None
+        raise CodecError(f"invalid envelope: {exc}") from None
 
 
 def _as_msgpack(data: bytes, fmt: Format) -> bytes:

