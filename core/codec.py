@@ -84,23 +84,36 @@ def encode(event: Event) -> bytes:
 def decode(topic: str, state: bytes) -> Event | OpaqueEvent:
     """Decode stored bytes; unknown types come back as `OpaqueEvent`.
 
-    Reading never refuses what a log holds: a known event this build cannot read
-    (out of today's limits, stored before they existed) comes back opaque with
-    its `problem`, for views to skip and `recip doctor` to list. Only bytes
-    without a readable envelope raise `CodecError`.
+    Reading never refuses what a log holds: an event this build cannot read (out
+    of today's limits, stored before they existed; or bytes without a readable
+    envelope, whose identity then reads as empty) comes back opaque with its
+    `problem`, for views to skip and `recip doctor` to list. No door admits it
+    (`admit`).
     """
     decoder = _DECODERS.get(topic)
-    if decoder is None:
-        return decode_opaque(topic, state)
     try:
-        event: Event = decoder.decode(state)
-    except BAD_INPUT as exc:
-        return _decode_other(topic, state, exc)
-    if event.v > SCHEMA_VERSION[topic]:
-        return decode_opaque(topic, state)  # written by a newer build: keep it intact
-    if event.v != SCHEMA_VERSION[topic]:
-        return _decode_other(topic, state, None)
-    return event
+        if decoder is None:
+            return decode_opaque(topic, state)
+        try:
+            event: Event = decoder.decode(state)
+        except BAD_INPUT as exc:
+            return _decode_other(topic, state, exc)
+        if event.v > SCHEMA_VERSION[topic]:
+            return decode_opaque(topic, state)  # written by a newer build: keep it intact
+        if event.v != SCHEMA_VERSION[topic]:
+            return _decode_other(topic, state, None)
+        return event
+    except CodecError as exc:  # not even an envelope: bytes no door let in, or corruption
+        return OpaqueEvent(
+            type=topic,
+            event_id="",
+            device_id="",
+            seq=0,
+            hlc=0,
+            occurred_at=0,
+            raw=state,
+            problem=str(exc),
+        )
 
 
 def _decode_other(topic: str, state: bytes, error: Exception | None) -> Event | OpaqueEvent:
@@ -227,7 +240,7 @@ def decode_any(state: bytes) -> Event:
     """Decode MessagePack bytes of any known type, by its own tag."""
     try:
         event: Event = _UNION_MSGPACK.decode(state)
-    except (msgspec.MsgspecError, ValueError) as exc:
+    except BAD_INPUT as exc:
         raise CodecError(f"invalid event: {exc}") from exc
     return event
 
@@ -259,7 +272,7 @@ def from_json(data: bytes | str) -> Event:
     """Decode one JSON event of a known type (strict)."""
     try:
         event: Event = _UNION_JSON.decode(data)
-    except (msgspec.MsgspecError, ValueError) as exc:
+    except BAD_INPUT as exc:
         raise CodecError(f"invalid event: {exc}") from exc
     return event
 

@@ -335,7 +335,7 @@ def _decode_rows(rows: list[tuple[int, str, bytes]]) -> list[tuple[int, Event | 
         out: list[tuple[int, Event | OpaqueEvent]] = [
             (p, decoders[t].decode(s)) for p, t, s in rows
         ]
-    except (KeyError, msgspec.DecodeError):
+    except (KeyError, *codec.BAD_INPUT):  # any row a log may hold (ADR 0080)
         return [(p, codec.decode(t, s)) for p, t, s in rows]
     if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:
         return out  # every type is at one version, and so is every row of this page
@@ -405,7 +405,7 @@ def decode_light(
     decode = REBUILD_DECODER.decode
     try:
         out = [(p, decode(row[0])) for p, row in zip(positions, states, strict=True)]
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except codec.BAD_INPUT:
         pass
     else:
         if _ONE_VERSION is not None and {e.v for _, e in out} == {_ONE_VERSION}:

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from cli.home import Home
 from core.clock import pack, wall_ms
 from core.events import ContactAdded
 from core.ids import new_id
@@ -35,6 +36,7 @@ from server.inprocess import LocalTransport
 from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.replica import Replica
+from tests.conftest import Recip
 from tests.hostile import hostile_event, wire
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -186,3 +188,103 @@ def test_hostile_events_through_sync(pusher: Pusher, tmp_path: Path) -> None:
     assert set(outcomes) <= {200, 400, 403, 409, 413, 422}, outcomes
     assert outcomes.get(422), "no hostile event was refused: the strategy is too tame"
     print(f"sync fuzz: {pusher.requests} requests, {outcomes}, {len(pusher.acked)} stored")
+
+
+def test_hostile_lines_through_import(tmp_path: Path) -> None:
+    recip = Recip(tmp_path / "home")
+    recip.ok("init", "--device-name", "d")
+    ann = recip.ok("contact", "add", "Ann").strip()
+    home = Home(recip.home)
+    peer = new_id()
+    counts = {"files": 0, "lines": 0, "imported": 0, "refused": 0}
+
+    def rows() -> list[tuple[str, int, str, bytes]]:
+        log = home.open_log()
+        try:
+            return stored_rows(log)
+        finally:
+            log.store.close()
+
+    @FUZZ
+    @given(data=st.data(), size=st.integers(1, 3))
+    def imports(data: st.DataObject, size: int) -> None:
+        held = rows()
+        first = 1 + sum(1 for row in held if row[0] == peer)
+        lines = [wire(data.draw(hostile_event(peer, first + i, ann)), "json") for i in range(size)]
+        path = tmp_path / "in.jsonl"
+        path.write_bytes(b"\n".join(line for line in lines if line is not None) + b"\n")
+        result = recip("import", str(path), "--format", "jsonl")
+        counts["files"] += 1
+        counts["lines"] += sum(line is not None for line in lines)
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+            result.exception
+        )
+        after = rows()
+        if result.exit_code == 0:
+            counts["imported"] += 1
+            assert after[: len(held)] == held
+        else:
+            counts["refused"] += 1
+            assert result.exit_code == 1
+            assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+            assert after == held, "a refused import stored something"
+
+    imports()
+    for args in VIEWS:
+        recip.ok(*args)
+    assert counts["refused"], counts
+    print(f"import fuzz: {counts}")
+
+
+@settings(FUZZ, max_examples=max(5, EXAMPLES // 6))
+@given(data=st.data())
+def test_views_never_fail_on_a_log_written_before_the_limits(data: st.DataObject) -> None:
+    """Rows no door lets in any more, stored behind every door (as a log written before
+    ADR 0080 may hold them): every view command and read endpoint still answers, and
+    `recip doctor` lists exactly the events the views skip."""
+    import tempfile
+
+    from core import codec
+    from core.errors import CodecError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        recip = Recip(Path(tmp) / "home")
+        recip.ok("init", "--device-name", "d")
+        ann = recip.ok("contact", "add", "Ann").strip()
+        peer = new_id()
+        rows, refused = [], 0
+        for seq in range(1, data.draw(st.integers(1, 6)) + 1):
+            fields = data.draw(hostile_event(peer, seq, ann))
+            fields.update(device_id=peer, seq=seq, hlc=data.draw(st.integers(0, 2**40)))
+            fields["type"] = fields["type"] if isinstance(fields["type"], str) else "X"
+            state = wire(fields, "msgpack")
+            if state is None or not isinstance(fields.get("event_id"), str):
+                break
+            try:
+                codec.admit(codec.decode(fields["type"], state))
+            except CodecError:
+                refused += 1
+            rows.append((peer, seq, fields["type"], state))
+        home = Home(recip.home)
+        log = home.open_log()
+        try:
+            log.ingest_rows(rows)
+        finally:
+            log.store.close()
+        for args in VIEWS:
+            recip.ok(*args)
+        report = msgspec.json.decode(recip.ok("doctor", "--json"))
+        assert len(report["unshowable"]) == refused, report
+        server = Pusher(Path(tmp) / "server")
+        try:
+            with server.service.log(server.owner.owner_id) as owner_log:
+                owner_log.ingest_rows(rows)
+            for path in (*READS, f"/v1/contacts/{ann}/timeline"):
+                answer = server.client.get(path, headers=server.auth)
+                assert answer.status_code in (200, 404), (path, answer.text)
+            pulled = server.client.post(
+                "/v1/sync", json={"device_id": server.device_id}, headers=server.auth
+            )
+            assert pulled.status_code == 200, pulled.text
+        finally:
+            server.close()
