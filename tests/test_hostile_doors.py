@@ -51,12 +51,22 @@ VIEWS = (
     ("ledger", "--json"),
     ("cold", "--all"),
     ("stats",),
-    ("timeline", "Ann"),
     ("events",),
     ("events", "--json"),
     ("contact", "list", "--all"),
     ("doctor",),
 )
+
+
+def every_view(recip: Recip) -> None:
+    """Every view command answers (Ann's timeline may be refused: she may have been
+    retracted or merged away by what came in, a clean one-line refusal)."""
+    for args in VIEWS:
+        recip.ok(*args)
+    result = recip("timeline", "Ann")
+    assert result.exit_code == 0 or (
+        result.exit_code == 1 and "Ann" in result.stderr and result.stderr.count("\n") == 1
+    ), result.output
 
 
 class Pusher:
@@ -230,8 +240,7 @@ def test_hostile_lines_through_import(tmp_path: Path) -> None:
             assert after == held, "a refused import stored something"
 
     imports()
-    for args in VIEWS:
-        recip.ok(*args)
+    every_view(recip)
     assert counts["refused"], counts
     print(f"import fuzz: {counts}")
 
@@ -271,8 +280,7 @@ def test_views_never_fail_on_a_log_written_before_the_limits(data: st.DataObject
             log.ingest_rows(rows)
         finally:
             log.store.close()
-        for args in VIEWS:
-            recip.ok(*args)
+        every_view(recip)
         report = msgspec.json.decode(recip.ok("doctor", "--json"))
         assert len(report["unshowable"]) == refused, report
         server = Pusher(Path(tmp) / "server")

@@ -37,6 +37,7 @@ import msgspec
 from core import codec
 from core.errors import CodecError, ConflictError, SequenceGapError
 from core.events import SCHEMA_VERSION, TYPE_BY_NAME, Event, OpaqueEvent, type_name
+from core.limits import plain_problem
 from core.log import PAGE, EventLog, LogEvent, stored_form
 
 from .errors import FileRefused
@@ -163,6 +164,9 @@ def _parse_slow(line: bytes) -> LogEvent:
     topic = fields.get("type")
     if not isinstance(topic, str) or not topic:
         raise ValueError("no event type (the 'type' field)")
+    problem = plain_problem(fields)
+    if problem is not None:  # e.g. an integer MessagePack cannot hold (ADR 0080)
+        raise ValueError(f"not plain data: {problem}")
     if RAW_KEY in fields:
         raw = _raw_bytes(fields.pop(RAW_KEY))
         stored = codec.decode(topic, raw)
