@@ -296,3 +296,33 @@ def test_views_never_fail_on_a_log_written_before_the_limits(data: st.DataObject
             assert pulled.status_code == 200, pulled.text
         finally:
             server.close()
+
+
+@pytest.mark.parametrize("fmt", ["msgpack", "json"])
+def test_a_device_refuses_a_bad_pulled_event_and_stores_nothing_of_the_page(
+    pusher: Pusher, tmp_path: Path, fmt: protocol.Format
+) -> None:
+    """A server holding an event from before the limits (here: a date in the year
+    33658) cannot poison a device: the device refuses the page, names the event and
+    the field, and stores nothing of it (its cursor does not move either)."""
+    peer, bad_id = new_id(), new_id()
+    good = ContactAdded(
+        event_id=new_id(), device_id=peer, seq=1, hlc=1, occurred_at=wall_ms(), name="Bo"
+    )
+    bad = msgspec.structs.replace(good, event_id=bad_id, seq=2, occurred_at=10**15)
+    with pusher.service.log(pusher.owner.owner_id) as log:
+        log.ingest_rows([_row(good), _row(bad)])
+    device = EventLog(open_store(str(tmp_path / "device.db")), pusher.device_id)
+    try:
+        replica = Replica(device, LocalTransport(pusher.service, pusher.token, fmt), "o")
+        with pytest.raises(protocol.Refusal) as refused:
+            replica.sync(push=False)
+        message = str(refused.value)
+        assert "refuses to store" in message and bad_id in message and "occurred_at" in message
+        assert device.position() == 0 and replica.cursor() == 0
+    finally:
+        device.store.close()
+
+
+def _row(event: ContactAdded) -> tuple[str, int, str, bytes]:
+    return (event.device_id, event.seq, "ContactAdded", msgspec.msgpack.encode(event))
