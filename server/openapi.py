@@ -278,7 +278,7 @@ def document() -> dict[str, Any]:
             _AS_OF,
             _query(
                 "contact",
-                {"type": "string", "minLength": 1, "pattern": r"\S"},
+                {"type": "string", "minLength": 1},
                 "Only this contact (id, prefix or name).",
             ),
             errors=(*_AUTHED, 404, 409),

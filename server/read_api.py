@@ -260,9 +260,19 @@ async def _contacts(request: Request, reading: Reading) -> Any:
     )
 
 
+def _named(ref: str) -> str:
+    """A contact reference as given; a blank one names no contact (404, as any
+    reference that matches none: the schema allows any non-empty text)."""
+    if not ref.strip():
+        raise Refusal(404, "not_found", f"no contact matches {ref!r}")
+    return ref
+
+
 async def _ledger(request: Request, reading: Reading) -> Any:
     contact = request.query_params.get("contact")
-    return await Views(reading.path).ledger(_as_of(request), contact)
+    return await Views(reading.path).ledger(
+        _as_of(request), None if contact is None else _named(contact)
+    )
 
 
 async def _cold(request: Request, reading: Reading) -> Any:
@@ -274,7 +284,7 @@ async def _stats(request: Request, reading: Reading) -> Any:
 
 
 async def _timeline(request: Request, reading: Reading) -> Any:
-    _, entries = await Views(reading.path).timeline(request.path_params["contact"])
+    _, entries = await Views(reading.path).timeline(_named(request.path_params["contact"]))
     return entries
 
 
