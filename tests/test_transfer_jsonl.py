@@ -222,7 +222,7 @@ def _refused(home: Home, data: bytes) -> FileRefused:
         ),
         (
             b'{"type":"NewThing","event_id":"e","device_id":"d","seq":0,"hlc":1,"occurred_at":1}',
-            "seq must be 1 or more",
+            "Expected `int` >= 1 - at `$.seq`",
         ),
     ],
 )
