@@ -326,14 +326,14 @@ def _as_msgpack(data: bytes, fmt: Format) -> bytes:
         fields = _ANY_JSON.decode(data)
     except _BAD_INPUT as exc:
         raise CodecError(f"not an event: {exc}") from None
-    problem = limits.plain_problem(fields)
-    if problem is not None:
-        raise CodecError(f"not plain data: {problem}")
     if isinstance(fields, dict):
         for name in _INTEGERS:
             value = fields.get(name)
             if isinstance(value, float) and value.is_integer():
-                fields[name] = int(value)
+                fields[name] = int(value)  # then checked like any integer
+    problem = limits.plain_problem(fields)
+    if problem is not None:
+        raise CodecError(f"not plain data: {problem}")
     return _MSGPACK_ENCODER.encode(fields)
 
 

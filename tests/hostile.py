@@ -58,6 +58,7 @@ scalars: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from(INT_EDGES),
     st.integers(),
     st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(INT_EDGES).map(float),  # integral floats: integers to JSON Schema
     st.sampled_from(TEXT_EDGES),
     st.text(max_size=20),
     st.binary(max_size=8),
