@@ -89,7 +89,9 @@ class Home:
         return device
 
     def _write(self, device: DeviceConfig) -> None:
-        tmp = private_file(self.device_file.with_suffix(".tmp"))
+        """Replace `device.json` atomically (a temporary file per process: two commands
+        closing at once must not move each other's file away)."""
+        tmp = private_file(self.path / f".device.json.{os.getpid()}.tmp")
         tmp.write_bytes(msgspec.json.format(msgspec.json.encode(device)))
         os.replace(tmp, self.device_file)
 
