@@ -158,11 +158,12 @@ class Pusher:
 
 def stored_rows(log: EventLog) -> list[tuple[str, int, str, bytes]]:
     """Every row of a log, in log order."""
-    out, after = [], 0
+    out: list[tuple[str, int, str, bytes]] = []
+    after = 0
     while rows := log.store.notifications(after, 1000):
-        out.extend((r.originator_id, r.originator_version, r.topic, r.state) for r in rows)
+        out.extend((str(r.originator_id), r.originator_version, r.topic, r.state) for r in rows)
         after = rows[-1].id
-    return [(str(a), b, c, d) for a, b, c, d in out]
+    return out
 
 
 @pytest.fixture
@@ -332,3 +333,69 @@ def test_a_device_refuses_a_bad_pulled_event_and_stores_nothing_of_the_page(
 
 def _row(event: ContactAdded) -> tuple[str, int, str, bytes]:
     return (event.device_id, event.seq, "ContactAdded", msgspec.msgpack.encode(event))
+
+
+def _envelope(pusher: Pusher, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": new_id(),
+        "device_id": pusher.device_id,
+        "seq": pusher.next_seq,
+        "hlc": 1,
+        "occurred_at": wall_ms(),
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "fmt", "status", "named"),
+    [
+        ({"type": "NoteAdded", "text": "x", "occurred_at": 2**64 + 1}, "json", 422, "occurred_at"),
+        ({"type": "NoteAdded", "text": "x", "occurred_at": 10**15}, "msgpack", 422, "occurred_at"),
+        ({"type": "NoteAdded", "text": "x", "hlc": 2**63}, "msgpack", 422, "hlc"),
+        ({"type": "Future", "at": 2**64 + 1}, "json", 422, "$.at"),
+        ({"type": "Future", "blob": msgspec.msgpack.Ext(3, b"x")}, "msgpack", 422, "$.blob"),
+        ({"type": "Future", "blob": b"\x00"}, "msgpack", 422, "$.blob"),
+        ({"type": "Future", "seq": 0}, "json", 422, "seq"),
+        ({"type": "ContactsMerged", "survivor_id": "c", "absorbed_id": "c"}, "json", 422, "itself"),
+        ({"type": "AskMade", "what": "x", "weight": 6}, "json", 422, "weight"),
+    ],
+)
+def test_each_refusal_names_the_event_and_its_field(
+    pusher: Pusher, fields: dict[str, Any], fmt: protocol.Format, status: int, named: str
+) -> None:
+    event = _envelope(pusher, contact_id=pusher.contact, **fields)
+    answer = pusher.push([msgspec.Raw(wire(event, fmt) or b"")], fmt)
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["index"] == 0 and body["event_id"] == event["event_id"]
+    assert named in body["message"] and "nothing of the batch was stored" in body["message"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+def test_deep_nesting_inside_events_is_a_400_and_an_empty_event_a_422(
+    pusher: Pusher, fmt: protocol.Format
+) -> None:
+    from tests.hostile import Deep
+
+    deep = wire(_envelope(pusher, type="Future", deep=Deep(5_000)), fmt)
+    assert deep is not None
+    assert pusher.push([msgspec.Raw(deep)], fmt).status_code == 400
+    empty = msgspec.json.encode({}) if fmt == "json" else msgspec.msgpack.encode({})
+    assert pusher.push([msgspec.Raw(empty)], fmt).status_code == 422
+
+
+def test_a_self_merge_or_a_far_date_in_an_import_is_refused_by_line(tmp_path: Path) -> None:
+    recip = Recip(tmp_path / "home")
+    recip.ok("init", "--device-name", "d")
+    ann = recip.ok("contact", "add", "Ann").strip()
+    peer = new_id()
+    line = {"event_id": new_id(), "device_id": peer, "seq": 1, "hlc": 1, "occurred_at": 1}
+    for bad, named in (
+        ({"type": "ContactsMerged", "survivor_id": ann, "absorbed_id": ann}, "itself"),
+        ({"type": "NoteAdded", "contact_id": ann, "text": "x", "occurred_at": 10**15}, "occurred"),
+    ):
+        path = tmp_path / "in.jsonl"
+        path.write_bytes(msgspec.json.encode({**line, **bad}) + b"\n")
+        result = recip("import", str(path))
+        assert result.exit_code == 1 and "line 1" in result.stderr and named in result.stderr
+    assert "Ann" in recip.ok("contact", "list")
