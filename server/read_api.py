@@ -42,7 +42,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import codec
 from core.errors import AmbiguousError, NotFoundError, ReciprocityError, ValidationError
 from core.files import private_dir, private_file
 from core.log import EventLog
@@ -77,9 +76,13 @@ class _Mirror:
                 rows = source.store.notifications(cursor, _PAGE)
                 if not rows:
                     return
-                events = [codec.decode(r.topic, r.state) for r in rows]
+                # The owner's stored rows as they are (admitted when they came in):
+                # nothing is decoded here, so whatever a log holds is mirrored.
+                copied = [
+                    (str(r.originator_id), r.originator_version, r.topic, r.state) for r in rows
+                ]
                 cursor = rows[-1].id
-                self.log.ingest(events, tracking=Tracking(_UPSTREAM, cursor))
+                self.log.ingest_rows(copied, tracking=Tracking(_UPSTREAM, cursor))
                 if len(rows) < _PAGE:
                     return
 
