@@ -20,7 +20,7 @@ from eventsourcing.persistence import PersistenceError
 
 from core.errors import ReciprocityError
 
-from . import doctor, record, remote, replay, transfer, views
+from . import doctor, record, remote, replay, today, transfer, views
 from .home import Home
 
 
@@ -119,6 +119,7 @@ views.register(cli)
 remote.register(cli)
 replay.register(cli)
 transfer.register(cli)
+today.register(cli)
 
 
 def main() -> None:
