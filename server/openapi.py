@@ -13,6 +13,7 @@ emits).
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -253,12 +254,25 @@ def _nudge_paths() -> dict[str, Any]:
     }
 
 
+#: Addresses the digest's check (`server.mail.check_address`) accepts; it accepts
+#: more (quoted local parts, ...), which the document need not list.
+_EMAIL: Final = r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+
+
+def _digest(request: dict[str, Any]) -> None:
+    """What the digest settings' checks accept, as JSON Schema (ADR 0080: the document
+    allows nothing the server refuses): an address of the plain form, a known zone."""
+    request["properties"]["email"]["pattern"] = _EMAIL
+    request["properties"]["timezone"]["enum"] = sorted(zoneinfo.available_timezones())
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI document of the whole server."""
     schemas, components = msgspec.json.schema_components(
         (*_TYPES, UnknownEvent, AnyEvent), ref_template=_REF
     )
     _events(components, schemas[-1])
+    _digest(components["DigestRequest"])
     sync = _post(
         "Push unacknowledged events, pull one page after the cursor (also MessagePack: "
         f"Content-Type/Accept {protocol.MSGPACK})",
