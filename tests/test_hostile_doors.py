@@ -45,7 +45,14 @@ EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
 )
-READS = ("/v1/contacts?all=true", "/v1/ledger", "/v1/cold?all=true", "/v1/stats", "/v1/devices")
+READS = (
+    "/v1/contacts?all=true",
+    "/v1/ledger",
+    "/v1/cold?all=true",
+    "/v1/stats",
+    "/v1/devices",
+    "/v1/today",
+)
 VIEWS = (
     ("ledger",),
     ("ledger", "--json"),
@@ -55,6 +62,8 @@ VIEWS = (
     ("events", "--json"),
     ("contact", "list", "--all"),
     ("doctor",),
+    ("today",),
+    ("today", "--json"),
 )
 
 
