@@ -71,7 +71,6 @@ def _events(components: dict[str, Any], union: dict[str, Any]) -> None:
     for name in (*TYPE_BY_NAME, "UnknownEvent"):
         # Further fields (a newer schema's) are kept if plain data: scalars shown here.
         components[name]["additionalProperties"] = {"type": ["string", "boolean", "null"]}
-    components["ContactsMerged"]["description"] += " `absorbed_id` differs from `survivor_id`."
     components["IntroductionMade"]["description"] += " The two `contact_ids` differ."
     components["Event"] = {"anyOf": [*union["anyOf"], _ref("UnknownEvent")]}
     components["SyncRequest"]["properties"]["events"]["items"] = _ref("Event")

@@ -62,7 +62,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
     },
     ev.ContactArchived: {"contact_id": ids},
     ev.ContactRestored: {"contact_id": ids},
-    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": st.just("absorbed-contact")},
+    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": ids},
     ev.InteractionLogged: {
         "contact_ids": st.lists(ids, min_size=1, max_size=4).map(tuple),
         "channel": st.sampled_from(ev.CHANNELS),

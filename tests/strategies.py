@@ -166,8 +166,6 @@ def _step(draw: st.DrawFn, b: _Builder, kind: str) -> None:
         b.add(ContactRestored(**_env(draw, b), contact_id=_contact(draw, b)))
     elif kind == "merge":
         survivor, absorbed = _contact(draw, b), _contact(draw, b)
-        if survivor == absorbed:
-            return  # a contact merged into itself is no event (ADR 0080)
         b.add(ContactsMerged(**_env(draw, b), survivor_id=survivor, absorbed_id=absorbed))
     elif kind == "interaction":
         ids = draw(st.lists(st.sampled_from(b.contacts), min_size=1, max_size=3, unique=True))

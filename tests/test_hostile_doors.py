@@ -365,7 +365,6 @@ def _envelope(pusher: Pusher, **fields: Any) -> dict[str, Any]:
         ({"type": "Future", "blob": msgspec.msgpack.Ext(3, b"x")}, "msgpack", 422, "$.blob"),
         ({"type": "Future", "blob": b"\x00"}, "msgpack", 422, "$.blob"),
         ({"type": "Future", "seq": 0}, "json", 422, "seq"),
-        ({"type": "ContactsMerged", "survivor_id": "c", "absorbed_id": "c"}, "json", 422, "itself"),
         ({"type": "AskMade", "what": "x", "weight": 6}, "json", 422, "weight"),
     ],
 )
@@ -393,14 +392,14 @@ def test_deep_nesting_inside_events_is_a_400_and_an_empty_event_a_422(
     assert pusher.push([msgspec.Raw(empty)], fmt).status_code == 422
 
 
-def test_a_self_merge_or_a_far_date_in_an_import_is_refused_by_line(tmp_path: Path) -> None:
+def test_a_self_introduction_or_a_far_date_in_an_import_is_refused_by_line(tmp_path: Path) -> None:
     recip = Recip(tmp_path / "home")
     recip.ok("init", "--device-name", "d")
     ann = recip.ok("contact", "add", "Ann").strip()
     peer = new_id()
     line = {"event_id": new_id(), "device_id": peer, "seq": 1, "hlc": 1, "occurred_at": 1}
     for bad, named in (
-        ({"type": "ContactsMerged", "survivor_id": ann, "absorbed_id": ann}, "itself"),
+        ({"type": "IntroductionMade", "contact_ids": [ann, ann]}, "two different contacts"),
         ({"type": "NoteAdded", "contact_id": ann, "text": "x", "occurred_at": 10**15}, "occurred"),
     ):
         path = tmp_path / "in.jsonl"

@@ -121,13 +121,11 @@ def events_of(case: Any) -> list[Any]:
 
 
 def states_one_contact_twice(event: Any) -> bool:
-    """A self-merge or an introduction of a contact to itself: refused (422), and the
-    one rule JSON Schema cannot state (two fields that must differ), so its document
-    says it in words and generated cases that break it are left out."""
+    """An introduction of a contact to itself: refused (422), and the one rule JSON
+    Schema cannot state (two fields that must differ), so its document says it in
+    words and generated cases that break it are left out."""
     if not isinstance(event, dict):
         return False
-    if event.get("type") == "ContactsMerged":
-        return bool(event.get("survivor_id") == event.get("absorbed_id"))
     pair = event.get("contact_ids")
     return bool(
         event.get("type") == "IntroductionMade"
