@@ -25,9 +25,10 @@ from typing import Any, Final
 
 import click
 
-from core.commands import MAX_OFFSET, Now
+from core.commands import Now
 from core.errors import ValidationError
 from core.events import Event
+from core.limits import MAX_OFFSET
 from core.log import EventLog
 from core.state import State
 
@@ -79,21 +80,24 @@ class Session:
 
 
 @contextmanager
-def open_session(ctx: click.Context, *, fold: bool = True) -> Iterator[Session]:
+def open_session(
+    ctx: click.Context, *, fold: bool = True, restoring: bool = False
+) -> Iterator[Session]:
     """Open the home's log and fold it once; the store is closed on the way out.
 
     With `fold=False` the state is left empty, for commands that stream the log
-    themselves (`recip events`) and would otherwise read it twice.
+    themselves (`recip events`) and would otherwise read it twice. `restoring`
+    opens a log that lost this device's events (`Home.open_log`).
     """
     now = current_now()
     home = home_of(ctx)
     device = home.device()
-    log = home.open_log()
+    log = home.open_log(restoring=restoring)
     try:
         state = home.state(log) if fold else State()
         yield Session(home=home, device=device, log=log, state=state, now=now)
     finally:
-        log.store.close()
+        home.close_log(log)
 
 
 def recording(build: Callable[..., Event]) -> Callable[..., None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import sys
 from typing import Any, NoReturn
 
@@ -19,7 +20,7 @@ from eventsourcing.persistence import PersistenceError
 
 from core.errors import ReciprocityError
 
-from . import record, remote, replay, today, transfer, views
+from . import doctor, record, remote, replay, today, transfer, views
 from .home import Home
 
 
@@ -84,10 +85,12 @@ class ReciprocityGroup(click.Group):
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
-        except PersistenceError as exc:
-            busy = "locked" in str(exc) or "busy" in str(exc)
-            hint = ": another process is writing to it, try again" if busy else ""
-            _refuse(f"event store failure ({exc}){hint}")
+        except (PersistenceError, sqlite3.DatabaseError) as exc:
+            # A log that went bad under a command (a view reading a corrupt page).
+            home = ctx.find_object(Home)
+            if home is not None:
+                _refuse(str(home.damaged(exc)))
+            _refuse(f"event store failure ({exc})")
         except OSError as exc:
             _refuse(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
         except (KeyboardInterrupt, click.exceptions.Abort):
@@ -127,6 +130,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     ctx.obj = Home.locate(home)
 
 
+doctor.register(cli)
 record.register(cli)
 views.register(cli)
 remote.register(cli)

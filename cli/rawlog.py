@@ -153,6 +153,8 @@ def summary(state: State, event: Event | OpaqueEvent) -> str:
 
 def _describe(state: State, e: Event | OpaqueEvent) -> str:
     if isinstance(e, OpaqueEvent):
+        if e.problem is not None:
+            return f"not shown: {e.problem} (see 'recip doctor')"
         return f"unknown event type {e.type} (kept as is)"
     if isinstance(e, ContactAdded):
         return f"added {e.name} ({e.circle})"

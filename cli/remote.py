@@ -149,7 +149,7 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
     from sync.replica import Progress, Replica
 
     config = remotes.load(home.path)
-    log = home.open_log()
+    log = home.open_log(restoring=True)  # a sync puts back what an emptied log lost
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
             console = Console(stderr=True)
@@ -173,7 +173,7 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
 
                 summary = replica.sync(show)
     finally:
-        log.store.close()
+        home.close_log(log)
     if as_json:
         out = {"pushed": summary.pushed, "pulled": summary.pulled, "cursor": summary.cursor}
         click.echo(msgspec.json.encode(out).decode())

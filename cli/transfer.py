@@ -211,7 +211,7 @@ def import_command(
     except OSError as exc:
         raise FileRefused(file, None, f"cannot read the file ({exc.strerror})") from None
     if fmt == "jsonl":
-        with open_session(ctx, fold=False) as session:
+        with open_session(ctx, fold=False, restoring=True) as session:
             _import_log(session.log, data, file)
         return
     text = decode_text(data, file, encoding)

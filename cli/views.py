@@ -39,7 +39,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 def _views(home: Home) -> Views:
     from projections.query import Views
 
-    home.device()  # a clear error if the home is not initialised
+    home.verify()  # a clear error if the home is not initialised, emptied or damaged
     return Views(home.log_path)
 
 
@@ -341,7 +341,7 @@ def demo(home: Home, contacts: int, years: float, seed: int, device_name: str | 
                 batch = []
         total += len(log.ingest(batch))
     finally:
-        log.store.close()
+        home.close_log(log)
     _views(home).catch_up_sync()
     click.echo(
         f"demo: recorded {total:,} events about {contacts} contacts over {years:g} years "

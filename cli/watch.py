@@ -61,4 +61,4 @@ def run_watch(home: Home, as_json: bool) -> None:
             except KeyboardInterrupt:
                 watch.stop.set()
     finally:
-        log.store.close()
+        home.close_log(log)

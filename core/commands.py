@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -39,19 +39,11 @@ from .events import (
     type_name,
 )
 from .ids import new_id
+from .limits import EARLIEST_MS, MAX_CADENCE, MAX_CONTACTS, MAX_ITEM, MAX_NOTE, MAX_OFFSET
 from .state import Ask, Contact, State
 
-MAX_CADENCE: Final = 36_500
-#: Limits of the event schemas (`core.events`), checked here so that a person gets
-#: a clear message and no command can build an event that would not decode.
-MAX_ITEM: Final = 500
-MAX_NOTE: Final = 20_000
-MAX_CONTACTS: Final = 100
-MAX_OFFSET: Final = 18 * 60
 #: How far past "now" a stated time may be before it counts as the future.
 FUTURE_GRACE_MS: Final = 60_000
-#: 1900-01-01T00:00Z: earlier stated times are refused as typos.
-_EARLIEST_MS: Final = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
 EventT = TypeVar("EventT", bound=Event)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 #: A phone number needs this many digits; letters and punctuation are left alone,
@@ -85,10 +77,13 @@ def parse_when(text: str | None, now: Now) -> tuple[int, int]:
     """(occurred_at ms, utc_offset minutes) for `--on`: a date or an ISO datetime.
 
     A bare date means noon of that day (today means now); a datetime without an
-    offset is in the person's time zone. Times in the future are refused.
+    offset is in the person's time zone. Times in the future are refused, and so
+    is an empty text (`--on ""`: a script's unset variable, not "now").
     """
-    if text is None or not text.strip():
+    if text is None:
         return now.unix_ms, now.utc_offset
+    if not text.strip():
+        raise ValidationError("empty date: use YYYY-MM-DD or an ISO datetime")
     text = text.strip()
     try:
         if len(text) == 10:
@@ -110,7 +105,7 @@ def parse_when(text: str | None, now: Now) -> tuple[int, int]:
     unix_ms = int(moment.timestamp() * 1000)
     if unix_ms > now.unix_ms + FUTURE_GRACE_MS:
         raise ValidationError(f"date {text} is in the future")
-    if unix_ms < _EARLIEST_MS:  # not astimezone(): it overflows for year 1 east of UTC
+    if unix_ms < EARLIEST_MS:  # not astimezone(): it overflows for year 1 east of UTC
         raise ValidationError(f"date {text} is before 1900")
     return unix_ms, int(offset.total_seconds() // 60)
 
@@ -285,6 +280,7 @@ def _checked(draft: EventT) -> EventT:
     """
     fields = msgspec.to_builtins(draft)
     fields["device_id"] = fields["device_id"] or "draft"  # stamped by the log on append
+    fields["seq"] = fields["seq"] or 1
     try:
         msgspec.msgpack.decode(msgspec.msgpack.encode(fields), type=type(draft))
     except UnicodeEncodeError:

@@ -17,10 +17,28 @@ Times are integers so that they encode compactly and compare fast:
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import msgspec
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Struct, UnsetType
+
+from .limits import (
+    Cadence,
+    ContactIds,
+    Hlc,
+    Id,
+    Items,
+    LongText,
+    Millis,
+    Name,
+    Offset,
+    Seq,
+    Short,
+    Text,
+    Version,
+    Weight,
+    What,
+)
 
 Circle: TypeAlias = Literal["inner", "close", "wider", "distant", "none"]
 Channel: TypeAlias = Literal["call", "meeting", "message", "email", "event", "other"]
@@ -43,12 +61,8 @@ CIRCLE_CADENCE: Final[dict[str, int | None]] = {
     "none": None,
 }
 
-Id = Annotated[str, Meta(min_length=1, max_length=64)]
-Name = Annotated[str, Meta(min_length=1, max_length=500)]
-Text = Annotated[str, Meta(max_length=20_000)]
-Weight = Annotated[int, Meta(ge=1, le=5)]
-Cadence = Annotated[int, Meta(ge=1, le=36_500)]
-Strings = tuple[Annotated[str, Meta(min_length=1, max_length=500)], ...]
+# Every field's range is defined once, in `core.limits` (ADR 0080).
+Strings = Items
 
 
 class Event(Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
@@ -67,22 +81,22 @@ class Event(Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
 
     event_id: Id
     device_id: Id
-    seq: Annotated[int, Meta(ge=0)]
-    hlc: Annotated[int, Meta(ge=0)]
-    occurred_at: int
-    utc_offset: Annotated[int, Meta(ge=-1080, le=1080)] = 0
-    v: Annotated[int, Meta(ge=1)] = 1
+    seq: Seq
+    hlc: Hlc
+    occurred_at: Millis
+    utc_offset: Offset = 0
+    v: Version = 1
 
 
 class ContactAdded(Event, frozen=True, kw_only=True, tag="ContactAdded"):
     name: Name
     emails: Strings = ()
     phones: Strings = ()
-    org: str | None = None
+    org: Short | None = None
     tags: Strings = ()
     circle: Circle = "wider"
     cadence_days: Cadence | None = None
-    source: str | None = None
+    source: Short | None = None
 
 
 class ContactEdited(Event, frozen=True, kw_only=True, tag="ContactEdited"):
@@ -92,7 +106,7 @@ class ContactEdited(Event, frozen=True, kw_only=True, tag="ContactEdited"):
     name: Name | UnsetType = UNSET
     emails: Strings | UnsetType = UNSET
     phones: Strings | UnsetType = UNSET
-    org: str | UnsetType | None = UNSET
+    org: Short | UnsetType | None = UNSET
     tags: Strings | UnsetType = UNSET
     circle: Circle | UnsetType = UNSET
     cadence_days: Cadence | UnsetType | None = UNSET
@@ -114,7 +128,7 @@ class ContactsMerged(Event, frozen=True, kw_only=True, tag="ContactsMerged"):
 
 
 class InteractionLogged(Event, frozen=True, kw_only=True, tag="InteractionLogged"):
-    contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=100)]
+    contact_ids: ContactIds
     channel: Channel = "other"
     initiated_by: Initiator = "me"
     note: Text = ""
@@ -122,7 +136,7 @@ class InteractionLogged(Event, frozen=True, kw_only=True, tag="InteractionLogged
 
 class AskMade(Event, frozen=True, kw_only=True, tag="AskMade"):
     contact_id: Id
-    what: Annotated[str, Meta(min_length=1, max_length=2000)]
+    what: What
     weight: Weight = 1
 
 
@@ -134,7 +148,7 @@ class AskResolved(Event, frozen=True, kw_only=True, tag="AskResolved"):
 
 class GiveMade(Event, frozen=True, kw_only=True, tag="GiveMade"):
     contact_id: Id
-    what: Annotated[str, Meta(min_length=1, max_length=2000)]
+    what: What
     kind: GiveKind = "other"
     weight: Weight = 1
 
@@ -146,17 +160,21 @@ class IntroductionMade(Event, frozen=True, kw_only=True, tag="IntroductionMade")
     note: Text = ""
     weight: Weight = 1
 
+    def __post_init__(self) -> None:
+        if self.contact_ids[0] == self.contact_ids[1]:
+            raise ValueError("an introduction needs two different contacts (`contact_ids`)")
+
 
 class NoteAdded(Event, frozen=True, kw_only=True, tag="NoteAdded"):
     contact_id: Id
-    text: Annotated[str, Meta(min_length=1, max_length=20_000)]
+    text: LongText
 
 
 class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):
     """The only way to correct a mistake: the target stays in the log, inert."""
 
     target_id: Id
-    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+    reason: What
 
 
 AnyEvent: TypeAlias = (
@@ -230,6 +248,10 @@ class OpaqueEvent(Struct, frozen=True, kw_only=True, gc=False):
 
     It keeps its envelope, so that it can be stored, deduplicated and forwarded,
     and its exact bytes, so that nothing of it is lost; views ignore it.
+
+    A stored event of a known type that this build cannot read (written before a
+    limit existed, ADR 0080) is read as one too, with `problem` saying why: views
+    skip it instead of failing, and `recip doctor` lists it.
     """
 
     type: str
@@ -241,3 +263,4 @@ class OpaqueEvent(Struct, frozen=True, kw_only=True, gc=False):
     utc_offset: int = 0
     v: int = 1
     raw: bytes = b""
+    problem: str | None = None

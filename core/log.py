@@ -261,7 +261,7 @@ class EventLog:
         for row in new:
             try:
                 hlc = decode(row[3]).hlc
-            except (msgspec.MsgspecError, ValueError) as exc:
+            except codec.BAD_INPUT as exc:
                 raise CodecError(f"device {row[0]} seq {row[1]}: unreadable event: {exc}") from exc
             if row[0] == me:
                 own = max(own, hlc)

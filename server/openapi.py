@@ -13,12 +13,16 @@ emits).
 
 from __future__ import annotations
 
-from typing import Any, Final
+import zoneinfo
+from typing import Annotated, Any, Final
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
+from core import limits
+from core.events import TYPE_BY_NAME, AnyEvent
 from projections.contacts import ContactRow
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry
 from scoring.plan import Nudge, Plan
@@ -44,6 +48,35 @@ from .today_api import MAX_LIMIT, DigestAnswer, DigestRequest, FeedRevoked, Feed
 
 class Health(msgspec.Struct):
     status: str
+
+
+class UnknownEvent(msgspec.Struct, kw_only=True):
+    """An event of a type this server does not know (ADR 0033): stored and forwarded as
+    is, if its envelope is within the limits and its fields are plain data (ADR 0080).
+    (The server accepts any plain JSON in further fields; this schema shows scalars.)"""
+
+    type: Annotated[str, Meta(min_length=1, max_length=limits.MAX_ID)]
+    event_id: limits.Id
+    device_id: limits.Id
+    seq: limits.Seq
+    hlc: limits.Hlc
+    occurred_at: limits.Millis
+    utc_offset: limits.Offset = 0
+    v: limits.Version = 1
+
+
+def _events(components: dict[str, Any], union: dict[str, Any]) -> None:
+    """Describe the events a sync request carries: every known type (with the limits of
+    `core.limits`) or an unknown type; rules across fields are stated in words."""
+    components["UnknownEvent"]["properties"]["type"]["not"] = {"enum": sorted(TYPE_BY_NAME)}
+    for name in (*TYPE_BY_NAME, "UnknownEvent"):
+        # Further fields (a newer schema's) are kept if plain data: scalars shown here.
+        components[name]["additionalProperties"] = {"type": ["string", "boolean", "null"]}
+    components["IntroductionMade"]["description"] += " The two `contact_ids` differ."
+    components["Event"] = {"anyOf": [*union["anyOf"], _ref("UnknownEvent")]}
+    components["SyncRequest"]["properties"]["events"]["items"] = _ref("Event")
+    # What a page carries is what a log holds: any event, of any build.
+    components["SyncResponse"]["properties"]["events"]["items"] = {"type": "object"}
 
 
 _TYPES: Final = (
@@ -78,10 +111,11 @@ _ERRORS: Final = {
     403: "Revoked device, or an event of another device.",
     404: "No such contact or device.",
     409: "Conflict: different content for a held (device, seq), a sequence gap "
-    "(`expected_seq`), or an ambiguous reference.",
+    "(`expected_seq`), an event recorded ahead of the server's clock, or an ambiguous "
+    "reference.",
     413: "Body over the server's size limit.",
     415: "Unsupported Content-Type (send application/json or application/msgpack).",
-    422: "An event that does not validate, or recorded far ahead of the server's clock.",
+    422: "An event that does not validate: the message names the event and the field.",
     503: "Storage busy or unavailable: retry later.",
 }
 
@@ -220,9 +254,25 @@ def _nudge_paths() -> dict[str, Any]:
     }
 
 
+#: Addresses the digest's check (`server.mail.check_address`) accepts; it accepts
+#: more (quoted local parts, ...), which the document need not list.
+_EMAIL: Final = r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+
+
+def _digest(request: dict[str, Any]) -> None:
+    """What the digest settings' checks accept, as JSON Schema (ADR 0080: the document
+    allows nothing the server refuses): an address of the plain form, a known zone."""
+    request["properties"]["email"]["pattern"] = _EMAIL
+    request["properties"]["timezone"]["enum"] = sorted(zoneinfo.available_timezones())
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI document of the whole server."""
-    _, components = msgspec.json.schema_components(_TYPES, ref_template=_REF)
+    schemas, components = msgspec.json.schema_components(
+        (*_TYPES, UnknownEvent, AnyEvent), ref_template=_REF
+    )
+    _events(components, schemas[-1])
+    _digest(components["DigestRequest"])
     sync = _post(
         "Push unacknowledged events, pull one page after the cursor (also MessagePack: "
         f"Content-Type/Accept {protocol.MSGPACK})",
@@ -338,7 +388,11 @@ def document() -> dict[str, Any]:
             "Give/ask ledger (recip ledger --json)",
             _array("LedgerRow"),
             _AS_OF,
-            _query("contact", {"type": "string"}, "Only this contact (id, prefix or name)."),
+            _query(
+                "contact",
+                {"type": "string", "minLength": 1},
+                "Only this contact (id, prefix or name).",
+            ),
             errors=(*_AUTHED, 404, 409),
         ),
         "/v1/cold": _read(

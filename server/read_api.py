@@ -42,8 +42,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import codec
 from core.errors import AmbiguousError, NotFoundError, ReciprocityError, ValidationError
+from core.files import private_dir, private_file
 from core.log import EventLog
 from core.state import State
 from core.store import Tracking, open_store
@@ -76,9 +76,13 @@ class _Mirror:
                 rows = source.store.notifications(cursor, _PAGE)
                 if not rows:
                     return
-                events = [codec.decode(r.topic, r.state) for r in rows]
+                # The owner's stored rows as they are (admitted when they came in):
+                # nothing is decoded here, so whatever a log holds is mirrored.
+                copied = [
+                    (str(r.originator_id), r.originator_version, r.topic, r.state) for r in rows
+                ]
                 cursor = rows[-1].id
-                self.log.ingest(events, tracking=Tracking(_UPSTREAM, cursor))
+                self.log.ingest_rows(copied, tracking=Tracking(_UPSTREAM, cursor))
                 if len(rows) < _PAGE:
                     return
 
@@ -162,8 +166,9 @@ class ViewSource:
     def _open(self, owner_id: str) -> _OwnerViews:
         if self.service.pg is None:
             return _OwnerViews(None)
-        self.cache.mkdir(parents=True, exist_ok=True)
-        return _OwnerViews(_Mirror(self.cache / f"{owner_id}.db"))
+        private_dir(self.cache.parent)
+        private_dir(self.cache)
+        return _OwnerViews(_Mirror(private_file(self.cache / f"{owner_id}.db")))
 
     def reading(self, owner_id: str) -> Reading:
         """The owner's views for one read (blocking: opens and catches up).
@@ -258,9 +263,19 @@ async def _contacts(request: Request, reading: Reading) -> Any:
     )
 
 
+def _named(ref: str) -> str:
+    """A contact reference as given; a blank one names no contact (404, as any
+    reference that matches none: the schema allows any non-empty text)."""
+    if not ref.strip():
+        raise Refusal(404, "not_found", f"no contact matches {ref!r}")
+    return ref
+
+
 async def _ledger(request: Request, reading: Reading) -> Any:
     contact = request.query_params.get("contact")
-    return await Views(reading.path).ledger(_as_of(request), contact)
+    return await Views(reading.path).ledger(
+        _as_of(request), None if contact is None else _named(contact)
+    )
 
 
 async def _cold(request: Request, reading: Reading) -> Any:
@@ -272,7 +287,7 @@ async def _stats(request: Request, reading: Reading) -> Any:
 
 
 async def _timeline(request: Request, reading: Reading) -> Any:
-    _, entries = await Views(reading.path).timeline(request.path_params["contact"])
+    _, entries = await Views(reading.path).timeline(_named(request.path_params["contact"]))
     return entries
 
 

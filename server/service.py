@@ -34,6 +34,7 @@ from msgspec import Raw
 
 from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
+from core.files import private_dir, private_file
 from core.log import EventLog, LogEvent, row_of
 from core.store import Row, open_store
 from sync import protocol
@@ -176,8 +177,9 @@ class SyncService:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        config.data.mkdir(parents=True, exist_ok=True)
-        (config.data / "owners").mkdir(exist_ok=True)
+        # Readable by the server's user alone, tightened if made by an older build (ADR 0080).
+        private_dir(config.data)
+        private_dir(config.data / "owners")
         self.pg: PgBackend | None = None
         if config.database_url:
             from .pg import PgBackend
@@ -185,7 +187,7 @@ class SyncService:
             self.pg = PgBackend(config.database_url, pool_size=config.pool_size)
             self.accounts: Accounts = self.pg.accounts
         else:
-            self.accounts = Accounts(config.data / "accounts.db")
+            self.accounts = Accounts(private_file(config.data / "accounts.db"))
         #: Evicted owners are closed off the request path: closing a SQLite log
         #: that was written checkpoints its WAL (a flush of the database file),
         #: which the request that happened to evict it should not wait for.
@@ -252,7 +254,7 @@ class SyncService:
 
             log = EventLog(self.pg.owner_store(owner_id), None)
             return OpenOwner(log, PgPageReader(log.store))
-        path = self.path(owner_id)
+        path = private_file(self.path(owner_id))
         store = open_store(str(path))
         try:
             return OpenOwner(
@@ -518,8 +520,8 @@ class SyncService:
             ahead = physical_ms(event.hlc) - ceiling
             if ahead > 0:
                 minutes = (ahead + self.config.max_clock_ahead_ms) / 60_000
-                raise Refusal(
-                    422,
+                raise Refusal(  # 409: valid, but at odds with the server's clock for now
+                    409,
                     "clock_ahead",
                     f"event #{index} ({event.event_id}) was recorded {minutes:.0f} minutes "
                     "ahead of the server's clock: fix this device's clock. The event stays "

@@ -169,7 +169,8 @@ async def calendar(request: Request, service: SyncService) -> Response:
 
 def _settings(body: bytes, now_ms: int) -> DigestSettings:
     try:
-        asked = msgspec.json.decode(body, type=DigestRequest)
+        # strict=False: `9.0` is an integer to JSON Schema, hence to /openapi.json (ADR 0080)
+        asked = msgspec.json.decode(body, type=DigestRequest, strict=False)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise Refusal(400, "invalid", f"invalid digest settings: {exc}") from None
     try:

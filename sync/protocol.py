@@ -29,7 +29,7 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 import msgspec
 from msgspec import Meta, Raw, Struct
 
-from core import codec
+from core import codec, limits
 from core.errors import CodecError, ReciprocityError
 from core.events import SCHEMA_VERSION, TYPE_BY_NAME, AnyEvent, Event, OpaqueEvent, type_name
 from core.log import LogEvent, row_of
@@ -37,16 +37,17 @@ from core.store import Row
 
 Format: TypeAlias = Literal["msgpack", "json"]
 
-#: What msgspec raises on bad input: its own errors, and ValueError subclasses
-#: (invalid UTF-8 in a MessagePack string is a UnicodeDecodeError).
-_BAD_INPUT: Final = (msgspec.MsgspecError, ValueError)
+#: What msgspec raises on bad input: its own errors, ValueError subclasses
+#: (invalid UTF-8 in a MessagePack string is a UnicodeDecodeError), and
+#: RecursionError (hostile nesting).
+_BAD_INPUT: Final = codec.BAD_INPUT
 
 MSGPACK: Final = "application/msgpack"
 JSON: Final = "application/json"
 _MSGPACK_TYPES: Final = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
 #: Positions and sequence numbers are SQLite integers (signed 64 bits).
-MAX_INT: Final = 2**63 - 1
+MAX_INT: Final = limits.MAX_INT
 #: Largest page a device may ask for; the server may cap it lower.
 MAX_LIMIT: Final = 10_000
 DEFAULT_LIMIT: Final = 10_000
@@ -233,8 +234,11 @@ def decode(data: bytes, message: type[Any], fmt: Format) -> Any:
     """Decode one message strictly; a malformed body is a 400 naming the problem."""
     decoder = _DECODERS.get((message, fmt))
     if decoder is None:
-        factory = msgspec.msgpack.Decoder if fmt == "msgpack" else msgspec.json.Decoder
-        decoder = _DECODERS[(message, fmt)] = factory(message)
+        if fmt == "msgpack":
+            decoder = msgspec.msgpack.Decoder(message)
+        else:  # `1.0` is an integer to JSON Schema, hence to /openapi.json (ADR 0080)
+            decoder = msgspec.json.Decoder(message, strict=False)
+        _DECODERS[(message, fmt)] = decoder
     try:
         return decoder.decode(data)
     except _BAD_INPUT as exc:
@@ -262,14 +266,18 @@ class _Peek(Struct):
     v: int = 1
 
 
+# JSON is decoded leniently (`strict=False`): an integral float (`1.0`) is an integer
+# to JSON Schema, so /openapi.json allows it; the event is stored canonically.
 _UNION: Final[dict[Format, Any]] = {
     "msgpack": msgspec.msgpack.Decoder(AnyEvent),
-    "json": msgspec.json.Decoder(AnyEvent),
+    "json": msgspec.json.Decoder(AnyEvent, strict=False),
 }
 _PEEK: Final[dict[Format, Any]] = {
     "msgpack": msgspec.msgpack.Decoder(_Peek),
-    "json": msgspec.json.Decoder(_Peek),
+    "json": msgspec.json.Decoder(_Peek, strict=False),
 }
+#: Envelope fields of an event of an unknown type that must be integers.
+_INTEGERS: Final = ("seq", "hlc", "occurred_at", "utc_offset", "v")
 _ANY_JSON: Final = msgspec.json.Decoder()
 
 
@@ -285,10 +293,10 @@ def event_from_wire(raw: bytes | Raw, fmt: Format) -> LogEvent:
     try:
         event: Event = _UNION[fmt].decode(data)
     except _BAD_INPUT as exc:
-        return _unknown_or_invalid(data, fmt, exc)
+        return codec.admit(_unknown_or_invalid(data, fmt, exc))
     if event.v != SCHEMA_VERSION[type_name(event)]:
         # Older: upcast through the codec. Newer: opaque (keeps unknown fields).
-        return codec.decode(type_name(event), _as_msgpack(data, fmt))
+        return codec.admit(codec.decode(type_name(event), _as_msgpack(data, fmt)))
     return event
 
 
@@ -302,17 +310,31 @@ def _unknown_or_invalid(data: bytes, fmt: Format, error: Exception) -> LogEvent:
         if peek.v < SCHEMA_VERSION[peek.type]:
             return codec.decode(peek.type, _as_msgpack(data, fmt))
         raise CodecError(f"invalid {peek.type} event: {error}")
+    stored = _as_msgpack(data, fmt)
     try:
-        return codec.decode_opaque(peek.type, _as_msgpack(data, fmt))
+        return codec.decode_opaque(peek.type, stored)
     except CodecError as exc:
-        raise CodecError(f"invalid envelope on a {peek.type} event: {exc}") from None
+        raise CodecError(f"invalid envelope: {exc}") from None
 
 
 def _as_msgpack(data: bytes, fmt: Format) -> bytes:
-    """The MessagePack form an event is stored in (JSON is converted once)."""
+    """The MessagePack form an event is stored in (JSON is converted once, if it is
+    plain data: a number MessagePack cannot hold is refused here)."""
     if fmt == "msgpack":
         return data
-    return _MSGPACK_ENCODER.encode(_ANY_JSON.decode(data))
+    try:
+        fields = _ANY_JSON.decode(data)
+    except _BAD_INPUT as exc:
+        raise CodecError(f"not an event: {exc}") from None
+    if isinstance(fields, dict):
+        for name in _INTEGERS:
+            value = fields.get(name)
+            if isinstance(value, float) and value.is_integer():
+                fields[name] = int(value)  # then checked like any integer
+    problem = limits.plain_problem(fields)
+    if problem is not None:
+        raise CodecError(f"not plain data: {problem}")
+    return _MSGPACK_ENCODER.encode(fields)
 
 
 def stored_to_wire(topic: str, state: bytes, fmt: Format) -> Raw:
@@ -340,9 +362,13 @@ class _TypedResponse(Struct, kw_only=True):
 
 
 _TYPED: Final[dict[tuple[type[Any], Format], Any]] = {
-    (kind, fmt): (msgspec.msgpack.Decoder if fmt == "msgpack" else msgspec.json.Decoder)(kind)
-    for kind in (_TypedRequest, _TypedResponse)
-    for fmt in ("msgpack", "json")
+    **{
+        (kind, "msgpack"): msgspec.msgpack.Decoder(kind) for kind in (_TypedRequest, _TypedResponse)
+    },
+    **{
+        (kind, "json"): msgspec.json.Decoder(kind, strict=False)
+        for kind in (_TypedRequest, _TypedResponse)
+    },
 }
 
 
@@ -372,17 +398,29 @@ def decode_response_rows(body: bytes, fmt: Format) -> tuple[SyncResponse, list[R
     raws = response.events
     if not raws:
         return response, []
+    try:
+        return response, _pulled_rows(body, raws, fmt)
+    except Refusal as refusal:
+        raise Refusal(
+            refusal.status,
+            refusal.code,
+            f"the server sent an event this device refuses to store: {refusal}",
+            **refusal.details,
+        ) from None
+
+
+def _pulled_rows(body: bytes, raws: list[Raw], fmt: Format) -> list[Row]:
     if fmt == "msgpack":
         try:
             typed: list[Event] = _TYPED[(_TypedResponse, fmt)].decode(body).events
         except _BAD_INPUT:
             typed = []
         if typed and all(e.v == SCHEMA_VERSION[type_name(e)] for e in typed):
-            return response, [
+            return [
                 (e.device_id, e.seq, type_name(e), bytes(raw))
                 for e, raw in zip(typed, raws, strict=True)
             ]
-    return response, [row_of(e) for e in events_from_wire(raws, fmt)]
+    return [row_of(e) for e in events_from_wire(raws, fmt)]
 
 
 def _batch(body: bytes, typed: type[Any], raws: list[Raw], fmt: Format) -> list[LogEvent]:
@@ -402,14 +440,34 @@ def _batch(body: bytes, typed: type[Any], raws: list[Raw], fmt: Format) -> list[
     return events_from_wire(raws, fmt)
 
 
+class _Id(Struct):
+    event_id: str
+
+
 def events_from_wire(raws: Sequence[Raw], fmt: Format) -> list[LogEvent]:
-    """Decode a batch; the first bad event refuses the whole batch (422, its index)."""
+    """Decode a batch; the first bad event refuses the whole batch (422, its index,
+    its id when it has one, and the field at fault)."""
     events: list[LogEvent] = []
     for index, raw in enumerate(raws):
         try:
             events.append(event_from_wire(raw, fmt))
         except CodecError as exc:
+            try:
+                event_id: str | None = _IDS[fmt].decode(raw).event_id
+            except _BAD_INPUT:
+                event_id = None
+            named = f" ({event_id[:64]})" if event_id else ""
             raise Refusal(
-                422, "invalid_event", f"event #{index} of the batch: {exc}", index=index
+                422,
+                "invalid_event",
+                f"event #{index}{named} of the batch: {exc}; nothing of the batch was stored",
+                index=index,
+                event_id=event_id[:64] if event_id else None,
             ) from None
     return events
+
+
+_IDS: Final[dict[Format, Any]] = {
+    "msgpack": msgspec.msgpack.Decoder(_Id),
+    "json": msgspec.json.Decoder(_Id),
+}

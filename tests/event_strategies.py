@@ -82,7 +82,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
         "weight": weights,
     },
     ev.IntroductionMade: {
-        "contact_ids": st.tuples(ids, ids),
+        "contact_ids": st.tuples(ids, ids).filter(lambda pair: pair[0] != pair[1]),
         "note": st.text(max_size=60),
         "weight": weights,
     },

@@ -70,8 +70,39 @@ def test_corrupt_device_file(recip: Recip, content: bytes) -> None:
 
 def test_corrupt_log_file(recip: Recip) -> None:
     (recip.home / "log.db").write_bytes(b"this is not a database" * 100)
-    for args in (("contact", "add", "Ada"), ("events", "--json")):
-        assert "cannot open the event store" in one_error_line(recip, *args)
+    for args in (("contact", "add", "Ada"), ("events", "--json"), ("ledger",), ("stats",)):
+        line = one_error_line(recip, *args)
+        assert "log.db is damaged (file is not a database)" in line
+        assert "Nothing was changed" in line and "recip import" in line
+
+
+def test_truncated_log_file_reads_as_damaged(tmp_path: Path) -> None:
+    demo = Recip(tmp_path / "demo")
+    demo.ok("demo", "--contacts", "30", "--years", "0.3")
+    log = demo.home / "log.db"
+    with log.open("r+b") as f:
+        f.truncate(log.stat().st_size // 2)
+    for args in (("ledger",), ("contact", "list"), ("events",), ("timeline", "x")):
+        assert "is damaged" in one_error_line(demo, *args)
+
+
+@pytest.mark.parametrize("how", ["zero-bytes", "removed", "older-copy"])
+def test_an_emptied_log_is_refused_not_reset(recip: Recip, how: str) -> None:
+    """The device's identity remembers its last seq: a log holding less is refused,
+    with what to do, and nothing is recorded (a new seq 1 would orphan the old ones)."""
+    recip.ok("contact", "add", "Ada")
+    older = (recip.home / "log.db").read_bytes() if how == "older-copy" else b""
+    recip.ok("contact", "add", "Bo")
+    for suffix in ("", "-wal", "-shm"):
+        (recip.home / f"log.db{suffix}").unlink(missing_ok=True)
+    if how != "removed":
+        (recip.home / "log.db").write_bytes(older)
+    for args in (("contact", "add", "Cy"), ("ledger",), ("contact", "list"), ("events",)):
+        line = one_error_line(recip, *args)
+        assert "the log was emptied or replaced" in line and "recorded up to seq 2" in line
+    assert "the log was emptied" in recip.ok("doctor")
+    assert "goes on after seq" in recip.ok("doctor", "--accept-lost-events")
+    recip.ok("contact", "add", "Cy")  # the person chose to go on
 
 
 def test_home_is_a_file(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ covers its behaviour.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import checks
 from starlette.routing import Route
 
@@ -33,11 +34,14 @@ from sync.replica import Replica
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 NOW = commands.Now(1_790_000_000_000, 0)
+#: Generated requests per operation (docs/reliability.md records a long run).
+EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", "40"))
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_schema_conformance,
+    checks.positive_data_acceptance,
 ]
 
 
@@ -92,17 +96,44 @@ def test_the_live_server_keeps_its_contract(live: tuple[str, dict[str, str]]) ->
         "/v1/stream",
         "/v1/devices/revoke",
     }
-    for operation in fuzzed:
-        fuzz(operation, url, {} if operation.path == "/v1/enroll" else auth)
+    calls = [fuzz(op, url, {} if op.path == "/v1/enroll" else auth) for op in fuzzed]
+    print(f"schemathesis: {sum(calls)} requests over {len(fuzzed)} operations")
 
 
-def fuzz(operation: Any, url: str, headers: dict[str, str]) -> None:
+def fuzz(operation: Any, url: str, headers: dict[str, str]) -> int:
+    """Generated requests against one operation, checked; returns how many were sent."""
+    sent = [0]
+
     @given(case=operation.as_strategy())
-    @settings(max_examples=40, suppress_health_check=list(HealthCheck), deadline=None)
+    @settings(max_examples=EXAMPLES, suppress_health_check=list(HealthCheck), deadline=None)
     def keeps(case: Any) -> None:
+        assume(not any(states_one_contact_twice(e) for e in events_of(case)))
+        sent[0] += 1
         case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
 
     keeps()
+    return sent[0]
+
+
+def events_of(case: Any) -> list[Any]:
+    body = case.body if isinstance(case.body, dict) else {}
+    events = body.get("events", [])
+    return events if isinstance(events, list) else []
+
+
+def states_one_contact_twice(event: Any) -> bool:
+    """An introduction of a contact to itself: refused (422), and the one rule JSON
+    Schema cannot state (two fields that must differ), so its document says it in
+    words and generated cases that break it are left out."""
+    if not isinstance(event, dict):
+        return False
+    pair = event.get("contact_ids")
+    return bool(
+        event.get("type") == "IntroductionMade"
+        and isinstance(pair, list)
+        and len(pair) == 2
+        and pair[0] == pair[1]
+    )
 
 
 def test_the_stream_answers_as_described(live: tuple[str, dict[str, str]]) -> None:

@@ -376,7 +376,7 @@ def test_an_event_far_ahead_of_the_server_clock_is_refused(server: Server) -> No
     device = server.enroll("alice")
     ok = contact(device, 1)
     ahead = contact(device, 2, hlc=pack(wall_ms() + YEAR_MS, 0))
-    body = refused(server.sync(device, [ok, ahead]), 422, "clock_ahead")
+    body = refused(server.sync(device, [ok, ahead]), 409, "clock_ahead")
     assert body["index"] == 1 and "clock" in body["message"]
     assert server.held(device.owner_id) == []
     # A small skew (within the drift bound) is fine.

@@ -200,10 +200,10 @@ def record_history(directory: Path, plan: list[Step]) -> History:
 
 
 def future_event(device_id: str, seq: int, at_ms: int, text: str) -> OpaqueEvent:
-    """An event of a type this build does not know, with fields JSON cannot carry.
+    """An event of a type this build does not know, of plain data (ADR 0080).
 
-    Binary and float32 values do not survive a trip through JSON as themselves:
-    only the `$raw` bytes reproduce what the newer client stored.
+    Its bytes use a float32, which a trip through JSON turns into a float64: only
+    the `$raw` bytes reproduce what the newer client stored.
     """
     fields = {
         "type": "FutureThingHappened",
@@ -214,11 +214,12 @@ def future_event(device_id: str, seq: int, at_ms: int, text: str) -> OpaqueEvent
         "occurred_at": at_ms,
         "utc_offset": 0,
         "v": 3,
-        "blob": text.encode() + b"\x00\xff",
+        "blob": text,
+        "nested": {"items": [1, None, True, {"deeper": text}]},
     }
-    if seq % 2 == 0:  # an extension type: not even readable as JSON
-        fields["ratio"] = msgspec.msgpack.Ext(1, b"\x3f\x80\x00\x00")
-    raw = msgspec.msgpack.encode(fields)
+    # a float32 1.5 (0xca): JSON reads it back as a float64
+    raw = msgspec.msgpack.encode(fields) + b"\xa5ratio\xca\x3f\xc0\x00\x00"
+    raw = bytes([raw[0] + 1]) + raw[1:]  # one more key in the fixmap
     return OpaqueEvent(
         type="FutureThingHappened",
         event_id=str(fields["event_id"]),

@@ -222,7 +222,7 @@ def plan_import(
             )
             # Bounds only the schema states (a 501-character tag); the device id is
             # stamped at append, so a placeholder stands in for it here.
-            codec.check("ContactAdded", codec.encode(stamp(draft, device_id="-")))
+            codec.check("ContactAdded", codec.encode(stamp(draft, device_id="-", seq=1)))
         except (ValidationError, CodecError) as exc:
             raise FileRefused(source, record.line, f"{record.name!r}: {exc}") from None
         keys = _keys(draft.name, draft.emails, draft.phones)

@@ -37,6 +37,7 @@ import msgspec
 from core import codec
 from core.errors import CodecError, ConflictError, SequenceGapError
 from core.events import SCHEMA_VERSION, TYPE_BY_NAME, Event, OpaqueEvent, type_name
+from core.limits import plain_problem
 from core.log import PAGE, EventLog, LogEvent, stored_form
 
 from .errors import FileRefused
@@ -72,24 +73,25 @@ def line_for(topic: str, state: bytes) -> bytes:
     event = codec.decode(topic, state)
     if isinstance(event, Event) and codec.encode(event) == state:
         return codec.to_json(event)
-    fields = _MSGPACK_ANY.decode(state)
-    readable: dict[str, Any] = {"type": topic}
-    if isinstance(fields, dict):
-        readable.update((k, v) for k, v in fields.items() if k != "type")
-    readable[RAW_KEY] = base64.b64encode(state).decode("ascii")
+    raw = base64.b64encode(state).decode("ascii")
     try:
+        fields = _MSGPACK_ANY.decode(state)
+        readable: dict[str, Any] = {"type": topic}
+        if isinstance(fields, dict):
+            readable.update((k, v) for k, v in fields.items() if k != "type")
+        readable[RAW_KEY] = raw
         return _JSON.encode(readable)
-    except (TypeError, msgspec.EncodeError):
-        # Fields JSON cannot express (extension types): keep the envelope readable.
-        envelope = codec.decode_opaque(topic, state)
+    except (*codec.BAD_INPUT, TypeError, OverflowError):
+        # Fields JSON cannot express (extension types), or bytes a log written before
+        # ADR 0080 may hold: keep the envelope readable, the bytes exact.
         return _JSON.encode(
             {
                 "type": topic,
-                **{name: getattr(envelope, name) for name in _ENVELOPE[1:]},
-                "occurred_at": envelope.occurred_at,
-                "utc_offset": envelope.utc_offset,
-                "v": envelope.v,
-                RAW_KEY: readable[RAW_KEY],
+                **{name: getattr(event, name) for name in _ENVELOPE[1:]},
+                "occurred_at": event.occurred_at,
+                "utc_offset": event.utc_offset,
+                "v": event.v,
+                RAW_KEY: raw,
             }
         )
 
@@ -124,7 +126,7 @@ def parse(data: bytes, source: str, *, progress: Progress | None = None) -> Pars
         if not line:
             continue
         try:
-            event = parse_line(line)
+            event = codec.admit(parse_line(line))
         except (CodecError, ValueError) as exc:
             raise FileRefused(source, number, str(exc)) from None
         if event.seq < 1:
@@ -157,11 +159,14 @@ def _parse_slow(line: bytes) -> LogEvent:
     """Hand-edited lines, other schema versions, unknown types, `$raw` lines."""
     try:
         fields = _JSON_DICT.decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise ValueError(f"not a JSON object: {exc}") from None
     topic = fields.get("type")
     if not isinstance(topic, str) or not topic:
         raise ValueError("no event type (the 'type' field)")
+    problem = plain_problem(fields)
+    if problem is not None:  # e.g. an integer MessagePack cannot hold (ADR 0080)
+        raise ValueError(f"not plain data: {problem}")
     if RAW_KEY in fields:
         raw = _raw_bytes(fields.pop(RAW_KEY))
         stored = codec.decode(topic, raw)
