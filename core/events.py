@@ -49,6 +49,9 @@ Text = Annotated[str, Meta(max_length=20_000)]
 Weight = Annotated[int, Meta(ge=1, le=5)]
 Cadence = Annotated[int, Meta(ge=1, le=36_500)]
 Strings = tuple[Annotated[str, Meta(min_length=1, max_length=500)], ...]
+Item = Annotated[str, Meta(max_length=500)]
+#: A day, with or without its year: `1815-12-10`, or `--12-10` (ISO 8601's truncated form).
+PartialDate = Annotated[str, Meta(pattern=r"^(\d{4}|-)-\d{2}-\d{2}$", max_length=10)]
 
 
 class Event(Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
@@ -153,6 +156,59 @@ class NoteAdded(Event, frozen=True, kw_only=True, tag="NoteAdded"):
     text: Annotated[str, Meta(min_length=1, max_length=20_000)]
 
 
+class Occasion(Struct, frozen=True, kw_only=True, gc=False):
+    """A dated occasion of a contact's: an anniversary, or any label a person gives."""
+
+    label: Annotated[str, Meta(min_length=1, max_length=100)]
+    date: PartialDate
+
+
+class Address(Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
+    """A postal address, in vCard's seven parts, with its label (`home`, `work`)."""
+
+    label: Item = ""
+    po_box: Item = ""
+    extended: Item = ""
+    street: Item = ""
+    locality: Item = ""
+    region: Item = ""
+    postcode: Item = ""
+    country: Item = ""
+
+
+class Profile(Struct, frozen=True, kw_only=True, gc=False):
+    """A URL, or a social profile (`kind` is `linkedin`, `github`, ... or `url`)."""
+
+    kind: Annotated[str, Meta(min_length=1, max_length=50)]
+    url: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class HowWeMet(Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
+    """Where or at what event, when, and through whom (a contact's id) we met."""
+
+    where: Item = ""
+    on: PartialDate | None = None
+    through: Id | None = None
+
+
+class ContactDetailsSet(Event, frozen=True, kw_only=True, tag="ContactDetailsSet"):
+    """Sets some of a contact's details; each field resolves last-writer-wins.
+
+    A type of its own, not new fields of `ContactAdded`/`ContactEdited`, so that a
+    build that predates it keeps it whole (opaque) instead of dropping the fields
+    it does not know when it re-encodes a known type (ADR 0085).
+    """
+
+    contact_id: Id
+    birthday: PartialDate | UnsetType | None = UNSET
+    occasions: tuple[Occasion, ...] | UnsetType = UNSET
+    title: Item | UnsetType | None = UNSET
+    org_units: Strings | UnsetType = UNSET
+    addresses: tuple[Address, ...] | UnsetType = UNSET
+    profiles: tuple[Profile, ...] | UnsetType = UNSET
+    met: HowWeMet | UnsetType | None = UNSET
+
+
 class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):
     """The only way to correct a mistake: the target stays in the log, inert."""
 
@@ -173,6 +229,7 @@ AnyEvent: TypeAlias = (
     | IntroductionMade
     | NoteAdded
     | EventRetracted
+    | ContactDetailsSet
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -188,6 +245,7 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     IntroductionMade,
     NoteAdded,
     EventRetracted,
+    ContactDetailsSet,
 )
 
 #: Stable type name (the union tag, and the stored topic) -> class.
@@ -218,6 +276,11 @@ def contacts_of(event: Event) -> tuple[str, ...]:
         return tuple(event.contact_ids)
     if isinstance(event, ContactsMerged):
         return (event.survivor_id, event.absorbed_id)
+    if isinstance(event, ContactDetailsSet):
+        through = event.met.through if isinstance(event.met, HowWeMet) else None
+        if through is not None and through != event.contact_id:
+            return (event.contact_id, through)
+        return (event.contact_id,)
     return ()
 
 

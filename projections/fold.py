@@ -47,6 +47,7 @@ from core.events import (
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
@@ -299,6 +300,11 @@ class Fold(State):
         self.edits[e.contact_id].append(e)
         self._file(e.contact_id, e)
 
+    def _details(self, e: ContactDetailsSet) -> None:
+        self.detail_sets[e.contact_id].append(e)
+        for contact_id in contacts_of(e):
+            self._file(contact_id, e)
+
     def _flag(self, e: ContactArchived | ContactRestored) -> None:
         self.flags[e.contact_id].append(e)
         self._file(e.contact_id, e)
@@ -415,6 +421,7 @@ _COMPACT: Final = frozenset(
 _HANDLERS: Final[dict[type, Callable[[Fold, Event], None]]] = {
     ContactAdded: Fold._added,  # type: ignore[dict-item]
     ContactEdited: Fold._edited,  # type: ignore[dict-item]
+    ContactDetailsSet: Fold._details,  # type: ignore[dict-item]
     ContactArchived: Fold._flag,  # type: ignore[dict-item]
     ContactRestored: Fold._flag,  # type: ignore[dict-item]
     ContactsMerged: Fold._merged,  # type: ignore[dict-item]

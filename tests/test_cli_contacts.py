@@ -201,7 +201,10 @@ def test_reference_by_id_prefix_and_case_insensitive_name(recip: Recip) -> None:
     assert recorded(recip, "note", cid, "a").contact_id == cid  # type: ignore[attr-defined]
     assert recorded(recip, "note", cid[:-4], "b").contact_id == cid  # type: ignore[attr-defined]
     assert recorded(recip, "note", "grace HOPPER", "c").contact_id == cid  # type: ignore[attr-defined]
-    refused(recip, "note", "Grace", "d", match="no contact matches")
+    assert recorded(recip, "note", "Grace", "d").contact_id == cid  # type: ignore[attr-defined]
+    assert recorded(recip, "note", cid[-8:], "e").contact_id == cid  # type: ignore[attr-defined]
+    line = refused(recip, "note", "Grase Hopper", "f", match="no contact matches")
+    assert "did you mean Grace Hopper?" in line
 
 
 def test_ambiguous_name_lists_candidates(recip: Recip) -> None:
