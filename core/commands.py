@@ -16,7 +16,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from . import names
+from . import details, names
 from .dates import natural_day
 from .errors import AmbiguousError, NotFoundError, ValidationError
 from .events import (
@@ -29,6 +29,7 @@ from .events import (
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
@@ -40,8 +41,8 @@ from .events import (
     NoteAdded,
     type_name,
 )
-from .ids import new_id
-from .state import Ask, Contact, State
+from .ids import new_id, short_id
+from .state import NO_DETAILS, Ask, Contact, State
 
 MAX_CADENCE: Final = 36_500
 #: Limits of the event schemas (`core.events`), checked here so that a person gets
@@ -315,7 +316,14 @@ def add_contact(
     )
 
 
-def edit_contact(
+def edit_contact(state: State, now: Now, ref: str, **fields: Any) -> ContactEdited:
+    """The edit of some of a contact's core fields (`edit_fields`); refuses no change."""
+    edit = edit_fields(state, now, ref, **fields)
+    assert edit is not None  # without allow_unchanged, no change was refused
+    return edit
+
+
+def edit_fields(
     state: State,
     now: Now,
     ref: str,
@@ -328,7 +336,10 @@ def edit_contact(
     circle: str | None = None,
     cadence_days: int | None = None,
     clear_cadence: bool = False,
-) -> ContactEdited:
+    allow_unchanged: bool = False,
+) -> ContactEdited | None:
+    """The edit of a contact's core fields; None, with `allow_unchanged`, when it
+    would change nothing (its details may still change: `edit_details`)."""
     contact = find_contact(state, ref)
     changes: dict[str, Any] = {}
     if name is not None:
@@ -347,12 +358,47 @@ def edit_contact(
         raise ValidationError("give a cadence or clear it, not both")
     if cadence_days is not None or clear_cadence:
         changes["cadence_days"] = _cadence(cadence_days)
-    if not changes:
+    if not changes and not allow_unchanged:
         raise ValidationError("nothing to change: give at least one field")
     changed = {k: v for k, v in changes.items() if getattr(contact, k) != v}
+    if not changed and allow_unchanged:
+        return None
     if not changed:
         raise ValidationError(f"contact {contact.name!r} already has those values")
     return _checked(ContactEdited(**_envelope(now), contact_id=contact.id, **changed))
+
+
+def refuse_taken_name(state: State, name: str) -> None:
+    """Refuse adding `name` when a standing contact has it (case and accents aside)."""
+    taken = names.same_name(name_refs(state), name)
+    if taken:
+        other = taken[0]
+        raise ValidationError(
+            f"contact {other.name!r} ({short_id(other.contact_id)}) already has this name: "
+            "give --allow-duplicate to add another"
+        )
+
+
+def edit_details(
+    state: State,
+    now: Now,
+    contact_id: str,
+    *,
+    met_through: str | None = None,
+    **fields: Any,
+) -> ContactDetailsSet | None:
+    """The details event for a contact (`core.details.set_details`), or None if it
+    would change nothing. `met_through` is a reference, resolved here; a contact
+    being added (no state yet) has no details to compare with."""
+    contact = state.contact(contact_id)
+    current = contact.details if contact is not None else NO_DETAILS
+    through = find_contact(state, met_through).id if met_through is not None else None
+    if isinstance(fields.get("met_on"), str):
+        fields["met_on"] = details.met_day(fields["met_on"], now.local_date())
+    draft = details.set_details(
+        state, _envelope(now), contact_id, current, met_through=through, **fields
+    )
+    return None if draft is None else _checked(draft)
 
 
 def archive_contact(state: State, now: Now, ref: str) -> ContactArchived:
