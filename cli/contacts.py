@@ -18,7 +18,7 @@ from typing import Any
 import click
 import msgspec
 
-from core import commands
+from core import commands, names
 from core.dates import partial_text
 from core.details import CLEARABLE
 from core.errors import ValidationError
@@ -33,6 +33,7 @@ from core.events import (
     Profile,
 )
 from core.ids import short_id
+from core.names import fold
 from core.state import Contact, State
 from projections.contacts import ContactRow, contact_rows
 
@@ -254,14 +255,44 @@ def _status(row: ContactRow, names: dict[str, str]) -> str:
     return "archived" if row.archived else "active"
 
 
+def _matches(row: ContactRow, search: str | None, tag: str | None, org: str | None) -> bool:
+    """Whether a row passes `contact list`'s filters (case- and accent-insensitive)."""
+    if search is not None:
+        words = fold(search).split()
+        haystack = " ".join([row.name, row.org or "", *row.emails, *row.tags])
+        if not names.words_match(words, fold(row.name).split()) and fold(search) not in fold(
+            haystack
+        ):
+            return False
+    if tag is not None and fold(tag) not in {fold(t) for t in row.tags}:
+        return False
+    return org is None or fold(org) in fold(row.org or "")
+
+
 @contact.command("list")
 @click.option("--all", "include_all", is_flag=True, help="Include archived and merged-away.")
+@click.option("--search", metavar="TEXT", help="Name words, or text in org, emails or tags.")
+@click.option("--tag", metavar="T", help="Only contacts with this tag.")
+@click.option("--circle", type=click.Choice(CIRCLES), help="Only contacts in this circle.")
+@click.option("--org", metavar="O", help="Only contacts whose organisation contains O.")
 @json_option
 @click.pass_context
-def contact_list(ctx: click.Context, include_all: bool, as_json: bool) -> None:
-    """List active contacts (sorted by name, then id)."""
+def contact_list(
+    ctx: click.Context,
+    include_all: bool,
+    search: str | None,
+    tag: str | None,
+    circle: str | None,
+    org: str | None,
+    as_json: bool,
+) -> None:
+    """List active contacts (sorted by name, then id), filtered by the options given."""
     with open_session(ctx) as session:
         rows = contact_rows(session.state, include_all=include_all)
+    rows = [
+        r for r in rows if _matches(r, search, tag, org) and (circle is None or r.circle == circle)
+    ]
+    filtered = any(v is not None for v in (search, tag, circle, org))
     if as_json:
         print_json(rows)
         return
@@ -292,7 +323,12 @@ def contact_list(ctx: click.Context, include_all: bool, as_json: bool) -> None:
             + ([_status(r, names)] if include_all else [])
             for r in rows
         ),
-        empty="no contacts",
+        empty=(
+            "no contact matches these filters (recip contact list --all shows every contact)"
+            if filtered
+            else 'no contacts yet: add one with recip contact add "NAME", '
+            "or import an address book with recip import FILE"
+        ),
     )
 
 

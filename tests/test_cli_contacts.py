@@ -360,3 +360,20 @@ def test_details_are_set_shown_edited_and_cleared(recip: Recip) -> None:
     refused(recip, "contact", "edit", "ada", "--title", "Countess", match="already has")
     refused(recip, "contact", "edit", "ada", "--birthday", "1815-02-30", match="calendar")
     refused(recip, "contact", "edit", "ada", "--met-through", "ada", match="themselves")
+
+
+def test_list_filters(recip: Recip) -> None:
+    recip.ok("contact", "add", "Ada Lovelace", "--tag", "math", "--org", "Engines Ltd")
+    recip.ok("contact", "add", "Jürgen Müller", "--circle", "inner", "--email", "jm@x.de")
+    recip.ok("contact", "add", "Grace Hopper", "--tag", "Navy", "--org", "US Navy")
+
+    def names_of(*options: str) -> list[str]:
+        return [r["name"] for r in json.loads(recip.ok("contact", "list", "--json", *options))]
+
+    assert names_of("--search", "jurgen") == ["Jürgen Müller"]
+    assert names_of("--search", "jm@x") == ["Jürgen Müller"]
+    assert names_of("--tag", "navy") == ["Grace Hopper"]
+    assert names_of("--circle", "inner") == ["Jürgen Müller"]
+    assert names_of("--org", "engines") == ["Ada Lovelace"]
+    assert names_of("--org", "navy", "--tag", "math") == []
+    assert "no contact matches these filters" in recip.ok("contact", "list", "--tag", "x")
