@@ -207,6 +207,8 @@ class ContactDetailsSet(Event, frozen=True, kw_only=True, tag="ContactDetailsSet
     addresses: tuple[Address, ...] | UnsetType = UNSET
     profiles: tuple[Profile, ...] | UnsetType = UNSET
     met: HowWeMet | UnsetType | None = UNSET
+    #: Where the values came from, when an import set them (`transfer.contacts`).
+    source: Item | None = None
 
 
 class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):

@@ -1,28 +1,34 @@
-"""Contacts read from address books: their import identity, and likely duplicates.
+"""Contacts read from address books: matched to the log, added or updated.
 
-A contact read from a vCard or a CSV row becomes a `ContactAdded` event whose
-`source` records where it came from and, first, its *import identity*:
+A contact read from a vCard or a CSV row is matched against the contacts the log
+already holds, in this order (ADR 0062):
 
-    vcard:sha256-<32 hex digits>;<file name>:<line>
+1. its `UID`: Reciprocity's own (`urn:uuid:<contact id>`), or an address book's
+   own UID recorded by an earlier import of that card;
+2. one of its email addresses or phone numbers;
+3. its exact name (case and accents aside).
 
-The digest is taken over what the import keeps of the contact (its name, emails,
-phones and organisation, normalised), never over the file's layout, so that:
+A step that finds one standing contact decides: the file's values are compared
+with that contact's, and only what differs is recorded (a `ContactEdited` for the
+core fields, a `ContactDetailsSet` for the details, a `NoteAdded` per new note).
+An import never removes a value: lists (emails, phones, tags, addresses, URLs,
+occasions, units) gain the file's new items, single values (name, organisation,
+title, birthday) take the file's when it has one. A step that finds several
+contacts adds nothing and reports a *possible duplicate*: only the person knows
+which one is meant (merge them, then import again). A contact matching nothing is
+added; one that looks like another contact new in the same file is added and
+reported as a possible duplicate too.
 
-- importing the same file again adds nothing (every contact's identity is
-  already recorded in the log, even if it was since edited, archived, merged or
-  retracted: the person's later decisions stand);
-- re-exporting an address book in which a card was merely reordered, re-photographed
-  or re-timestamped (`REV`) does not import it again;
-- the same person read from a vCard and from a CSV export of the same address
-  book is recognised as already imported.
+Every contact added or updated records its *import identity* in its `source`:
 
-A card whose `UID` (or a CSV row whose `id`) is the id of a contact already in
-this log is that contact (Reciprocity's own exports carry it), and is skipped.
+    vcard:sha256-<32 hex digits>;uid=<card UID>;<file name>:<line>
 
-Anything else that merely *looks* like an existing contact (the same email, the
-same phone number, or the same name) is imported and reported as a likely
-duplicate, never merged silently: only the person knows whether two Ann Lees
-are one.
+The digest is taken over what the import keeps of the entry, never over the
+file's layout, so that importing the same file again records nothing, even for a
+contact since edited here (the person's later decisions stand), and re-exporting
+an address book in which a card was merely reordered or re-timestamped changes
+nothing. Identities recorded by earlier builds (over name, emails, phones and
+organisation only) still count for entries that hold nothing more.
 """
 
 from __future__ import annotations
@@ -32,29 +38,45 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
+from urllib.parse import quote, unquote
 
 import msgspec
 
 from core import codec
 from core.commands import Now, add_contact
 from core.errors import CodecError, ValidationError
-from core.events import ContactAdded, stamp
-from core.state import Contact, State
+from core.events import (
+    ContactAdded,
+    ContactDetailsSet,
+    ContactEdited,
+    Event,
+    HowWeMet,
+    NoteAdded,
+    stamp,
+    type_name,
+)
+from core.ids import new_id, short_id
+from core.names import fold
+from core.state import DETAILS, NO_DETAILS, Contact, Details, State
 
 from .errors import FileRefused
 
 _IDENTITY_RE: Final = re.compile(r"^[a-z]+:sha256-([0-9a-f]{32})(?:;|$)")
+_UID_RE: Final = re.compile(r";uid=([^;]*)")
 #: Phone numbers are compared on their last digits, which tolerates `+44 7700`
 #: versus `07700`; shorter numbers (extensions, short codes) compare whole.
 PHONE_TAIL: Final = 9
 MIN_PHONE_DIGITS: Final = 5
 #: Google's system groups, on every contact it exports: not tags a person chose.
 SYSTEM_GROUPS: Final = frozenset({"mycontacts", "starred"})
+#: Possible duplicates listed by name; the rest are counted.
+SHOWN_DUPLICATES: Final = 20
+MAX_NOTE: Final = 20_000
 
 
 class ContactRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One contact as read from a file, before validation against the log."""
+    """One contact as read from a file, before it is matched against the log."""
 
     line: int
     name: str
@@ -64,33 +86,61 @@ class ContactRecord(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[str, ...] = ()
     circle: str | None = None
     cadence_days: int | None = None
+    #: The id of a contact of this log (Reciprocity's own exports carry it).
     uid: str | None = None
+    #: The address book's own UID of the entry (an iPhone's, Google's).
+    foreign_uid: str | None = None
+    details: Details = NO_DETAILS
+    notes: tuple[str, ...] = ()
+    #: How-we-met's contact, as the file names it (an id of this log, or a name).
+    met_through: str | None = None
 
 
 class Duplicate(msgspec.Struct, frozen=True, kw_only=True):
-    """A new contact that looks like another one (existing, or new in the same file)."""
+    """An entry that matches several contacts, or looks like another new one."""
 
     line: int
     name: str
-    #: The new contact's id; None when it was not added (`skip_duplicates`).
+    #: The new contact's id; None when it was not added.
     contact_id: str | None
-    other_id: str
-    other_name: str
+    others: list[tuple[str, str]]
     reason: str
     other_is_new: bool
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One field an import changes: its name, and its value before and after (as text)."""
+
+    field: str
+    before: str
+    after: str
+
+
+class Update(msgspec.Struct, frozen=True, kw_only=True):
+    """An existing contact an entry updates, and what changes."""
+
+    line: int
+    name: str
+    contact_id: str
+    changes: list[Change]
 
 
 class ContactImport(msgspec.Struct, kw_only=True):
     """What importing a file's contacts will do (and, once appended, did)."""
 
-    drafts: list[ContactAdded] = msgspec.field(default_factory=list)
+    drafts: list[Event] = msgspec.field(default_factory=list)
+    #: (line, name, new contact id)
+    added: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
+    updated: list[Update] = msgspec.field(default_factory=list)
     #: (line, name, id of the contact it already is)
-    already: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
+    unchanged: list[tuple[int, str, str]] = msgspec.field(default_factory=list)
     #: (line, first line with the same content)
     repeated: list[tuple[int, int]] = msgspec.field(default_factory=list)
     duplicates: list[Duplicate] = msgspec.field(default_factory=list)
     #: lines of entries with nothing to import (no name, email, phone or organisation)
     empty: list[int] = msgspec.field(default_factory=list)
+    #: properties or columns the model cannot hold -> how many times they were met
+    skipped: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 def normal_name(name: str) -> str:
@@ -106,8 +156,8 @@ def phone_key(phone: str) -> str | None:
     return digits[-PHONE_TAIL:]
 
 
-def identity(record: ContactRecord) -> str:
-    """The content digest that identifies an imported contact across imports."""
+def legacy_identity(record: ContactRecord) -> str:
+    """The digest earlier builds recorded (over name, emails, phones, organisation)."""
     canonical = (
         normal_name(record.name),
         sorted(e.strip().casefold() for e in record.emails),
@@ -117,9 +167,39 @@ def identity(record: ContactRecord) -> str:
     return hashlib.sha256(msgspec.msgpack.encode(canonical)).hexdigest()[:32]
 
 
-def source_of(kind: str, digest: str, file_name: str, line: int) -> str:
+def identity(record: ContactRecord) -> str:
+    """The content digest that identifies an imported entry across imports."""
+    if _holds_only_legacy(record):
+        return legacy_identity(record)
+    canonical = (
+        legacy_identity(record),
+        sorted(normal_name(t) for t in record.tags),
+        record.circle,
+        record.cadence_days,
+        msgspec.to_builtins(record.details),
+        sorted(record.notes),
+        record.met_through,
+    )
+    return hashlib.sha256(msgspec.msgpack.encode(canonical)).hexdigest()[:32]
+
+
+def _holds_only_legacy(record: ContactRecord) -> bool:
+    return (
+        record.details == NO_DETAILS
+        and not record.notes
+        and record.met_through is None
+        and not record.tags
+        and record.circle is None
+        and record.cadence_days is None
+    )
+
+
+def source_of(
+    kind: str, digest: str, file_name: str, line: int, foreign_uid: str | None = None
+) -> str:
     """The `source` recorded on an imported contact (identity first, then origin)."""
-    return f"{kind}:sha256-{digest};{file_name}:{line}"
+    uid = f";uid={quote(foreign_uid, safe='')}" if foreign_uid else ""
+    return f"{kind}:sha256-{digest}{uid};{file_name}:{line}"[:500]
 
 
 def identity_of_source(source: str | None) -> str | None:
@@ -130,6 +210,14 @@ def identity_of_source(source: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def uid_of_source(source: str | None) -> str | None:
+    """The address book's UID in a recorded `source`, if the entry had one."""
+    if source is None or identity_of_source(source) is None:
+        return None
+    match = _UID_RE.search(source)
+    return unquote(match.group(1)) if match else None
+
+
 Key = tuple[str, str, str]  # (kind, normalised value, value as written)
 
 
@@ -137,33 +225,85 @@ class _Index:
     """Contacts by the keys that suggest two entries are one person."""
 
     def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], list[tuple[str, str, bool]]] = defaultdict(list)
+        self._by_key: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
 
-    def add(self, contact_id: str, name: str, keys: Iterable[Key], new: bool) -> None:
+    def add(self, contact_id: str, name: str, keys: Iterable[Key]) -> None:
         for kind, value, _ in keys:
-            self._by_key[(kind, value)].append((contact_id, name, new))
+            self._by_key[(kind, value)].append((contact_id, name))
 
-    def matches(self, keys: Iterable[Key]) -> dict[str, tuple[str, str, bool]]:
-        """Other contacts sharing a key: id -> (name, reasons, is new)."""
-        names: dict[str, tuple[str, bool]] = {}
+    def matches(self, keys: Iterable[Key]) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """Other contacts sharing a key: (id -> name, id -> reasons)."""
+        names: dict[str, str] = {}
         reasons: dict[str, list[str]] = defaultdict(list)
         for kind, value, shown in keys:
-            for contact_id, name, new in self._by_key.get((kind, value), ()):
-                names[contact_id] = (name, new)
+            for contact_id, name in self._by_key.get((kind, value), ()):
+                names[contact_id] = name
                 reason = "same name" if kind == "name" else f"same {kind} ({shown})"
                 if reason not in reasons[contact_id]:
                     reasons[contact_id].append(reason)
-        return {cid: (name, ", ".join(reasons[cid]), new) for cid, (name, new) in names.items()}
+        return names, reasons
 
 
 def _keys(name: str, emails: Sequence[str], phones: Sequence[str]) -> list[Key]:
-    keys = [("name", normal_name(name), name)]
+    keys = [("name", fold(name), name)]
     keys += [("email", e.strip().casefold(), e) for e in emails]
     for phone in phones:
         digits = phone_key(phone)
         if digits is not None:
             keys.append(("phone", digits, phone))
     return keys
+
+
+class _Known:
+    """What the log already holds that an import matches against."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.digests: dict[str, str] = {}
+        self.uids: dict[str, str] = {}
+        for event in state.by_id.values():
+            if isinstance(event, ContactAdded | ContactDetailsSet) and event.source:
+                contact_id = event.event_id if isinstance(event, ContactAdded) else event.contact_id
+                digest = identity_of_source(event.source)
+                if digest is not None:
+                    self.digests.setdefault(digest, contact_id)
+                uid = uid_of_source(event.source)
+                if uid is not None:
+                    self.uids.setdefault(uid, contact_id)
+        self.contacts = {c.id: c for c in state.contacts()}
+        self.by_contact = _Index()
+        self.by_name = _Index()
+        for c in self.contacts.values():
+            if not c.absorbed:
+                keys = _keys(c.name, c.emails, c.phones)
+                self.by_contact.add(c.id, c.name, keys[1:])
+                self.by_name.add(c.id, c.name, keys[:1])
+
+    def standing(self, contact_id: str) -> Contact | None:
+        """The contact an id now means (its survivor), if it stands."""
+        found = self.contacts.get(contact_id)
+        if found is None:
+            return None
+        return self.contacts.get(found.survivor)
+
+    def match(self, record: ContactRecord, keys: list[Key]) -> tuple[list[Contact], str]:
+        """The contacts the entry matches at the first step that matches any, and why."""
+        for uid, why in ((record.uid, "same id"), (record.foreign_uid, "same UID")):
+            if uid is None:
+                continue
+            found = self.standing(uid) if why == "same id" else None
+            if found is None and uid in self.uids:
+                found = self.standing(self.uids[uid])
+            if found is not None:
+                return [found], why
+        for index, step in ((self.by_contact, keys[1:]), (self.by_name, keys[:1])):
+            names, reasons = index.matches(step)
+            standing = {c.id: c for i in sorted(names) if (c := self.standing(i)) is not None}
+            if standing:
+                return list(standing.values()), "; ".join(
+                    sorted({r for i in names for r in reasons[i]})
+                )
+        return [], ""
 
 
 def plan_import(
@@ -175,32 +315,21 @@ def plan_import(
     now: Now,
     circle: str | None = None,
     skip_duplicates: bool = False,
+    skipped: dict[str, int] | None = None,
 ) -> ContactImport:
-    """Turn records into `ContactAdded` drafts, validating every one first.
+    """Match every record against the log; plan what to add and what to change.
 
     Raises `FileRefused` at the first record that does not make a valid contact;
     then nothing is to be appended.
     """
-    plan = ContactImport()
-    imported: dict[str, str] = {}
-    for added in state.added.values():
-        digest = identity_of_source(added.source)
-        if digest is not None:
-            imported.setdefault(digest, added.event_id)
-    index = _Index()
-    for contact in state.contacts():
-        if not contact.absorbed:
-            index.add(contact.id, contact.name, _contact_keys(contact), new=False)
+    plan = ContactImport(skipped=dict(skipped or {}))
+    known = _Known(state)
+    fresh = _Index()
     seen_in_file: dict[str, int] = {}
+    claimed: dict[str, int] = {}  # existing contact -> the line that matched it
     file_name = source.rsplit("/", 1)[-1]
     for record in records:
-        if record.uid is not None and record.uid in state.added:
-            plan.already.append((record.line, record.name, record.uid))
-            continue
         digest = identity(record)
-        if digest in imported:
-            plan.already.append((record.line, record.name, imported[digest]))
-            continue
         if digest in seen_in_file:
             plan.repeated.append((record.line, seen_in_file[digest]))
             continue
@@ -208,47 +337,252 @@ def plan_import(
         if not record.name:
             plan.empty.append(record.line)
             continue
+        origin = source_of(kind, digest, file_name, record.line, record.foreign_uid)
         try:
-            draft = add_contact(
-                now,
-                record.name,
-                emails=record.emails,
-                phones=record.phones,
-                org=record.org,
-                tags=record.tags,
-                circle=record.circle or circle or "wider",
-                cadence_days=record.cadence_days,
-                source=source_of(kind, digest, file_name, record.line),
-            )
-            # Bounds only the schema states (a 501-character tag); the device id is
-            # stamped at append, so a placeholder stands in for it here.
-            codec.check("ContactAdded", codec.encode(stamp(draft, device_id="-")))
+            keys = _keys(record.name, record.emails, record.phones)
+            matched, why = known.match(record, keys)
+            if len(matched) > 1:
+                others = [(c.id, c.name) for c in matched]
+                plan.duplicates.append(
+                    Duplicate(
+                        line=record.line,
+                        name=record.name,
+                        contact_id=None,
+                        others=others,
+                        reason=why,
+                        other_is_new=False,
+                    )
+                )
+                continue
+            if matched and matched[0].id in claimed:
+                plan.duplicates.append(
+                    Duplicate(
+                        line=record.line,
+                        name=record.name,
+                        contact_id=None,
+                        others=[(matched[0].id, matched[0].name)],
+                        reason=f"{why}, as line {claimed[matched[0].id]} of this file",
+                        other_is_new=False,
+                    )
+                )
+                continue
+            if matched:
+                (contact,) = matched
+                claimed[contact.id] = record.line
+                if digest in known.digests or legacy_identity(record) in known.digests:
+                    plan.unchanged.append((record.line, record.name, contact.id))
+                    continue
+                _plan_update(plan, state, known, record, contact, now, origin)
+                continue
+            if digest in known.digests:  # imported before, since retracted: stays so
+                plan.unchanged.append((record.line, record.name, known.digests[digest]))
+                continue
+            _plan_add(plan, state, known, fresh, record, now, origin, circle, skip_duplicates)
         except (ValidationError, CodecError) as exc:
             raise FileRefused(source, record.line, f"{record.name!r}: {exc}") from None
-        keys = _keys(draft.name, draft.emails, draft.phones)
-        looks_like = index.matches(keys)
-        skip = bool(looks_like) and skip_duplicates
-        for other_id, (other_name, reason, other_new) in looks_like.items():
-            plan.duplicates.append(
-                Duplicate(
-                    line=record.line,
-                    name=draft.name,
-                    contact_id=None if skip else draft.event_id,
-                    other_id=other_id,
-                    other_name=other_name,
-                    reason=reason,
-                    other_is_new=other_new,
-                )
-            )
-        if skip:
-            continue
-        index.add(draft.event_id, draft.name, keys, new=True)
-        plan.drafts.append(draft)
     return plan
 
 
-def _contact_keys(contact: Contact) -> list[Key]:
-    return _keys(contact.name, contact.emails, contact.phones)
+def _checked(draft: Event) -> Event:
+    """The schema's bounds (a 501-character tag); the device id is stamped at append."""
+    codec.check(type_name(draft), codec.encode(stamp(draft, device_id="-")))
+    return draft
+
+
+def _envelope(now: Now) -> dict[str, Any]:
+    return {
+        "event_id": new_id(now.unix_ms),
+        "device_id": "",
+        "seq": 0,
+        "hlc": 0,
+        "occurred_at": now.unix_ms,
+        "utc_offset": now.utc_offset,
+    }
+
+
+def _through(known: _Known, record: ContactRecord) -> str | None:
+    """How-we-met's contact, if the file names one this log holds."""
+    if record.met_through is None:
+        return None
+    found = known.standing(record.met_through)
+    if found is None:
+        ids = [c.id for c in known.contacts.values() if fold(c.name) == fold(record.met_through)]
+        found = known.standing(ids[0]) if len(ids) == 1 else None
+    return found.id if found is not None else None
+
+
+def _plan_add(
+    plan: ContactImport,
+    state: State,
+    known: _Known,
+    fresh: _Index,
+    record: ContactRecord,
+    now: Now,
+    origin: str,
+    circle: str | None,
+    skip_duplicates: bool,
+) -> None:
+    added = add_contact(
+        now,
+        record.name,
+        emails=record.emails,
+        phones=record.phones,
+        org=record.org,
+        tags=record.tags,
+        circle=record.circle or circle or "wider",
+        cadence_days=record.cadence_days,
+        source=origin,
+    )
+    _checked(added)
+    keys = _keys(added.name, added.emails, added.phones)
+    names, reasons = fresh.matches(keys)
+    if names:
+        plan.duplicates.append(
+            Duplicate(
+                line=record.line,
+                name=added.name,
+                contact_id=None if skip_duplicates else added.event_id,
+                others=sorted(names.items()),
+                reason="; ".join(sorted({r for i in names for r in reasons[i]})),
+                other_is_new=True,
+            )
+        )
+        if skip_duplicates:
+            return
+    fresh.add(added.event_id, added.name, keys)
+    plan.drafts.append(added)
+    plan.added.append((record.line, added.name, added.event_id))
+    details = _with_through(record.details, _through(known, record), NO_DETAILS.met)
+    fields = {
+        k: getattr(details, k) for k in DETAILS if getattr(details, k) != getattr(NO_DETAILS, k)
+    }
+    if fields:
+        plan.drafts.append(
+            _checked(ContactDetailsSet(**_envelope(now), contact_id=added.event_id, **fields))
+        )
+    for text in dict.fromkeys(record.notes):
+        plan.drafts.append(_checked(_note(now, added.event_id, text)))
+
+
+def _note(now: Now, contact_id: str, text: str) -> NoteAdded:
+    return NoteAdded(**_envelope(now), contact_id=contact_id, text=text.strip()[:MAX_NOTE])
+
+
+def _with_through(details: Details, through: str | None, held: HowWeMet | None) -> Details:
+    """The file's how-we-met, with its contact resolved; parts already held stay."""
+    met = details.met
+    if met is None and through is None:
+        return details
+    met = met or HowWeMet()
+    held = held or HowWeMet()
+    merged = HowWeMet(
+        where=held.where or met.where,
+        on=held.on or met.on,
+        through=held.through or through,
+    )
+    return msgspec.structs.replace(details, met=merged)
+
+
+def _union(held: Sequence[Any], new: Sequence[Any], key: Any = None) -> tuple[Any, ...]:
+    """`held`, then the items of `new` it lacks (compared by `key`)."""
+    key = key or (lambda v: v)
+    have = {key(v) for v in held}
+    out = list(held)
+    for value in new:
+        if key(value) not in have:
+            have.add(key(value))
+            out.append(value)
+    return tuple(out)
+
+
+def _plan_update(
+    plan: ContactImport,
+    state: State,
+    known: _Known,
+    record: ContactRecord,
+    contact: Contact,
+    now: Now,
+    origin: str,
+) -> None:
+    core: dict[str, Any] = {}
+    stand_in = {record.org, *record.emails, *record.phones}  # a name the entry lacked
+    if fold(record.name) != fold(contact.name) and record.name not in stand_in:
+        core["name"] = record.name.strip()
+    core["emails"] = _union(contact.emails, record.emails, lambda e: e.strip().casefold())
+    core["phones"] = _union(contact.phones, record.phones, lambda p: phone_key(p) or p)
+    if record.org and record.org.strip() != (contact.org or ""):
+        core["org"] = record.org.strip()
+    core["tags"] = _union(contact.tags, record.tags, fold)
+    if record.circle is not None:
+        core["circle"] = record.circle
+    if record.cadence_days is not None:
+        core["cadence_days"] = record.cadence_days
+    core = {k: v for k, v in core.items() if getattr(contact, k) != v}
+    held = contact.details
+    new = _with_through(record.details, _through(known, record), held.met)
+    detail: dict[str, Any] = {
+        "occasions": _union(held.occasions, new.occasions),
+        "org_units": _union(held.org_units, new.org_units, fold),
+        "addresses": _union(held.addresses, new.addresses),
+        "profiles": _union(held.profiles, new.profiles, lambda p: p.url),
+        "met": new.met if new.met is not None else held.met,
+    }
+    for name in ("birthday", "title"):
+        value = getattr(new, name)
+        if value:
+            detail[name] = value
+    detail = {k: v for k, v in detail.items() if getattr(held, k) != v}
+    noted = {
+        e.text
+        for e in state.by_id.values()
+        if isinstance(e, NoteAdded) and state.live(e) and state.survivor(e.contact_id) == contact.id
+    }
+    notes = [t for t in dict.fromkeys(n.strip() for n in record.notes) if t and t not in noted]
+    if not core and not detail and not notes:
+        plan.unchanged.append((record.line, record.name, contact.id))
+        return
+    changes = [Change(k, _shown(getattr(contact, k)), _shown(v)) for k, v in core.items()]
+    changes += [Change(k, _shown(getattr(held, k)), _shown(v)) for k, v in detail.items()]
+    changes += [Change("note", "", text) for text in notes]
+    if core:
+        plan.drafts.append(_checked(ContactEdited(**_envelope(now), contact_id=contact.id, **core)))
+    plan.drafts.append(
+        _checked(
+            ContactDetailsSet(**_envelope(now), contact_id=contact.id, source=origin, **detail)
+        )
+    )
+    plan.drafts += [_checked(_note(now, contact.id, text)) for text in notes]
+    plan.updated.append(
+        Update(line=record.line, name=contact.name, contact_id=contact.id, changes=changes)
+    )
+
+
+def _shown(value: Any) -> str:
+    """A field's value as text for a person (no Python reprs)."""
+    if value is None or value == ():
+        return "-"
+    if isinstance(value, tuple | list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, msgspec.Struct):
+        parts = [str(v) for v in msgspec.structs.astuple(value) if v not in ("", None)]
+        return " ".join(parts)
+    return str(value)
+
+
+def duplicate_lines(duplicates: Sequence[Duplicate]) -> list[str]:
+    """At most `SHOWN_DUPLICATES` possible duplicates, one line each."""
+    out = []
+    for dup in duplicates[:SHOWN_DUPLICATES]:
+        others = ", ".join(f"{name} ({short_id(i)})" for i, name in dup.others)
+        if dup.contact_id is None and not dup.other_is_new and len(dup.others) == 1:
+            what = f"matches {others}, not imported"
+        elif dup.contact_id is None and not dup.other_is_new:
+            what = f"matches {len(dup.others)} contacts, not imported: {others}"
+        else:
+            added = f"added as {short_id(dup.contact_id)}" if dup.contact_id else "not added"
+            what = f"{added}; looks like new {others}"
+        out.append(f"  line {dup.line}: {dup.name!r} {what} ({dup.reason})")
+    return out
 
 
 def display_name(
@@ -288,3 +622,14 @@ def contact_rows(state: State, *, archived: bool) -> list[Contact]:
     """The contacts an export lists: active ones (and archived ones if asked), by name."""
     chosen = [c for c in state.contacts() if not c.absorbed and (archived or not c.archived)]
     return sorted(chosen, key=lambda c: (normal_name(c.name), c.id))
+
+
+def notes_by_contact(state: State) -> dict[str, list[str]]:
+    """The live notes of every contact (merged ones under their survivor), oldest first."""
+    found: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for event in state.by_id.values():
+        if isinstance(event, NoteAdded) and state.live(event):
+            found[state.survivor(event.contact_id)].append(
+                (event.occurred_at, event.event_id, event.text)
+            )
+    return {cid: [text for _, _, text in sorted(rows)] for cid, rows in found.items()}
