@@ -28,6 +28,7 @@ PROFILE_HOSTS: Final = (
     ("instagram", ("instagram.com",)),
     ("bluesky", ("bsky.app",)),
 )
+KINDS: Final = frozenset(kind for kind, _ in PROFILE_HOSTS)
 ADDRESS_PARTS: Final = ("street", "locality", "region", "postcode", "country")
 MAX_ITEM: Final = 500
 MAX_URL: Final = 2000
@@ -65,8 +66,8 @@ def profile(url: str, kind: str | None = None) -> Profile:
     """A URL as a profile; `kind` (a vCard `TYPE`, say) is kept when the host says nothing."""
     url = _item(url, "URL", MAX_URL)
     found = profile_kind(url)
-    if found == "url" and kind:
-        found = _item(kind.lower(), "URL kind", 50)
+    if found == "url" and kind and kind.lower() in KINDS:
+        found = kind.lower()
     return Profile(kind=found, url=url)
 
 

@@ -271,6 +271,8 @@ class _Known:
                 if uid is not None:
                     self.uids.setdefault(uid, contact_id)
         self.contacts = {c.id: c for c in state.contacts()}
+        #: the file's ids of its entries (our export's UIDs) -> the contacts they are here
+        self.file_ids: dict[str, str] = {}
         self.by_contact = _Index()
         self.by_name = _Index()
         for c in self.contacts.values():
@@ -286,24 +288,30 @@ class _Known:
             return None
         return self.contacts.get(found.survivor)
 
-    def match(self, record: ContactRecord, keys: list[Key]) -> tuple[list[Contact], str]:
+    def match(self, record: ContactRecord, keys: list[Key]) -> Match:
         """The contacts the entry matches at the first step that matches any, and why."""
         for uid, why in ((record.uid, "same id"), (record.foreign_uid, "same UID")):
             if uid is None:
                 continue
-            found = self.standing(uid) if why == "same id" else None
-            if found is None and uid in self.uids:
-                found = self.standing(self.uids[uid])
+            direct = uid if why == "same id" and uid in self.contacts else self.uids.get(uid)
+            found = self.standing(direct) if direct is not None else None
             if found is not None:
-                return [found], why
+                return Match([found], why, merged=found.id != direct)
         for index, step in ((self.by_contact, keys[1:]), (self.by_name, keys[:1])):
             names, reasons = index.matches(step)
             standing = {c.id: c for i in sorted(names) if (c := self.standing(i)) is not None}
             if standing:
-                return list(standing.values()), "; ".join(
-                    sorted({r for i in names for r in reasons[i]})
-                )
-        return [], ""
+                why = "; ".join(sorted({r for i in names for r in reasons[i]}))
+                return Match(list(standing.values()), why)
+        return Match([], "")
+
+
+class Match(msgspec.Struct, frozen=True):
+    """The contacts an entry matched, why, and whether through a merged-away contact."""
+
+    contacts: list[Contact]
+    why: str
+    merged: bool = False
 
 
 def plan_import(
@@ -327,6 +335,7 @@ def plan_import(
     fresh = _Index()
     seen_in_file: dict[str, int] = {}
     claimed: dict[str, int] = {}  # existing contact -> the line that matched it
+    pending: list[tuple[ContactRecord, str]] = []  # added: details wait for every id
     file_name = source.rsplit("/", 1)[-1]
     for record in records:
         digest = identity(record)
@@ -340,7 +349,8 @@ def plan_import(
         origin = source_of(kind, digest, file_name, record.line, record.foreign_uid)
         try:
             keys = _keys(record.name, record.emails, record.phones)
-            matched, why = known.match(record, keys)
+            match = known.match(record, keys)
+            matched, why = match.contacts, match.why
             if len(matched) > 1:
                 others = [(c.id, c.name) for c in matched]
                 plan.duplicates.append(
@@ -353,6 +363,15 @@ def plan_import(
                         other_is_new=False,
                     )
                 )
+                continue
+            if (
+                matched
+                and len(matched) == 1
+                and (digest in known.digests or legacy_identity(record) in known.digests)
+            ):
+                plan.unchanged.append((record.line, record.name, matched[0].id))
+                if record.uid is not None:
+                    known.file_ids[record.uid] = matched[0].id
                 continue
             if matched and matched[0].id in claimed:
                 plan.duplicates.append(
@@ -369,15 +388,20 @@ def plan_import(
             if matched:
                 (contact,) = matched
                 claimed[contact.id] = record.line
-                if digest in known.digests or legacy_identity(record) in known.digests:
-                    plan.unchanged.append((record.line, record.name, contact.id))
-                    continue
-                _plan_update(plan, state, known, record, contact, now, origin)
+                if record.uid is not None:
+                    known.file_ids[record.uid] = contact.id
+                _plan_update(plan, state, known, record, contact, now, origin, merged=match.merged)
                 continue
             if digest in known.digests:  # imported before, since retracted: stays so
                 plan.unchanged.append((record.line, record.name, known.digests[digest]))
                 continue
-            _plan_add(plan, state, known, fresh, record, now, origin, circle, skip_duplicates)
+            if _plan_add(plan, known, fresh, record, now, origin, circle, skip_duplicates):
+                pending.append((record, plan.added[-1][2]))
+        except (ValidationError, CodecError) as exc:
+            raise FileRefused(source, record.line, f"{record.name!r}: {exc}") from None
+    for record, contact_id in pending:
+        try:
+            plan.drafts += _plan_added_details(known, record, contact_id, now)
         except (ValidationError, CodecError) as exc:
             raise FileRefused(source, record.line, f"{record.name!r}: {exc}") from None
     return plan
@@ -401,9 +425,11 @@ def _envelope(now: Now) -> dict[str, Any]:
 
 
 def _through(known: _Known, record: ContactRecord) -> str | None:
-    """How-we-met's contact, if the file names one this log holds."""
+    """How-we-met's contact, if the file names one this log holds or adds."""
     if record.met_through is None:
         return None
+    if record.met_through in known.file_ids:
+        return known.file_ids[record.met_through]
     found = known.standing(record.met_through)
     if found is None:
         ids = [c.id for c in known.contacts.values() if fold(c.name) == fold(record.met_through)]
@@ -413,7 +439,6 @@ def _through(known: _Known, record: ContactRecord) -> str | None:
 
 def _plan_add(
     plan: ContactImport,
-    state: State,
     known: _Known,
     fresh: _Index,
     record: ContactRecord,
@@ -421,7 +446,8 @@ def _plan_add(
     origin: str,
     circle: str | None,
     skip_duplicates: bool,
-) -> None:
+) -> bool:
+    """Plan adding the entry; False when it is left out (`skip_duplicates`)."""
     added = add_contact(
         now,
         record.name,
@@ -448,20 +474,38 @@ def _plan_add(
             )
         )
         if skip_duplicates:
-            return
+            return False
     fresh.add(added.event_id, added.name, keys)
     plan.drafts.append(added)
     plan.added.append((record.line, added.name, added.event_id))
+    if record.uid is not None:
+        known.file_ids[record.uid] = added.event_id
+    return True
+
+
+def _plan_added_details(
+    known: _Known, record: ContactRecord, contact_id: str, now: Now
+) -> list[Event]:
+    """The details and notes of a contact the import adds (once every entry is known,
+    so that how-we-met may name a contact added from a later line)."""
+    drafts: list[Event] = []
     details = _with_through(record.details, _through(known, record), NO_DETAILS.met)
     fields = {
         k: getattr(details, k) for k in DETAILS if getattr(details, k) != getattr(NO_DETAILS, k)
     }
     if fields:
-        plan.drafts.append(
-            _checked(ContactDetailsSet(**_envelope(now), contact_id=added.event_id, **fields))
+        drafts.append(
+            _checked(ContactDetailsSet(**_envelope(now), contact_id=contact_id, **fields))
         )
-    for text in dict.fromkeys(record.notes):
-        plan.drafts.append(_checked(_note(now, added.event_id, text)))
+    for text in dict.fromkeys(_note_texts(record.notes)):
+        drafts.append(_checked(_note(now, contact_id, text)))
+    return drafts
+
+
+def _note_texts(notes: Iterable[str]) -> list[str]:
+    """Notes as recorded: line ends normalised, surrounding space and empty ones dropped."""
+    texts = (n.replace("\r\n", "\n").replace("\r", "\n").strip() for n in notes)
+    return [t for t in texts if t]
 
 
 def _note(now: Now, contact_id: str, text: str) -> NoteAdded:
@@ -503,10 +547,17 @@ def _plan_update(
     contact: Contact,
     now: Now,
     origin: str,
+    *,
+    merged: bool = False,
 ) -> None:
+    """Plan the edits that bring `contact` up to the entry (never removing a value).
+
+    A name stands in for a missing one (an entry named by its number) or comes from
+    a card of a contact since merged into `contact`: neither renames it."""
     core: dict[str, Any] = {}
-    stand_in = {record.org, *record.emails, *record.phones}  # a name the entry lacked
-    if fold(record.name) != fold(contact.name) and record.name not in stand_in:
+    stand_in = {record.org, *record.emails, *record.phones}
+    renames = not merged and record.name not in stand_in
+    if renames and fold(record.name) != fold(contact.name):
         core["name"] = record.name.strip()
     core["emails"] = _union(contact.emails, record.emails, lambda e: e.strip().casefold())
     core["phones"] = _union(contact.phones, record.phones, lambda p: phone_key(p) or p)
@@ -537,7 +588,7 @@ def _plan_update(
         for e in state.by_id.values()
         if isinstance(e, NoteAdded) and state.live(e) and state.survivor(e.contact_id) == contact.id
     }
-    notes = [t for t in dict.fromkeys(n.strip() for n in record.notes) if t and t not in noted]
+    notes = [t for t in dict.fromkeys(_note_texts(record.notes)) if t not in noted]
     if not core and not detail and not notes:
         plan.unchanged.append((record.line, record.name, contact.id))
         return

@@ -183,7 +183,12 @@ def _record(card: Any, line: int) -> ContactRecord:
 
 
 def _count_skipped(card: Any, skipped: dict[str, int]) -> None:
-    labelled = {line.group for line in card.contents.get("x-abdate", ()) if line.group}
+    labelled = {
+        line.group
+        for key in _KEPT
+        for line in card.contents.get(key, ())
+        if getattr(line, "group", None)
+    }
     for key, lines in card.contents.items():
         if key in _KEPT or key in _FRAME:
             continue
