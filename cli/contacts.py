@@ -238,7 +238,7 @@ def contact_merge(session: Session, keep: str, other: str) -> Event:
 def contact_name(state: State, contact_id: str) -> str:
     """A contact's current name, or its id's head if it was retracted."""
     found = state.contact(contact_id)
-    return found.name if found is not None else contact_id[:8]
+    return found.name if found is not None else short_id(contact_id)
 
 
 def _cadence_text(c: Contact | ContactRow) -> str:

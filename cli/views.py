@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from core.errors import ValidationError
+from core.ids import short_id
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry, date_of, day_of
 
 from .context import current_now
@@ -100,6 +101,13 @@ def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) ->
     if as_json:
         _json(rows)
         return
+    if not rows:
+        _console().print(
+            'The ledger is empty: no contacts yet. Add one (recip contact add "NAME"), '
+            "then record what you give and ask (recip give, recip ask).",
+            markup=False,
+        )
+        return
     _console().print(_ledger_table(rows))
 
 
@@ -155,6 +163,19 @@ def cold(home: Home, as_of: str | None, everyone: bool, as_json: bool) -> None:
     if as_json:
         _json(rows)
         return
+    if not rows:
+        _console().print(
+            f"No contact is going cold as of {date_of(day)}. "
+            + (
+                "Nobody has a cadence: give one (recip contact edit NAME --every DAYS "
+                "or --circle close)."
+                if everyone
+                else "Everyone with a cadence was touched recently "
+                "(recip cold --all lists them by urgency)."
+            ),
+            markup=False,
+        )
+        return
     _console().print(_cold_table(rows, day, everyone))
 
 
@@ -206,6 +227,9 @@ def timeline(home: Home, contact: str, as_json: bool) -> None:
     if as_json:
         _json(entries)
         return
+    if not entries:  # pragma: no cover - a contact's timeline holds at least its addition
+        _console().print(f"Nothing recorded about {ref.name} yet.", markup=False)
+        return
     _console().print(_timeline_table(ref.name, entries))
 
 
@@ -213,18 +237,19 @@ def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
     from rich.table import Table
 
     table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
-    for column in ("Occurred", "Event", "What", "Device", "Recorded"):
+    for column in ("Occurred", "What", "Id", "Device", "Recorded"):
         # On a narrow terminal the two times wrap (date over time) beside the
         # summary: rich squeezes only wrapping columns, and a lone one vanishes.
-        table.add_column(column, no_wrap=column in ("Event", "Device"))
+        # The summary says what happened, so the event type needs no column.
+        table.add_column(column, no_wrap=column in ("Id", "Device"))
     for e in entries:
         what = f"[strike dim]{e.summary}[/] [red](retracted)[/]" if e.retracted else e.summary
         table.add_row(
-            e.occurred_at.replace("T", " "),
-            e.type,
+            e.occurred_at.replace("T", " ")[:16],
             what,
-            e.device_id[:8],
-            e.recorded_at.replace("T", " ").removesuffix("+00:00") + "Z",
+            short_id(e.event_id),
+            f"…{e.device_id[-8:]}",
+            e.recorded_at.replace("T", " ")[:16] + "Z",
         )
     return table
 
