@@ -273,6 +273,7 @@ class _Known:
         self.contacts = {c.id: c for c in state.contacts()}
         #: the file's ids of its entries (our export's UIDs) -> the contacts they are here
         self.file_ids: dict[str, str] = {}
+        self._notes: dict[str, list[str]] | None = None
         self.by_contact = _Index()
         self.by_name = _Index()
         for c in self.contacts.values():
@@ -280,6 +281,12 @@ class _Known:
                 keys = _keys(c.name, c.emails, c.phones)
                 self.by_contact.add(c.id, c.name, keys[1:])
                 self.by_name.add(c.id, c.name, keys[:1])
+
+    def notes(self) -> dict[str, list[str]]:
+        """Live notes by contact (survivors), read once when an update first needs them."""
+        if self._notes is None:
+            self._notes = notes_by_contact(self.state)
+        return self._notes
 
     def standing(self, contact_id: str) -> Contact | None:
         """The contact an id now means (its survivor), if it stands."""
@@ -583,11 +590,7 @@ def _plan_update(
         if value:
             detail[name] = value
     detail = {k: v for k, v in detail.items() if getattr(held, k) != v}
-    noted = {
-        e.text
-        for e in state.by_id.values()
-        if isinstance(e, NoteAdded) and state.live(e) and state.survivor(e.contact_id) == contact.id
-    }
+    noted = set(known.notes().get(contact.id, ()))
     notes = [t for t in dict.fromkeys(_note_texts(record.notes)) if t not in noted]
     if not core and not detail and not notes:
         plan.unchanged.append((record.line, record.name, contact.id))
