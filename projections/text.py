@@ -7,12 +7,15 @@ Never a Python repr: `tags=('pycon', 'math')` is `tags: pycon, math`.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
 import msgspec
 
 from core.dates import partial_text
 from core.events import Address, HowWeMet, Occasion, Profile
+
+_NO_YEAR: Final = re.compile(r"^--\d{2}-\d{2}$")
 
 
 def value_text(value: Any) -> str:
@@ -35,6 +38,8 @@ def value_text(value: Any) -> str:
         return " ".join(said) or "somewhere"
     if isinstance(value, msgspec.Struct):
         return " ".join(str(v) for v in msgspec.structs.astuple(value) if v not in ("", None))
+    if isinstance(value, str) and _NO_YEAR.match(value):
+        return partial_text(value)
     return str(value)
 
 
