@@ -193,6 +193,9 @@ def _show_instant(report: InstantReport, show_all: bool) -> None:
     counts = ", ".join(f"{label} {report.cold_counts[label]}" for label in labels)
     scored = count_of(len(report.contacts), "contact")
     _say(f"Replay as of {report.as_of}: {scored}; cold: {counts}")
+    if not report.contacts:
+        _say('No contacts to score yet: recip contact add "NAME" or recip import FILE.')
+        return
     first = labels[0]
 
     def urgency(c: ContactScores) -> tuple[int, float, str, str]:
@@ -307,6 +310,12 @@ def _show_backtest(report: BacktestReport) -> None:
         f"Backtest over {len(report.asks)} resolved asks: each rule's score for the contact "
         "just before the ask"
     )
+    if not report.asks:
+        _say(
+            "Nothing to test yet: a backtest needs asks with an outcome "
+            "(recip ask NAME WHAT, then recip resolve ASK granted|declined)."
+        )
+        return
     headers = ("Scored", "Granted", "Not", "AUC", "Cold", "Cold granted", "Warm granted")
     print_table(
         [Column("Rule")] + [Column(h, justify="right") for h in headers],

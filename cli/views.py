@@ -234,6 +234,7 @@ def timeline(home: Home, contact: str, as_json: bool) -> None:
 
 
 def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
@@ -243,7 +244,8 @@ def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
         # The summary says what happened, so the event type needs no column.
         table.add_column(column, no_wrap=column in ("Id", "Device"))
     for e in entries:
-        what = f"[strike dim]{e.summary}[/] [red](retracted)[/]" if e.retracted else e.summary
+        said = escape(e.summary)  # a note's text is the person's, not markup
+        what = f"[strike dim]{said}[/] [red](retracted)[/]" if e.retracted else said
         table.add_row(
             e.occurred_at.replace("T", " ")[:16],
             what,
@@ -285,6 +287,12 @@ def _print_stats(s: Stats) -> None:
     table.add_row("Asks (weight)", f"{s.asks} ({s.ask_weight})")
     table.add_row("Open asks", str(s.open_asks))
     console.print(table)
+    if s.contacts == 0:
+        console.print(
+            'No contacts yet: add one (recip contact add "NAME") '
+            "or import an address book (recip import FILE).",
+            markup=False,
+        )
     if s.most_one_sided:
         console.print(_ledger_table(s.most_one_sided, "Most one-sided"))
 
