@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from core.events import ContactDetailsSet, ContactEdited, ContactsMerged, NoteAdded
+from core.details import profile
+from core.events import (
+    Address,
+    ContactAdded,
+    ContactDetailsSet,
+    ContactEdited,
+    ContactsMerged,
+    HowWeMet,
+    NoteAdded,
+    Occasion,
+)
+from core.state import Details, State
 from tests.cli_support import stored
 from tests.conftest import Recip
-from tests.test_transfer_support import make_home
+from tests.test_transfer_support import BASE_MS, examples, make_home
+from transfer import csv as csv_io
+from transfer import vcard
 
 DATA = Path(__file__).parent / "data"
 
@@ -204,3 +221,116 @@ def test_at_most_twenty_possible_duplicates_are_listed(recip_home: Recip, tmp_pa
     assert ": added 30, updated 0, unchanged 0, possible duplicates 29" in out
     assert "possible duplicates (20 of 29 shown" in out
     assert out.count("looks like new") == 20
+
+
+# -- any details, through both formats ------------------------------------------------
+
+_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp", "Zs"]),
+    min_size=1,
+    max_size=20,
+).filter(lambda s: s.strip() == s and ":::" not in s and ";" not in s and "=" not in s)
+_days = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31))
+_partial = st.one_of(_days.map(date.isoformat), _days.map(lambda d: d.strftime("--%m-%d")))
+details = st.builds(
+    Details,
+    birthday=st.none() | _partial,
+    occasions=st.lists(
+        st.builds(
+            Occasion,
+            label=_text.filter(lambda s: s.casefold() != "anniversary" and ":" not in s),
+            date=_partial,
+        ),
+        max_size=2,
+        unique=True,
+    ).map(tuple),
+    title=st.none() | _text,
+    org_units=st.lists(_text, max_size=2, unique=True).map(tuple),
+    addresses=st.lists(
+        st.builds(
+            Address,
+            label=st.sampled_from(["", "home", "work"]),
+            street=_text.filter(lambda s: "," not in s),
+            locality=st.just("") | _text.filter(lambda s: "," not in s),
+            country=st.just("") | _text.filter(lambda s: "," not in s),
+        ),
+        max_size=2,
+        unique=True,
+    ).map(tuple),
+    profiles=st.lists(
+        st.sampled_from(["https://www.linkedin.com/in/", "https://example.org/"]).flatmap(
+            lambda base: st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True).map(
+                lambda tail: profile(base + tail)
+            )
+        ),
+        max_size=2,
+        unique_by=lambda p: p.url,
+    ).map(tuple),
+    met=st.none() | st.builds(HowWeMet, where=_text, on=st.none() | _partial),
+)
+
+
+@examples(60)
+@given(held=details)
+def test_any_details_survive_vcard_and_csv_export(held: Details) -> None:
+    added = ContactAdded(
+        event_id="01900000-0000-7000-8000-000000000001",
+        device_id="d",
+        seq=1,
+        hlc=1,
+        occurred_at=BASE_MS,
+        name="Ada Lovelace",
+        org="Engines" if held.org_units else None,
+    )
+    [contact] = State([added]).contacts()
+    contact = dataclasses.replace(contact, details=held)
+    [from_vcard] = vcard.parse(vcard.export([contact], {contact.id: ["a note"]}), "x.vcf")
+    assert from_vcard.details == held
+    assert from_vcard.notes == ("a note",)
+    table = csv_io.export_contacts([contact], {contact.id: ["a note"]})
+    [from_csv] = csv_io.parse(table, "x.csv", {})
+    assert from_csv.details == held
+    assert from_csv.notes == ("a note",)
+
+
+_any_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"]),
+    min_size=1,
+    max_size=20,
+).filter(lambda s: s.strip() == s and s)
+
+
+@examples(60)
+@given(
+    title=_any_text,
+    unit=_any_text,
+    label=_any_text,
+    where=_any_text,
+    street=_any_text,
+)
+def test_any_text_survives_vcard_export(
+    title: str, unit: str, label: str, where: str, street: str
+) -> None:
+    """vCard has room for any text (escaped values, RFC 6868 parameters)."""
+    held = Details(
+        title=title,
+        org_units=(unit,),
+        occasions=(Occasion(label=label, date="--02-29"),),
+        addresses=(Address(street=street),),
+        met=HowWeMet(where=where),
+    )
+    added = ContactAdded(
+        event_id="01900000-0000-7000-8000-000000000001",
+        device_id="d",
+        seq=1,
+        hlc=1,
+        occurred_at=BASE_MS,
+        name="Ada Lovelace",
+        org="Engines",
+    )
+    [contact] = State([added]).contacts()
+    contact = dataclasses.replace(contact, details=held)
+    [record] = vcard.parse(vcard.export([contact], {contact.id: [where]}), "x.vcf")
+    if label.casefold() != "anniversary":
+        assert record.details == held
+    assert record.notes == (where,)

@@ -67,7 +67,9 @@ FIELDS: Final = (
     "connected_on",
     "anniversary",
 )
-MULTI: Final = frozenset({"email", "phone", "tags", "url", "note", "occasions", "addresses"})
+MULTI: Final = frozenset(
+    {"email", "phone", "tags", "url", "note", "occasions", "addresses", "units"}
+)
 #: Header rows are looked for among this many first rows (LinkedIn's preamble).
 HEADER_WITHIN: Final = 10
 #: `Address 1 - Street`, `Business City`, ...: (group, part).

@@ -264,7 +264,7 @@ def _occasions(card: Any) -> tuple[Occasion, ...]:
             label = labels.get(line.group) or "date"
             found.append(Occasion(label=label[:100], date=day))
     for line in lines.get(OCCASION_PROPERTY.lower(), ()):
-        label = line.params.get("X-LABEL", ["date"])[0]
+        label = param_decode(line.params.get("X-LABEL", ["date"])[0])
         day = _day(line.value)
         if day:
             found.append(Occasion(label=label[:100], date=day))
@@ -287,7 +287,7 @@ def _address(line: Any) -> Address | None:
     fields = {k: _text(v).strip()[:500] for k, v in parts.items()}
     if not any(fields.values()):
         return None
-    types = [t.lower() for t in line.params.get("TYPE", []) if t.lower() not in ("pref",)]
+    types = [param_decode(t).lower() for t in line.params.get("TYPE", []) if t.lower() != "pref"]
     return Address(label=",".join(types)[:500], **fields)
 
 
@@ -368,6 +368,25 @@ def export(contacts: Iterable[Contact], notes: Mapping[str, Sequence[str]] | Non
     return "".join(_card(contact, notes.get(contact.id, ())) for contact in contacts)
 
 
+def param_encode(text: str) -> str:
+    """A parameter value as RFC 6868 writes what a parameter cannot hold (`"`, line ends)."""
+    return text.replace("^", "^^").replace('"', "^'").replace("\n", "^n")
+
+
+def param_decode(text: str) -> str:
+    """RFC 6868's `^^`, `^'`, `^n` read back."""
+    out, i = [], 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair in ("^^", "^'", "^n"):
+            out.append({"^^": "^", "^'": '"', "^n": "\n"}[pair])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def _vcard_day(day: str) -> str:
     """A stored day as vCard 4.0 writes it: `18151210`, or `--1210` without year."""
     return day.replace("-", "") if not day.startswith("--") else "--" + day[2:].replace("-", "")
@@ -397,7 +416,7 @@ def _card(contact: Contact, notes: Sequence[str] = ()) -> str:
         else:
             line = card.add(OCCASION_PROPERTY.lower())
             line.value = _vcard_day(occasion.date)
-            line.params["X-LABEL"] = [occasion.label]
+            line.params["X-LABEL"] = [param_encode(occasion.label)]
     for address in details.addresses:
         adr = card.add("adr")
         adr.value = vobject.vcard.Address(
@@ -410,7 +429,7 @@ def _card(contact: Contact, notes: Sequence[str] = ()) -> str:
             extended=address.extended,
         )
         if address.label:
-            adr.params["TYPE"] = address.label.split(",")
+            adr.params["TYPE"] = [param_encode(t) for t in address.label.split(",")]
     for item in details.profiles:
         url = card.add("url")
         url.value = item.url
