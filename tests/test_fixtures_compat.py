@@ -87,3 +87,28 @@ def test_a_release_contact_export_into_its_own_log_adds_nothing(
     recip.ok("import", str(release / "contacts.vcf"))
     recip.ok("import", str(release / "contacts.csv"))
     assert recip.ok("contact", "list", "--all", "--json") == before
+
+
+DETAIL_KEYS = ("birthday", "occasions", "title", "org_units", "addresses", "profiles")
+
+
+def test_a_release_contact_details_read_back_from_every_form(
+    release: Path, recip: Recip, tmp_path: Path
+) -> None:
+    if not (release / "ada.json").exists():
+        pytest.skip(f"{release.name} predates contact details")
+    ada = json.loads((release / "ada.json").read_text())
+    shutil.copy(release / "log.db", recip.home / "log.db")
+    shown = json.loads(recip.ok("contact", "show", ada["contact_id"], "--json"))
+    assert {k: shown.get(k) for k in ada} == ada
+    for name in ("export.jsonl", "contacts.vcf", "contacts.csv"):
+        other = Recip(tmp_path / name)
+        other.ok("init", "--device-name", "other")
+        other.ok("import", str(release / name))
+        shown = json.loads(other.ok("contact", "show", "Ada Lovelace", "--json"))
+        assert {k: shown[k] for k in DETAIL_KEYS} == {k: ada[k] for k in DETAIL_KEYS}, name
+        assert {k: v for k, v in shown["met"].items() if k != "through"} == {
+            k: v for k, v in ada["met"].items() if k != "through"
+        }
+        babbage = json.loads(other.ok("contact", "show", "Charles Babbage", "--json"))
+        assert shown["met"]["through"] == babbage["contact_id"]
