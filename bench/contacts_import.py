@@ -31,7 +31,7 @@ from bench.harness import Comparison, Figure, Mode, rate, report, result_name
 from cli.home import Home
 from core import commands
 from transfer import vcard
-from transfer.contacts import ContactImport, plan_import
+from transfer.plan import ContactImport, plan_import
 
 #: (cards, changed, repeats) per mode of `python -m bench`.
 SIZES: dict[str, tuple[int, int, int]] = {

@@ -28,15 +28,9 @@ from projections.query import Views
 from projections.views import ColdRow, LedgerRow
 from transfer import csv as csv_io
 from transfer import jsonl, vcard
-from transfer.contacts import (
-    SHOWN_DUPLICATES,
-    ContactImport,
-    contact_rows,
-    duplicate_lines,
-    notes_by_contact,
-    plan_import,
-)
+from transfer.contacts import contact_rows, notes_by_contact
 from transfer.errors import FileRefused, decode_text
+from transfer.plan import SHOWN_DUPLICATES, ContactImport, duplicate_lines, plan_import
 
 from .context import home_of, open_session
 from .views import _as_of, as_of_option  # the same dates as `recip ledger` / `recip cold`

@@ -12,14 +12,8 @@ from core.events import ContactDetailsSet, ContactEdited, Event
 from core.state import Details, State
 from tests.test_transfer_support import BASE_MS, examples
 from transfer import csv as csv_io
-from transfer.contacts import (
-    ContactRecord,
-    identity,
-    identity_of_source,
-    phone_key,
-    plan_import,
-    source_of,
-)
+from transfer.contacts import ContactRecord, identity, identity_of_source, phone_key, source_of
+from transfer.plan import plan_import
 
 NOW = commands.Now(BASE_MS, 0)
 plain = st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"])
