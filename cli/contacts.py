@@ -49,7 +49,7 @@ def contact() -> None:
 def details_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The detail options `add` and `edit` share (a list option replaces the list)."""
     options = [
-        click.option("--birthday", metavar="DATE", help="YYYY-MM-DD, or --MM-DD without year."),
+        click.option("--birthday", metavar="DATE", help="YYYY-MM-DD, or MM-DD without the year."),
         click.option(
             "--occasion",
             "occasions",
