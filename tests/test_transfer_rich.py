@@ -334,3 +334,18 @@ def test_any_text_survives_vcard_export(
     if label.casefold() != "anniversary":
         assert record.details == held
     assert record.notes == (where,)
+
+
+def test_google_events_are_occasions(recip_home: Recip, tmp_path: Path) -> None:
+    table = tmp_path / "google.csv"
+    table.write_text(
+        "First Name,Last Name,Event 1 - Label,Event 1 - Value,Event 2 - Label,Event 2 - Value\n"
+        "Ada,Lovelace,Anniversary,1835-07-08,first program, --09-01\n",
+        encoding="utf-8",
+    )
+    out = recip_home.ok("import", str(table))
+    assert ": added 1," in out and "skipped" not in out
+    assert show(recip_home, "ada")["occasions"] == [
+        {"label": "anniversary", "date": "1835-07-08"},
+        {"label": "first program", "date": "--09-01"},
+    ]

@@ -93,6 +93,8 @@ _ADDRESS_PART: Final = {
     "type": "label",
     "formatted": "formatted",
 }
+#: Google's dated events: `Event 1 - Label` (or `- Type`) and `Event 1 - Value`.
+EVENT_COLUMN: Final = re.compile(r"^event (\d+) - (label|type|value)$")
 _GROUP_LABEL: Final = {"business ": "work", "home ": "home", "other ": "other"}
 #: Header names recognised without a mapping (case-insensitive, whole name).
 KNOWN_HEADERS: Final[dict[str, re.Pattern[str]]] = {
@@ -229,8 +231,9 @@ def parse(
     except FileRefused as exc:
         raise FileRefused(source, header_line, exc.reason) from None
     addresses = _address_groups(header)
+    events = _event_groups(header)
     used = {i for indexes in columns.values() for i in indexes}
-    used |= {i for group in addresses.values() for i in group.values()}
+    used |= {i for group in (*addresses.values(), *events.values()) for i in group.values()}
     unused = [(i, title.strip()) for i, title in enumerate(header) if i not in used]
     records: list[ContactRecord] = []
     if progress is not None:
@@ -259,7 +262,7 @@ def parse(
             raise FileRefused(
                 source, line, f"{len(row)} cells, but the header names only {len(header)}"
             )
-        records.append(_record(row, columns, addresses, line, source))
+        records.append(_record(row, columns, addresses, events, line, source))
         if skipped is not None:
             for index, title in unused:
                 if index < len(row) and row[index].strip() and title:
@@ -279,6 +282,28 @@ def _address_groups(header: Sequence[str]) -> dict[str, dict[str, int]]:
         key = f"{name}{index}" if name == "street" else name
         groups.setdefault(group, {})[key] = index
     return groups
+
+
+def _event_groups(header: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Google's event columns by number: `label` / `value` -> column."""
+    groups: dict[str, dict[str, int]] = {}
+    for index, title in enumerate(header):
+        match = EVENT_COLUMN.match(title.strip().lower())
+        if match is not None:
+            part = "value" if match.group(2) == "value" else "label"
+            groups.setdefault(match.group(1), {})[part] = index
+    return groups
+
+
+def _events(row: Sequence[str], groups: Mapping[str, Mapping[str, int]]) -> list[Occasion]:
+    out = []
+    for parts in groups.values():
+        cells = {k: row[i].strip() if i < len(row) else "" for k, i in parts.items()}
+        day = _day(cells.get("value", ""))
+        if day:
+            label = cells.get("label", "").removeprefix("* ").lower() or "date"
+            out.append(Occasion(label=label[:100], date=day))
+    return out
 
 
 def _addresses(row: Sequence[str], groups: Mapping[str, Mapping[str, int]]) -> list[Address]:
@@ -320,6 +345,7 @@ def _record(
     row: Sequence[str],
     columns: Mapping[str, list[int]],
     addresses: Mapping[str, Mapping[str, int]],
+    events: Mapping[str, Mapping[str, int]],
     line: int,
     source: str,
 ) -> ContactRecord:
@@ -354,7 +380,7 @@ def _record(
     if cadence is not None and not cadence.isdigit():
         raise FileRefused(source, line, f"cadence_days {cadence!r} is not a number of days")
     try:
-        details = _details(row, columns, addresses, values, one)
+        details = _details(row, columns, addresses, events, values, one)
     except ValidationError as exc:
         raise FileRefused(source, line, str(exc)) from None
     return ContactRecord(
@@ -377,12 +403,13 @@ def _details(
     row: Sequence[str],
     columns: Mapping[str, list[int]],
     groups: Mapping[str, Mapping[str, int]],
+    events: Mapping[str, Mapping[str, int]],
     values: Callable[[str], list[str]],
     one: Callable[[str], str | None],
 ) -> Details:
     """The detail columns of a row (ours, LinkedIn's, Google's, Outlook's)."""
     birthday = _day(one("birthday") or "")
-    occasions = [occasion(o) for o in values("occasions") if "=" in o]
+    occasions = [occasion(o) for o in values("occasions") if "=" in o] + _events(row, events)
     anniversary = _day(one("anniversary") or "")
     if anniversary:
         occasions.append(Occasion(label="anniversary", date=anniversary))
