@@ -395,9 +395,7 @@ def edit_details(
     through = find_contact(state, met_through).id if met_through is not None else None
     if isinstance(fields.get("met_on"), str):
         fields["met_on"] = details.met_day(fields["met_on"], now.local_date())
-    draft = details.set_details(
-        state, _envelope(now), contact_id, current, met_through=through, **fields
-    )
+    draft = details.set_details(_envelope(now), contact_id, current, met_through=through, **fields)
     return None if draft is None else _checked(draft)
 
 

@@ -10,13 +10,14 @@ accepts). `set_details` turns those into one event holding only what changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .dates import natural_day, partial_date
 from .errors import ValidationError
 from .events import Address, ContactDetailsSet, HowWeMet, Occasion, Profile
-from .state import DETAILS, Details, State
+from .state import Details
 
 #: Hosts of the social profiles recognised in URLs, LinkedIn first.
 PROFILE_HOSTS: Final = (
@@ -102,14 +103,13 @@ def _checked_part(value: str, what: str) -> str:
     return value
 
 
-def met_day(text: str, today: Any) -> str:
+def met_day(text: str, today: date) -> str:
     """How-we-met's day: a phrase (`last friday`), or a day with or without year."""
     named = natural_day(text, today)
     return named.isoformat() if named is not None else partial_date(text)
 
 
 def set_details(
-    state: State,
     draft: dict[str, Any],
     contact_id: str,
     current: Details,
@@ -163,5 +163,4 @@ def set_details(
     changed = {k: v for k, v in changes.items() if getattr(current, k) != v}
     if not changed:
         return None
-    assert set(changed) <= set(DETAILS)
     return ContactDetailsSet(**draft, contact_id=contact_id, **changed)
