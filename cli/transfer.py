@@ -181,9 +181,16 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
     help="Circle of imported contacts that do not state one (default wider).",
 )
 @click.option(
-    "--skip-duplicates", is_flag=True, help="Do not add contacts that look like existing ones."
+    "--skip-duplicates",
+    is_flag=True,
+    help="Do not add a new contact that looks like another new one of the file.",
 )
-@click.option("--dry-run", is_flag=True, help="Check and report, append nothing (vCard, CSV).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show every contact that would be added and every field that would change; "
+    "append nothing (vCard, CSV).",
+)
 @click.pass_context
 def import_command(
     ctx: click.Context,
@@ -199,6 +206,8 @@ def import_command(
 
     The whole file is checked first; a bad line refuses it, with its line number,
     and nothing of it is imported. Importing the same file again adds nothing.
+    An address book's entries are matched to contacts (UID, then email or phone,
+    then exact name): new ones are added, changed ones updated field by field.
     """
     fmt = fmt or _format_of(file)
     if mappings and fmt != "csv":
