@@ -168,8 +168,8 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
     "mappings",
     multiple=True,
     metavar="FIELD=COLUMN",
-    help="CSV: read FIELD (name, given, middle, family, email, phone, org, tags, circle, "
-    "cadence_days, id) from COLUMN; repeat for several email/phone/tags columns.",
+    help=f"CSV: read FIELD ({', '.join(csv_io.FIELDS)}) from COLUMN; repeat for several "
+    f"columns of {', '.join(sorted(csv_io.MULTI))}.",
 )
 @click.option(
     "--encoding", default="utf-8-sig", show_default=True, help="Text encoding (vCard, CSV)."
