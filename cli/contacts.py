@@ -464,7 +464,11 @@ def contact_show(ctx: click.Context, contact_ref: str, as_json: bool) -> None:
     ]
     fields += detail_lines(detail, names)
     fields += [
-        ("open ask", f"{local_time(a.occurred_at, a.utc_offset)} {a.what} (w{a.weight}) {a.ask_id}")
+        (
+            "open ask",
+            f"{local_time(a.occurred_at, a.utc_offset)} {a.what} (w{a.weight}) "
+            f"{short_id(a.ask_id)}",
+        )
         for a in detail.open_asks
     ]
     fields += [
