@@ -351,6 +351,8 @@ def test_details_are_set_shown_edited_and_cleared(recip: Recip) -> None:
     text = recip.ok("contact", "show", "ada")
     assert "12-10" in text and "linkedin" in text and "Charles Babbage" in text
     assert "Occasion(" not in text and "('" not in text
+    introducer = " ".join(recip.ok("timeline", "babbage").split())
+    assert "met: PyCon 1833 on 1833-06-05 through Charles Babbage" in introducer
     intro = recip.ok("contact", "show", "babbage")
     assert re.search(r"introduced you to\s*│\s*Ada Lovelace", intro)
     recorded(recip, "contact", "edit", "ada", "--title", "Countess", "--clear", "met")
