@@ -349,3 +349,19 @@ def test_google_events_are_occasions(recip_home: Recip, tmp_path: Path) -> None:
         {"label": "anniversary", "date": "1835-07-08"},
         {"label": "first program", "date": "--09-01"},
     ]
+
+
+def test_a_foreign_urn_uuid_uid_matches_the_card_next_time(
+    recip_home: Recip, tmp_path: Path
+) -> None:
+    card = (
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:4fbe8971-0bc3-424c-9c26-36c3e1eff6b1\r\n"
+        "FN:{name}\r\nTITLE:{title}\r\nEND:VCARD\r\n"
+    )
+    book = tmp_path / "book.vcf"
+    book.write_text(card.format(name="Ada Lovelace", title="Analyst"), encoding="utf-8")
+    recip_home.ok("import", str(book))
+    book.write_text(card.format(name="Ada King", title="Countess"), encoding="utf-8")
+    out = recip_home.ok("import", str(book))  # no email, no phone, a new name: the UID
+    assert ": added 0, updated 1," in out
+    assert show(recip_home, "ada")["title"] == "Countess"

@@ -71,7 +71,8 @@ class ContactRecord(msgspec.Struct, frozen=True, kw_only=True):
     cadence_days: int | None = None
     #: The id of a contact of this log (Reciprocity's own exports carry it).
     uid: str | None = None
-    #: The address book's own UID of the entry (an iPhone's, Google's).
+    #: The entry's UID as the file has it (an iPhone's, Google's, or our own
+    #: `urn:uuid:` one), remembered to match the entry next time.
     foreign_uid: str | None = None
     details: Details = NO_DETAILS
     notes: tuple[str, ...] = ()

@@ -175,7 +175,7 @@ def _record(card: Any, line: int) -> ContactRecord:
         circle=circle,
         cadence_days=int(cadence) if cadence is not None else None,
         uid=ours,
-        foreign_uid=uid if ours is None else None,
+        foreign_uid=uid,
         details=_details(card),
         notes=tuple(n for n in _texts(lines.get("note", ())) if n),
         met_through=through,
