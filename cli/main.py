@@ -19,7 +19,7 @@ from eventsourcing.persistence import PersistenceError
 
 from core.errors import ReciprocityError
 
-from . import record, remote, replay, transfer, views
+from . import record, remote, replay, today, transfer, views
 from .home import Home
 
 
@@ -115,6 +115,7 @@ views.register(cli)
 remote.register(cli)
 replay.register(cli)
 transfer.register(cli)
+today.register(cli)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from core.errors import ValidationError
 from server.owners import MAX_OPEN_OWNERS
 from sync import remote as remotes
 
+from . import nudges
 from .home import Home
 
 # The server, the HTTP client and rich are imported inside the commands that use
@@ -80,6 +81,30 @@ _database_url = click.option(
     type=click.IntRange(min=1),
     help="Owners whose logs stay open at once (per worker); idle ones beyond are closed.",
 )
+@click.option(
+    "--smtp",
+    envvar="RECIP_SMTP",
+    default=None,
+    metavar="URL",
+    help="Mail the weekly digests through this relay: smtp://HOST[:PORT] (STARTTLS), "
+    "smtps://HOST[:PORT] (TLS) or smtp+plain://HOST[:PORT]; credentials in "
+    "$RECIP_SMTP_USER and $RECIP_SMTP_PASSWORD.",
+)
+@click.option(
+    "--smtp-from",
+    envvar="RECIP_SMTP_FROM",
+    default=None,
+    metavar="ADDRESS",
+    help="Sender address of the digests.",
+)
+@click.option(
+    "--digest-interval",
+    envvar="RECIP_DIGEST_INTERVAL",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1.0),
+    help="Seconds between looks for digests due.",
+)
 def serve(
     host: str,
     port: int,
@@ -88,10 +113,24 @@ def serve(
     database_url: str | None,
     workers: int,
     max_open_owners: int,
+    smtp: str | None,
+    smtp_from: str | None,
+    digest_interval: float,
 ) -> None:
     """Run the sync server."""
     from server.asgi import serve as run
     from server.service import ServerConfig
+
+    digest = None
+    if smtp:
+        import os
+
+        from server.digest import DigestConfig
+        from server.mail import settings_from
+
+        digest = DigestConfig(
+            smtp=settings_from(smtp, smtp_from, os.environ), interval_s=digest_interval
+        )
 
     _check_can_listen(host, port)
     where = f"data in {data}"
@@ -105,6 +144,7 @@ def serve(
         max_body=max_body,
         database_url=database_url,
         max_open_owners=max_open_owners,
+        digest=digest,
     )
     run(config, host, port, workers)
 
@@ -331,3 +371,4 @@ def register(group: click.Group) -> None:
     group.add_command(admin)
     group.add_command(remote)
     group.add_command(sync)
+    nudges.register(admin, remote)

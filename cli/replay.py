@@ -24,7 +24,7 @@ from core.errors import ValidationError
 from scoring import replay as modes
 from scoring.builtin import BUILTIN
 from scoring.history import History, day_of
-from scoring.loader import load_rules
+from scoring.loader import LoadedRule, load_rules
 from scoring.replay import (
     BacktestReport,
     Cell,
@@ -93,6 +93,14 @@ def register(group: click.Group) -> None:
     @click.option(
         "--list-rules", is_flag=True, help="Describe the built-in rules and their parameters."
     )
+    @click.option(
+        "--plan",
+        "plan_limit",
+        type=click.IntRange(1, 1000),
+        default=None,
+        metavar="N",
+        help="Compare plan rules (today, ...): each one's plan of N items at --as-of.",
+    )
     @click.pass_obj
     def replay(
         home: Home,
@@ -106,12 +114,15 @@ def register(group: click.Group) -> None:
         show_all: bool,
         as_json: bool,
         list_rules: bool,
+        plan_limit: int | None,
     ) -> None:
         """Replay the history under scoring rules and compare them (never writes)."""
         if list_rules:
             _describe_rules()
             return
         over_time = start is not None or end is not None or every is not None
+        if plan_limit is not None and (over_time or backtest):
+            raise ValidationError("--plan compares plans at one day: use it with --as-of only")
         if sum((over_time, backtest, as_of is not None)) > 1:
             raise ValidationError("choose one of --as-of, --from/--to/--every, or --backtest")
         if over_time and start is None:
@@ -135,6 +146,10 @@ def register(group: click.Group) -> None:
             report = modes.series(
                 history, loaded, modes.step_days(first, last, step), step, failures
             )
+        elif plan_limit is not None:
+            day = day_of(_date(as_of, "--as-of") or today)
+            _compare_plans(history, loaded, day, plan_limit, as_json)
+            return
         else:
             day = day_of(_date(as_of, "--as-of") or today)
             report = modes.at_instant(history, loaded, day, failures)
@@ -148,6 +163,29 @@ def register(group: click.Group) -> None:
             _show_backtest(report)
         if _complain(report.load_failures, report.errors):
             sys.exit(1)
+
+
+def _compare_plans(
+    history: History, loaded: Sequence[LoadedRule], day: int, limit: int, as_json: bool
+) -> None:
+    """Each plan rule's plan at `day`, and the items not in every plan."""
+    from scoring.plan import Today, compare
+
+    rules = []
+    for r in loaded:
+        if not isinstance(r.rule, Today):
+            raise ValidationError(f"rule {r.label!r} makes no plan: --plan compares plan rules")
+        rules.append((r.label, r.rule))
+    result = compare(history, rules, day, limit)
+    if as_json:
+        print_json(result)
+        return
+    for label, plan in result.plans.items():
+        click.echo(f"{label}: {len(plan.items)} of {plan.candidates} as of {plan.as_of}")
+        for i, n in enumerate(plan.items, 1):
+            click.echo(f"  {i}. {n.name} ({n.kind}, {n.urgency:g}): {n.why}")
+    if len(result.plans) > 1:
+        click.echo(f"not in every plan: {', '.join(result.differ) or 'none'}")
 
 
 def _complain(load_failures: Sequence[str], errors: Sequence[RuleError]) -> bool:

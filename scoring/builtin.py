@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Final
 
+from .plan import PlanScorer, Today
 from .rules import (
     ADDED,
     ASK,
@@ -285,10 +286,12 @@ class Reciprocity(Decay):
 #: Scorers whose verdicts replay need not check: exactly these classes (not
 #: subclasses, which may override `score`) always return a finite float or None,
 #: and a bool (the rule tests assert it).
-TRUSTED: Final[frozenset[type]] = frozenset((CadenceScorer, DecayScorer, ReciprocityScorer))
+TRUSTED: Final[frozenset[type]] = frozenset(
+    (CadenceScorer, DecayScorer, ReciprocityScorer, PlanScorer)
+)
 
 #: The rules `--rule NAME` finds without a path or module.
-BUILTIN: Final[dict[str, type[Rule]]] = {r.name: r for r in (Cadence, Decay, Reciprocity)}
+BUILTIN: Final[dict[str, type[Rule]]] = {r.name: r for r in (Cadence, Decay, Reciprocity, Today)}
 
 
 def builtin(name: str, **params: Any) -> Rule:

@@ -79,12 +79,21 @@ class Item(msgspec.Struct, frozen=True, gc=False, order=True):
         return (self.day, self.at, self.hlc, self.event_id)
 
 
+class Occasion(msgspec.Struct, frozen=True):
+    """A date that comes back every year (a birthday): month, day, and what it is."""
+
+    label: str
+    month: int
+    day: int
+
+
 class Subject(msgspec.Struct, frozen=True):
     """The contact a scorer scores, as it stands in the current state.
 
     `cadence_days` is the effective cadence (own, else the circle's default); None
     means the contact never goes cold under the cadence rule. `added_day` is the
     local day of the contact's own `ContactAdded`: views list it from that day on.
+    `occasions` are the contact's yearly dates, empty until contacts carry them.
     """
 
     id: str
@@ -92,6 +101,7 @@ class Subject(msgspec.Struct, frozen=True):
     circle: str
     cadence_days: int | None
     added_day: int
+    occasions: tuple[Occasion, ...] = ()
 
 
 #: (score, cold). A score of None means "no opinion" (e.g. no cadence): such

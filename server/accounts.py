@@ -85,6 +85,9 @@ class Accounts:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        from .nudge_store import SQLITE_DDL
+
+        self._db.executescript(SQLITE_DDL)  # the nudges' own tables (ADR 0101)
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 
 from core.errors import ReciprocityError
 
+from .digest import DigestConfig
 from .service import ServerConfig
 
 ENV: Final = "RECIP_SERVER_CONFIG"
@@ -36,6 +37,7 @@ class _Wire(msgspec.Struct, kw_only=True):
     database_url: str | None
     pool_size: int
     max_open_owners: int
+    digest: DigestConfig | None = None
 
 
 class _TcpConfig(uvicorn.Config):
@@ -63,6 +65,7 @@ def to_env(config: ServerConfig) -> str:
             database_url=config.database_url,
             pool_size=config.pool_size,
             max_open_owners=config.max_open_owners,
+            digest=config.digest,
         )
     ).decode()
 
@@ -77,6 +80,7 @@ def from_env(text: str) -> ServerConfig:
         database_url=wire.database_url,
         pool_size=wire.pool_size,
         max_open_owners=wire.max_open_owners,
+        digest=wire.digest,
     )
 
 

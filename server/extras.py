@@ -1,8 +1,9 @@
 """The scale features' routes and their life cycle, mounted by `server.app.create_app`.
 
 Kept apart from the sync routes so that each feature stays in its own module:
-the live stream (`server.stream`), the read API (`server.read_api`) and the
-OpenAPI document (`server.openapi`).
+the live stream (`server.stream`), the read API (`server.read_api`), the
+nudges (`server.today_api`: plan, calendar feed, digest) and the OpenAPI
+document (`server.openapi`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import openapi, read_api, stream
+from . import openapi, read_api, stream, today_api
 from .service import SyncService
 
 Handler = Callable[[Request, SyncService], Awaitable[Response]]
@@ -32,6 +33,7 @@ def extra_routes(service: SyncService, wrap: Wrap) -> list[Route]:
         Route("/v1/cold", wrap(service, read_api.cold), methods=["GET"]),
         Route("/v1/stats", wrap(service, read_api.stats), methods=["GET"]),
         Route("/openapi.json", wrap(service, openapi.openapi), methods=["GET"]),
+        *today_api.routes(service, wrap),
     ]
 
 
@@ -43,8 +45,11 @@ async def running(app: Starlette, service: SyncService) -> AsyncIterator[None]:
     app.state.watcher = watcher
     source = app.state.view_source = read_api.ViewSource(service)
     await watcher.start()
+    digests = today_api.digest_loop(service, source)
     try:
         yield
     finally:
+        if digests is not None:
+            await digests.stop()
         await watcher.stop()
         source.close()

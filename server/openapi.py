@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from projections.contacts import ContactRow
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry
+from scoring.plan import Nudge, Plan
 from sync import protocol
 from sync.protocol import (
     DeviceInfo,
@@ -33,9 +34,11 @@ from sync.protocol import (
     SyncResponse,
 )
 
+from .nudge_store import DigestSettings
 from .service import SyncService
 from .stream import MEDIA_TYPE as EVENT_STREAM
 from .stream import Poke
+from .today_api import MAX_LIMIT, DigestAnswer, DigestRequest, FeedRevoked, FeedToken
 
 
 class Health(msgspec.Struct):
@@ -58,6 +61,13 @@ _TYPES: Final = (
     TimelineEntry,
     Stats,
     Poke,
+    Plan,
+    Nudge,
+    FeedToken,
+    FeedRevoked,
+    DigestRequest,
+    DigestAnswer,
+    DigestSettings,
 )
 _REF: Final = "#/components/schemas/{name}"
 
@@ -133,6 +143,80 @@ def _post(
     if secured:
         operation["security"] = _BEARER
     return {"post": operation}
+
+
+def _nudge_paths() -> dict[str, Any]:
+    """The plan, the calendar feed and the digest settings (ADRs 0100-0102)."""
+    limit = _query(
+        "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "At most this many items."
+    )
+    feed_answer = _answers(_json(_ref("FeedToken")), "a new feed token", 401, 403, 503)
+    digest_answer = _answers(_json(_ref("DigestAnswer")), "the digest settings", 401, 403, 503)
+    token = {
+        "name": "token",
+        "in": "query",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The feed token (from POST /v1/feed): it opens this feed and nothing else.",
+    }
+    return {
+        "/v1/today": _read(
+            "The plan for today (recip today --json)",
+            _ref("Plan"),
+            _AS_OF,
+            limit,
+            errors=_AUTHED,
+        ),
+        "/v1/feed": {
+            "post": {
+                "summary": "A new calendar-feed token (the previous one stops working)",
+                "security": _BEARER,
+                "responses": feed_answer,
+            },
+            "delete": {
+                "summary": "End the calendar feed",
+                "security": _BEARER,
+                "responses": _answers(
+                    _json(_ref("FeedRevoked")), "whether a feed was ended", 401, 403, 503
+                ),
+            },
+        },
+        "/v1/calendar.ics": {
+            "get": {
+                "summary": "The calendar feed (iCalendar, RFC 5545): the weekly plan, "
+                "follow-ups and occasions as all-day events with stable UIDs",
+                "security": [{"feed": []}],
+                "parameters": [token, _AS_OF],
+                "responses": _answers(
+                    {"text/calendar": {"schema": {"type": "string"}}},
+                    "the feed",
+                    400,
+                    401,
+                    503,
+                ),
+            }
+        },
+        "/v1/digest": {
+            "get": {
+                "summary": "The weekly digest's address and time (null: none)",
+                "security": _BEARER,
+                "responses": digest_answer,
+            },
+            "put": {
+                "summary": "Send the weekly digest to this address, on this weekday and hour",
+                "security": _BEARER,
+                "requestBody": {"required": True, "content": _json(_ref("DigestRequest"))},
+                "responses": _answers(
+                    _json(_ref("DigestAnswer")), "the digest settings", 400, 401, 403, 413, 503
+                ),
+            },
+            "delete": {
+                "summary": "Stop the weekly digest",
+                "security": _BEARER,
+                "responses": digest_answer,
+            },
+        },
+    }
 
 
 def document() -> dict[str, Any]:
@@ -248,6 +332,7 @@ def document() -> dict[str, Any]:
         "/v1/stats": _read(
             "Network totals (recip stats --json)", _ref("Stats"), _AS_OF, errors=_AUTHED
         ),
+        **_nudge_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -260,7 +345,13 @@ def document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A device token (from /v1/enroll)",
-                }
+                },
+                "feed": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "token",
+                    "description": "A calendar-feed token (from POST /v1/feed)",
+                },
             },
         },
     }

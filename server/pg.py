@@ -38,6 +38,7 @@ from core.store import Store
 from sync.protocol import Refusal
 
 from .accounts import Accounts, Owner
+from .nudge_store import PG_DDL as NUDGE_DDL
 
 PREFIX_RE: Final = re.compile(r"^[a-z_][a-z0-9_]{0,29}$")
 
@@ -175,6 +176,8 @@ class PgAccounts(Accounts):
         with pool.connection() as conn, conn.transaction():
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             for ddl in _ACCOUNTS_DDL:
+                conn.execute(ddl.format(s=f'"{schema}"'))
+            for ddl in NUDGE_DDL:  # the nudges' own tables (ADR 0101)
                 conn.execute(ddl.format(s=f'"{schema}"'))
         self._db = _PooledConnection(pool)  # type: ignore[assignment]
         # Each statement is atomic on its own; there is no connection to guard.

@@ -44,6 +44,7 @@ from .accounts import Accounts, Device
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 
 if TYPE_CHECKING:
+    from .digest import DigestConfig
     from .pg import PgBackend, PgPageReader
 
 #: Default bound on one request body: about 40,000 typical events in MessagePack.
@@ -69,6 +70,8 @@ class ServerConfig:
     pool_size: int = 10
     #: Owners whose logs (and view mirrors) stay open at once (ADR 0073).
     max_open_owners: int = MAX_OPEN_OWNERS
+    #: The weekly digest's mail relay; None sends no digests (ADR 0102).
+    digest: DigestConfig | None = None
 
     def now_ms(self) -> int:
         return self.clock()
