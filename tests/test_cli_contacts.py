@@ -379,3 +379,18 @@ def test_list_filters(recip: Recip) -> None:
     assert names_of("--org", "engines") == ["Ada Lovelace"]
     assert names_of("--org", "navy", "--tag", "math") == []
     assert "no contact matches these filters" in recip.ok("contact", "list", "--tag", "x")
+
+
+def test_birthdays_and_occasions_reach_the_plan(
+    recip: Recip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contacts now carry yearly dates: `recip today` mentions them (ADR 0100)."""
+    monkeypatch.setenv("RECIP_NOW", "2026-12-04T10:00:00+00:00")
+    recip.ok("contact", "add", "Ada Lovelace", "--birthday", "1815-12-10", "--circle", "none")
+    recip.ok("contact", "add", "Jürgen Müller", "--occasion", "wedding=--12-06", "--circle", "none")
+    recip.ok("contact", "add", "Grace Hopper", "--birthday", "12-25", "--circle", "none")
+    items = json.loads(recip.ok("today", "--json"))["items"]
+    assert [(i["name"], i["kind"], i["due"]) for i in items] == [
+        ("Jürgen Müller", "occasion", "2026-12-06"),
+        ("Ada Lovelace", "occasion", "2026-12-10"),
+    ]
