@@ -80,7 +80,11 @@ def test_random_histories_survive_export_then_import(plan: list[Any]) -> None:
 def test_every_event_type_reads_back_from_its_line(event: Event) -> None:
     line = codec.to_json(event)
     assert jsonl.parse_line(line) == event
-    assert jsonl.line_for(*_row(event)) == line
+    topic, state = _row(event)
+    if topic in jsonl.OLDER_BUILDS_KNOW:
+        assert jsonl.line_for(topic, state) == line
+    else:  # it may carry its bytes for older builds (ADR 0085)
+        assert jsonl.parse_line(jsonl.line_for(topic, state)) == event
 
 
 def _row(event: Event) -> tuple[str, bytes]:

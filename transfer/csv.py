@@ -489,7 +489,7 @@ CONTACT_HEADER: Final = (
 def address_cell(a: Address) -> str:
     """An address as `core.details.address` reads it back: `label: street; ...; country`."""
     parts = "; ".join((a.street, a.locality, a.region, a.postcode, a.country))
-    return f"{a.label}: {parts}" if a.label else parts
+    return f"{a.label}: {parts}" if a.label or ":" in parts else parts
 
 
 def export_contacts(
