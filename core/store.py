@@ -26,7 +26,8 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
@@ -86,9 +87,8 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
     """The library's SQLite process recorder, inserting a batch with multi-row INSERTs.
 
     The library inserts row by row to collect each rowid. A statement of 200 rows
-    runs SQLite's program once instead of 200 times: a batch of 1,000 rows is
-    written in ~35% less time than with one `executemany` (measured in
-    `bench/append.py`). Within one write transaction SQLite assigns consecutive
+    runs SQLite's program once instead of 200 times (`bench/append.py`; figures in
+    docs/benchmarks.md). Within one write transaction SQLite assigns consecutive
     rowids (max + 1 each), so the batch's positions follow from the last one.
     """
 
@@ -132,8 +132,8 @@ class StatementCachingPool(SQLiteConnectionPool):
 
     The library connects with `cached_statements=True`, which sqlite3 reads as a
     cache of *one* statement, so an append (BEGIN, a catch-up SELECT, an INSERT)
-    prepared every statement anew: ~25 us per transaction, an eighth of a durable
-    one-event append. Everything else is as the library does it: autocommit mode
+    prepared every statement anew, a noticeable share of a durable one-event
+    append (docs/benchmarks.md). Everything else is as the library does it: autocommit mode
     with explicit BEGINs, WAL for files, `sqlite3.Row` rows (its selects use them).
     """
 
@@ -292,7 +292,7 @@ class Store:
         Every interactive command is one of these, and each is a durable commit
         whose fsync leaves the process asleep; the Python run after waking is
         slow (cold caches), so the library's pool hand-off and its layers of
-        context managers cost ~60 us per append, a quarter of it. Appends therefore
+        context managers are a large share of it (docs/benchmarks.md). Appends therefore
         keep one connection of their own (made by the pool, so configured alike),
         serialised by a lock; SQLite's own locking orders it against every other
         connection and process, exactly as it orders the pool's connections.
@@ -483,3 +483,68 @@ def _redact(url: str) -> str:
     if parsed.password:
         return url.replace(f":{parsed.password}@", ":***@")
     return url
+
+
+# -- the log's rows, read directly (the views, replay) --------------------------------------
+
+#: A stored event as readers of the log see it: (position, topic, state).
+Stored = tuple[int, str, bytes]
+#: Rows fetched at a time by `rows_after`, and positions per `rows_at` query.
+READ_PAGE: Final = 5000
+_IN_LIST: Final = 500
+
+
+def open_file(path: str | os.PathLike[str], *, read_only: bool = False) -> sqlite3.Connection:
+    """A plain connection to a SQLite log file, for readers of its rows.
+
+    Read-only (`mode=ro`: a write fails rather than happens) for replay; else in
+    autocommit mode with WAL, for callers that run their own transactions on
+    tables beside the log (the views).
+    """
+    try:
+        if read_only:
+            if not os.path.isfile(path):
+                raise StoreError(f"no event log at {path}")
+            uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the event log at {path}: {exc}") from exc
+
+
+def head(db: sqlite3.Connection) -> int:
+    """The log's highest position (0 when it has no table or no row)."""
+    try:
+        row = db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+    except sqlite3.OperationalError:  # no such table: nothing was ever stored
+        return 0
+    return int(row[0] or 0)
+
+
+def rows_after(db: sqlite3.Connection, after: int = 0) -> Iterator[list[Stored]]:
+    """Pages of the rows after a position, in log order."""
+    if head(db) <= after:
+        return
+    cursor = db.execute(
+        "SELECT rowid, topic, state FROM stored_events WHERE rowid > ? ORDER BY rowid", (after,)
+    )
+    while rows := cursor.fetchmany(READ_PAGE):
+        yield rows
+
+
+def rows_at(db: sqlite3.Connection, positions: Iterable[int]) -> list[Stored]:
+    """The rows at the given positions, in log order (absent ones left out)."""
+    wanted = sorted(set(positions))
+    out: list[Stored] = []
+    for start in range(0, len(wanted), _IN_LIST):
+        chunk = wanted[start : start + _IN_LIST]
+        out.extend(
+            db.execute(
+                "SELECT rowid, topic, state FROM stored_events "
+                f"WHERE rowid IN ({','.join('?' * len(chunk))}) ORDER BY rowid",
+                chunk,
+            )
+        )
+    return out

@@ -11,7 +11,7 @@ Routes:
 - `POST /v1/enroll`: enrollment token in the body -> a device token.
 - `POST /v1/sync`: device token -> one push-and-pull exchange.
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
-- The live stream, the read API and `/openapi.json`: `server.extras`.
+- The live stream, the read API, the nudges and `/openapi.json`: `server.routes`.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
     owned = service is None
     svc = service or SyncService(config)
 
-    from .extras import extra_routes, running
+    from .routes import feature_routes, running
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -149,7 +149,7 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
-        *extra_routes(svc, _endpoint),
+        *feature_routes(svc, _endpoint),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = svc
