@@ -29,7 +29,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
@@ -51,6 +51,9 @@ from eventsourcing.sqlite import (
 )
 
 from .errors import StoreError
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresProcessRecorder
 
 __all__ = [
     "IntegrityError",
@@ -81,6 +84,14 @@ def values_insert(table: str, columns: int, count: int, *, verb: str = "INSERT")
     """
     row = "(" + ",".join("?" * columns) + ")"
     return f"{verb} INTO {table} VALUES " + ",".join([row] * count)
+
+
+def consecutive(rows: Sequence[Row]) -> bool:
+    """Whether the rows are one device's, with seqs ascending by one and none missing."""
+    if not rows:
+        return True
+    device, first = rows[0][0], rows[0][1]
+    return all(row[0] == device and row[1] == first + i for i, row in enumerate(rows))
 
 
 class BatchSQLiteRecorder(SQLiteProcessRecorder):
@@ -118,10 +129,53 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
         return list(range(last - len(rows) + 1, last + 1))
 
 
+def log_lock_key(schema: str, table: str = "stored_events") -> str:
+    """The SQL expression of the advisory lock that orders one PostgreSQL log's writers."""
+    name = f"{schema}.{table}".replace("'", "''")
+    return f"hashtextextended('{name}', 0)"
+
+
+def ordered_postgres_recorder(datastore: Any) -> PostgresProcessRecorder:
+    """The library's PostgreSQL process recorder, ordered by an advisory lock.
+
+    Pulls read `notification_id > cursor`, so ids must become visible in the
+    order they are issued: a reader must never pass over an id that commits
+    later. The library gets that by `LOCK TABLE ... IN EXCLUSIVE MODE` for every
+    insert, which also conflicts with vacuum, analyze and index builds on the
+    table. A transaction-scoped advisory lock on the log gives writers the same
+    order (taken before the ids are drawn, released only once the transaction
+    has committed) and conflicts with nothing else. Every writer of a log must
+    take it: the server's one-statement exchange (`server.pg`) takes the same.
+    """
+    recorder = _ordered_recorder_class()(datastore)
+    key = log_lock_key(datastore.schema, recorder.events_table_name)
+    recorder.lock_table_statements = [
+        recorder.lock_table_statements[0],  # SET LOCAL lock_timeout, as the library does
+        _sql(f"SELECT pg_advisory_xact_lock({key})"),
+    ]
+    return cast("PostgresProcessRecorder", recorder)
+
+
+@functools.cache
+def _ordered_recorder_class() -> Any:
+    """The recorder's class, imported on first use: `recip` on SQLite never loads psycopg."""
+    from eventsourcing.postgres import PostgresProcessRecorder
+
+    return PostgresProcessRecorder
+
+
+def _sql(statement: str) -> Any:
+    from psycopg.sql import SQL
+
+    return SQL(statement)
+
+
 _CATCH_UP = (
     "SELECT rowid, originator_id, originator_version, topic, state "
     "FROM stored_events WHERE rowid > ? ORDER BY rowid"
 )
+
+_LAST_SEQ = "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?"
 
 #: Prepared statements each SQLite connection keeps (sqlite3's own default is 128).
 STATEMENT_CACHE: Final = 64
@@ -314,31 +368,63 @@ class Store:
         build: Callable[[Sequence[Notification]], tuple[T, Sequence[Row]]],
     ) -> tuple[T, Sequence[int]]:
         """The append transaction itself, on a connection the caller holds."""
-        try:
-            conn.execute("BEGIN")
-            try:
-                seen = [
-                    Notification(
-                        id=r[0],
-                        originator_id=r[1],
-                        originator_version=r[2],
-                        topic=r[3],
-                        state=r[4],
-                    )
-                    for r in conn.execute(_CATCH_UP, (after,))
-                ]
-                result, rows = build(seen)
-                positions = cast(BatchSQLiteRecorder, self.recorder).insert_rows(conn, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(exc) from exc
-        except sqlite3.Error as exc:
-            raise Contention(str(exc)) from exc
+        with _committing(conn, "BEGIN"):
+            seen = [
+                Notification(
+                    id=r[0],
+                    originator_id=r[1],
+                    originator_version=r[2],
+                    topic=r[3],
+                    state=r[4],
+                )
+                for r in conn.execute(_CATCH_UP, (after,))
+            ]
+            result, rows = build(seen)
+            positions = cast(BatchSQLiteRecorder, self.recorder).insert_rows(conn, rows)
         return result, positions
+
+    def insert_next(self, batches: Sequence[Sequence[Row]]) -> list[list[int] | None]:
+        """Insert each batch that continues its device's stream, all in one commit.
+
+        Every batch holds one device's rows with consecutive seqs. A batch whose
+        first seq is its device's next is inserted; any other (a retry of events
+        already held, a gap, a batch that collides with a concurrent writer) is
+        left out and answered `None`, for `EventLog.ingest_rows` to judge. The
+        batches share one transaction and one durable commit (SQLite only): that
+        is what lets concurrent pushes of one owner share a commit.
+        """
+        recorder = self.recorder
+        if not isinstance(recorder, BatchSQLiteRecorder):
+            raise StoreError("insert_next is for SQLite logs")
+        pool = self._datastore.pool
+        if pool.is_sqlite_memory_mode:  # a second connection would be another database
+            return [None] * len(batches)
+        with self._writer_lock:
+            conn = self._writer()
+            with _committing(conn, "BEGIN IMMEDIATE"):
+                return [self._insert_if_next(conn, recorder, rows) for rows in batches]
+
+    @staticmethod
+    def _insert_if_next(
+        conn: sqlite3.Connection, recorder: BatchSQLiteRecorder, rows: Sequence[Row]
+    ) -> list[int] | None:
+        """One batch of `insert_next`, in a savepoint so that a refusal undoes only it."""
+        if not rows:
+            return []
+        if not consecutive(rows):
+            return None
+        last = conn.execute(_LAST_SEQ, (rows[0][0],)).fetchone()[0] or 0
+        if rows[0][1] != last + 1:
+            return None
+        conn.execute("SAVEPOINT batch")
+        try:
+            positions = recorder.insert_rows(conn, rows)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO batch")
+            conn.execute("RELEASE batch")
+            return None
+        conn.execute("RELEASE batch")
+        return positions
 
     def _writer(self) -> sqlite3.Connection:
         """The appending connection, opened on first use (callers hold the lock)."""
@@ -414,6 +500,28 @@ class Store:
         self._datastore.close()
 
 
+@contextlib.contextmanager
+def _committing(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+    """One SQLite write transaction: committed if the block returns, else rolled back.
+
+    A duplicate `(stream, version)` raises the library's `IntegrityError`; any
+    other SQLite error (busy, I/O) raises `Contention`: nothing was stored.
+    """
+    try:
+        conn.execute(begin)
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(exc) from exc
+    except sqlite3.Error as exc:
+        raise Contention(str(exc)) from exc
+
+
 def _col(row: Any, index: int) -> Any:
     """A column by position from a sqlite3.Row or a psycopg dict row."""
     if isinstance(row, dict):
@@ -449,7 +557,7 @@ def _open_sqlite(path: str, *, create: bool) -> Store:
 
 def _open_postgres(loc: Location, *, create: bool) -> Store:
     try:
-        from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+        from eventsourcing.postgres import PostgresDatastore
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise StoreError(
             "PostgreSQL support needs the 'postgres' extra: pip install 'reciprocity[postgres]'"
@@ -473,7 +581,7 @@ def _open_postgres(loc: Location, *, create: bool) -> Store:
     if create:
         with datastore.transaction(commit=True) as c:
             c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    recorder = PostgresProcessRecorder(datastore)
+    recorder = ordered_postgres_recorder(datastore)
     recorder.create_table()
     return Store(recorder, datastore, postgres=True)
 

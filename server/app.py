@@ -12,6 +12,8 @@ Routes:
 - `POST /v1/sync`: device token -> one push-and-pull exchange.
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
 - The live stream, the read API, the nudges and `/openapi.json`: `server.routes`.
+- `GET /client/...`: the browser client's ES modules (`web/client`, ADR 0090).
+- `GET /`, `/app/...`, `/sw.js`, `/manifest.webmanifest`: the web app (`server.webapp`, ADR 0095).
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from sync import protocol
 from sync.protocol import ErrorBody, Refusal
+from web import CLIENT_DIR
 
 from .accounts import Device
 from .service import ServerConfig, SyncService
+from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
 
@@ -110,10 +115,18 @@ async def enroll(request: Request, service: SyncService) -> Response:
 
 
 async def sync(request: Request, service: SyncService) -> Response:
-    device = await _device(request, service)
+    """The exchange in one trip to the thread pool, authentication included.
+
+    A request without a usable token is refused before its body is read; a
+    well-formed token is checked with the exchange itself (on PostgreSQL, in
+    the exchange's own statement), so a sync costs one thread hand-off.
+    """
+    authorization = request.headers.get("authorization")
+    service.accounts.check_header(authorization)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    return _reply(await run_in_threadpool(service.sync, device, body, fmt, reply), reply)
+    out = await run_in_threadpool(service.sync_as, authorization, body, fmt, reply)
+    return _reply(out, reply)
 
 
 async def devices(request: Request, service: SyncService) -> Response:
@@ -150,6 +163,8 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
         *feature_routes(svc, _endpoint),
+        Mount("/client", StaticFiles(directory=CLIENT_DIR), name="client"),
+        *webapp_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = svc
