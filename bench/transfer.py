@@ -38,7 +38,7 @@ from core.log import EventLog
 from core.state import State
 from core.store import open_store
 from transfer import jsonl, vcard
-from transfer.contacts import plan_import
+from transfer.plan import plan_import
 
 CREATE = (
     "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "

@@ -12,12 +12,28 @@ A list option of `edit` replaces the whole list; `--clear-emails`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 import msgspec
 
-from core import commands
+from core import commands, names
+from core.dates import partial_text
+from core.details import CLEARABLE
 from core.errors import ValidationError
-from core.events import CIRCLE_CADENCE, CIRCLES, Event, NoteAdded
+from core.events import (
+    CIRCLE_CADENCE,
+    CIRCLES,
+    Address,
+    Event,
+    HowWeMet,
+    NoteAdded,
+    Occasion,
+    Profile,
+)
+from core.ids import short_id
+from core.names import fold
 from core.state import Contact, State
 from projections.contacts import ContactRow, contact_rows
 
@@ -30,6 +46,59 @@ def contact() -> None:
     """Add, edit, archive, restore, merge, list and show contacts."""
 
 
+def details_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The detail options `add` and `edit` share (a list option replaces the list)."""
+    options = [
+        click.option("--birthday", metavar="DATE", help="YYYY-MM-DD, or MM-DD without the year."),
+        click.option(
+            "--occasion",
+            "occasions",
+            multiple=True,
+            metavar="LABEL=DATE",
+            help="A dated occasion, e.g. anniversary=2010-06-30 (repeatable).",
+        ),
+        click.option("--title", metavar="T", help="Job title."),
+        click.option(
+            "--unit", "units", multiple=True, metavar="U", help="Organisation unit (repeatable)."
+        ),
+        click.option(
+            "--address",
+            "addresses",
+            multiple=True,
+            metavar="A",
+            help="[label:] street; locality; region; postcode; country (repeatable).",
+        ),
+        click.option(
+            "--url", "urls", multiple=True, metavar="URL", help="URL or profile (repeatable)."
+        ),
+        click.option("--met-at", metavar="WHERE", help="Where, or at what event, we met."),
+        click.option("--met-on", metavar="DATE", help="When we met (a date or yesterday, ...)."),
+        click.option(
+            "--met-through",
+            metavar="CONTACT",
+            help="The contact who introduced us (an introduction received).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _detail_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The detail options as `commands.edit_details` keywords (None: not given)."""
+    return {
+        "birthday": options.pop("birthday"),
+        "occasions": options.pop("occasions") or None,
+        "title": options.pop("title"),
+        "org_units": options.pop("units") or None,
+        "addresses": options.pop("addresses") or None,
+        "urls": options.pop("urls") or None,
+        "met_where": options.pop("met_at"),
+        "met_on": options.pop("met_on"),
+        "met_through": options.pop("met_through"),
+    }
+
+
 @contact.command("add")
 @click.argument("name")
 @click.option("--email", "emails", multiple=True, metavar="E", help="An email (repeatable).")
@@ -40,28 +109,28 @@ def contact() -> None:
     "--circle", type=click.Choice(CIRCLES), default="wider", show_default=True, help="Circle."
 )
 @click.option("--every", type=int, metavar="DAYS", help="Own cadence in days (overrides circle).")
-@recording
-def contact_add(
-    session: Session,
-    name: str,
-    emails: tuple[str, ...],
-    phones: tuple[str, ...],
-    org: str | None,
-    tags: tuple[str, ...],
-    circle: str,
-    every: int | None,
-) -> Event:
-    """Add a contact; prints its id."""
-    return commands.add_contact(
-        session.now,
-        name,
-        emails=emails,
-        phones=phones,
-        org=org,
-        tags=tags,
-        circle=circle,
-        cadence_days=every,
-    )
+@details_options
+@click.option("--allow-duplicate", is_flag=True, help="Add even if a contact has this name.")
+@click.pass_context
+def contact_add(ctx: click.Context, /, **options: Any) -> None:
+    """Add a contact; prints its id. A name already taken is refused (see --allow-duplicate)."""
+    fields = _detail_fields(options)
+    with open_session(ctx) as session:
+        added = commands.add_contact(
+            session.now,
+            options["name"],
+            emails=options["emails"],
+            phones=options["phones"],
+            org=options["org"],
+            tags=options["tags"],
+            circle=options["circle"],
+            cadence_days=options["every"],
+        )
+        if not options["allow_duplicate"]:
+            commands.refuse_taken_name(session.state, added.name)
+        extra = commands.edit_details(session.state, session.now, added.event_id, **fields)
+        stored = session.record_all([added] if extra is None else [added, extra])
+    click.echo(stored[0].event_id)
 
 
 def _replacement(values: tuple[str, ...], clear: bool, option: str) -> tuple[str, ...] | None:
@@ -87,39 +156,58 @@ def _replacement(values: tuple[str, ...], clear: bool, option: str) -> tuple[str
 @click.option("--circle", type=click.Choice(CIRCLES), help="New circle.")
 @click.option("--every", type=int, metavar="DAYS", help="Own cadence in days.")
 @click.option("--no-cadence", is_flag=True, help="Drop the own cadence (use the circle's).")
-@recording
-def contact_edit(
-    session: Session,
-    contact_ref: str,
-    name: str | None,
-    emails: tuple[str, ...],
-    clear_emails: bool,
-    phones: tuple[str, ...],
-    clear_phones: bool,
-    org: str | None,
-    clear_org: bool,
-    tags: tuple[str, ...],
-    clear_tags: bool,
-    circle: str | None,
-    every: int | None,
-    no_cadence: bool,
-) -> Event:
+@details_options
+@click.option(
+    "--clear",
+    "clear",
+    multiple=True,
+    type=click.Choice(sorted(CLEARABLE)),
+    help="Remove a detail (repeatable).",
+)
+@click.pass_context
+def contact_edit(ctx: click.Context, /, contact_ref: str, **options: Any) -> None:
     """Change some fields of a contact; a list option replaces the whole list."""
-    if clear_org and org is not None:
+    fields = _detail_fields(options)
+    clear = options.pop("clear")
+    if options["clear_org"] and options["org"] is not None:
         raise ValidationError("give --org or --clear-org, not both")
-    return commands.edit_contact(
-        session.state,
-        session.now,
-        contact_ref,
-        name=name,
-        emails=_replacement(emails, clear_emails, "email"),
-        phones=_replacement(phones, clear_phones, "phone"),
-        org="" if clear_org else org,
-        tags=_replacement(tags, clear_tags, "tag"),
-        circle=circle,
-        cadence_days=every,
-        clear_cadence=no_cadence,
-    )
+    with open_session(ctx) as session:
+        core_given = any(
+            options[k] for k in ("emails", "phones", "tags", "clear_emails", "clear_phones")
+        ) or any(
+            options[k] not in (None, False)
+            for k in ("name", "org", "clear_org", "circle", "every", "no_cadence", "clear_tags")
+        )
+        details_given = bool(clear) or any(v is not None for v in fields.values())
+        if not core_given and not details_given:
+            raise ValidationError("nothing to change: give at least one field")
+        found = commands.find_contact(session.state, contact_ref)
+        drafts: list[Event] = []
+        if core_given:
+            edit = commands.edit_fields(
+                session.state,
+                session.now,
+                found.id,
+                name=options["name"],
+                emails=_replacement(options["emails"], options["clear_emails"], "email"),
+                phones=_replacement(options["phones"], options["clear_phones"], "phone"),
+                org="" if options["clear_org"] else options["org"],
+                tags=_replacement(options["tags"], options["clear_tags"], "tag"),
+                circle=options["circle"],
+                cadence_days=options["every"],
+                clear_cadence=options["no_cadence"],
+                allow_unchanged=True,
+            )
+            drafts += [edit] if edit is not None else []
+        if details_given:
+            extra = commands.edit_details(
+                session.state, session.now, found.id, clear=clear, **fields
+            )
+            drafts += [extra] if extra is not None else []
+        if not drafts:
+            raise ValidationError(f"contact {found.name!r} already has those values")
+        stored = session.record_all(drafts)
+    click.echo(stored[0].event_id)
 
 
 @contact.command("archive")
@@ -150,7 +238,7 @@ def contact_merge(session: Session, keep: str, other: str) -> Event:
 def contact_name(state: State, contact_id: str) -> str:
     """A contact's current name, or its id's head if it was retracted."""
     found = state.contact(contact_id)
-    return found.name if found is not None else contact_id[:8]
+    return found.name if found is not None else short_id(contact_id)
 
 
 def _cadence_text(c: Contact | ContactRow) -> str:
@@ -167,14 +255,44 @@ def _status(row: ContactRow, names: dict[str, str]) -> str:
     return "archived" if row.archived else "active"
 
 
+def _matches(row: ContactRow, search: str | None, tag: str | None, org: str | None) -> bool:
+    """Whether a row passes `contact list`'s filters (case- and accent-insensitive)."""
+    if search is not None:
+        words = fold(search).split()
+        haystack = " ".join([row.name, row.org or "", *row.emails, *row.tags])
+        if not names.words_match(words, fold(row.name).split()) and fold(search) not in fold(
+            haystack
+        ):
+            return False
+    if tag is not None and fold(tag) not in {fold(t) for t in row.tags}:
+        return False
+    return org is None or fold(org) in fold(row.org or "")
+
+
 @contact.command("list")
 @click.option("--all", "include_all", is_flag=True, help="Include archived and merged-away.")
+@click.option("--search", metavar="TEXT", help="Name words, or text in org, emails or tags.")
+@click.option("--tag", metavar="T", help="Only contacts with this tag.")
+@click.option("--circle", type=click.Choice(CIRCLES), help="Only contacts in this circle.")
+@click.option("--org", metavar="O", help="Only contacts whose organisation contains O.")
 @json_option
 @click.pass_context
-def contact_list(ctx: click.Context, include_all: bool, as_json: bool) -> None:
-    """List active contacts (sorted by name, then id)."""
+def contact_list(
+    ctx: click.Context,
+    include_all: bool,
+    search: str | None,
+    tag: str | None,
+    circle: str | None,
+    org: str | None,
+    as_json: bool,
+) -> None:
+    """List active contacts (sorted by name, then id), filtered by the options given."""
     with open_session(ctx) as session:
         rows = contact_rows(session.state, include_all=include_all)
+    rows = [
+        r for r in rows if _matches(r, search, tag, org) and (circle is None or r.circle == circle)
+    ]
+    filtered = any(v is not None for v in (search, tag, circle, org))
     if as_json:
         print_json(rows)
         return
@@ -205,7 +323,12 @@ def contact_list(ctx: click.Context, include_all: bool, as_json: bool) -> None:
             + ([_status(r, names)] if include_all else [])
             for r in rows
         ),
-        empty="no contacts",
+        empty=(
+            "no contact matches these filters (recip contact list --all shows every contact)"
+            if filtered
+            else 'no contacts yet: add one with recip contact add "NAME", '
+            "or import an address book with recip import FILE"
+        ),
     )
 
 
@@ -227,6 +350,15 @@ class AskRow(msgspec.Struct, frozen=True):
 class ContactDetail(ContactRow, frozen=True):
     """A contact in `contact show --json`: the list row, then what only one contact needs."""
 
+    birthday: str | None
+    occasions: tuple[Occasion, ...]
+    title: str | None
+    org_units: tuple[str, ...]
+    addresses: tuple[Address, ...]
+    profiles: tuple[Profile, ...]
+    met: HowWeMet | None
+    #: Contacts we met through this one (introductions received from it).
+    introduced: list[str]
     effective_cadence_days: int | None
     added_at: int
     added_device_id: str
@@ -249,8 +381,18 @@ def contact_detail(state: State, c: Contact) -> ContactDetail:
         if a.contact_id == c.id
     ]
     asks.sort(key=lambda a: (a.occurred_at, a.ask_id))
+    introduced = sorted(
+        other.id
+        for other in state.contacts()
+        if other.details.met is not None
+        and other.details.met.through is not None
+        and state.survivor(other.details.met.through) == c.id
+        and not other.absorbed
+    )
     return ContactDetail(
         **msgspec.structs.asdict(ContactRow.of(c)),
+        **msgspec.structs.asdict(c.details),
+        introduced=introduced,
         effective_cadence_days=c.effective_cadence,
         added_at=c.added.occurred_at,
         added_device_id=c.added.device_id,
@@ -258,6 +400,37 @@ def contact_detail(state: State, c: Contact) -> ContactDetail:
         open_asks=asks,
         notes=notes,
     )
+
+
+def detail_lines(detail: ContactDetail, names: dict[str, str]) -> list[tuple[str, str]]:
+    """The details of `contact show` as (field, text) lines; empty ones are left out."""
+    lines: list[tuple[str, str]] = []
+    if detail.birthday:
+        lines.append(("birthday", partial_text(detail.birthday)))
+    lines += [("occasion", f"{o.label} {partial_text(o.date)}") for o in detail.occasions]
+    if detail.title:
+        lines.append(("title", detail.title))
+    if detail.org_units:
+        lines.append(("units", listing(detail.org_units)))
+    lines += [("address", address_text(a)) for a in detail.addresses]
+    lines += [(p.kind, p.url) for p in detail.profiles]
+    if detail.met is not None:
+        met = detail.met
+        parts = [met.where] if met.where else []
+        if met.on:
+            parts.append(f"on {partial_text(met.on)}")
+        if met.through:
+            parts.append(f"through {names.get(met.through, short_id(met.through))}")
+        lines.append(("met", " ".join(parts)))
+    lines += [("introduced you to", names.get(i, short_id(i))) for i in detail.introduced]
+    return lines
+
+
+def address_text(a: Address) -> str:
+    """An address on one line: `home: street, locality region postcode, country`."""
+    place = " ".join(p for p in (a.locality, a.region, a.postcode) if p)
+    body = ", ".join(p for p in (a.po_box, a.extended, a.street, place, a.country) if p)
+    return f"{a.label}: {body}" if a.label else body
 
 
 @contact.command("show")
@@ -269,7 +442,10 @@ def contact_show(ctx: click.Context, contact_ref: str, as_json: bool) -> None:
     with open_session(ctx) as session:
         found = commands.find_contact(session.state, contact_ref, archived=True)
         detail = contact_detail(session.state, found)
-        names = {i: contact_name(session.state, i) for i in detail.merged_from}
+        mentioned = [*detail.merged_from, *detail.introduced]
+        if detail.met is not None and detail.met.through is not None:
+            mentioned.append(detail.met.through)
+        names = {i: contact_name(session.state, i) for i in mentioned}
     if as_json:
         print_json(detail)
         return
@@ -284,10 +460,15 @@ def contact_show(ctx: click.Context, contact_ref: str, as_json: bool) -> None:
         ("emails", listing(detail.emails)),
         ("phones", listing(detail.phones)),
         ("added", local_time(found.added.occurred_at, found.added.utc_offset)),
-        ("merged from", listing([f"{names[i]} ({i})" for i in detail.merged_from])),
+        ("merged from", listing([f"{names[i]} ({short_id(i)})" for i in detail.merged_from])),
     ]
+    fields += detail_lines(detail, names)
     fields += [
-        ("open ask", f"{local_time(a.occurred_at, a.utc_offset)} {a.what} (w{a.weight}) {a.ask_id}")
+        (
+            "open ask",
+            f"{local_time(a.occurred_at, a.utc_offset)} {a.what} (w{a.weight}) "
+            f"{short_id(a.ask_id)}",
+        )
         for a in detail.open_asks
     ]
     fields += [

@@ -74,8 +74,14 @@ class Session:
 
     def record(self, draft: Event) -> Event:
         """Append one validated draft; returns it as stored (device, seq, hlc stamped)."""
-        (stored,) = self.log.append([draft])
-        self.state.apply(stored)
+        (stored,) = self.record_all([draft])
+        return stored
+
+    def record_all(self, drafts: list[Event]) -> list[Event]:
+        """Append several drafts in one transaction (all or none)."""
+        stored = self.log.append(drafts)
+        for event in stored:
+            self.state.apply(event)
         return stored
 
 

@@ -71,7 +71,7 @@ def recorded_time(hlc: int) -> str:
         moment = datetime.fromtimestamp(physical_ms(hlc) / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         return f"hlc {hlc}"
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    return moment.strftime("%Y-%m-%d %H:%MZ")
 
 
 def count_of(n: int, noun: str) -> str:

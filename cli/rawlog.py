@@ -22,6 +22,7 @@ from core.events import (
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
@@ -34,7 +35,8 @@ from core.events import (
     OpaqueEvent,
     type_name,
 )
-from core.state import EDITABLE, State
+from core.ids import short_id
+from core.state import DETAILS, EDITABLE, State
 
 from .contacts import contact_name
 from .context import Session, open_session
@@ -89,7 +91,8 @@ def events(ctx: click.Context, as_json: bool, jsonl: bool) -> None:
             ]
             for position, event in held
         ),
-        empty="the log is empty",
+        empty='the log is empty: add a contact (recip contact add "NAME") '
+        "or import an address book (recip import FILE)",
     )
 
 
@@ -178,8 +181,8 @@ def _describe(state: State, e: Event | OpaqueEvent) -> str:
         return f"asked {contact_name(state, e.contact_id)}: {e.what} (w{e.weight})"
     if isinstance(e, AskResolved):
         made = state.asks.get(e.ask_id)
-        what = made.what if made is not None else e.ask_id[:8]
-        return f"ask {what!r} {e.outcome}" + (f": {e.note}" if e.note else "")
+        what = made.what if made is not None else short_id(e.ask_id)
+        return f"ask '{what}' {e.outcome}" + (f": {e.note}" if e.note else "")
     if isinstance(e, GiveMade):
         return f"gave {contact_name(state, e.contact_id)} {e.kind}: {e.what} (w{e.weight})"
     if isinstance(e, IntroductionMade):
@@ -189,5 +192,8 @@ def _describe(state: State, e: Event | OpaqueEvent) -> str:
     if isinstance(e, NoteAdded):
         return f"note on {contact_name(state, e.contact_id)}: {e.text}"
     if isinstance(e, EventRetracted):
-        return f"retracted {e.target_id}: {e.reason}"
+        return f"retracted {short_id(e.target_id)}: {e.reason}"
+    if isinstance(e, ContactDetailsSet):
+        fields = ", ".join(f for f in DETAILS if getattr(e, f) is not msgspec.UNSET)
+        return f"details of {contact_name(state, e.contact_id)}: {fields or 'imported'}"
     return type_name(e)

@@ -46,12 +46,22 @@ def register(group: click.Group) -> None:
 # -- shared options ----------------------------------------------------------------
 
 
+def _echo_understood(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """Say on stderr which day a phrase (`last friday`) was read as."""
+    day = commands.natural_when(value, current_now())
+    if day is not None:
+        click.echo(f"--on {str(value).strip()!r}: {day.isoformat()} ({day:%A})", err=True)
+    return value
+
+
 def when_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--on",
         "when",
         metavar="DATE",
-        help="When it happened: YYYY-MM-DD or an ISO datetime (default: now).",
+        callback=_echo_understood,
+        help="When it happened: YYYY-MM-DD, an ISO datetime, or yesterday, "
+        "last friday, 3 days ago (default: now).",
     )(func)
 
 

@@ -231,6 +231,9 @@ def _show_instant(report: InstantReport, show_all: bool) -> None:
     counts = ", ".join(f"{label} {report.cold_counts[label]}" for label in labels)
     scored = count_of(len(report.contacts), "contact")
     _say(f"Replay as of {report.as_of}: {scored}; cold: {counts}")
+    if not report.contacts:
+        _say('No contacts to score yet: recip contact add "NAME" or recip import FILE.')
+        return
     first = labels[0]
 
     def urgency(c: ContactScores) -> tuple[int, float, str, str]:
@@ -244,8 +247,13 @@ def _show_instant(report: InstantReport, show_all: bool) -> None:
         + [Column(label, justify="right") for label in labels],
         ([c.name, c.circle, *(_cell_text(c.scores[label]) for label in labels)] for c in rows),
         title=None if show_all else "Flagged cold by at least one rule",
-        empty="No contact is cold under any rule.",
+        empty="No contact is cold under any rule (--all lists every contact's scores).",
     )
+    if rows:
+        _say(
+            "Each rule's column is its score for the contact, higher meaning warmer; "
+            "COLD marks those it flags (recip replay --list-rules says how each rule scores)."
+        )
     if not report.agreement:
         return
     print_table(
@@ -265,6 +273,11 @@ def _show_instant(report: InstantReport, show_all: bool) -> None:
             for a in report.agreement
         ),
         title="Agreement",
+    )
+    _say(
+        "Compared: contacts both rules scored. Spearman and Kendall: how alike the two "
+        "rules rank them (1 the same order, 0 unrelated, -1 reversed). Verdicts differ: "
+        "contacts cold under one rule only."
     )
     for a in report.agreement:
         if not a.verdicts_differ:
@@ -300,6 +313,11 @@ def _show_series(report: SeriesReport) -> None:
         rows,
         empty="No step falls between --from and --to.",
     )
+    if rows:
+        _say(
+            "Each rule's column: how many contacts it flags cold that day "
+            "(+ newly flagged, - no longer flagged since the previous step)."
+        )
     if not report.leads:
         return
     print_table(
@@ -318,6 +336,11 @@ def _show_series(report: SeriesReport) -> None:
         ),
         title="Who warned first",
     )
+    _say(
+        "Onsets: times a contact turned cold under the 'before' rule. Already: of those, "
+        "how many the first rule flagged by then; Earlier: strictly before; Median lead: "
+        "the median number of days the first rule was ahead."
+    )
 
 
 def _show_backtest(report: BacktestReport) -> None:
@@ -325,6 +348,12 @@ def _show_backtest(report: BacktestReport) -> None:
         f"Backtest over {len(report.asks)} resolved asks: each rule's score for the contact "
         "just before the ask"
     )
+    if not report.asks:
+        _say(
+            "Nothing to test yet: a backtest needs asks with an outcome "
+            "(recip ask NAME WHAT, then recip resolve ASK granted|declined)."
+        )
+        return
     headers = ("Scored", "Granted", "Not", "AUC", "Cold", "Cold granted", "Warm granted")
     print_table(
         [Column("Rule")] + [Column(h, justify="right") for h in headers],
@@ -341,7 +370,17 @@ def _show_backtest(report: BacktestReport) -> None:
             ]
             for r in report.results
         ),
+        empty="No resolved ask to test against: resolve asks (recip resolve ASK granted).",
     )
+    if report.results:
+        _say(
+            "Scored: resolved asks the rule could score; Granted / Not: how they were "
+            "answered. AUC: the chance that a granted ask's contact scored warmer than a "
+            "refused one's: 1.0 the score ranks every granted ask first, 0.5 it predicts "
+            "no better than a coin toss, below 0.5 it points the wrong way. Cold: asks made "
+            "while the rule called the contact cold; Cold granted / Warm granted: the share "
+            "of those, and of the others, that were granted."
+        )
     for r in report.results:
         if not r.calibration:
             continue

@@ -28,11 +28,11 @@ from projections.query import Views
 from projections.views import ColdRow, LedgerRow
 from transfer import csv as csv_io
 from transfer import jsonl, vcard
-from transfer.contacts import ContactImport, contact_rows, plan_import
+from transfer.contacts import contact_rows, notes_by_contact
 from transfer.errors import FileRefused, decode_text
+from transfer.plan import SHOWN_DUPLICATES, ContactImport, duplicate_lines, plan_import
 
 from .context import home_of, open_session
-from .output import count_of
 from .views import _as_of, as_of_option  # the same dates as `recip ledger` / `recip cold`
 
 FORMATS: Final = ("jsonl", "vcard", "csv")
@@ -116,10 +116,11 @@ def export_command(
             _write(file, jsonl.export_lines(session.log))
             return
         contacts = contact_rows(session.state, archived=archived)
+        notes = notes_by_contact(session.state)
         if fmt == "vcard":
-            _write(file, [vcard.export(contacts).encode("utf-8")])
+            _write(file, [vcard.export(contacts, notes).encode("utf-8")])
             return
-        _write(file, [csv_io.export_contacts(contacts).encode("utf-8")])
+        _write(file, [csv_io.export_contacts(contacts, notes).encode("utf-8")])
 
 
 def _write(file: str | None, chunks: Iterable[bytes]) -> None:
@@ -167,8 +168,8 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
     "mappings",
     multiple=True,
     metavar="FIELD=COLUMN",
-    help="CSV: read FIELD (name, given, middle, family, email, phone, org, tags, circle, "
-    "cadence_days, id) from COLUMN; repeat for several email/phone/tags columns.",
+    help=f"CSV: read FIELD ({', '.join(csv_io.FIELDS)}) from COLUMN; repeat for several "
+    f"columns of {', '.join(sorted(csv_io.MULTI))}.",
 )
 @click.option(
     "--encoding", default="utf-8-sig", show_default=True, help="Text encoding (vCard, CSV)."
@@ -180,9 +181,16 @@ def _write(file: str | None, chunks: Iterable[bytes]) -> None:
     help="Circle of imported contacts that do not state one (default wider).",
 )
 @click.option(
-    "--skip-duplicates", is_flag=True, help="Do not add contacts that look like existing ones."
+    "--skip-duplicates",
+    is_flag=True,
+    help="Do not add a new contact that looks like another new one of the file.",
 )
-@click.option("--dry-run", is_flag=True, help="Check and report, append nothing (vCard, CSV).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show every contact that would be added and every field that would change; "
+    "append nothing (vCard, CSV).",
+)
 @click.pass_context
 def import_command(
     ctx: click.Context,
@@ -198,6 +206,8 @@ def import_command(
 
     The whole file is checked first; a bad line refuses it, with its line number,
     and nothing of it is imported. Importing the same file again adds nothing.
+    An address book's entries are matched to contacts (UID, then email or phone,
+    then exact name): new ones are added, changed ones updated field by field.
     """
     fmt = fmt or _format_of(file)
     if mappings and fmt != "csv":
@@ -215,11 +225,12 @@ def import_command(
             _import_log(session.log, data, file)
         return
     text = decode_text(data, file, encoding)
+    skipped: dict[str, int] = {}
     with progress(text.count("\n") + 1, "reading") as advance:
         if fmt == "vcard":
-            records = vcard.parse(text, file, progress=advance)
+            records = vcard.parse(text, file, progress=advance, skipped=skipped)
         else:
-            records = csv_io.parse(text, file, mapping, progress=advance)
+            records = csv_io.parse(text, file, mapping, progress=advance, skipped=skipped)
     with open_session(ctx) as session:
         plan = plan_import(
             session.state,
@@ -229,6 +240,7 @@ def import_command(
             now=session.now,
             circle=circle,
             skip_duplicates=skip_duplicates,
+            skipped=skipped,
         )
         if not dry_run:
             session.log.append(plan.drafts)
@@ -255,26 +267,37 @@ def _import_log(log: EventLog, data: bytes, file: str) -> None:
 
 
 def _report(plan: ContactImport, file: str, *, dry_run: bool) -> None:
-    verb = "would add" if dry_run else "added"
-    click.echo(f"{verb} {count_of(len(plan.drafts), 'contact')} from {file}")
-    for line, name, contact_id in plan.already:
-        click.echo(f"  line {line}: {name!r} already imported (contact {contact_id})")
+    """The summary of an import; with `dry_run`, every contact added and every change."""
+    would = "would be " if dry_run else ""
+    click.echo(
+        f"{file}: {would}added {len(plan.added)}, {would}updated {len(plan.updated)}, "
+        f"unchanged {len(plan.unchanged)}, possible duplicates {len(plan.duplicates)}"
+    )
+    if plan.skipped:
+        counted = sorted(plan.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+        click.echo("skipped: " + ", ".join(f"{name} x{n}" for name, n in counted))
+    if dry_run:
+        for line, name, _ in plan.added:
+            click.echo(f"  line {line}: add {name!r}")
+        for update in plan.updated:
+            click.echo(f"  line {update.line}: update {update.name!r}")
+            for change in update.changes:
+                if change.field == "note":
+                    click.echo(f"      note + {change.after}")
+                else:
+                    click.echo(f"      {change.field}: {change.before} -> {change.after}")
     for line, first in plan.repeated:
-        click.echo(f"  line {line}: same contact as line {first}, skipped")
+        click.echo(f"  line {line}: same entry as line {first}, skipped")
     for line in plan.empty:
         click.echo(f"  line {line}: nothing to import, skipped")
     if plan.duplicates:
+        shown = min(len(plan.duplicates), SHOWN_DUPLICATES)
         click.echo(
-            "likely duplicates (an import never merges; if two are one person: "
-            "recip contact merge KEEP OTHER):"
+            f"possible duplicates ({shown} of {len(plan.duplicates)} shown; an import never "
+            "merges: if two are one person, recip contact merge KEEP OTHER):"
         )
-    for dup in plan.duplicates:
-        new = f"new contact {dup.contact_id}" if dup.contact_id else "not added"
-        other = "also new" if dup.other_is_new else "existing"
-        click.echo(
-            f"  line {dup.line}: {dup.name!r} ({new}) looks like {other} "
-            f"{dup.other_name!r} ({dup.other_id}): {dup.reason}"
-        )
+        for text in duplicate_lines(plan.duplicates):
+            click.echo(text)
 
 
 @contextlib.contextmanager

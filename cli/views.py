@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from core.errors import ValidationError
+from core.ids import short_id
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry, date_of, day_of
 
 from .context import current_now
@@ -111,6 +112,12 @@ def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) ->
     if as_json:
         _json(rows)
         return
+    if not rows:
+        click.echo(
+            'The ledger is empty: no contacts yet. Add one (recip contact add "NAME"), '
+            "then record what you give and ask (recip give, recip ask)."
+        )
+        return
     _show(_ledger_table(rows))
 
 
@@ -164,6 +171,18 @@ def cold(home: Home, as_of: str | None, everyone: bool, as_json: bool) -> None:
     if as_json:
         _json(rows)
         return
+    if not rows:
+        click.echo(
+            f"No contact is going cold as of {date_of(day)}. "
+            + (
+                "Nobody has a cadence: give one (recip contact edit NAME --every DAYS "
+                "or --circle close)."
+                if everyone
+                else "Everyone with a cadence was touched recently "
+                "(recip cold --all lists them by urgency)."
+            )
+        )
+        return
     _show(_cold_table(rows, day, everyone))
 
 
@@ -215,21 +234,26 @@ def timeline(home: Home, contact: str, as_json: bool) -> None:
 
 
 def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
-    """A contact's events; on a narrow terminal the summary and the times wrap."""
+    """A contact's events; on a narrow terminal the summary and the times wrap.
+
+    The summary says what happened, so the event type needs no column; ids are
+    short (their random tail, accepted by every command) and times have the one
+    format `YYYY-MM-DD HH:MM` (recorded in UTC, marked `Z`).
+    """
     columns = [
         Column("Occurred"),
-        Column("Event", no_wrap=True),
         Column("What"),
+        Column("Id", no_wrap=True),
         Column("Device", no_wrap=True),
         Column("Recorded"),
     ]
     body: list[list[str | Cell]] = [
         [
-            e.occurred_at.replace("T", " "),
-            e.type,
+            e.occurred_at.replace("T", " ")[:16],
             Cell(f"{e.summary} (retracted)", "strike dim") if e.retracted else e.summary,
-            e.device_id[:8],
-            e.recorded_at.replace("T", " ").removesuffix("+00:00") + "Z",
+            short_id(e.event_id),
+            f"…{e.device_id[-8:]}",
+            e.recorded_at.replace("T", " ")[:16] + "Z",
         ]
         for e in entries
     ]
@@ -262,6 +286,11 @@ def _print_stats(s: Stats) -> None:
         ["Open asks", str(s.open_asks)],
     ]
     _show(Table(f"Network as of {s.as_of}", [Column(""), Column("", justify="right")], rows))
+    if s.contacts == 0:
+        click.echo(
+            'No contacts yet: add one (recip contact add "NAME") '
+            "or import an address book (recip import FILE)."
+        )
     if s.most_one_sided:
         click.echo()
         _show(_ledger_table(s.most_one_sided, "Most one-sided"))

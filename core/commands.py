@@ -16,6 +16,8 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
+from . import details, names
+from .dates import natural_day
 from .errors import AmbiguousError, NotFoundError, ValidationError
 from .events import (
     CHANNELS,
@@ -27,6 +29,7 @@ from .events import (
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
@@ -38,9 +41,9 @@ from .events import (
     NoteAdded,
     type_name,
 )
-from .ids import new_id
+from .ids import new_id, short_id
 from .limits import EARLIEST_MS, MAX_CADENCE, MAX_CONTACTS, MAX_ITEM, MAX_NOTE, MAX_OFFSET
-from .state import Ask, Contact, State
+from .state import NO_DETAILS, Ask, Contact, State
 
 #: How far past "now" a stated time may be before it counts as the future.
 FUTURE_GRACE_MS: Final = 60_000
@@ -73,8 +76,16 @@ class Now:
         return datetime.fromtimestamp(self.unix_ms / 1000, self.tz).date()
 
 
+def natural_when(text: str | None, now: Now) -> date | None:
+    """The day `--on` names when it is a phrase (`yesterday`), not ISO; else None."""
+    if text is None or not text.strip():
+        return None
+    return natural_day(text, now.local_date())
+
+
 def parse_when(text: str | None, now: Now) -> tuple[int, int]:
-    """(occurred_at ms, utc_offset minutes) for `--on`: a date or an ISO datetime.
+    """(occurred_at ms, utc_offset minutes) for `--on`: a date, an ISO datetime,
+    or a phrase (`yesterday`, `last friday`, `3 days ago`: `core.dates`).
 
     A bare date means noon of that day (today means now); a datetime without an
     offset is in the person's time zone. Times in the future are refused, and so
@@ -83,11 +94,14 @@ def parse_when(text: str | None, now: Now) -> tuple[int, int]:
     if text is None:
         return now.unix_ms, now.utc_offset
     if not text.strip():
-        raise ValidationError("empty date: use YYYY-MM-DD or an ISO datetime")
+        raise ValidationError(
+            "empty date: use YYYY-MM-DD, an ISO datetime, or yesterday, 3 days ago"
+        )
     text = text.strip()
+    named = natural_when(text, now)
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
+        if named is not None or len(text) == 10:
+            day = named or date.fromisoformat(text)
             if day == now.local_date():
                 return now.unix_ms, now.utc_offset
             moment = datetime(day.year, day.month, day.day, 12, tzinfo=now.tz)
@@ -97,7 +111,8 @@ def parse_when(text: str | None, now: Now) -> tuple[int, int]:
                 moment = moment.replace(tzinfo=now.tz)
     except ValueError:
         raise ValidationError(
-            f"cannot read date {text!r}: use YYYY-MM-DD or an ISO datetime"
+            f"cannot read date {text!r}: use YYYY-MM-DD, an ISO datetime, "
+            "or yesterday, last friday, 3 days ago"
         ) from None
     offset = moment.utcoffset() or timedelta(0)
     if abs(offset) > timedelta(minutes=MAX_OFFSET):
@@ -126,48 +141,21 @@ def _envelope(now: Now, when: str | None = None) -> dict[str, Any]:
 
 
 def find_contact(state: State, ref: str, *, archived: bool = False) -> Contact:
-    """A contact by id, unambiguous id prefix, or exact name (case-insensitive).
+    """A contact by id, short id, or name (`core.names.resolve`, the one rule).
 
     A merged-away contact resolves to its survivor. Archived contacts match only
     when `archived` is true (restoring, showing).
     """
-    ref = ref.strip()
-    if not ref:
-        raise ValidationError("empty contact reference")
-    exact = state.contact(ref)
-    if exact is not None:
-        return _usable(state.contact(exact.survivor) or exact, archived)
-    candidates = [c for c in state.contacts() if not c.absorbed and (archived or not c.archived)]
-    by_prefix = [c for c in candidates if c.id.startswith(ref.lower())]
-    if len(by_prefix) == 1:
-        return by_prefix[0]
-    by_name = [c for c in candidates if c.name.casefold() == ref.casefold()]
-    if len(by_name) == 1:
-        return by_name[0]
-    matches = by_name or by_prefix
-    if matches:
-        raise AmbiguousError.matching(ref, "contacts", [f"{c.id} {c.name}" for c in matches])
-    merged = sorted(
-        {
-            c.survivor
-            for c in state.contacts()
-            if c.absorbed and (c.name.casefold() == ref.casefold() or c.id.startswith(ref.lower()))
-        }
-    )
-    if len(merged) == 1:  # a merged-away name means its survivor, as its id does
-        survivor = state.contact(merged[0])
-        if survivor is not None:
-            return _usable(survivor, archived)
-    hidden = [c for c in state.contacts() if c.name.casefold() == ref.casefold() and c.archived]
-    if hidden and not archived:
-        raise ValidationError(f"contact {hidden[0].name!r} is archived (restore it first)")
-    raise NotFoundError(f"no contact matches {ref!r}")
-
-
-def _usable(contact: Contact, archived: bool) -> Contact:
-    if contact.archived and not archived:
-        raise ValidationError(f"contact {contact.name!r} is archived (restore it first)")
+    found = names.resolve(name_refs(state), ref, archived=archived)
+    contact = state.contact(found.contact_id)
+    if contact is None:  # pragma: no cover - refs are made from the state's contacts
+        raise NotFoundError(f"no contact matches {ref!r}")
     return contact
+
+
+def name_refs(state: State) -> list[names.NameRef]:
+    """Every contact of the state as the resolver sees it."""
+    return [names.NameRef(c.id, c.name, c.archived, c.survivor) for c in state.contacts()]
 
 
 def find_ask(state: State, ref: str) -> Ask:
@@ -185,12 +173,16 @@ def find_event(state: State, ref: str) -> Event:
 
 
 def _by_prefix(ids: Sequence[str], ref: str, what: str) -> str:
+    """An id by itself, its head, or its tail (the short id shown, `core.ids.short_id`)."""
     ref = ref.strip().lower()
     if not ref:
         raise ValidationError(f"empty {what} reference")
-    matches = [i for i in ids if i.startswith(ref)]
     if ref in ids:
         return ref
+    tail = ref.replace("-", "")
+    matches = [i for i in ids if i.startswith(ref)]
+    if not matches and len(tail) >= names.MIN_ID_PART:
+        matches = [i for i in ids if i.replace("-", "").endswith(tail)]
     if not matches:
         raise NotFoundError(f"no {what} matches {ref!r}")
     if len(matches) > 1:
@@ -322,7 +314,14 @@ def add_contact(
     )
 
 
-def edit_contact(
+def edit_contact(state: State, now: Now, ref: str, **fields: Any) -> ContactEdited:
+    """The edit of some of a contact's core fields (`edit_fields`); refuses no change."""
+    edit = edit_fields(state, now, ref, **fields)
+    assert edit is not None  # without allow_unchanged, no change was refused
+    return edit
+
+
+def edit_fields(
     state: State,
     now: Now,
     ref: str,
@@ -335,7 +334,10 @@ def edit_contact(
     circle: str | None = None,
     cadence_days: int | None = None,
     clear_cadence: bool = False,
-) -> ContactEdited:
+    allow_unchanged: bool = False,
+) -> ContactEdited | None:
+    """The edit of a contact's core fields; None, with `allow_unchanged`, when it
+    would change nothing (its details may still change: `edit_details`)."""
     contact = find_contact(state, ref)
     changes: dict[str, Any] = {}
     if name is not None:
@@ -354,12 +356,45 @@ def edit_contact(
         raise ValidationError("give a cadence or clear it, not both")
     if cadence_days is not None or clear_cadence:
         changes["cadence_days"] = _cadence(cadence_days)
-    if not changes:
+    if not changes and not allow_unchanged:
         raise ValidationError("nothing to change: give at least one field")
     changed = {k: v for k, v in changes.items() if getattr(contact, k) != v}
+    if not changed and allow_unchanged:
+        return None
     if not changed:
         raise ValidationError(f"contact {contact.name!r} already has those values")
     return _checked(ContactEdited(**_envelope(now), contact_id=contact.id, **changed))
+
+
+def refuse_taken_name(state: State, name: str) -> None:
+    """Refuse adding `name` when a standing contact has it (case and accents aside)."""
+    taken = names.same_name(name_refs(state), name)
+    if taken:
+        other = taken[0]
+        raise ValidationError(
+            f"contact {other.name!r} ({short_id(other.contact_id)}) already has this name: "
+            "give --allow-duplicate to add another"
+        )
+
+
+def edit_details(
+    state: State,
+    now: Now,
+    contact_id: str,
+    *,
+    met_through: str | None = None,
+    **fields: Any,
+) -> ContactDetailsSet | None:
+    """The details event for a contact (`core.details.set_details`), or None if it
+    would change nothing. `met_through` is a reference, resolved here; a contact
+    being added (no state yet) has no details to compare with."""
+    contact = state.contact(contact_id)
+    current = contact.details if contact is not None else NO_DETAILS
+    through = find_contact(state, met_through).id if met_through is not None else None
+    if isinstance(fields.get("met_on"), str):
+        fields["met_on"] = details.met_day(fields["met_on"], now.local_date())
+    draft = details.set_details(_envelope(now), contact_id, current, met_through=through, **fields)
+    return None if draft is None else _checked(draft)
 
 
 def archive_contact(state: State, now: Now, ref: str) -> ContactArchived:

@@ -28,13 +28,17 @@ from .limits import (
     Hlc,
     Id,
     Items,
+    Kind,
+    Label,
     LongText,
     Millis,
     Name,
     Offset,
+    PartialDate,
     Seq,
     Short,
     Text,
+    Url,
     Version,
     Weight,
     What,
@@ -170,6 +174,61 @@ class NoteAdded(Event, frozen=True, kw_only=True, tag="NoteAdded"):
     text: LongText
 
 
+class Occasion(Struct, frozen=True, kw_only=True, gc=False):
+    """A dated occasion of a contact's: an anniversary, or any label a person gives."""
+
+    label: Label
+    date: PartialDate
+
+
+class Address(Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
+    """A postal address, in vCard's seven parts, with its label (`home`, `work`)."""
+
+    label: Short = ""
+    po_box: Short = ""
+    extended: Short = ""
+    street: Short = ""
+    locality: Short = ""
+    region: Short = ""
+    postcode: Short = ""
+    country: Short = ""
+
+
+class Profile(Struct, frozen=True, kw_only=True, gc=False):
+    """A URL, or a social profile (`kind` is `linkedin`, `github`, ... or `url`)."""
+
+    kind: Kind
+    url: Url
+
+
+class HowWeMet(Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
+    """Where or at what event, when, and through whom (a contact's id) we met."""
+
+    where: Short = ""
+    on: PartialDate | None = None
+    through: Id | None = None
+
+
+class ContactDetailsSet(Event, frozen=True, kw_only=True, tag="ContactDetailsSet"):
+    """Sets some of a contact's details; each field resolves last-writer-wins.
+
+    A type of its own, not new fields of `ContactAdded`/`ContactEdited`, so that a
+    build that predates it keeps it whole (opaque) instead of dropping the fields
+    it does not know when it re-encodes a known type (ADR 0085).
+    """
+
+    contact_id: Id
+    birthday: PartialDate | UnsetType | None = UNSET
+    occasions: tuple[Occasion, ...] | UnsetType = UNSET
+    title: Short | UnsetType | None = UNSET
+    org_units: Strings | UnsetType = UNSET
+    addresses: tuple[Address, ...] | UnsetType = UNSET
+    profiles: tuple[Profile, ...] | UnsetType = UNSET
+    met: HowWeMet | UnsetType | None = UNSET
+    #: Where the values came from, when an import set them (`transfer.contacts`).
+    source: Short | None = None
+
+
 class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):
     """The only way to correct a mistake: the target stays in the log, inert."""
 
@@ -190,6 +249,7 @@ AnyEvent: TypeAlias = (
     | IntroductionMade
     | NoteAdded
     | EventRetracted
+    | ContactDetailsSet
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -205,6 +265,7 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     IntroductionMade,
     NoteAdded,
     EventRetracted,
+    ContactDetailsSet,
 )
 
 #: Stable type name (the union tag, and the stored topic) -> class.
@@ -235,6 +296,11 @@ def contacts_of(event: Event) -> tuple[str, ...]:
         return tuple(event.contact_ids)
     if isinstance(event, ContactsMerged):
         return (event.survivor_id, event.absorbed_id)
+    if isinstance(event, ContactDetailsSet):
+        through = event.met.through if isinstance(event.met, HowWeMet) else None
+        if through is not None and through != event.contact_id:
+            return (event.contact_id, through)
+        return (event.contact_id,)
     return ()
 
 

@@ -13,6 +13,7 @@ import random
 import re
 import time
 import uuid
+from typing import Final
 
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -100,3 +101,14 @@ def is_id(text: str) -> bool:
 def id_time_ms(event_id: str) -> int:
     """The Unix milliseconds embedded in a UUIDv7."""
     return uuid.UUID(event_id).int >> 80
+
+
+#: Hex digits of the short id people are shown (`short_id`).
+SHORT: Final = 8
+
+
+def short_id(event_id: str) -> str:
+    """The id as people are shown it: the last `SHORT` hex digits, the random part
+    of a UUIDv7 (its head is the time, the same for every id of one minute).
+    Every command accepts it (`core.names`, `core.commands`)."""
+    return event_id[-SHORT:]

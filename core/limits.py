@@ -60,6 +60,12 @@ Text = Annotated[str, Meta(max_length=MAX_NOTE)]
 LongText = Annotated[str, Meta(min_length=1, max_length=MAX_NOTE)]
 Weight = Annotated[int, Meta(ge=1, le=MAX_WEIGHT)]
 Cadence = Annotated[int, Meta(ge=1, le=MAX_CADENCE)]
+#: A contact's occasion label, a profile's kind, a profile's URL.
+Label = Annotated[str, Meta(min_length=1, max_length=100)]
+Kind = Annotated[str, Meta(min_length=1, max_length=50)]
+Url = Annotated[str, Meta(min_length=1, max_length=2000)]
+#: A day, with or without its year: `1815-12-10`, or `--12-10` (ISO 8601's truncated form).
+PartialDate = Annotated[str, Meta(pattern=r"^(\d{4}|-)-\d{2}-\d{2}$", max_length=10)]
 ContactIds = Annotated[tuple[Id, ...], Meta(min_length=1, max_length=MAX_CONTACTS)]
 
 

@@ -35,25 +35,46 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from msgspec import UNSET
+from msgspec import UNSET, Struct
 
 from .events import (
     CIRCLE_CADENCE,
+    Address,
     AskMade,
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
     Event,
     EventRetracted,
+    HowWeMet,
+    Occasion,
     OpaqueEvent,
+    Profile,
     contacts_of,
 )
 
 Key = tuple[int, str]
 EDITABLE = ("name", "emails", "phones", "org", "tags", "circle", "cadence_days")
+DETAILS = ("birthday", "occasions", "title", "org_units", "addresses", "profiles", "met")
+
+
+class Details(Struct, frozen=True, kw_only=True):
+    """A contact's details beyond its core fields (`ContactDetailsSet`), empty by default."""
+
+    birthday: str | None = None
+    occasions: tuple[Occasion, ...] = ()
+    title: str | None = None
+    org_units: tuple[str, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    profiles: tuple[Profile, ...] = ()
+    met: HowWeMet | None = None
+
+
+NO_DETAILS = Details()
 
 
 def key(event: Event) -> Key:
@@ -92,6 +113,7 @@ class Contact:
     archived: bool
     survivor: str
     added: ContactAdded
+    details: Details = NO_DETAILS
 
     @property
     def absorbed(self) -> bool:
@@ -133,6 +155,7 @@ class State:
         self.by_id: dict[str, Event] = {}
         self.added: dict[str, ContactAdded] = {}
         self.edits: dict[str, list[ContactEdited]] = defaultdict(list)
+        self.detail_sets: dict[str, list[ContactDetailsSet]] = defaultdict(list)
         self.flags: dict[str, list[ContactArchived | ContactRestored]] = defaultdict(list)
         self.merges: dict[str, ContactsMerged] = {}
         self.asks: dict[str, AskMade] = {}
@@ -158,6 +181,8 @@ class State:
             self.added[event.event_id] = event
         elif isinstance(event, ContactEdited):
             self.edits[event.contact_id].append(event)
+        elif isinstance(event, ContactDetailsSet):
+            self.detail_sets[event.contact_id].append(event)
         elif isinstance(event, ContactArchived | ContactRestored):
             self.flags[event.contact_id].append(event)
         elif isinstance(event, ContactsMerged):
@@ -177,6 +202,8 @@ class State:
             del self.added[event.event_id]
         elif isinstance(event, ContactEdited):
             _drop(self.edits, event.contact_id, event)
+        elif isinstance(event, ContactDetailsSet):
+            _drop(self.detail_sets, event.contact_id, event)
         elif isinstance(event, ContactArchived | ContactRestored):
             _drop(self.flags, event.contact_id, event)
         elif isinstance(event, ContactsMerged):
@@ -272,8 +299,26 @@ class State:
             archived=archived,
             survivor=self.survivor(contact_id),
             added=added,
+            details=self.details(contact_id),
             **fields,
         )
+
+    def details(self, contact_id: str) -> Details:
+        """A contact's details: each field from its last live write (`key` order)."""
+        sets = self.detail_sets.get(contact_id)
+        if not sets:
+            return NO_DETAILS
+        fields: dict[str, Any] = {}
+        stamps: dict[str, Key] = {}
+        for change in sets:
+            if not self.live(change):
+                continue
+            for name in DETAILS:
+                value = getattr(change, name)
+                if value is not UNSET and (name not in stamps or key(change) > stamps[name]):
+                    fields[name] = value
+                    stamps[name] = key(change)
+        return Details(**fields)
 
     def contacts(self) -> list[Contact]:
         """Every contact ever added and not retracted, archived and absorbed ones too."""

@@ -14,9 +14,10 @@ import asyncio
 from pathlib import Path
 
 import aiosqlite
-import msgspec
 
-from core.errors import AmbiguousError, NotFoundError, ValidationError
+from core import names
+from core.errors import NotFoundError
+from core.names import NameRef
 from core.store import open_file
 
 from . import index, views
@@ -25,54 +26,14 @@ from .projector import Progress, Projector
 from .schema import SUMMARY_COLUMNS, summary_from_row
 from .views import ColdRow, Day, LedgerRow, Stats, Summary, TimelineEntry
 
-
-class ContactRef(msgspec.Struct, frozen=True):
-    """A contact as the views know it: enough to resolve a reference."""
-
-    contact_id: str
-    name: str
-    archived: bool
-    survivor: str
-
-    @property
-    def absorbed(self) -> bool:
-        return self.survivor != self.contact_id
+#: A contact as the views know it: enough to resolve a reference.
+ContactRef = NameRef
 
 
 def resolve(refs: list[ContactRef], ref: str) -> ContactRef:
-    """A contact by id, unambiguous id prefix, or exact name (case-insensitive).
-
-    The same rule as `core.commands.find_contact`, archived contacts included (a
-    timeline of an archived contact is still readable); an absorbed contact
-    resolves to its survivor.
-    """
-    ref = ref.strip()
-    if not ref:
-        raise ValidationError("empty contact reference")
-    by_id = {r.contact_id: r for r in refs}
-    exact = by_id.get(ref)
-    if exact is not None:
-        return by_id.get(exact.survivor, exact)
-    candidates = [r for r in refs if not r.absorbed]
-    for matches in (
-        [r for r in candidates if r.contact_id.startswith(ref.lower())],
-        [r for r in candidates if r.name.casefold() == ref.casefold()],
-    ):
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            listing = [f"{r.contact_id} {r.name}" for r in matches]
-            raise AmbiguousError.matching(ref, "contacts", listing)
-    merged = {
-        r.survivor: r
-        for r in refs
-        if r.absorbed
-        and (r.name.casefold() == ref.casefold() or r.contact_id.startswith(ref.lower()))
-    }
-    if len(merged) == 1:  # a merged-away name means its survivor, as its id does
-        ((survivor, absorbed),) = merged.items()
-        return by_id.get(survivor, absorbed)
-    raise NotFoundError(f"no contact matches {ref!r}")
+    """A contact by the one rule (`core.names.resolve`), archived ones included (a
+    timeline of an archived contact is still readable)."""
+    return names.resolve(refs, ref, archived=True)
 
 
 class Views:

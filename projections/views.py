@@ -26,20 +26,25 @@ from core.events import (
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
     Event,
     EventRetracted,
     GiveMade,
+    HowWeMet,
     InteractionLogged,
     IntroductionMade,
     NoteAdded,
     OpaqueEvent,
     type_name,
 )
+from core.ids import short_id
+from core.state import DETAILS
 
 from .fold import Fold
+from .text import changes_text, value_text
 from .touches import ASK_BIT, DAY_SHIFT, GIVE_BIT, TOUCH_TYPES, WEIGHT_MASK, first_code, touch_code
 
 __all__ = ["Day", "date_of", "day_of"]  # re-exported: the CLI and the server read dates here
@@ -466,7 +471,7 @@ def describe(fold: Fold, event: Event | OpaqueEvent, names: Mapping[str, str]) -
     """One line saying what an event recorded, for people."""
 
     def _name(_: Fold, contact_id: str) -> str:
-        return names.get(contact_id, contact_id[:8])
+        return names.get(contact_id, short_id(contact_id))
 
     if isinstance(event, ContactAdded):
         return f"added {event.name} ({event.circle})"
@@ -476,15 +481,22 @@ def describe(fold: Fold, event: Event | OpaqueEvent, names: Mapping[str, str]) -
             for f in ("name", "emails", "phones", "org", "tags", "circle", "cadence_days")
             if getattr(event, f) is not msgspec.UNSET
         }
-        return "edited " + ", ".join(f"{k}={v!r}" for k, v in fields.items())
+        return "edited " + changes_text(fields)
+    if isinstance(event, ContactDetailsSet):
+        details = {f: getattr(event, f) for f in DETAILS if getattr(event, f) is not msgspec.UNSET}
+        met = details.get("met")
+        if isinstance(met, HowWeMet) and met.through is not None:
+            details["met"] = f"{value_text(met)} through {_name(fold, met.through)}".strip()
+        who = _name(fold, event.contact_id)
+        return f"details of {who}: {changes_text(details)}" if details else f"imported {who}"
     if isinstance(event, ContactArchived):
         return f"archived {_name(fold, event.contact_id)}"
     if isinstance(event, ContactRestored):
         return f"restored {_name(fold, event.contact_id)}"
     if isinstance(event, ContactsMerged):
         return (
-            f"merged {_name(fold, event.absorbed_id)} ({event.absorbed_id[:8]}) into "
-            f"{_name(fold, event.survivor_id)} ({event.survivor_id[:8]})"
+            f"merged {_name(fold, event.absorbed_id)} ({short_id(event.absorbed_id)}) into "
+            f"{_name(fold, event.survivor_id)} ({short_id(event.survivor_id)})"
         )
     if isinstance(event, InteractionLogged):
         people = ", ".join(_name(fold, c) for c in event.contact_ids)
@@ -495,8 +507,8 @@ def describe(fold: Fold, event: Event | OpaqueEvent, names: Mapping[str, str]) -
         return f"asked {_name(fold, event.contact_id)}: {event.what} (w{event.weight}, {outcome})"
     if isinstance(event, AskResolved):
         ask = fold.asks.get(event.ask_id)
-        what = ask.what if ask is not None else event.ask_id[:8]
-        return f"ask {what!r} {event.outcome}" + (f": {event.note}" if event.note else "")
+        what = ask.what if ask is not None else short_id(event.ask_id)
+        return f"ask '{what}' {event.outcome}" + (f": {event.note}" if event.note else "")
     if isinstance(event, GiveMade):
         return f"gave {_name(fold, event.contact_id)}: {event.what} ({event.kind}, w{event.weight})"
     if isinstance(event, IntroductionMade):
@@ -507,7 +519,7 @@ def describe(fold: Fold, event: Event | OpaqueEvent, names: Mapping[str, str]) -
     if isinstance(event, EventRetracted):
         target = fold.by_id.get(event.target_id)
         what = type_name(target) if target is not None else "event"
-        return f"retracted {what} {event.target_id[:8]}: {event.reason}"
+        return f"retracted {what} {short_id(event.target_id)}: {event.reason}"
     return f"{getattr(event, 'type', 'event')}"
 
 

@@ -25,9 +25,19 @@ from core.events import (
     NoteAdded,
     OpaqueEvent,
 )
-from core.state import State, displaces
+from core.state import Details, State, displaces
 
-from .rules import ADDED, ASK, GIVE, INTERACTION, INTRODUCTION, RESOLUTION, Item, Subject
+from .rules import (
+    ADDED,
+    ASK,
+    GIVE,
+    INTERACTION,
+    INTRODUCTION,
+    RESOLUTION,
+    Item,
+    Occasion,
+    Subject,
+)
 
 _KIND_OF: Final[dict[type, str]] = {
     InteractionLogged: INTERACTION,
@@ -98,6 +108,7 @@ class History:
                 circle=contact.circle,
                 cadence_days=contact.effective_cadence,
                 added_day=local_day(contact.added.occurred_at, contact.added.utc_offset),
+                occasions=yearly(contact.details),
             )
             if contact.active:
                 self.active.add(contact.id)
@@ -189,6 +200,16 @@ class History:
 def items_before(days: list[int], day: int, start: int = 0) -> int:
     """How many of a contact's items fall on or before `day`, given its item days."""
     return bisect_right(days, day, start)
+
+
+def yearly(details: Details) -> tuple[Occasion, ...]:
+    """A contact's dates that come back every year: its birthday, then its occasions
+    (`YYYY-MM-DD` or `--MM-DD`, ADR 0086), as month and day."""
+    dated = [("birthday", details.birthday)] if details.birthday else []
+    dated += [(o.label, o.date) for o in details.occasions]
+    return tuple(
+        Occasion(label=label, month=int(day[-5:-3]), day=int(day[-2:])) for label, day in dated
+    )
 
 
 __all__ = ["DAY_MS", "History", "date_of", "day_of", "items_before", "local_day"]

@@ -20,8 +20,8 @@ Every kind of nudge measures urgency on one scale, where 1 means "due now":
 Past 1, a ratio r counts as 1 + log2(r) (`grow`): overdue items keep rising, but
 slowly, so that a years-old one does not bury everything due this week.
 - `occasion`: a dated occasion (a birthday) within `occasion_days`: from 1, a week
-  ahead, to 2 on the day. Contacts carry no occasions until their fields exist
-  (`Subject.occasions` stays empty), so this kind is silent until then.
+  ahead, to 2 on the day. A contact's birthday and occasions (ADR 0086) are its
+  `Subject.occasions` (`scoring.history.yearly`).
 
 Each kind's urgency is then multiplied by its `*_weight` parameter. Ties are
 broken by kind, then name, then contact id: the plan is a pure function of the

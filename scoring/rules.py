@@ -93,7 +93,7 @@ class Subject(msgspec.Struct, frozen=True):
     `cadence_days` is the effective cadence (own, else the circle's default); None
     means the contact never goes cold under the cadence rule. `added_day` is the
     local day of the contact's own `ContactAdded`: views list it from that day on.
-    `occasions` are the contact's yearly dates, empty until contacts carry them.
+    `occasions` are the contact's yearly dates: its birthday and occasions (ADR 0086).
     """
 
     id: str

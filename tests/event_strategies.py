@@ -88,6 +88,28 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
     },
     ev.NoteAdded: {"contact_id": ids, "text": text},
     ev.EventRetracted: {"target_id": ids, "reason": text},
+    ev.ContactDetailsSet: {
+        "contact_id": ids,
+        "birthday": _maybe_unset(st.none() | st.sampled_from(["1815-12-10", "--02-29"])),
+        "occasions": _maybe_unset(
+            st.lists(
+                st.builds(ev.Occasion, label=text, date=st.just("2001-06-30")), max_size=2
+            ).map(tuple)
+        ),
+        "title": _maybe_unset(st.none() | text),
+        "org_units": _maybe_unset(st.lists(text, max_size=2).map(tuple)),
+        "addresses": _maybe_unset(
+            st.lists(st.builds(ev.Address, street=text, country=text), max_size=2).map(tuple)
+        ),
+        "profiles": _maybe_unset(
+            st.lists(st.builds(ev.Profile, kind=st.just("linkedin"), url=text), max_size=2).map(
+                tuple
+            )
+        ),
+        "met": _maybe_unset(
+            st.none() | st.builds(ev.HowWeMet, where=text, through=st.none() | ids)
+        ),
+    },
 }
 
 assert set(PAYLOADS) == set(ev.EVENT_TYPES), "every event type needs a strategy"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from core.events import (
@@ -201,12 +204,15 @@ def test_reference_by_id_prefix_and_case_insensitive_name(recip: Recip) -> None:
     assert recorded(recip, "note", cid, "a").contact_id == cid  # type: ignore[attr-defined]
     assert recorded(recip, "note", cid[:-4], "b").contact_id == cid  # type: ignore[attr-defined]
     assert recorded(recip, "note", "grace HOPPER", "c").contact_id == cid  # type: ignore[attr-defined]
-    refused(recip, "note", "Grace", "d", match="no contact matches")
+    assert recorded(recip, "note", "Grace", "d").contact_id == cid  # type: ignore[attr-defined]
+    assert recorded(recip, "note", cid[-8:], "e").contact_id == cid  # type: ignore[attr-defined]
+    line = refused(recip, "note", "Grase Hopper", "f", match="no contact matches")
+    assert "did you mean Grace Hopper?" in line
 
 
 def test_ambiguous_name_lists_candidates(recip: Recip) -> None:
     first = add(recip, "Sam")
-    second = add(recip, "sam")
+    second = add(recip, "sam", "--allow-duplicate")
     line = refused(recip, "note", "SAM", "hello", match="matches 2 contacts")
     assert first in line and second in line
 
@@ -225,7 +231,7 @@ def test_ambiguous_prefix_lists_candidates(recip: Recip) -> None:
 def test_list_json_keys_and_order(recip: Recip) -> None:
     add(recip, "bob")
     add(recip, "Alice", "--org", "Acme", "--tag", "x")
-    add(recip, "Bob")
+    add(recip, "Bob", "--allow-duplicate")
     rows = json_out(recip, "contact", "list", "--json")
     assert [list(r) for r in rows] == [
         [
@@ -287,3 +293,104 @@ def test_merged_away_name_means_its_survivor(recip: Recip) -> None:
     assert json_out(recip, "contact", "show", "A. Lovelace", "--json")["contact_id"] == keep
     recorded(recip, "contact", "archive", keep)
     refused(recip, "note", "A. Lovelace", "x", match="archived")
+
+
+# -- names that are found, details ---------------------------------------------------
+
+
+def test_add_refuses_a_taken_name_and_says_whose(recip: Recip) -> None:
+    first = add(recip, "Jürgen Müller")
+    line = refused(recip, "contact", "add", "jurgen muller", match="already has this name")
+    assert first[-8:] in line and "--allow-duplicate" in line
+    second = add(recip, "Jürgen Müller", "--allow-duplicate")
+    line = refused(recip, "note", "jurgen mul", "hi", match="matches 2 contacts")
+    assert first in line and second in line
+
+
+def test_words_and_accents_find_a_contact(recip: Recip) -> None:
+    ada = add(recip, "Ada Lovelace")
+    jm = add(recip, "Jürgen Müller")
+    assert recorded(recip, "note", "ada", "a").contact_id == ada  # type: ignore[attr-defined]
+    assert recorded(recip, "note", "lovel", "a").contact_id == ada  # type: ignore[attr-defined]
+    assert recorded(recip, "note", "jurgen mul", "b").contact_id == jm  # type: ignore[attr-defined]
+    assert recorded(recip, "note", "JÜRGEN", "b").contact_id == jm  # type: ignore[attr-defined]
+    line = refused(recip, "note", "Jurgan", "c", match="no contact matches")
+    assert "Jürgen Müller" in line
+
+
+def test_details_are_set_shown_edited_and_cleared(recip: Recip) -> None:
+    bab = add(recip, "Charles Babbage")
+    ada = recip.ok(
+        "contact",
+        "add",
+        "Ada Lovelace",
+        "--birthday", "1815-12-10",
+        "--occasion", "anniversary=--06-30",
+        "--title", "Analyst",
+        "--unit", "Engines", "--unit", "Poetry",
+        "--address", "home: 12 St James's Square; London; ; SW1Y 4JH; UK",
+        "--url", "https://www.linkedin.com/in/ada",
+        "--url", "https://ada.example.org",
+        "--met-at", "PyCon 1833", "--met-on", "1833-06-05", "--met-through", "babbage",
+    ).strip()  # fmt: skip
+    shown = json.loads(recip.ok("contact", "show", "ada", "--json"))
+    assert shown["birthday"] == "1815-12-10"
+    assert shown["occasions"] == [{"label": "anniversary", "date": "--06-30"}]
+    assert shown["title"] == "Analyst" and shown["org_units"] == ["Engines", "Poetry"]
+    assert shown["addresses"] == [
+        {
+            "label": "home",
+            "street": "12 St James's Square",
+            "locality": "London",
+            "postcode": "SW1Y 4JH",
+            "country": "UK",
+        }
+    ]
+    assert [p["kind"] for p in shown["profiles"]] == ["linkedin", "url"]
+    assert shown["met"] == {"where": "PyCon 1833", "on": "1833-06-05", "through": bab}
+    text = recip.ok("contact", "show", "ada")
+    assert "12-10" in text and "linkedin" in text and "Charles Babbage" in text
+    assert "Occasion(" not in text and "('" not in text
+    introducer = " ".join(recip.ok("timeline", "babbage").split())
+    assert "met: PyCon 1833 on 1833-06-05 through Charles Babbage" in introducer
+    intro = recip.ok("contact", "show", "babbage")
+    assert re.search(r"introduced you to\W+Ada Lovelace", intro)
+    recorded(recip, "contact", "edit", "ada", "--title", "Countess", "--clear", "met")
+    shown = json.loads(recip.ok("contact", "show", ada, "--json"))
+    assert shown["title"] == "Countess" and shown["met"] is None
+    assert shown["birthday"] == "1815-12-10"  # untouched fields stay
+    refused(recip, "contact", "edit", "ada", "--title", "Countess", match="already has")
+    refused(recip, "contact", "edit", "ada", "--birthday", "1815-02-30", match="calendar")
+    refused(recip, "contact", "edit", "ada", "--met-through", "ada", match="themselves")
+
+
+def test_list_filters(recip: Recip) -> None:
+    recip.ok("contact", "add", "Ada Lovelace", "--tag", "math", "--org", "Engines Ltd")
+    recip.ok("contact", "add", "Jürgen Müller", "--circle", "inner", "--email", "jm@x.de")
+    recip.ok("contact", "add", "Grace Hopper", "--tag", "Navy", "--org", "US Navy")
+
+    def names_of(*options: str) -> list[str]:
+        return [r["name"] for r in json.loads(recip.ok("contact", "list", "--json", *options))]
+
+    assert names_of("--search", "jurgen") == ["Jürgen Müller"]
+    assert names_of("--search", "jm@x") == ["Jürgen Müller"]
+    assert names_of("--tag", "navy") == ["Grace Hopper"]
+    assert names_of("--circle", "inner") == ["Jürgen Müller"]
+    assert names_of("--org", "engines") == ["Ada Lovelace"]
+    assert names_of("--org", "navy", "--tag", "math") == []
+    assert "no contact matches these filters" in recip.ok("contact", "list", "--tag", "x")
+
+
+def test_birthdays_and_occasions_reach_the_plan(
+    recip: Recip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contacts now carry yearly dates: `recip today` mentions them (ADR 0100)."""
+    monkeypatch.setenv("RECIP_NOW", "2026-12-04T10:00:00+00:00")
+    recip.ok("contact", "add", "Ada Lovelace", "--birthday", "1815-12-10", "--circle", "none")
+    recip.ok("contact", "add", "Jürgen Müller", "--occasion", "wedding=--12-06", "--circle", "none")
+    recip.ok("contact", "add", "Grace Hopper", "--birthday", "12-25", "--circle", "none")
+    items = json.loads(recip.ok("today", "--json"))["items"]
+    assert [(i["name"], i["kind"], i["due"]) for i in items] == [
+        ("Jürgen Müller", "occasion", "2026-12-06"),
+        ("Ada Lovelace", "occasion", "2026-12-10"),
+    ]

@@ -107,7 +107,8 @@ def test_on_accepts_dates_and_datetimes(
         ("2026-03-10T15:05:00+01:00", "in the future"),
         ("2027-01-01T00:00:00Z", "in the future"),
         ("2026-02-30", "cannot read date"),
-        ("yesterday", "cannot read date"),
+        ("yesterdy", "cannot read date"),
+        ("next friday", "cannot read date"),
         ("2026-13-01T10:00", "cannot read date"),
         ("1899-12-31", "before 1900"),
         ("0001-01-01T00:00:00+14:00", "before 1900"),  # once raised OverflowError

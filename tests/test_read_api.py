@@ -97,6 +97,17 @@ def test_every_view_over_http_equals_the_devices_own(tmp_path: Path, served: Ser
                 names = {c["contact_id"] for c in fresh.get("/v1/contacts").json()}
             assert zed in names
 
+        # One resolver (core.names) behind the CLI and the read API: same answers.
+        for ref in ("zed", "ZED newc", zed[-8:]):
+            assert get(f"/v1/contacts/{ref}/timeline") == json.loads(
+                cli(home, "timeline", ref, "--json")
+            )
+        cli(home, "contact", "add", "Zed Other")
+        cli(home, "sync")
+        answer = http.get("/v1/contacts/zed/timeline")
+        assert answer.status_code == 409 and "Zed Other" in answer.text
+        assert "Zed Newcomer" in answer.text
+
         assert http.get(f"/v1/contacts/{uuid.uuid4()}/timeline").status_code == 404
         assert http.get("/v1/ledger", params={"as_of": "someday"}).status_code == 400
         assert http.get("/v1/cold", params={"all": "maybe"}).status_code == 400

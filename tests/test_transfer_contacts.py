@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core import commands
-from core.events import ContactAdded
-from core.state import State
+from core.events import ContactDetailsSet, ContactEdited, Event
+from core.state import Details, State
 from tests.test_transfer_support import BASE_MS, examples
 from transfer import csv as csv_io
-from transfer.contacts import (
-    ContactRecord,
-    identity,
-    identity_of_source,
-    phone_key,
-    plan_import,
-    source_of,
-)
+from transfer.contacts import ContactRecord, identity, identity_of_source, phone_key, source_of
+from transfer.plan import plan_import
 
 NOW = commands.Now(BASE_MS, 0)
 plain = st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Zl", "Zp"])
@@ -50,7 +45,7 @@ def imported(record_list: list[ContactRecord], state: State | None = None) -> St
     return State(events)
 
 
-def _stamped(draft: ContactAdded, seq: int) -> ContactAdded:
+def _stamped(draft: Event, seq: int) -> Event:
     import msgspec
 
     return msgspec.structs.replace(draft, device_id="d", seq=seq, hlc=seq)
@@ -62,7 +57,9 @@ def test_importing_the_same_records_again_adds_nothing(batch: list[ContactRecord
     state = imported(batch)
     again = plan_import(state, batch, kind="vcard", source="x.vcf", now=NOW)
     assert again.drafts == []
-    accounted = len(again.already) + len(again.repeated) + len(again.empty)
+    accounted = (
+        len(again.unchanged) + len(again.repeated) + len(again.empty) + len(again.duplicates)
+    )
     assert accounted == len(batch)
 
 
@@ -79,7 +76,7 @@ def test_order_and_format_do_not_change_what_is_recognised(
 
 @examples(60)
 @given(records)
-def test_identity_ignores_spacing_email_case_order_and_tags(record: ContactRecord) -> None:
+def test_identity_ignores_spacing_email_case_and_order(record: ContactRecord) -> None:
     import msgspec
 
     variant = msgspec.structs.replace(
@@ -88,23 +85,36 @@ def test_identity_ignores_spacing_email_case_order_and_tags(record: ContactRecor
         name=f"  {record.name}  ".replace(" ", "  "),
         emails=tuple(e.upper() for e in reversed(record.emails)),
         phones=tuple(reversed(record.phones)),
-        tags=("another tag",),
+        tags=tuple(reversed(record.tags)),
     )
     assert identity(variant) == identity(record)
     assert identity_of_source(source_of("csv", identity(record), "a;b.csv", 3)) == identity(record)
 
 
-def test_a_changed_contact_is_a_new_identity_and_a_likely_duplicate() -> None:
+def test_a_changed_contact_is_updated_with_only_what_changed() -> None:
     ann = ContactRecord(line=1, name="Ann Lee", emails=("ann@example.org",))
     state = imported([ann])
+    (contact,) = state.contacts()
     moved = ContactRecord(
-        line=1, name="Ann Lee", emails=("ann@example.org",), phones=("+1 555 0100 200",)
+        line=1,
+        name="Ann Lee",
+        emails=("ANN@example.org",),
+        phones=("+1 555 0100 200",),
+        details=Details(title="Architect"),
+        notes=("likes climbing",),
     )
     plan = plan_import(state, [moved], kind="vcard", source="x.vcf", now=NOW)
-    assert len(plan.drafts) == 1
-    [dup] = plan.duplicates
-    assert dup.reason == "same name, same email (ann@example.org)"
-    assert not dup.other_is_new and dup.contact_id == plan.drafts[0].event_id
+    assert plan.added == [] and plan.duplicates == []
+    [update] = plan.updated
+    assert [c.field for c in update.changes] == ["phones", "title", "note"]
+    edit, details, _ = plan.drafts
+    assert isinstance(edit, ContactEdited) and edit.contact_id == contact.id
+    assert msgspec.structs.asdict(edit).keys() >= {"phones"} and edit.emails is msgspec.UNSET
+    assert isinstance(details, ContactDetailsSet) and details.title == "Architect"
+    after = imported([moved], state)
+    assert after.contact(contact.id).details.title == "Architect"  # type: ignore[union-attr]
+    again = plan_import(after, [moved], kind="vcard", source="x.vcf", now=NOW)
+    assert again.drafts == [] and len(again.unchanged) == 1
 
 
 def test_duplicates_within_one_file_are_reported_too() -> None:
@@ -121,6 +131,26 @@ def test_duplicates_within_one_file_are_reported_too() -> None:
     assert len(plan.drafts) == 2
     [dup] = plan.duplicates
     assert dup.line == 9 and dup.other_is_new and dup.reason == "same phone (07700 900123)"
+
+
+@examples(60)
+@given(st.lists(records, min_size=1, max_size=6), st.data())
+def test_a_reimport_changes_only_what_changed(
+    batch: list[ContactRecord], data: st.DataObject
+) -> None:
+    """Changing some entries of an imported file updates those alone, never adds."""
+    state = imported(batch)
+    changed = [
+        msgspec.structs.replace(r, details=Details(title=f"t{i}"), line=r.line)
+        if data.draw(st.booleans())
+        else r
+        for i, r in enumerate(batch)
+    ]
+    plan = plan_import(state, changed, kind="vcard", source="x.vcf", now=NOW)
+    assert plan.added == []
+    touched = {u.contact_id for u in plan.updated}
+    assert len(touched) == len(plan.updated)  # one update per contact
+    assert all(c.field == "title" for u in plan.updated for c in u.changes)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -86,7 +88,7 @@ def recip_home(tmp_path: Path) -> Recip:
 
 def test_import_records_its_source_and_twice_adds_nothing(recip_home: Recip) -> None:
     out = recip_home.ok("import", str(DATA / "spreadsheet.csv"), *SPREADSHEET_MAP)
-    assert "added 2 contacts" in out
+    assert ": added 2," in out
     sources = sorted(c.added.source or "" for c in contacts_of(recip_home))
     assert all(s.startswith("csv:sha256-") for s in sources)
     assert [s.rsplit(";", 1)[1] for s in sources] in (
@@ -95,7 +97,7 @@ def test_import_records_its_source_and_twice_adds_nothing(recip_home: Recip) -> 
     )
     before = rows_of(recip_home)
     again = recip_home.ok("import", str(DATA / "spreadsheet.csv"), *SPREADSHEET_MAP)
-    assert "added 0 contacts" in again
+    assert ": added 0, updated 0, unchanged 2," in again
     assert rows_of(recip_home) == before
 
 
@@ -109,22 +111,21 @@ def test_the_same_people_from_vcard_and_csv_are_one_import(recip_home: Recip) ->
     table = recip_home.home.parent / "zoe.csv"
     table.write_text(line, encoding="utf-8")
     out = recip_home.ok("import", str(table), *SPREADSHEET_MAP)
-    assert "added 0 contacts" in out and "already imported" in out
+    assert ": added 0, updated 0, unchanged 1," in out
 
 
-def test_duplicates_of_existing_contacts_are_reported(recip_home: Recip) -> None:
+def test_an_existing_contact_is_matched_by_phone_and_updated(recip_home: Recip) -> None:
+    zoe = commands.add_contact(commands.Now(BASE_MS, 0), "Z. O'Brien", phones=["087 555 0100"])
     log = Home(recip_home.home).open_log()
-    log.append(
-        [commands.add_contact(commands.Now(BASE_MS, 0), "Z. O'Brien", phones=["087 555 0100"])]
-    )
+    log.append([zoe])
     log.store.close()
     out = recip_home.ok("import", str(DATA / "spreadsheet.csv"), *SPREADSHEET_MAP)
-    assert (
-        "likely duplicates" in out
-        and "Z. O'Brien" in out
-        and "same phone (+353 87 555 0100)" in out
-    )
-    assert len(contacts_of(recip_home)) == 3
+    assert ": added 1, updated 1, unchanged 0, possible duplicates 0" in out
+    assert "skipped: Where we met x2" in out
+    contacts = {c.id: c for c in contacts_of(recip_home)}
+    assert len(contacts) == 2
+    assert contacts[zoe.event_id].name == "Zoë O'Brien"
+    assert contacts[zoe.event_id].phones == ("087 555 0100",)  # the same number, kept as held
 
 
 REFUSALS = {
@@ -196,17 +197,18 @@ def test_contacts_csv_export_round_trips(recip_home: Recip, tmp_path: Path) -> N
     table = tmp_path / "contacts.csv"
     recip_home.ok("export", "--format", "csv", "--what", "contacts", str(table))
     lines = table.read_bytes().decode("utf-8").split("\r\n")
-    assert lines[0] == "id,name,emails,phones,org,tags,circle,cadence_days,archived"
-    assert len(lines) == 1 + 6 + 1  # header, six contacts, final CRLF
-    assert "added 0 contacts" in recip_home.ok("import", str(table))  # the id column
+    assert lines[0] == ",".join(csv_io.CONTACT_HEADER)
+    assert len(list(csv.reader(io.StringIO(table.read_text())))) == 1 + 6
+    again = recip_home.ok("import", str(table))  # the id column
+    assert ": added 0, updated 0, unchanged 6," in again
 
     make_home(tmp_path / "fresh")
     fresh = Recip(tmp_path / "fresh")
-    assert "added 6 contacts" in fresh.ok("import", str(table))
+    assert ": added 6," in fresh.ok("import", str(table))
 
     def summary(runner: Recip) -> list[tuple[object, ...]]:
         return sorted(
-            (c.name, c.emails, c.phones, c.org, c.tags, c.circle, c.cadence_days)
+            (c.name, c.emails, c.phones, c.org, c.tags, c.circle, c.cadence_days, c.details)
             for c in contacts_of(runner)
         )
 

@@ -30,7 +30,12 @@ def test_an_ambiguous_reference_lists_a_few_candidates_not_all(run: Recip) -> No
     """One readable error line even when a short prefix matches hundreds of contacts."""
     for i in range(30):
         run.ok("contact", "add", f"Person {i}")
-    for argv in (("timeline", "0"), ("ledger", "0"), ("log", "0"), ("contact", "show", "0")):
+    for argv in (
+        ("timeline", "pers"),
+        ("ledger", "per"),
+        ("log", "Person"),
+        ("contact", "show", "p"),
+    ):
         err = run.fails(*argv)
         assert err.count("\n") == 1, err
         assert "matches 30 contacts" in err

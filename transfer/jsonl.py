@@ -43,6 +43,25 @@ from core.log import PAGE, EventLog, LogEvent, stored_form
 from .errors import FileRefused
 
 RAW_KEY: Final = "$raw"
+#: Types every supported older build knows. An older build turns the JSON of a type
+#: it does not know into MessagePack generically, which can differ from this build's
+#: bytes (a map header); such a line also carries its bytes (ADR 0085).
+OLDER_BUILDS_KNOW: Final = frozenset(
+    {
+        "ContactAdded",
+        "ContactEdited",
+        "ContactArchived",
+        "ContactRestored",
+        "ContactsMerged",
+        "InteractionLogged",
+        "AskMade",
+        "AskResolved",
+        "GiveMade",
+        "IntroductionMade",
+        "NoteAdded",
+        "EventRetracted",
+    }
+)
 _RAW_MARK: Final = b'"$raw"'
 _ENVELOPE: Final = ("type", "event_id", "device_id", "seq", "hlc")
 _JSON: Final = msgspec.json.Encoder()
@@ -72,7 +91,9 @@ def line_for(topic: str, state: bytes) -> bytes:
     """The JSON line of one stored event (without the newline)."""
     event = codec.decode(topic, state)
     if isinstance(event, Event) and codec.encode(event) == state:
-        return codec.to_json(event)
+        line = codec.to_json(event)
+        if topic in OLDER_BUILDS_KNOW or _MSGPACK.encode(_JSON_DICT.decode(line)) == state:
+            return line
     raw = base64.b64encode(state).decode("ascii")
     try:
         fields = _MSGPACK_ANY.decode(state)

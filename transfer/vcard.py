@@ -7,37 +7,89 @@ card becomes a contact:
 
 - name: `FN`, else the parts of `N`, else `ORG`, else the first email or phone;
 - every `EMAIL` and `TEL` (a `tel:` URI is reduced to its number), in order;
-- organisation: the first component of `ORG`; tags: `CATEGORIES`;
-- `UID` `urn:uuid:<id>` when it names a contact of this log (our own export);
-- `X-RECIPROCITY-CIRCLE` and `X-RECIPROCITY-CADENCE`, which our export writes.
+- organisation: the first component of `ORG`, its units the others; `TITLE`
+  (else `ROLE`); tags: `CATEGORIES`;
+- `BDAY` (Apple's year 1604 with `X-APPLE-OMIT-YEAR` means no year),
+  `ANNIVERSARY`, and Apple's labelled `X-ABDATE`s as occasions;
+- every `ADR` (its `TYPE` is the label), `URL` and `X-SOCIALPROFILE`;
+- every `NOTE`, imported as a note;
+- `UID`: `urn:uuid:<id>` names a contact of this log (our own export), any other
+  is the address book's own, remembered to match the card next time;
+- `X-RECIPROCITY-*`: circle, cadence, occasions and how we met, which our export
+  writes.
 
-Photos, addresses, birthdays and notes are read (so a broken one is reported)
-but not kept: Reciprocity does not store them.
+Every other property is counted by name and reported as skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import vobject
 from vobject.base import ParseError, VObjectError
 
-from core.events import CIRCLES
-from core.state import Contact
+from core.dates import partial_date
+from core.details import profile
+from core.errors import ValidationError
+from core.events import CIRCLES, Address, HowWeMet, Occasion, Profile
+from core.state import Contact, Details
 
 from .contacts import ContactRecord, clean_tags, display_name
 from .errors import FileRefused
 
 CIRCLE_PROPERTY: Final = "X-RECIPROCITY-CIRCLE"
 CADENCE_PROPERTY: Final = "X-RECIPROCITY-CADENCE"
+OCCASION_PROPERTY: Final = "X-RECIPROCITY-OCCASION"
+MET_AT: Final = "X-RECIPROCITY-MET-AT"
+MET_ON: Final = "X-RECIPROCITY-MET-ON"
+MET_THROUGH: Final = "X-RECIPROCITY-MET-THROUGH"
 _UUID_URN: Final = "urn:uuid:"
+#: Properties a card is made of, or that say nothing about the person: never skipped.
+_FRAME: Final = frozenset({"version", "prodid"})
+#: Properties `_record` reads (lower case, as vobject keys them).
+_KEPT: Final = frozenset(
+    {
+        "fn",
+        "n",
+        "email",
+        "tel",
+        "org",
+        "title",
+        "role",
+        "categories",
+        "uid",
+        "bday",
+        "anniversary",
+        "x-abdate",
+        "adr",
+        "url",
+        "x-socialprofile",
+        "note",
+        CIRCLE_PROPERTY.lower(),
+        CADENCE_PROPERTY.lower(),
+        OCCASION_PROPERTY.lower(),
+        MET_AT.lower(),
+        MET_ON.lower(),
+        MET_THROUGH.lower(),
+    }
+)
 
 Progress = Callable[[int], None]
 
 
-def parse(text: str, source: str, *, progress: Progress | None = None) -> list[ContactRecord]:
-    """Every card of a file; refuses the file at the first line that cannot be read."""
+def parse(
+    text: str,
+    source: str,
+    *,
+    progress: Progress | None = None,
+    skipped: dict[str, int] | None = None,
+) -> list[ContactRecord]:
+    """Every card of a file; refuses the file at the first line that cannot be read.
+
+    `skipped`, when given, is filled with the properties no contact field holds
+    (`PHOTO`, `X-ABUID`, ...) and how many times each was met.
+    """
     starts = _component_lines(text)
     records: list[ContactRecord] = []
     done_line = 0
@@ -63,7 +115,9 @@ def parse(text: str, source: str, *, progress: Progress | None = None) -> list[C
         line = card_line or 1
         try:
             record = _record(component, line)
-        except (ValueError, TypeError, AttributeError) as exc:
+            if skipped is not None:
+                _count_skipped(component, skipped)
+        except (ValueError, TypeError, AttributeError, ValidationError) as exc:
             raise FileRefused(source, line, f"cannot read this card: {exc}") from None
         records.append(record)
         if progress is not None:
@@ -107,6 +161,10 @@ def _record(card: Any, line: int) -> ContactRecord:
         raise ValueError(f"{CIRCLE_PROPERTY} {circle!r} is not one of {', '.join(CIRCLES)}")
     if cadence is not None and not cadence.isdigit():
         raise ValueError(f"{CADENCE_PROPERTY} {cadence!r} is not a number of days")
+    ours = uid[len(_UUID_URN) :] if uid and uid.lower().startswith(_UUID_URN) else None
+    through = _first(lines.get(MET_THROUGH.lower(), ()))
+    if through and through.lower().startswith(_UUID_URN):
+        through = through[len(_UUID_URN) :]
     return ContactRecord(
         line=line,
         name=name,
@@ -116,8 +174,133 @@ def _record(card: Any, line: int) -> ContactRecord:
         tags=tags,
         circle=circle,
         cadence_days=int(cadence) if cadence is not None else None,
-        uid=uid[len(_UUID_URN) :] if uid and uid.lower().startswith(_UUID_URN) else None,
+        uid=ours,
+        foreign_uid=uid,
+        details=_details(card),
+        notes=tuple(n for n in _texts(lines.get("note", ())) if n),
+        met_through=through,
     )
+
+
+def _count_skipped(card: Any, skipped: dict[str, int]) -> None:
+    labelled = {
+        line.group
+        for key in _KEPT
+        for line in card.contents.get(key, ())
+        if getattr(line, "group", None)
+    }
+    for key, lines in card.contents.items():
+        if key in _KEPT or key in _FRAME:
+            continue
+        for line in lines:
+            if key == "x-ablabel" and line.group in labelled:
+                continue
+            skipped[key.upper()] = skipped.get(key.upper(), 0) + 1
+
+
+def _details(card: Any) -> Details:
+    """What a card says beyond the core fields (each value checked as a command would)."""
+    lines = card.contents
+    org_parts: object = next((line.value for line in lines.get("org", ())), [])
+    units = org_parts[1:] if isinstance(org_parts, list) else []
+    title = _first(lines.get("title", ())) or _first(lines.get("role", ()))
+    met_at = _first(lines.get(MET_AT.lower(), ()))
+    met_on = _first(lines.get(MET_ON.lower(), ()))
+    return Details(
+        birthday=_birthday(lines.get("bday", ())),
+        occasions=_occasions(card),
+        title=title[:500] if title else None,
+        org_units=tuple(u.strip()[:500] for u in units if isinstance(u, str) and u.strip()),
+        addresses=tuple(a for a in (_address(line) for line in lines.get("adr", ())) if a),
+        profiles=_profiles(card),
+        met=(
+            HowWeMet(where=(met_at or "")[:500], on=partial_date(met_on) if met_on else None)
+            if met_at or met_on
+            else None
+        ),
+    )
+
+
+def _day(value: object) -> str | None:
+    """A card's date value (`1815-12-10`, `18151210`, `--1210`, with a time) as a day."""
+    text = _text(value).strip()
+    if not text:
+        return None
+    return partial_date(text.split("T", 1)[0])
+
+
+def _birthday(lines: Iterable[Any]) -> str | None:
+    for line in lines:
+        day = _day(line.value)
+        if day is None:
+            continue
+        omit = line.params.get("X-APPLE-OMIT-YEAR")
+        if omit and day.startswith(f"{omit[0]}-"):
+            day = "--" + day[5:]
+        return day
+    return None
+
+
+def _label(text: str) -> str:
+    """Apple's `_$!<Anniversary>!$_` as `anniversary`; other labels as written."""
+    if text.startswith("_$!<") and text.endswith(">!$_"):
+        return text[4:-4].lower()
+    return text.strip()
+
+
+def _occasions(card: Any) -> tuple[Occasion, ...]:
+    lines = card.contents
+    found: list[Occasion] = []
+    for line in lines.get("anniversary", ()):
+        day = _day(line.value)
+        if day:
+            found.append(Occasion(label="anniversary", date=day))
+    labels = {
+        line.group: _label(_text(line.value)) for line in lines.get("x-ablabel", ()) if line.group
+    }
+    for line in lines.get("x-abdate", ()):
+        day = _day(line.value)
+        if day:
+            label = labels.get(line.group) or "date"
+            found.append(Occasion(label=label[:100], date=day))
+    for line in lines.get(OCCASION_PROPERTY.lower(), ()):
+        label = param_decode(line.params.get("X-LABEL", ["date"])[0])
+        day = _day(line.value)
+        if day:
+            found.append(Occasion(label=label[:100], date=day))
+    return tuple(dict.fromkeys(found))
+
+
+def _address(line: Any) -> Address | None:
+    value = line.value
+    if not isinstance(value, vobject.vcard.Address):
+        return None
+    parts = {
+        "po_box": value.box,
+        "extended": value.extended,
+        "street": value.street,
+        "locality": value.city,
+        "region": value.region,
+        "postcode": value.code,
+        "country": value.country,
+    }
+    fields = {k: _text(v).strip()[:500] for k, v in parts.items()}
+    if not any(fields.values()):
+        return None
+    types = [param_decode(t).lower() for t in line.params.get("TYPE", []) if t.lower() != "pref"]
+    return Address(label=",".join(types)[:500], **fields)
+
+
+def _profiles(card: Any) -> tuple[Profile, ...]:
+    found: list[Profile] = []
+    for key in ("url", "x-socialprofile"):
+        for line in card.contents.get(key, ()):
+            url = _text(line.value).strip()
+            if not url:
+                continue
+            kinds = [t for t in line.params.get("TYPE", []) if t.lower() not in ("pref", "x-user")]
+            found.append(profile(url[:2000], kinds[0] if kinds else None))
+    return tuple(dict.fromkeys(found))
 
 
 def _texts(lines: Iterable[Any]) -> list[str]:
@@ -174,16 +357,42 @@ def _phone(value: str) -> str:
 # -- export -----------------------------------------------------------------------
 
 
-def export(contacts: Iterable[Contact]) -> str:
+def export(contacts: Iterable[Contact], notes: Mapping[str, Sequence[str]] | None = None) -> str:
     """Contacts as vCard 4.0 text (CRLF lines, folded at 75 octets, as RFC 6350 says).
 
     Each card carries `UID:urn:uuid:<contact id>`, so importing the file back into
-    this log recognises every contact instead of adding it twice.
+    this log recognises every contact instead of adding it twice. `notes` (contact
+    id -> texts) become `NOTE`s.
     """
-    return "".join(_card(contact) for contact in contacts)
+    notes = notes or {}
+    return "".join(_card(contact, notes.get(contact.id, ())) for contact in contacts)
 
 
-def _card(contact: Contact) -> str:
+def param_encode(text: str) -> str:
+    """A parameter value as RFC 6868 writes what a parameter cannot hold (`"`, line ends)."""
+    return text.replace("^", "^^").replace('"', "^'").replace("\n", "^n")
+
+
+def param_decode(text: str) -> str:
+    """RFC 6868's `^^`, `^'`, `^n` read back."""
+    out, i = [], 0
+    while i < len(text):
+        pair = text[i : i + 2]
+        if pair in ("^^", "^'", "^n"):
+            out.append({"^^": "^", "^'": '"', "^n": "\n"}[pair])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _vcard_day(day: str) -> str:
+    """A stored day as vCard 4.0 writes it: `18151210`, or `--1210` without year."""
+    return day.replace("-", "") if not day.startswith("--") else "--" + day[2:].replace("-", "")
+
+
+def _card(contact: Contact, notes: Sequence[str] = ()) -> str:
     card = vobject.vCard()
     card.add("version").value = "4.0"
     card.add("uid").value = _UUID_URN + contact.id
@@ -194,8 +403,47 @@ def _card(contact: Contact) -> str:
         tel = card.add("tel")
         tel.value = phone
         tel.params["VALUE"] = ["text"]
-    if contact.org:
-        card.add("org").value = [contact.org]
+    details = contact.details
+    if contact.org or details.org_units:
+        card.add("org").value = [contact.org or "", *details.org_units]
+    if details.title:
+        card.add("title").value = details.title
+    if details.birthday:
+        card.add("bday").value = _vcard_day(details.birthday)
+    for occasion in details.occasions:
+        if occasion.label == "anniversary":
+            card.add("anniversary").value = _vcard_day(occasion.date)
+        else:
+            line = card.add(OCCASION_PROPERTY.lower())
+            line.value = _vcard_day(occasion.date)
+            line.params["X-LABEL"] = [param_encode(occasion.label)]
+    for address in details.addresses:
+        adr = card.add("adr")
+        adr.value = vobject.vcard.Address(
+            street=address.street,
+            city=address.locality,
+            region=address.region,
+            code=address.postcode,
+            country=address.country,
+            box=address.po_box,
+            extended=address.extended,
+        )
+        if address.label:
+            adr.params["TYPE"] = [param_encode(t) for t in address.label.split(",")]
+    for item in details.profiles:
+        url = card.add("url")
+        url.value = item.url
+        if item.kind != "url":
+            url.params["TYPE"] = [item.kind]
+    if details.met is not None:
+        if details.met.where:
+            card.add(MET_AT.lower()).value = details.met.where
+        if details.met.on:
+            card.add(MET_ON.lower()).value = details.met.on
+        if details.met.through:
+            card.add(MET_THROUGH.lower()).value = _UUID_URN + details.met.through
+    for note in notes:
+        card.add("note").value = note
     if contact.tags:
         card.add("categories").value = list(contact.tags)
     card.add(CIRCLE_PROPERTY.lower()).value = contact.circle

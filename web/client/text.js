@@ -92,3 +92,27 @@ export function repr(v) {
   if (typeof v === "boolean") return v ? "True" : "False";
   return String(v);
 }
+
+/**
+ * The id as people are shown it: its last 8 characters, the random part of a
+ * UUIDv7 (core.ids.short_id).
+ * @param {string} id
+ */
+export function shortId(id) {
+  return Array.from(id).slice(-8).join("");
+}
+
+const NO_YEAR = /^--\d{2}-\d{2}$/;
+
+/**
+ * One field value as text (projections.text.value_text): lists comma-separated,
+ * a cleared value `none`, a day without its year without the `--`.
+ * @param {unknown} v
+ * @returns {string}
+ */
+export function valueText(v) {
+  if (v === null || v === undefined) return "none";
+  if (Array.isArray(v)) return v.length === 0 ? "none" : v.map(valueText).join(", ");
+  if (typeof v === "string" && NO_YEAR.test(v)) return v.slice(2);
+  return String(v);
+}

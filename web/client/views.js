@@ -8,7 +8,7 @@
 import { CIRCLE_CADENCE, CIRCLES } from "./events.js";
 import { Fold, isActive, localDay } from "./fold.js";
 import { physicalMs } from "./hlc.js";
-import { casefold, compare, head, repr } from "./text.js";
+import { casefold, compare, shortId, valueText } from "./text.js";
 
 /** @typedef {import("./events.js").Event} Event */
 /** @typedef {import("./fold.js").Contact} Contact */
@@ -456,7 +456,7 @@ function contactIds(fold, e) {
  */
 export function describe(fold, e, names) {
   const name = (/** @type {unknown} */ id) =>
-    names.get(/** @type {string} */ (id)) ?? head(/** @type {string} */ (id), 8);
+    names.get(/** @type {string} */ (id)) ?? shortId(/** @type {string} */ (id));
   const f = /** @type {Record<string, any>} */ (e);
   switch (e.type) {
     case "ContactAdded":
@@ -464,8 +464,8 @@ export function describe(fold, e, names) {
     case "ContactEdited": {
       const fields = ["name", "emails", "phones", "org", "tags", "circle", "cadence_days"]
         .filter((k) => k in f)
-        .map((k) => `${k}=${repr(f[k])}`);
-      return `edited ${fields.join(", ")}`;
+        .map((k) => `${k}: ${valueText(f[k])}`);
+      return `edited ${fields.join("; ")}`;
     }
     case "ContactArchived":
       return `archived ${name(f.contact_id)}`;
@@ -473,8 +473,8 @@ export function describe(fold, e, names) {
       return `restored ${name(f.contact_id)}`;
     case "ContactsMerged":
       return (
-        `merged ${name(f.absorbed_id)} (${head(f.absorbed_id, 8)}) into ` +
-        `${name(f.survivor_id)} (${head(f.survivor_id, 8)})`
+        `merged ${name(f.absorbed_id)} (${shortId(f.absorbed_id)}) into ` +
+        `${name(f.survivor_id)} (${shortId(f.survivor_id)})`
       );
     case "InteractionLogged": {
       const people = f.contact_ids.map(name).join(", ");
@@ -484,8 +484,8 @@ export function describe(fold, e, names) {
       return `asked ${name(f.contact_id)}: ${f.what} (w${f.weight}, ${fold.outcome(e.event_id) ?? "open"})`;
     case "AskResolved": {
       const ask = fold.asks.get(f.ask_id);
-      const what = ask ? /** @type {string} */ (ask.what) : head(f.ask_id, 8);
-      return `ask ${repr(what)} ${f.outcome}${f.note ? `: ${f.note}` : ""}`;
+      const what = ask ? /** @type {string} */ (ask.what) : shortId(f.ask_id);
+      return `ask '${what}' ${f.outcome}${f.note ? `: ${f.note}` : ""}`;
     }
     case "GiveMade":
       return `gave ${name(f.contact_id)}: ${f.what} (${f.kind}, w${f.weight})`;
@@ -495,7 +495,7 @@ export function describe(fold, e, names) {
       return `note: ${f.text}`;
     case "EventRetracted": {
       const target = fold.byId.get(f.target_id);
-      return `retracted ${target ? target.type : "event"} ${head(f.target_id, 8)}: ${f.reason}`;
+      return `retracted ${target ? target.type : "event"} ${shortId(f.target_id)}: ${f.reason}`;
     }
     default:
       return e.type;
