@@ -22,10 +22,12 @@ import msgspec
 
 from core.clock import MAX_DRIFT_MS
 from core.errors import ValidationError
+from core.store import REDACTIONS
 from server.owners import MAX_OPEN_OWNERS
 from sync import remote as remotes
 
 from . import nudges
+from .context import refresh_views
 from .home import Home
 
 # The server, the HTTP client and rich are imported inside the commands that use
@@ -303,6 +305,7 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
 
     config = remotes.load(home.path)
     log = home.open_log()
+    redactions = log.store.get_meta(REDACTIONS)
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
             console = Console(stderr=True)
@@ -325,8 +328,11 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
                     bar.update(pull, completed=p.pulled)
 
                 summary = replica.sync(show)
+        forgot = log.store.get_meta(REDACTIONS) != redactions
     finally:
         log.store.close()
+    if forgot:  # a forget arrived: no view may keep the forgotten texts
+        refresh_views(home)
     if as_json:
         out = {"pushed": summary.pushed, "pulled": summary.pulled, "cursor": summary.cursor}
         click.echo(msgspec.json.encode(out).decode())

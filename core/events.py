@@ -43,7 +43,12 @@ CIRCLE_CADENCE: Final[dict[str, int | None]] = {
     "none": None,
 }
 
-Id = Annotated[str, Meta(min_length=1, max_length=64)]
+#: Ids, like enums and numbers, are the *shape* of history: forgetting a person
+#: (`core.redaction`) keeps them. Every other text field is personal by default,
+#: so a field added later is forgotten unless its type says it is structural.
+STRUCTURAL: Final[dict[str, bool]] = {"structural": True}
+
+Id = Annotated[str, Meta(min_length=1, max_length=64, extra=STRUCTURAL)]
 Name = Annotated[str, Meta(min_length=1, max_length=500)]
 Text = Annotated[str, Meta(max_length=20_000)]
 Weight = Annotated[int, Meta(ge=1, le=5)]
@@ -160,6 +165,16 @@ class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):
     reason: Annotated[str, Meta(min_length=1, max_length=2000)]
 
 
+class ContactForgotten(Event, frozen=True, kw_only=True, tag="ContactForgotten"):
+    """Every replica erases the personal fields of the events about these contacts.
+
+    The ids are the forgotten contact and those merged into it; the event itself
+    carries nothing personal (see `core.redaction`, ADR 0130).
+    """
+
+    contact_ids: Annotated[tuple[Id, ...], Meta(min_length=1, max_length=1000)]
+
+
 AnyEvent: TypeAlias = (
     ContactAdded
     | ContactEdited
@@ -173,6 +188,7 @@ AnyEvent: TypeAlias = (
     | IntroductionMade
     | NoteAdded
     | EventRetracted
+    | ContactForgotten
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -188,6 +204,7 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     IntroductionMade,
     NoteAdded,
     EventRetracted,
+    ContactForgotten,
 )
 
 #: Stable type name (the union tag, and the stored topic) -> class.

@@ -85,7 +85,7 @@ from core.events import (
     contacts_of,
 )
 from core.state import key
-from core.store import values_insert
+from core.store import REDACTIONS, values_insert
 
 from .fold import Fold
 from .light import LIGHT
@@ -568,16 +568,32 @@ class Projector:
         Builds them from scratch when they are missing, of an older schema, or far
         behind (a rebuild is then cheaper than recomputing most groups).
         """
+        redacted = self._has_views() and max(self._meta("redactions"), 0) != self._redactions()
         with self._write():
-            if not self._current():
-                return self._rebuild(progress)
-            position = self._meta("position")
-            head = self._head()
-            if head <= position:
-                return 0
-            if head - position > REBUILD_ABOVE and head - position > position:
-                return self._rebuild(progress)
-            return self._incremental(position)
+            done = self._catch_up(progress)
+        if redacted:
+            self._scrub()
+        return done
+
+    def _catch_up(self, progress: Progress | None) -> int:
+        if not self._current():
+            return self._rebuild(progress)
+        position = self._meta("position")
+        head = self._head()
+        if head <= position:
+            return 0
+        if head - position > REBUILD_ABOVE and head - position > position:
+            return self._rebuild(progress)
+        return self._incremental(position)
+
+    def _scrub(self) -> None:
+        """After views of redacted events were rebuilt: leave no old page behind.
+
+        The rebuilt views hold no forgotten text, but the pages the old rows
+        used are free pages of the file (and WAL frames) until VACUUM rewrites it.
+        """
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop every view table and build them again from the whole log."""
@@ -596,7 +612,23 @@ class Projector:
         return row is not None
 
     def _current(self) -> bool:
-        return self._has_views() and self._meta("schema") == SCHEMA
+        return (
+            self._has_views()
+            and self._meta("schema") == SCHEMA
+            and max(self._meta("redactions"), 0) == self._redactions()
+        )
+
+    def _redactions(self) -> int:
+        """How many times the log was redacted (ADR 0130): views of older bytes are stale."""
+        row = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='recip_meta'"
+        ).fetchone()
+        if row is None:
+            return 0
+        row = self.db.execute(
+            "SELECT value FROM recip_meta WHERE name = ?", (REDACTIONS,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _meta(self, name: str) -> int:
         row = self.db.execute("SELECT value FROM view_meta WHERE name = ?", (name,)).fetchone()
@@ -653,6 +685,7 @@ class Projector:
         for sql in _TABLES:
             self.db.execute(sql)
         self.db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
+        self.db.execute("INSERT INTO view_meta VALUES ('redactions', ?)", (self._redactions(),))
         head = self._head()
         split = int(head * PARENT_SHARE) if head >= PARALLEL_ABOVE else head
         helper = None

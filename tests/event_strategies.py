@@ -88,6 +88,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
     },
     ev.NoteAdded: {"contact_id": ids, "text": text},
     ev.EventRetracted: {"target_id": ids, "reason": text},
+    ev.ContactForgotten: {"contact_ids": st.lists(ids, min_size=1, max_size=3).map(tuple)},
 }
 
 assert set(PAYLOADS) == set(ev.EVENT_TYPES), "every event type needs a strategy"

@@ -1,0 +1,155 @@
+"""Forgetting a person (ADR 0130): a canary grepped across every replica's bytes.
+
+Two devices and a real `recip serve` (SQLite data directory, then PostgreSQL):
+a contact with a canary name, email, phone, note and free texts is forgotten on
+one device; after syncing, no file of either device home, no file of the
+server's data directory (WAL included) and no PostgreSQL row holds any canary,
+while the shape of the history (kinds, dates, weights, ledger totals) survives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from core import redaction
+from core.events import (
+    AskMade,
+    ContactAdded,
+    ContactEdited,
+    ContactForgotten,
+    GiveMade,
+    InteractionLogged,
+    NoteAdded,
+)
+from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CANARIES = (
+    "Zebulon Quartzfeather",
+    "zebulon@canary.example",
+    "+4479990001",
+    "canarynote-ultraviolet",
+    "canaryask-tangerine",
+    "canarygive-periwinkle",
+    "canarylog-marmalade",
+    "canaryresolve-saffron",
+)
+
+
+def recip(home: Path, *args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], input=input)
+    assert result.exit_code == 0, f"recip {' '.join(args)}: {result.output}"
+    return result.stdout
+
+
+def files_holding(root: Path, needles: tuple[str, ...]) -> list[str]:
+    """Every (file, needle) where a needle's bytes occur in a file under `root`."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path}: {n}" for n in needles if n.encode() in data]
+    return found
+
+
+def record_canaries(home: Path) -> str:
+    zeb = recip(
+        home, "contact", "add", CANARIES[0], "--email", CANARIES[1], "--phone", CANARIES[2]
+    ).strip()
+    other = recip(home, "contact", "add", "Olive Plain").strip()
+    recip(home, "note", zeb, CANARIES[3])
+    ask = recip(home, "ask", zeb, CANARIES[4], "--weight", "3").strip()
+    recip(home, "give", zeb, CANARIES[5], "--weight", "2")
+    recip(home, "log", zeb, "--channel", "call", "--note", CANARIES[6])
+    recip(home, "resolve", ask, "granted", "--note", CANARIES[7])
+    recip(home, "give", other, "a plain favour")
+    return zeb
+
+
+def shape(home: Path) -> list[tuple[str, str, int]]:
+    """(type, id, occurred_at) of every event: what forgetting must keep."""
+    out = json.loads(recip(home, "events", "--json"))
+    events = out if isinstance(out, list) else out["events"]
+    return sorted((e["type"], e["event_id"], e["occurred_at"]) for e in events)
+
+
+def test_forget_reaches_every_replica_of_a_sqlite_server(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+) -> None:
+    token = server.add_owner("alice", tmp_path / "admin")
+    laptop, phone = tmp_path / "laptop", tmp_path / "phone"
+    for home in (laptop, phone):
+        recip(home, "init", "--device-name", home.name)
+        recip(home, "remote", "add", server.url, "--token", token, "--device-name", home.name)
+    zeb = record_canaries(laptop)
+    recip(laptop, "sync")
+    recip(phone, "sync")
+    # The phone, offline, records more about Zebulon before it learns of the forget.
+    recip(phone, "note", zeb, "canarylate-obsidian")
+    assert files_holding(server.data, CANARIES), "the canary must reach the server first"
+    ledger_before = recip(laptop, "ledger", "--json")
+    shape_before = shape(laptop)
+
+    recip(laptop, "contact", "forget", zeb, "--yes")
+    assert files_holding(laptop, CANARIES) == []
+    for home in (phone, laptop, phone):
+        recip(home, "sync")
+
+    needles = (*CANARIES, "canarylate-obsidian")
+    for root in (laptop, phone, server.data):
+        assert files_holding(root, needles) == []
+    assert recip(phone, "ledger", "--json") == recip(laptop, "ledger", "--json")
+    before, after = json.loads(ledger_before), json.loads(recip(laptop, "ledger", "--json"))
+    assert _totals(after) == _totals(before)
+    assert shape(laptop) == shape(phone)
+    kept = [s for s in shape(laptop) if s[0] != "ContactForgotten"]
+    assert set(shape_before) < set(kept)  # every event kept: kind, id, date
+    assert len(kept) == len(shape_before) + 1  # and the phone's late note
+    listing = recip(phone, "contact", "show", zeb, "--json")
+    assert redaction.PLACEHOLDER in listing
+
+
+def _totals(ledger: object) -> list[list[tuple[str, float]]]:
+    """The ledger's numbers, names aside."""
+    rows = ledger if isinstance(ledger, list) else ledger["rows"]  # type: ignore[index]
+    return sorted(
+        sorted((k, v) for k, v in row.items() if isinstance(v, int | float)) for row in rows
+    )
+
+
+def test_forget_confirmation_refused_keeps_everything(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    recip(home, "init", "--device-name", "d")
+    zeb = recip(home, "contact", "add", CANARIES[0]).strip()
+    result = CliRunner().invoke(cli, ["--home", str(home), "contact", "forget", zeb], input="n\n")
+    assert result.exit_code == 1
+    assert "nothing forgotten" in result.stderr
+    assert CANARIES[0] in recip(home, "contact", "list", "--json")
+    recip(home, "contact", "forget", zeb, input="y\n")
+    assert CANARIES[0] not in recip(home, "contact", "list", "--json")
+
+
+def test_redaction_is_read_from_the_schema() -> None:
+    fields = {
+        cls.__name__: dict(redaction.personal_fields(cls))
+        for cls in (
+            ContactAdded,
+            ContactEdited,
+            AskMade,
+            GiveMade,
+            InteractionLogged,
+            NoteAdded,
+            ContactForgotten,
+        )
+    }
+    assert set(fields["ContactAdded"]) == {"name", "emails", "phones", "org", "tags", "source"}
+    assert set(fields["AskMade"]) == {"what"}
+    assert set(fields["InteractionLogged"]) == {"note"}
+    assert fields["ContactForgotten"] == {}
