@@ -10,6 +10,8 @@ while the shape of the history (kinds, dates, weights, ledger totals) survives.
 from __future__ import annotations
 
 import json
+import signal
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,8 @@ from core.events import (
     InteractionLogged,
     NoteAdded,
 )
+from server.run import free_port
+from tests.conftest import PG_URL, run_recip_process
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -58,6 +62,16 @@ def files_holding(root: Path, needles: tuple[str, ...]) -> list[str]:
     return found
 
 
+def two_devices(tmp_path: Path, live: LiveServer) -> tuple[Path, Path]:
+    """A laptop and a phone enrolled with a new owner of `live`."""
+    token = live.add_owner("alice", tmp_path / "admin")
+    laptop, phone = tmp_path / "laptop", tmp_path / "phone"
+    for home in (laptop, phone):
+        recip(home, "init", "--device-name", home.name)
+        recip(home, "remote", "add", live.url, "--token", token, "--device-name", home.name)
+    return laptop, phone
+
+
 def record_canaries(home: Path) -> str:
     zeb = recip(
         home, "contact", "add", CANARIES[0], "--email", CANARIES[1], "--phone", CANARIES[2]
@@ -83,11 +97,7 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     tmp_path: Path,
     server: LiveServer,  # noqa: F811 (the fixture)
 ) -> None:
-    token = server.add_owner("alice", tmp_path / "admin")
-    laptop, phone = tmp_path / "laptop", tmp_path / "phone"
-    for home in (laptop, phone):
-        recip(home, "init", "--device-name", home.name)
-        recip(home, "remote", "add", server.url, "--token", token, "--device-name", home.name)
+    laptop, phone = two_devices(tmp_path, server)
     zeb = record_canaries(laptop)
     recip(laptop, "sync")
     recip(phone, "sync")
@@ -153,3 +163,69 @@ def test_redaction_is_read_from_the_schema() -> None:
     assert set(fields["AskMade"]) == {"what"}
     assert set(fields["InteractionLogged"]) == {"note"}
     assert fields["ContactForgotten"] == {}
+
+
+@dataclass
+class PgServer(LiveServer):
+    """`recip serve` on PostgreSQL (schemas named by `prefix`)."""
+
+    database_url: str = ""
+
+    def add_owner(self, name: str, scratch: Path) -> str:
+        out = run_recip_process(
+            scratch, "admin", "add-owner", name, "--database-url", self.database_url
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+
+def pg_rows_holding(prefix: str, needles: tuple[str, ...]) -> list[str]:
+    """Every (schema.table, needle) where a needle occurs in a row's text or bytes."""
+    import psycopg
+
+    found = []
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema LIKE %s",
+            (f"{prefix}%",),
+        ).fetchall()
+        for schema, table in tables:
+            for (row,) in conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t'):
+                # bytea columns print as hex in a row's text form
+                text = str(row)
+                found += [
+                    f"{schema}.{table}: {n}"
+                    for n in needles
+                    if n in text or n.encode().hex() in text
+                ]
+    return found
+
+
+def test_forget_reaches_a_postgresql_server(tmp_path: Path, pg_schema: str) -> None:
+    prefix = pg_schema
+    url = f"{PG_URL}?prefix={prefix}"
+    live = PgServer(
+        tmp_path / "server", free_port(), options=("--database-url", url), database_url=url
+    )
+    live.start()
+    try:
+        laptop, phone = two_devices(tmp_path, live)
+        zeb = record_canaries(laptop)
+        recip(laptop, "sync")
+        recip(phone, "sync")
+        assert pg_rows_holding(prefix, CANARIES), "the canary must reach PostgreSQL first"
+        recip(phone, "contact", "forget", zeb, "--yes")
+        for home in (phone, laptop):
+            recip(home, "sync")
+        assert pg_rows_holding(prefix, CANARIES) == []
+        for root in (laptop, phone, live.data):
+            assert files_holding(root, CANARIES) == []
+    finally:
+        live.kill(signal.SIGTERM)
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            for (schema,) in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{prefix}%",)
+            ).fetchall():
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
