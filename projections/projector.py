@@ -1200,6 +1200,13 @@ class Projector:
         return survivors
 
 
+def scrub_views(path: str | Path) -> None:
+    """Rebuild a log file's views if a redaction made them stale (none: nothing)."""
+    with Projector(path) as projector:
+        if projector._has_views():
+            projector.catch_up()
+
+
 class _Transaction:
     """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any error."""
 

@@ -26,8 +26,10 @@ from msgspec import Raw
 
 from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
+from core.events import ContactForgotten
 from core.log import EventLog, LogEvent, row_of
 from core.store import open_store
+from projections.projector import scrub_views
 from sync import protocol
 from sync.protocol import (
     DevicesResponse,
@@ -311,6 +313,10 @@ class SyncService:
             raise Refusal(422, "invalid_event", str(exc)) from None
         except StoreError as exc:
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
+        if self.pg is None and any(isinstance(e, ContactForgotten) for e in events):
+            # The read API's views live in the owner's file: no table may keep
+            # what the log just forgot (ADR 0130).
+            scrub_views(self.path(device.owner_id))
         return protocol.encode(self._page(owner, device, request, reply), reply)
 
     def _check(self, device: Device, events: list[LogEvent]) -> None:

@@ -14,6 +14,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -29,6 +30,7 @@ from core.events import (
     NoteAdded,
 )
 from server.run import free_port
+from sync.remote import load as load_remote
 from tests.conftest import PG_URL, run_recip_process
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 
@@ -104,6 +106,10 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     # The phone, offline, records more about Zebulon before it learns of the forget.
     recip(phone, "note", zeb, "canarylate-obsidian")
     assert files_holding(server.data, CANARIES), "the canary must reach the server first"
+    token = load_remote(laptop).device_token
+    headers = {"Authorization": f"Bearer {token}"}
+    ledger = httpx.get(f"{server.url}/v1/ledger", headers=headers)  # views on the server
+    assert CANARIES[0] in ledger.text
     ledger_before = recip(laptop, "ledger", "--json")
     shape_before = shape(laptop)
 
@@ -115,6 +121,9 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     needles = (*CANARIES, "canarylate-obsidian")
     for root in (laptop, phone, server.data):
         assert files_holding(root, needles) == []
+    ledger = httpx.get(f"{server.url}/v1/ledger", headers=headers)
+    assert ledger.status_code == 200
+    assert redaction.PLACEHOLDER in ledger.text
     assert recip(phone, "ledger", "--json") == recip(laptop, "ledger", "--json")
     before, after = json.loads(ledger_before), json.loads(recip(laptop, "ledger", "--json"))
     assert _totals(after) == _totals(before)
