@@ -12,9 +12,8 @@ Steps, all in the same run:
 2. baseline: a plain `sqlite3` SELECT of every stored row, decoded with msgspec
    into the event Structs (the least any rebuild must do);
 3. ours: `Projector.rebuild()`: read, fold, compute and write every view table
-   and the incremental index, in one transaction. The first rebuild of the fresh
-   log also keys every event id (`view_key`, which later rebuilds keep: ADR 0011),
-   so it is also reported on its own, beside the raw read of the same repeat;
+   and the incremental index, in one transaction (the first, on a fresh log, is
+   also reported on its own, beside the raw read of the same repeat);
 4. an incremental catch-up of the last 1,000 events on the full log (reported,
    no baseline);
 5. scoring (issue 6, `bench.scoring.score_log`): `recip replay`'s work on the same
@@ -25,11 +24,8 @@ Steps, all in the same run:
 
 Each measurement runs in a fresh child process, which reports its own wall and
 CPU time and peak RSS (`resource.getrusage`), so one measurement's memory never
-inflates another's. A rebuild of this size runs a helper process beside it
-(`projections.projector.TouchFolder`): its CPU time is counted in the rebuild's,
-and its peak RSS added to the rebuild's (an upper bound). The CPU-time ratio is
-the total work, beside the wall-clock one the target is on. Target: rebuild >=
-0.4x the baseline's events/s (wall clock), peak RSS < 1 GB.
+inflates another's. The 1,000,000-event figures are information only (issue 12
+withdrew their target; `bench/views.py` measures a heavy user's 100,000).
 """
 
 from __future__ import annotations
@@ -72,8 +68,7 @@ def _fill(path: str, events: int) -> None:
 
 
 def _peak_mb() -> float:
-    """Peak RSS of this process plus that of its largest child (a rebuild's helper
-    process runs beside it): an upper bound of the measurement's peak."""
+    """Peak RSS of this process plus that of its largest child: an upper bound."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return (own + children) / 1024
@@ -217,7 +212,7 @@ def replay(
             b_s, b_cpu, b_n, b_mb = measure(_baseline, path)
             o_s, o_cpu, o_n, o_mb = measure(_rebuild, path)
             assert b_n == o_n, (b_n, o_n)
-            if repeat == 0:  # it also keys every event id (ADR 0011): once per log
+            if repeat == 0:  # the fresh log's first rebuild
                 first.samples.append(o_n / o_s)
                 first_base.samples.append(b_n / b_s)
             base.samples.append(b_n / b_s)
@@ -250,8 +245,8 @@ def replay(
                 "generate_s": round(generated, 1),
             },
             [
-                Comparison("rebuild all views vs raw read", ours, base, target=0.4),
-                Comparison("first rebuild (keys all ids) vs raw read", first, first_base),
+                Comparison("rebuild all views vs raw read", ours, base),
+                Comparison("first rebuild vs raw read", first, first_base),
                 Comparison("same, CPU time of all processes", ours_cpu, base_cpu),
                 Comparison("replay 3 rules, one instant, per rule vs raw read", scoring, base),
             ],

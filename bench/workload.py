@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from cli.home import Home
 from core import codec
+from core.days import DAY_MS
 from core.events import (
     CHANNELS,
     GIVE_KINDS,
@@ -36,7 +37,7 @@ from core.log import EventLog
 
 #: Events appended per transaction while building a device's log.
 CHUNK: Final = 1000
-_DAY_MS: Final = 86_400_000
+
 #: A fixed "now" (2026-01-01T00:00Z) so that every run builds comparable histories.
 _EPOCH_MS: Final = 1_767_225_600_000
 
@@ -59,9 +60,9 @@ def simple_drafts(count: int, seed: int) -> Iterator[Event]:
     """
     rng = random.Random(seed)
     contacts: list[str] = []
-    start = _EPOCH_MS - 730 * _DAY_MS
+    start = _EPOCH_MS - 730 * DAY_MS
     for i in range(count):
-        when = start + (i * 730 * _DAY_MS) // max(count, 1)
+        when = start + (i * 730 * DAY_MS) // max(count, 1)
         envelope: dict[str, Any] = {
             "event_id": new_id(when),
             "device_id": "",

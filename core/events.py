@@ -66,9 +66,8 @@ class Event(Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     that old events can be upcast when a type evolves.
 
     `gc=False`: an event holds only strings, ints and tuples of them, so it can
-    never be part of a reference cycle; untracked, a million events read into
-    memory no longer make the collector walk them again and again (reading a 1M
-    log for replay: 3.3 s -> 1.8 s).
+    never be part of a reference cycle; untracked, events read into memory by the
+    hundred thousand never make the collector walk them again and again.
     """
 
     event_id: Id

@@ -38,12 +38,13 @@ _entropy = _Entropy()
 os.register_at_fork(after_in_child=lambda: _entropy.seed(_Entropy.fresh_seed()))
 
 
-def new_id(unix_ms: int | None = None) -> str:
-    """A new UUIDv7 in canonical lowercase form."""
-    return new_ids(1, unix_ms)[0]
+def new_id(unix_ms: int | None = None, rng: random.Random | None = None) -> str:
+    """A new UUIDv7 in canonical lowercase form (random bits from `rng` if given:
+    the sample generator's ids are deterministic per seed)."""
+    return new_ids(1, unix_ms, rng)[0]
 
 
-def new_ids(count: int, unix_ms: int | None = None) -> list[str]:
+def new_ids(count: int, unix_ms: int | None = None, rng: random.Random | None = None) -> list[str]:
     """`count` new UUIDv7s sharing one timestamp (a batch recorded at one instant).
 
     Layout: 48 bits of Unix ms, version 7, 12 random bits, the RFC 9562 variant
@@ -53,7 +54,7 @@ def new_ids(count: int, unix_ms: int | None = None) -> list[str]:
     ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
     t = (ms & 0xFFFF_FFFF_FFFF).to_bytes(6, "big").hex()
     prefix = f"{t[:8]}-{t[8:12]}-7"
-    r = _entropy.getrandbits(72 * count).to_bytes(9 * count, "big").hex()
+    r = (rng or _entropy).getrandbits(72 * count).to_bytes(9 * count, "big").hex()
     if count >= _BULK:
         return _laid_out(prefix, r, count)
     return [
@@ -62,8 +63,7 @@ def new_ids(count: int, unix_ms: int | None = None) -> list[str]:
     ]
 
 
-#: From this many ids on, `_laid_out` beats formatting each id (measured: 0.15 vs
-#: 0.31 us per id at 1,000; its fixed cost is ~10 us).
+#: From this many ids on, `_laid_out` beats formatting each id (docs/benchmarks.md).
 _BULK = 64
 
 

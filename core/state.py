@@ -295,10 +295,7 @@ class State:
         made = self.asks.get(ask_id)
         if made is None or self.is_retracted(ask_id):
             return None
-        resolution: AskResolved | None = None
-        for candidate in self.resolutions.get(ask_id, ()):
-            if self.live(candidate) and (resolution is None or key(candidate) > key(resolution)):
-                resolution = candidate
+        resolution = self.resolution(ask_id)
         return Ask(
             id=ask_id,
             made=made,
@@ -306,6 +303,19 @@ class State:
             outcome=None if resolution is None else resolution.outcome,
             resolution=resolution,
         )
+
+    def resolution(self, ask_id: str) -> AskResolved | None:
+        """An ask's latest live resolution by (hlc, event_id), if any."""
+        best: AskResolved | None = None
+        for candidate in self.resolutions.get(ask_id, ()):
+            if self.live(candidate) and (best is None or key(candidate) > key(best)):
+                best = candidate
+        return best
+
+    def outcome(self, ask_id: str) -> str | None:
+        """An ask's outcome (None while open), whether or not the ask is retracted."""
+        resolution = self.resolution(ask_id)
+        return None if resolution is None else resolution.outcome
 
     def open_asks(self) -> list[Ask]:
         """Asks not yet resolved, oldest first."""

@@ -26,9 +26,10 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
 
 from eventsourcing.persistence import (
@@ -50,6 +51,9 @@ from eventsourcing.sqlite import (
 )
 
 from .errors import StoreError
+
+if TYPE_CHECKING:
+    from eventsourcing.postgres import PostgresProcessRecorder
 
 __all__ = [
     "IntegrityError",
@@ -85,13 +89,20 @@ def values_insert(table: str, columns: int, count: int, *, verb: str = "INSERT")
     return f"{verb} INTO {table} VALUES " + ",".join([row] * count)
 
 
+def consecutive(rows: Sequence[Row]) -> bool:
+    """Whether the rows are one device's, with seqs ascending by one and none missing."""
+    if not rows:
+        return True
+    device, first = rows[0][0], rows[0][1]
+    return all(row[0] == device and row[1] == first + i for i, row in enumerate(rows))
+
+
 class BatchSQLiteRecorder(SQLiteProcessRecorder):
     """The library's SQLite process recorder, inserting a batch with multi-row INSERTs.
 
     The library inserts row by row to collect each rowid. A statement of 200 rows
-    runs SQLite's program once instead of 200 times: a batch of 1,000 rows is
-    written in ~35% less time than with one `executemany` (measured in
-    `bench/append.py`). Within one write transaction SQLite assigns consecutive
+    runs SQLite's program once instead of 200 times (`bench/append.py`; figures in
+    docs/benchmarks.md). Within one write transaction SQLite assigns consecutive
     rowids (max + 1 each), so the batch's positions follow from the last one.
     """
 
@@ -121,10 +132,53 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
         return list(range(last - len(rows) + 1, last + 1))
 
 
+def log_lock_key(schema: str, table: str = "stored_events") -> str:
+    """The SQL expression of the advisory lock that orders one PostgreSQL log's writers."""
+    name = f"{schema}.{table}".replace("'", "''")
+    return f"hashtextextended('{name}', 0)"
+
+
+def ordered_postgres_recorder(datastore: Any) -> PostgresProcessRecorder:
+    """The library's PostgreSQL process recorder, ordered by an advisory lock.
+
+    Pulls read `notification_id > cursor`, so ids must become visible in the
+    order they are issued: a reader must never pass over an id that commits
+    later. The library gets that by `LOCK TABLE ... IN EXCLUSIVE MODE` for every
+    insert, which also conflicts with vacuum, analyze and index builds on the
+    table. A transaction-scoped advisory lock on the log gives writers the same
+    order (taken before the ids are drawn, released only once the transaction
+    has committed) and conflicts with nothing else. Every writer of a log must
+    take it: the server's one-statement exchange (`server.pg`) takes the same.
+    """
+    recorder = _ordered_recorder_class()(datastore)
+    key = log_lock_key(datastore.schema, recorder.events_table_name)
+    recorder.lock_table_statements = [
+        recorder.lock_table_statements[0],  # SET LOCAL lock_timeout, as the library does
+        _sql(f"SELECT pg_advisory_xact_lock({key})"),
+    ]
+    return cast("PostgresProcessRecorder", recorder)
+
+
+@functools.cache
+def _ordered_recorder_class() -> Any:
+    """The recorder's class, imported on first use: `recip` on SQLite never loads psycopg."""
+    from eventsourcing.postgres import PostgresProcessRecorder
+
+    return PostgresProcessRecorder
+
+
+def _sql(statement: str) -> Any:
+    from psycopg.sql import SQL
+
+    return SQL(statement)
+
+
 _CATCH_UP = (
     "SELECT rowid, originator_id, originator_version, topic, state "
     "FROM stored_events WHERE rowid > ? ORDER BY rowid"
 )
+
+_LAST_SEQ = "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?"
 
 #: Prepared statements each SQLite connection keeps (sqlite3's own default is 128).
 STATEMENT_CACHE: Final = 64
@@ -135,8 +189,8 @@ class StatementCachingPool(SQLiteConnectionPool):
 
     The library connects with `cached_statements=True`, which sqlite3 reads as a
     cache of *one* statement, so an append (BEGIN, a catch-up SELECT, an INSERT)
-    prepared every statement anew: ~25 us per transaction, an eighth of a durable
-    one-event append. Everything else is as the library does it: autocommit mode
+    prepared every statement anew, a noticeable share of a durable one-event
+    append (docs/benchmarks.md). Everything else is as the library does it: autocommit mode
     with explicit BEGINs, WAL for files, `sqlite3.Row` rows (its selects use them).
     """
 
@@ -297,7 +351,7 @@ class Store:
         Every interactive command is one of these, and each is a durable commit
         whose fsync leaves the process asleep; the Python run after waking is
         slow (cold caches), so the library's pool hand-off and its layers of
-        context managers cost ~60 us per append, a quarter of it. Appends therefore
+        context managers are a large share of it (docs/benchmarks.md). Appends therefore
         keep one connection of their own (made by the pool, so configured alike),
         serialised by a lock; SQLite's own locking orders it against every other
         connection and process, exactly as it orders the pool's connections.
@@ -319,31 +373,63 @@ class Store:
         build: Callable[[Sequence[Notification]], tuple[T, Sequence[Row]]],
     ) -> tuple[T, Sequence[int]]:
         """The append transaction itself, on a connection the caller holds."""
-        try:
-            conn.execute("BEGIN")
-            try:
-                seen = [
-                    Notification(
-                        id=r[0],
-                        originator_id=r[1],
-                        originator_version=r[2],
-                        topic=r[3],
-                        state=r[4],
-                    )
-                    for r in conn.execute(_CATCH_UP, (after,))
-                ]
-                result, rows = build(seen)
-                positions = cast(BatchSQLiteRecorder, self.recorder).insert_rows(conn, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(exc) from exc
-        except sqlite3.Error as exc:
-            raise Contention(str(exc)) from exc
+        with _committing(conn, "BEGIN"):
+            seen = [
+                Notification(
+                    id=r[0],
+                    originator_id=r[1],
+                    originator_version=r[2],
+                    topic=r[3],
+                    state=r[4],
+                )
+                for r in conn.execute(_CATCH_UP, (after,))
+            ]
+            result, rows = build(seen)
+            positions = cast(BatchSQLiteRecorder, self.recorder).insert_rows(conn, rows)
         return result, positions
+
+    def insert_next(self, batches: Sequence[Sequence[Row]]) -> list[list[int] | None]:
+        """Insert each batch that continues its device's stream, all in one commit.
+
+        Every batch holds one device's rows with consecutive seqs. A batch whose
+        first seq is its device's next is inserted; any other (a retry of events
+        already held, a gap, a batch that collides with a concurrent writer) is
+        left out and answered `None`, for `EventLog.ingest_rows` to judge. The
+        batches share one transaction and one durable commit (SQLite only): that
+        is what lets concurrent pushes of one owner share a commit.
+        """
+        recorder = self.recorder
+        if not isinstance(recorder, BatchSQLiteRecorder):
+            raise StoreError("insert_next is for SQLite logs")
+        pool = self._datastore.pool
+        if pool.is_sqlite_memory_mode:  # a second connection would be another database
+            return [None] * len(batches)
+        with self._writer_lock:
+            conn = self._writer()
+            with _committing(conn, "BEGIN IMMEDIATE"):
+                return [self._insert_if_next(conn, recorder, rows) for rows in batches]
+
+    @staticmethod
+    def _insert_if_next(
+        conn: sqlite3.Connection, recorder: BatchSQLiteRecorder, rows: Sequence[Row]
+    ) -> list[int] | None:
+        """One batch of `insert_next`, in a savepoint so that a refusal undoes only it."""
+        if not rows:
+            return []
+        if not consecutive(rows):
+            return None
+        last = conn.execute(_LAST_SEQ, (rows[0][0],)).fetchone()[0] or 0
+        if rows[0][1] != last + 1:
+            return None
+        conn.execute("SAVEPOINT batch")
+        try:
+            positions = recorder.insert_rows(conn, rows)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO batch")
+            conn.execute("RELEASE batch")
+            return None
+        conn.execute("RELEASE batch")
+        return positions
 
     def _writer(self) -> sqlite3.Connection:
         """The appending connection, opened on first use (callers hold the lock)."""
@@ -488,6 +574,28 @@ class Store:
         self._datastore.close()
 
 
+@contextlib.contextmanager
+def _committing(conn: sqlite3.Connection, begin: str) -> Iterator[None]:
+    """One SQLite write transaction: committed if the block returns, else rolled back.
+
+    A duplicate `(stream, version)` raises the library's `IntegrityError`; any
+    other SQLite error (busy, I/O) raises `Contention`: nothing was stored.
+    """
+    try:
+        conn.execute(begin)
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(exc) from exc
+    except sqlite3.Error as exc:
+        raise Contention(str(exc)) from exc
+
+
 def _col(row: Any, index: int) -> Any:
     """A column by position from a sqlite3.Row or a psycopg dict row."""
     if isinstance(row, dict):
@@ -523,7 +631,7 @@ def _open_sqlite(path: str, *, create: bool) -> Store:
 
 def _open_postgres(loc: Location, *, create: bool) -> Store:
     try:
-        from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+        from eventsourcing.postgres import PostgresDatastore
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise StoreError(
             "PostgreSQL support needs the 'postgres' extra: pip install 'reciprocity[postgres]'"
@@ -547,7 +655,7 @@ def _open_postgres(loc: Location, *, create: bool) -> Store:
     if create:
         with datastore.transaction(commit=True) as c:
             c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    recorder = PostgresProcessRecorder(datastore)
+    recorder = ordered_postgres_recorder(datastore)
     recorder.create_table()
     return Store(recorder, datastore, postgres=True)
 
@@ -557,3 +665,83 @@ def _redact(url: str) -> str:
     if parsed.password:
         return url.replace(f":{parsed.password}@", ":***@")
     return url
+
+
+# -- the log's rows, read directly (the views, replay) --------------------------------------
+
+#: A stored event as readers of the log see it: (position, topic, state).
+Stored = tuple[int, str, bytes]
+#: Rows fetched at a time by `rows_after`, and positions per `rows_at` query.
+READ_PAGE: Final = 5000
+_IN_LIST: Final = 500
+
+
+def open_file(path: str | os.PathLike[str], *, read_only: bool = False) -> sqlite3.Connection:
+    """A plain connection to a SQLite log file, for readers of its rows.
+
+    Read-only (`mode=ro`: a write fails rather than happens) for replay; else in
+    autocommit mode with WAL, for callers that run their own transactions on
+    tables beside the log (the views).
+    """
+    try:
+        if read_only:
+            if not os.path.isfile(path):
+                raise StoreError(f"no event log at {path}")
+            uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the event log at {path}: {exc}") from exc
+
+
+def head(db: sqlite3.Connection) -> int:
+    """The log's highest position (0 when it has no table or no row)."""
+    try:
+        row = db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+    except sqlite3.OperationalError:  # no such table: nothing was ever stored
+        return 0
+    return int(row[0] or 0)
+
+
+def redactions(db: sqlite3.Connection) -> int:
+    """How many times the log was redacted (`Store.redact`; 0 if never)."""
+    try:
+        row = db.execute("SELECT value FROM recip_meta WHERE name = ?", (REDACTIONS,)).fetchone()
+    except sqlite3.OperationalError:  # no such table: nothing was ever stored
+        return 0
+    return 0 if row is None else int(row[0])
+
+
+def scrub(db: sqlite3.Connection) -> None:
+    """Rewrite the file from live rows and empty the WAL: no free page keeps old bytes."""
+    db.execute("VACUUM")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def rows_after(db: sqlite3.Connection, after: int = 0) -> Iterator[list[Stored]]:
+    """Pages of the rows after a position, in log order."""
+    if head(db) <= after:
+        return
+    cursor = db.execute(
+        "SELECT rowid, topic, state FROM stored_events WHERE rowid > ? ORDER BY rowid", (after,)
+    )
+    while rows := cursor.fetchmany(READ_PAGE):
+        yield rows
+
+
+def rows_at(db: sqlite3.Connection, positions: Iterable[int]) -> list[Stored]:
+    """The rows at the given positions, in log order (absent ones left out)."""
+    wanted = sorted(set(positions))
+    out: list[Stored] = []
+    for start in range(0, len(wanted), _IN_LIST):
+        chunk = wanted[start : start + _IN_LIST]
+        out.extend(
+            db.execute(
+                "SELECT rowid, topic, state FROM stored_events "
+                f"WHERE rowid IN ({','.join('?' * len(chunk))}) ORDER BY rowid",
+                chunk,
+            )
+        )
+    return out

@@ -1,8 +1,9 @@
 """Reading the persisted views, asynchronously (for the server and the CLI).
 
-Every read first catches the views up with the log (in a worker thread: the
-catch-up is synchronous SQLite work that writes), then reads the view tables
-through `aiosqlite`, so an async server never blocks its event loop on a view.
+Every read first catches the views up with the log, once (in a worker thread:
+the catch-up is synchronous SQLite work, which writes only when the log has
+something new), then reads the view tables through `aiosqlite`, so an async
+server never blocks its event loop on a view.
 The date-dependent parts (window flags, going-cold status) are derived from the
 stored summaries by the same pure functions that define them (`projections.views`).
 """
@@ -15,16 +16,14 @@ from pathlib import Path
 import aiosqlite
 import msgspec
 
-from core import codec
 from core.errors import AmbiguousError, NotFoundError, ValidationError
-from core.events import Event, OpaqueEvent
+from core.store import open_file
 
-from . import views
+from . import index, views
 from .fold import Fold
-from .projector import SUMMARY_COLUMNS, Progress, Projector, summary_from_row, unpack
+from .projector import Progress, Projector
+from .schema import SUMMARY_COLUMNS, summary_from_row
 from .views import ColdRow, Day, LedgerRow, Stats, Summary, TimelineEntry
-
-_IN_CHUNK = 500
 
 
 class ContactRef(msgspec.Struct, frozen=True):
@@ -77,7 +76,7 @@ def resolve(refs: list[ContactRef], ref: str) -> ContactRef:
 
 
 class Views:
-    """The views of one log database."""
+    """The views of one log database. Each read catches up once, then reads."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -100,27 +99,18 @@ class Views:
 
     async def summaries(self) -> list[Summary]:
         await self.catch_up()
-        async with aiosqlite.connect(self.path) as db:
-            cursor = await db.execute(
-                f"SELECT {SUMMARY_COLUMNS} FROM view_summary ORDER BY contact_id"
-            )
-            rows = await cursor.fetchall()
-        return [summary_from_row(r) for r in rows]
+        return await self._summaries()
 
     async def contacts(self) -> list[ContactRef]:
         await self.catch_up()
-        async with aiosqlite.connect(self.path) as db:
-            cursor = await db.execute(
-                "SELECT contact_id, name, archived, survivor FROM view_contact ORDER BY contact_id"
-            )
-            rows = await cursor.fetchall()
-        return [ContactRef(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+        return await self._contacts()
 
     async def ledger(self, as_of: Day, contact: str | None = None) -> list[LedgerRow]:
         """Ledger rows (of one contact if `contact` is given)."""
-        sums = await self.summaries()
+        await self.catch_up()
+        sums = await self._summaries()
         if contact is not None:
-            ref = resolve(await self.contacts(), contact)
+            ref = resolve(await self._contacts(), contact)
             sums = [s for s in sums if s.contact_id == ref.contact_id]
             if not sums:
                 raise NotFoundError(f"contact {ref.name!r} is archived: it has no ledger row")
@@ -133,40 +123,41 @@ class Views:
         return views.stats(await self.summaries(), as_of)
 
     async def timeline(self, contact: str) -> tuple[ContactRef, list[TimelineEntry]]:
-        """A contact's (group's) timeline, from the events the index files under it."""
+        """A contact's (group's) timeline, from the events filed under its members."""
         refs = await self.contacts()
         ref = resolve(refs, contact)
-        async with aiosqlite.connect(self.path) as db:
-            cursor = await db.execute(
-                "SELECT contact_id FROM view_link WHERE survivor = ?", (ref.contact_id,)
-            )
-            members = [ref.contact_id, *(r[0] for r in await cursor.fetchall())]
-            positions: set[int] = set()
-            for sql in ("SELECT position FROM view_merge", "SELECT position FROM view_retraction"):
-                cursor = await db.execute(sql)
-                positions.update(int(r[0]) for r in await cursor.fetchall())
-            for chunk in _chunks(members):
-                cursor = await db.execute(
-                    "SELECT positions FROM view_index WHERE contact_id IN "
-                    f"({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for (blob,) in await cursor.fetchall():
-                    positions.update(unpack(blob))
-            events: list[tuple[int, Event | OpaqueEvent]] = []
-            for chunk in _chunks(sorted(positions)):
-                cursor = await db.execute(
-                    "SELECT rowid, topic, state FROM stored_events WHERE rowid IN "
-                    f"({','.join('?' * len(chunk))}) ORDER BY rowid",
-                    chunk,
-                )
-                events.extend((p, codec.decode(t, s)) for p, t, s in await cursor.fetchall())
-        fold = Fold()
-        for where, event in events:
-            fold.apply(event, where)
+        fold = await asyncio.to_thread(self.group_sync, ref.contact_id)
         names = {r.contact_id: r.name for r in refs}
         return ref, views.timeline(fold, ref.contact_id, names)
 
+    async def _summaries(self) -> list[Summary]:
+        async with aiosqlite.connect(self.path) as db:
+            cursor = await db.execute(
+                f"SELECT {SUMMARY_COLUMNS} FROM view_summary ORDER BY contact_id"
+            )
+            rows = await cursor.fetchall()
+        return [summary_from_row(r) for r in rows]
 
-def _chunks(values: list[str] | list[int]) -> list[list[str] | list[int]]:
-    return [values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK)]
+    async def _contacts(self) -> list[ContactRef]:
+        async with aiosqlite.connect(self.path) as db:
+            cursor = await db.execute(
+                "SELECT contact_id, name, archived, survivor FROM view_contact ORDER BY contact_id"
+            )
+            rows = await cursor.fetchall()
+        return [ContactRef(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+
+    def group_sync(self, survivor_id: str) -> Fold:
+        """A fold of every event a group's rows depend on (its members' filed events,
+        every merge and retraction): what one contact's pages need, without folding
+        the whole log. The views must be caught up."""
+        db = open_file(self.path, read_only=True)
+        try:
+            links = db.execute(
+                "SELECT contact_id FROM view_link WHERE survivor = ?", (survivor_id,)
+            )
+            members = [survivor_id, *(r[0] for r in links.fetchall())]
+            fold = Fold()
+            fold.extend(index.fetch(db, index.group_positions(db, members)))
+            return fold
+        finally:
+            db.close()

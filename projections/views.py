@@ -1,14 +1,10 @@
 """The views, as pure functions of a set of events (see ADR 0010).
 
 Everything here is computed from a `Fold` and nothing else, so that a view never
-depends on the order in which events arrived. The persistent projection
-(`projections.db`) stores `Summary` records, the date-independent part of a
-contact's views, and derives the date-dependent parts (window flags, going-cold
-status) at read time with the same functions as here.
-
-Dates are *local* dates: an event's day is its `occurred_at` shifted by its own
-`utc_offset`, as a day number since 1970-01-01 (`Day`), so that "last touch" is
-the same on every device.
+depends on the order in which events arrived. The persisted views store
+`Summary` records, the date-independent part of a contact's views, and derive
+the date-dependent parts (window flags, going-cold status) at read time with the
+same functions as here. Dates are local day numbers (`core.days`).
 """
 
 from __future__ import annotations
@@ -16,12 +12,14 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Final, TypeAlias
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
 
 import msgspec
 
 from core.clock import physical_ms
+from core.days import Day, day_of, local_day
+from core.days import iso_day as date_of
 from core.events import (
     CIRCLES,
     AskMade,
@@ -41,29 +39,20 @@ from core.events import (
     type_name,
 )
 
-from .fold import NOT_A_TOUCH, Fold, local_day, touch_code
+from .fold import Fold
+from .touches import ASK_BIT, DAY_SHIFT, GIVE_BIT, TOUCH_TYPES, WEIGHT_MASK, first_code, touch_code
 
-Day: TypeAlias = int
+__all__ = ["Day", "date_of", "day_of"]  # re-exported: the CLI and the server read dates here
 #: The window of the `one_sided` and `only_asks` flags, in days before the as-of day.
 WINDOW_DAYS: Final = 365
 #: One-sided relationships listed by `stats`.
 TOP_ONE_SIDED: Final = 5
-_EPOCH: Final = date(1970, 1, 1)
-
-
-def day_of(value: date) -> Day:
-    return (value - _EPOCH).days
-
-
-def date_of(day: Day | None) -> str | None:
-    """YYYY-MM-DD of a day number, or None."""
-    return None if day is None else (_EPOCH + timedelta(days=day)).isoformat()
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
     """The date-independent facts of one active contact (its whole merge group).
 
-    `touches` holds the touch code (`fold.touch_code`: local day, kind, weight) of
+    `touches` holds the touch code (`projections.touches`: local day, kind, weight) of
     every live touch, sorted, so that they are in day order: the window flags and
     the going-cold status for any as-of day are a bisection and a short walk.
     """
@@ -160,38 +149,25 @@ def summarize(fold: Fold, survivor_id: str) -> Summary | None:
     if contact is None or not contact.active:
         return None
     members = fold.members(survivor_id)
-    by_contact = fold.asks_by_contact()
-    filed = fold.filed
-    if len(members) == 1:
-        record = filed.get(survivor_id)
-        ids: Sequence[int | str] = fold.keys(survivor_id)
-        codes: Sequence[int] = record[2] if record else ()
-        ask_ids: Iterable[str] = by_contact.get(survivor_id, ())
-    else:  # an event naming two members counts once: tell events apart by key
-        unique: dict[int | str, int] = {
-            i: c
-            for m in members
-            if m in filed
-            for i, c in zip(fold.keys(m), filed[m][2], strict=True)
-        }
-        ids, codes = list(unique), list(unique.values())
-        ask_ids = dict.fromkeys(a for m in members for a in by_contact.get(m, ()))
-    retracted = fold.retractions
-    if fold.late_retractions():  # touches are never retractions: any retraction counts
-        codes = [c for i, c in zip(ids, codes, strict=True) if i not in retracted]
+    events: Iterable[Event] = fold.about.get(survivor_id, ())
+    if len(members) > 1:  # an event naming two members counts once
+        events = {e.event_id: e for m in members for e in fold.about.get(m, ())}.values()
+    retracted = fold.retractions  # touches are never retractions: any retraction counts
+    live = [e for e in events if type(e) in TOUCH_TYPES and e.event_id not in retracted]
     totals = dict.fromkeys(_TOTALS, 0)
-    for ask_id in ask_ids:
-        if ask_id not in retracted:
-            totals[fold.outcome(ask_id) or "open"] += 1
+    for e in live:
+        if type(e) is AskMade:
+            totals[fold.outcome(e.event_id) or "open"] += 1
+    codes = [touch_code(e) for e in live]
     return _finish(
         Summary(
             contact_id=survivor_id,
             name=contact.name,
             circle=contact.circle,
             cadence_days=contact.effective_cadence,
-            added_day=local_day(contact.added),
+            added_day=local_day(contact.added.occurred_at, contact.added.utc_offset),
         ),
-        codes,
+        sorted(codes),
         totals,
     )
 
@@ -203,9 +179,10 @@ def add_touches(summary: Summary, touches: Sequence[Event]) -> Summary:
     not already counted, and no resolution of their asks is known yet. Because a
     summary is a sum over touches, this equals summarizing the union.
     """
+    new = [touch_code(e) for e in touches]
     totals = {name: getattr(summary, name) for name in _TOTALS}
     totals["open"] += sum(1 for e in touches if type(e) is AskMade)
-    return _finish(summary, [*summary.touches, *(touch_code(e) for e in touches)], totals)
+    return _finish(summary, sorted([*summary.touches, *new]), totals, _counts(new, summary))
 
 
 _TOTALS: Final = (
@@ -219,35 +196,49 @@ _TOTALS: Final = (
     "unanswered",
     "open",
 )
+#: What `_counts` sums over touch codes, and the last give and ask days.
+_Counts = tuple[int, int, int, int, Day | None, Day | None]
+_NONE: Final[_Counts] = (0, 0, 0, 0, None, None)
 
 
-def _finish(base: Summary, codes: Iterable[int], totals: dict[str, int]) -> Summary:
-    """`base` with its touches (codes in any order, `NOT_A_TOUCH` skipped) sorted and
-    counted into totals.
-
-    The inner loop of a rebuild: a C sort of ints (which also gathers the
-    `NOT_A_TOUCH` entries in one run, cut out by bisection), then a loop over the
-    weighted quarter (gives and asks) only.
-    """
-    codes = sorted(codes)
-    del codes[bisect.bisect_left(codes, NOT_A_TOUCH) : bisect.bisect_right(codes, NOT_A_TOUCH)]
-    gives = give_weight = asks = ask_weight = 0
-    last_give = last_ask = None
-    for code in [c for c in codes if c & 24]:
-        if code & 16:
+def _counts(codes: Iterable[int], start: Summary | None = None) -> _Counts:
+    """Gives, give weight, asks, ask weight, last give day and last ask day of
+    `codes`, counted on from those of `start`."""
+    gives, give_weight, asks, ask_weight, last_give, last_ask = _NONE
+    if start is not None:
+        gives, give_weight, asks, ask_weight = (
+            start.gives,
+            start.give_weight,
+            start.asks,
+            start.ask_weight,
+        )
+        last_give, last_ask = start.last_give, start.last_ask
+    for code in codes:
+        day = code >> DAY_SHIFT
+        if code & ASK_BIT:
             asks += 1
-            ask_weight += code & 7
-            last_ask = code >> 5
-        else:
+            ask_weight += code & WEIGHT_MASK
+            if last_ask is None or day > last_ask:
+                last_ask = day
+        elif code & GIVE_BIT:
             gives += 1
-            give_weight += code & 7
-            last_give = code >> 5
+            give_weight += code & WEIGHT_MASK
+            if last_give is None or day > last_give:
+                last_give = day
+    return gives, give_weight, asks, ask_weight, last_give, last_ask
+
+
+def _finish(
+    base: Summary, codes: list[int], totals: dict[str, int], counts: _Counts | None = None
+) -> Summary:
+    """`base` with its touch codes (sorted) and totals; `counts` as `_counts(codes)`."""
+    gives, give_weight, asks, ask_weight, last_give, last_ask = counts or _counts(codes)
     totals.update(gives=gives, give_weight=give_weight, asks=asks, ask_weight=ask_weight)
     return msgspec.structs.replace(
         base,
         last_give=last_give,
         last_ask=last_ask,
-        last_touch=codes[-1] >> 5 if codes else None,
+        last_touch=codes[-1] >> DAY_SHIFT if codes else None,
         touches=tuple(codes),
         **totals,
     )
@@ -269,15 +260,15 @@ def summaries(fold: Fold) -> list[Summary]:
 def window(touches: Sequence[int], as_of: Day) -> tuple[int, int, int, int]:
     """(give_weight, ask_weight, touches, ask_touches) over (as_of - 365, as_of]."""
     give = ask = count = ask_count = 0
-    end = bisect.bisect_left(touches, (as_of + 1) << 5)
-    start = bisect.bisect_left(touches, (as_of - WINDOW_DAYS + 1) << 5, 0, end)
+    end = bisect.bisect_left(touches, first_code(as_of + 1))
+    start = bisect.bisect_left(touches, first_code(as_of - WINDOW_DAYS + 1), 0, end)
     for code in touches[start:end]:
         count += 1
-        if code & 16:
-            ask += code & 7
+        if code & ASK_BIT:
+            ask += code & WEIGHT_MASK
             ask_count += 1
-        elif code & 8:
-            give += code & 7
+        elif code & GIVE_BIT:
+            give += code & WEIGHT_MASK
     return give, ask, count, ask_count
 
 
@@ -314,8 +305,8 @@ def ledger(summaries: Iterable[Summary], as_of: Day) -> list[LedgerRow]:
 
 def last_touch_on(s: Summary, as_of: Day) -> Day | None:
     """The latest touch day on or before `as_of`."""
-    i = bisect.bisect_left(s.touches, (as_of + 1) << 5)
-    return s.touches[i - 1] >> 5 if i else None
+    i = bisect.bisect_left(s.touches, first_code(as_of + 1))
+    return s.touches[i - 1] >> DAY_SHIFT if i else None
 
 
 def cold_row(s: Summary, as_of: Day) -> ColdRow | None:
@@ -447,7 +438,7 @@ def _entry(fold: Fold, event: Event, names: Mapping[str, str]) -> TimelineEntry:
         device_id=event.device_id,
         recorded_at=_iso(physical_ms(event.hlc), 0),
         occurred_at=_iso(event.occurred_at, event.utc_offset),
-        date=date_of(local_day(event)) or "",
+        date=date_of(local_day(event.occurred_at, event.utc_offset)) or "",
         summary=describe(fold, event, names),
         contact_ids=_contacts(fold, event),
         retracted=retracted,

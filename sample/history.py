@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final, cast
 
 from core.clock import pack
+from core.days import DAY_MS
 from core.events import (
     AskMade,
     AskResolved,
@@ -49,10 +50,10 @@ from core.events import (
     IntroductionMade,
     NoteAdded,
 )
+from core.ids import new_id
 from core.log import stored_form
 from core.store import Store
 
-DAY_MS: Final = 86_400_000
 CIRCLE_SHARE: Final = (("inner", 3), ("close", 12), ("wider", 35), ("distant", 35), ("none", 15))
 #: Mean days between touches per circle (people keep up, roughly).
 MEAN_GAP: Final = {"inner": 9.0, "close": 22.0, "wider": 65.0, "distant": 140.0, "none": 300.0}
@@ -100,20 +101,6 @@ ASKS: Final = (
 OUTCOMES: Final = (("granted", 55), ("declined", 15), ("withdrawn", 10), ("unanswered", 10))
 
 
-def uuid7(rng: random.Random, unix_ms: int) -> str:
-    """A UUIDv7 whose random bits come from `rng` (deterministic per seed)."""
-    rand = rng.getrandbits(74)
-    value = (
-        ((unix_ms & 0xFFFF_FFFF_FFFF) << 80)
-        | (0x7 << 76)
-        | ((rand >> 62) << 64)
-        | (0b10 << 62)
-        | (rand & ((1 << 62) - 1))
-    )
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
 @dataclass
 class _Person:
     id: str
@@ -150,7 +137,7 @@ class _Stamper:
         recorded = min(self.end_ms, occurred_at + self.rng.randrange(0, 3 * 3_600_000))
         self.last_hlc = max(self.last_hlc + 1, pack(recorded, 0))
         return {
-            "event_id": uuid7(self.rng, recorded),
+            "event_id": new_id(recorded, self.rng),
             "device_id": self.device_ids[device],
             "seq": self.seqs[device],
             "hlc": self.last_hlc,
@@ -194,7 +181,7 @@ def generate(
     end_ms = _end_ms(end)
     start_ms = end_ms - int(years * 365.25 * DAY_MS)
     span = end_ms - start_ms
-    ids = list(device_ids) if device_ids else [uuid7(rng, start_ms) for _ in range(devices)]
+    ids = list(device_ids) if device_ids else [new_id(start_ms, rng) for _ in range(devices)]
     stamper = _Stamper(rng, ids, [OFFSETS[i % len(OFFSETS)] for i in range(len(ids))], end_ms)
 
     people: list[_Person] = []

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import date, timedelta
 from typing import Final
 
+from core.days import DAY_MS, date_of, day_of, local_day
 from core.events import (
     Event,
     GiveMade,
@@ -29,9 +29,6 @@ from core.state import State, displaces
 
 from .rules import ADDED, ASK, GIVE, INTERACTION, INTRODUCTION, RESOLUTION, Item, Subject
 
-DAY_MS: Final = 86_400_000
-MINUTE_MS: Final = 60_000
-_EPOCH: Final = date(1970, 1, 1)
 _KIND_OF: Final[dict[type, str]] = {
     InteractionLogged: INTERACTION,
     GiveMade: GIVE,
@@ -53,21 +50,6 @@ def _one_per_id(state: State, touches: dict[str, Event], notes: dict[str, Event]
             del touches[event_id]
         if event_id in held and held[event_id] is not winner:
             state.withdraw(held[event_id])
-
-
-def local_day(occurred_at: int, utc_offset: int) -> int:
-    """The local date of an instant, as days since 1970-01-01."""
-    return (occurred_at + utc_offset * MINUTE_MS) // DAY_MS
-
-
-def day_of(when: date) -> int:
-    """A calendar date as days since 1970-01-01."""
-    return (when - _EPOCH).days
-
-
-def date_of(day: int) -> date:
-    """The calendar date of a day number."""
-    return _EPOCH + timedelta(days=day)
 
 
 class History:
@@ -175,7 +157,7 @@ class History:
         """One item per distinct surviving contact the event concerns (the hot path)."""
         at = event.occurred_at
         item = Item(
-            (at + event.utc_offset * MINUTE_MS) // DAY_MS,
+            local_day(at, event.utc_offset),
             at,
             event.hlc,
             event.event_id,

@@ -40,7 +40,7 @@ import msgspec
 
 from core.events import AskMade
 
-from .history import History, date_of, items_before
+from .history import History, date_of, day_of, items_before
 from .rules import (
     ASK,
     GIVE,
@@ -125,7 +125,7 @@ def next_occurrence(occasion: Occasion, day: int) -> int:
         last = calendar.monthrange(year, occasion.month)[1]
         when = date(year, occasion.month, min(occasion.day, last))
         if when >= today:
-            return (when - date(1970, 1, 1)).days
+            return day_of(when)
     raise AssertionError("unreachable")  # pragma: no cover - next year always qualifies
 
 

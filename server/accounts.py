@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -74,6 +74,9 @@ class Device:
     device_id: str
     owner_id: str
     name: str
+    #: The hash of the token it authenticated with (a cached authentication is
+    #: re-checked against the stored hash by the exchange itself, ADR 0120).
+    token_hash: str = field(default="", repr=False, compare=False)
 
 
 class Accounts:
@@ -154,8 +157,13 @@ class Accounts:
 
     # -- authentication --------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> Device:
-        """The device a `Bearer` token belongs to: 401 if unknown, 403 if revoked."""
+    @staticmethod
+    def check_header(authorization: str | None) -> str:
+        """The device token of an Authorization header, or the 401 saying what is wrong.
+
+        No I/O: the server refuses a request without a usable token before it
+        reads the body.
+        """
         if not authorization:
             raise Refusal(401, "unauthorized", "missing Authorization: Bearer <device token>")
         scheme, _, token = authorization.partition(" ")
@@ -166,6 +174,11 @@ class Accounts:
             raise Refusal(
                 401, "wrong_token", "an enrollment token is not a device token: enroll first"
             )
+        return token
+
+    def authenticate(self, authorization: str | None) -> Device:
+        """The device a `Bearer` token belongs to: 401 if unknown, 403 if revoked."""
+        token = self.check_header(authorization)
         digest = hash_token(token)
         with self._lock:
             row = self._db.execute(
@@ -177,7 +190,7 @@ class Accounts:
             raise Refusal(401, "unauthorized", "invalid device token")
         if row[4] is not None:
             raise Refusal(403, "revoked", f"device {row[2]!r} ({row[0]}) was revoked")
-        return Device(row[0], row[1], row[2])
+        return Device(row[0], row[1], row[2], digest)
 
     # -- devices ------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ Routes:
 - `POST /v1/enroll`: enrollment token in the body -> a device token.
 - `POST /v1/sync`: device token -> one push-and-pull exchange.
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
-- The live stream, the read API and `/openapi.json`: `server.extras`.
+- The live stream, the read API, the nudges and `/openapi.json`: `server.routes`.
+- `GET /client/...`: the browser client's ES modules (`web/client`, ADR 0090).
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from sync import protocol
 from sync.protocol import ErrorBody, Refusal
+from web import CLIENT_DIR
 
 from .accounts import Device
 from .service import ServerConfig, SyncService
@@ -110,10 +113,18 @@ async def enroll(request: Request, service: SyncService) -> Response:
 
 
 async def sync(request: Request, service: SyncService) -> Response:
-    device = await _device(request, service)
+    """The exchange in one trip to the thread pool, authentication included.
+
+    A request without a usable token is refused before its body is read; a
+    well-formed token is checked with the exchange itself (on PostgreSQL, in
+    the exchange's own statement), so a sync costs one thread hand-off.
+    """
+    authorization = request.headers.get("authorization")
+    service.accounts.check_header(authorization)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    return _reply(await run_in_threadpool(service.sync, device, body, fmt, reply), reply)
+    out = await run_in_threadpool(service.sync_as, authorization, body, fmt, reply)
+    return _reply(out, reply)
 
 
 async def devices(request: Request, service: SyncService) -> Response:
@@ -134,7 +145,7 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
     owned = service is None
     svc = service or SyncService(config)
 
-    from .extras import extra_routes, running
+    from .routes import feature_routes, running
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -149,7 +160,8 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
-        *extra_routes(svc, _endpoint),
+        *feature_routes(svc, _endpoint),
+        Mount("/client", StaticFiles(directory=CLIENT_DIR), name="client"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = svc

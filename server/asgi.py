@@ -45,9 +45,9 @@ class _TcpConfig(uvicorn.Config):
 
     For several workers uvicorn binds `socket.socket(AF_INET)`, whose `proto` is
     0; asyncio then does not set TCP_NODELAY on accepted connections, and every
-    response (headers and body in two writes) waits ~40 ms for the client's
-    delayed ACK (measured: 23 requests/s on one keep-alive connection instead of
-    2,000). Re-wrapping the same descriptor with IPPROTO_TCP fixes it.
+    response (headers and body in two writes) waits for the client's delayed
+    ACK (docs/benchmarks.md). Re-wrapping the same descriptor with IPPROTO_TCP
+    fixes it.
     """
 
     def bind_socket(self) -> socket.socket:

@@ -22,7 +22,7 @@ from typing import Final
 
 from icalendar import Calendar, Event
 
-from scoring.history import date_of
+from scoring.history import date_of, day_of
 from scoring.plan import Outlook, week_start
 
 PRODID: Final = "-//Reciprocity//recip today//EN"
@@ -58,7 +58,7 @@ def feed(outlook: Outlook, *, owner: str, now_ms: int) -> bytes:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", f"Reciprocity: {owner}")
-    monday = date_of(week_start((today - date(1970, 1, 1)).days))
+    monday = date_of(week_start(day_of(today)))
     iso = monday.isocalendar()
     if plan.items:
         names = ", ".join(n.name for n in plan.items)

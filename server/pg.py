@@ -12,10 +12,18 @@ server process instead of opening its own: a worker serving a hundred owners
 keeps at most `pool_size` connections, so several workers stay far below
 PostgreSQL's `max_connections`.
 
-Writes go through the library's `PostgresProcessRecorder`, which locks the events
-table for each insert: notification ids (the pull cursor) therefore commit in
-the order they are issued, and a pull that reads `notification_id > cursor`
-can never pass over an id that commits later.
+Every writer of an owner's log takes the log's advisory lock before drawing
+notification ids and holds it until it has committed (`ordered_postgres_recorder`,
+and `recip_exchange` below): ids (the pull cursor) therefore commit in the order
+they are issued, and a pull that reads `notification_id > cursor` can never pass
+over an id that commits later (ADR 0120).
+
+A sync exchange is one statement, `recip_exchange`, a function in the owner's
+schema: it checks that the device's token is still current and not revoked,
+checks the cursor, stores the pushed batch when it continues the device's stream,
+and returns the ack and one page, in one round trip and one commit. Anything it
+does not handle (a retried batch, a gap, a conflict) it declines, untouched, to
+`EventLog.ingest_rows`, where those rules live.
 """
 
 from __future__ import annotations
@@ -24,17 +32,18 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlencode, urlparse, urlunparse
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.postgres import ConnectionPool, PostgresDatastore
 from psycopg.rows import tuple_row
 from psycopg.types.composite import register_composite
 
 from core.errors import StoreError
-from core.store import Store
+from core.store import Row, Store, consecutive, log_lock_key, ordered_postgres_recorder
 from sync.protocol import Refusal
 
 from .accounts import Accounts, Owner
@@ -49,13 +58,78 @@ _ACCOUNTS_DDL: Final = (
     "owner_id TEXT NOT NULL REFERENCES {s}.owners(owner_id), name TEXT NOT NULL, "
     "token_hash TEXT NOT NULL UNIQUE, enrolled_at BIGINT NOT NULL, revoked_at BIGINT)",
     "CREATE INDEX IF NOT EXISTS devices_owner ON {s}.devices(owner_id)",
+    # The live pokes' NOTIFY, in a transaction of its own that does not wait for
+    # its commit to be flushed (it writes nothing): see `PgExchange.run`.
+    "CREATE OR REPLACE FUNCTION {s}.recip_poke(p_schema text) RETURNS void "
+    "LANGUAGE plpgsql AS $body$ BEGIN "
+    "PERFORM set_config('synchronous_commit', 'off', true); "
+    "PERFORM pg_notify('stored_events', p_schema); END $body$",
 )
+
+#: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
+EXCHANGE_VERSION: Final = 1
+
+_EXCHANGE_DDL: Final = """
+CREATE OR REPLACE FUNCTION {s}.recip_exchange_v{version}(
+    p_device text, p_token text, p_topics text[], p_states bytea[], p_first bigint,
+    p_cursor bigint, p_limit integer,
+    OUT status text, OUT acked bigint, OUT head bigint,
+    OUT ids bigint[], OUT origins text[], OUT versions bigint[], OUT topics text[],
+    OUT states bytea[])
+LANGUAGE plpgsql AS $body$
+DECLARE
+    held bigint;
+BEGIN
+    PERFORM 1 FROM {accounts}.devices
+        WHERE device_id = p_device AND token_hash = p_token AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+        status := 'unauthorized';
+        RETURN;
+    END IF;
+    SELECT COALESCE(MAX(notification_id), 0) INTO head FROM {s}.stored_events;
+    IF p_cursor > head THEN
+        status := 'cursor_ahead';
+        RETURN;
+    END IF;
+    IF cardinality(p_states) > 0 THEN
+        PERFORM set_config('lock_timeout', '{lock_timeout}s', true);
+        PERFORM pg_advisory_xact_lock({key});
+        SELECT COALESCE(MAX(originator_version), 0) INTO held
+            FROM {s}.stored_events WHERE originator_id = p_device;
+        IF p_first <> held + 1 THEN
+            status := 'declined';
+            RETURN;
+        END IF;
+        INSERT INTO {s}.stored_events (originator_id, originator_version, topic, state)
+            SELECT p_device, p_first + n - 1, t, b
+            FROM unnest(p_topics, p_states) WITH ORDINALITY AS batch(t, b, n);
+        acked := p_first + cardinality(p_states) - 1;
+    ELSE
+        SELECT COALESCE(MAX(originator_version), 0) INTO acked
+            FROM {s}.stored_events WHERE originator_id = p_device;
+    END IF;
+    SELECT array_agg(notification_id), array_agg(originator_id),
+           array_agg(originator_version), array_agg(topic), array_agg(state)
+        INTO ids, origins, versions, topics, states
+        FROM (SELECT * FROM {s}.stored_events WHERE notification_id > p_cursor
+              ORDER BY notification_id LIMIT p_limit) AS page;
+    status := 'ok';
+END
+$body$
+"""
 
 #: Connections one server process may hold (all owners together).
 POOL_SIZE: Final = 10
 #: How long a request waits for a free connection before the server answers 503.
 POOL_TIMEOUT_S: Final = 30.0
 _CREATE_ATTEMPTS: Final = 8
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether a DDL failure is a concurrent creator's doing (then trying again is safe)."""
+    return any(
+        text in str(exc) for text in ("already exists", "concurrently updated", "__migration__")
+    )
 
 
 def owner_schema(prefix: str, owner_id: str) -> str:
@@ -173,12 +247,20 @@ class PgAccounts(Accounts):
     """The accounts database in a PostgreSQL schema (same rules as on SQLite)."""
 
     def __init__(self, pool: ConnectionPool[Any], schema: str) -> None:
-        with pool.connection() as conn, conn.transaction():
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            for ddl in _ACCOUNTS_DDL:
-                conn.execute(ddl.format(s=f'"{schema}"'))
-            for ddl in NUDGE_DDL:  # the nudges' own tables (ADR 0101)
-                conn.execute(ddl.format(s=f'"{schema}"'))
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                with pool.connection() as conn, conn.transaction():
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                    for ddl in _ACCOUNTS_DDL:
+                        conn.execute(ddl.format(s=f'"{schema}"'))
+                    for ddl in NUDGE_DDL:  # the nudges' own tables (ADR 0101)
+                        conn.execute(ddl.format(s=f'"{schema}"'))
+                break
+            except psycopg.Error as exc:
+                # Workers starting at once race on the same DDL; all of it is idempotent.
+                if attempt == _CREATE_ATTEMPTS - 1 or not _transient(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self._db = _PooledConnection(pool)  # type: ignore[assignment]
         # Each statement is atomic on its own; there is no connection to guard.
         self._lock = nullcontext()  # type: ignore[assignment]
@@ -199,6 +281,83 @@ class PgPageReader:
 
     def close(self) -> None:
         """Nothing of its own to close."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchanged:
+    """What `recip_exchange` answered: the ack and one page (rows as `PageReader`'s)."""
+
+    acked: int
+    rows: list[tuple[int, str, int, str, bytes]]
+
+
+class PgExchange:
+    """A sync exchange on one owner's log in one round trip (a prepared statement)."""
+
+    def __init__(self, pool: ConnectionPool[Any], schema: str, accounts: str) -> None:
+        self._pool = pool
+        self._schema = schema
+        self._call = (
+            f'SELECT * FROM "{schema}".recip_exchange_v{EXCHANGE_VERSION}'
+            "(%b, %b, %b, %b, %b, %b, %b)"
+        )
+        self._poke = f'SELECT "{accounts}".recip_poke(%s)'
+
+    def run(
+        self, device_id: str, token_hash: str, rows: Sequence[Row], cursor: int, limit: int
+    ) -> Exchanged | None:
+        """Push `rows` (one device's, consecutive) and read a page; None if declined.
+
+        Declined: the batch does not simply continue the device's stream, so the
+        caller stores it through `EventLog.ingest_rows` (nothing was stored here).
+
+        A push also pokes the live streams' listeners (ADR 0071), pipelined behind
+        the exchange in the same round trip but as a transaction of its own: a
+        NOTIFY takes a database-wide lock from its commit until that commit is
+        flushed, so inside the exchange it would serialize the durable commits of
+        every owner, where PostgreSQL otherwise flushes concurrent commits together.
+        """
+        if not consecutive(rows):
+            return None
+        first = rows[0][1] if rows else 0
+        params = (
+            device_id,
+            token_hash,
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+            first,
+            cursor,
+            limit,
+        )
+        try:
+            with self._pool.connection() as conn:
+                cur = conn.cursor(row_factory=tuple_row)
+                if rows:
+                    with conn.pipeline():
+                        cur.execute(self._call, params, prepare=True, binary=True)
+                        conn.execute(self._poke, (self._schema,), prepare=True)
+                else:
+                    cur.execute(self._call, params, prepare=True, binary=True)
+                answer = cur.fetchone()
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName):
+            return None  # the owner's schema (or this version's function) is not there yet
+        except psycopg.Error as exc:
+            raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
+        assert answer is not None
+        status, acked, head, ids, origins, versions, topics, states = answer
+        if status == "unauthorized":
+            raise Refusal(401, "unauthorized", "invalid device token")
+        if status == "cursor_ahead":
+            raise Refusal(
+                409,
+                "cursor_ahead",
+                f"cursor {cursor} is beyond the end of this server's log "
+                f"({head}): the server was restored or replaced; pull from 0",
+            )
+        if status == "declined":
+            return None
+        page = list(zip(ids, origins, versions, topics, states, strict=True)) if ids else []
+        return Exchanged(int(acked), page)
 
 
 class PgBackend:
@@ -245,21 +404,23 @@ class PgBackend:
             originator_id_type="text",
             lock_timeout=30,
         )
-        recorder = PostgresProcessRecorder(datastore)
+        recorder = ordered_postgres_recorder(datastore)
         for attempt in range(_CREATE_ATTEMPTS):
             try:
                 if create and not self._exists(schema):
                     with datastore.transaction(commit=True) as c:
                         c.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                     recorder.create_table()
-                else:
-                    datastore.register_type_adapters()  # what create_table ends with
+                    store = Store(recorder, datastore, postgres=True)
+                    self._create_exchange(schema)
+                    return store
+                datastore.register_type_adapters()  # what create_table ends with
                 return Store(recorder, datastore, postgres=True)
-            except (PersistenceError, StoreError) as exc:
+            except (PersistenceError, StoreError, psycopg.Error) as exc:
                 # Two workers creating the same owner's schema at once: PostgreSQL's
                 # IF NOT EXISTS is not atomic against a concurrent creator, the loser
                 # sees a duplicate; every statement is idempotent, so try again.
-                if attempt == _CREATE_ATTEMPTS - 1 or "already exists" not in str(exc):
+                if attempt == _CREATE_ATTEMPTS - 1 or not _transient(exc):
                     raise StoreError(f"cannot open the log of owner {owner_id}: {exc}") from exc
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -277,15 +438,32 @@ class PgBackend:
         return int(row["head"] or 0) if row else 0
 
     def _exists(self, schema: str) -> bool:
-        """Whether the owner's tables are there (then no DDL is needed at all).
+        """Whether the owner's tables and function are there (then no DDL is needed).
 
-        `recip_meta` is created last (by `Store`), so its presence means all are.
+        The exchange function is created last, so its presence means all are.
         """
         with self.pool.connection() as conn:
             row = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL AS present", (f'"{schema}".recip_meta',)
+                "SELECT to_regproc(%s) IS NOT NULL AS present",
+                (f'"{schema}".recip_exchange_v{EXCHANGE_VERSION}',),
             ).fetchone()
         return bool(row and row["present"])
+
+    def _create_exchange(self, schema: str) -> None:
+        """(Re)create the owner's exchange function (idempotent)."""
+        ddl = _EXCHANGE_DDL.format(
+            s=f'"{schema}"',
+            accounts=f'"{self.prefix}"',
+            version=EXCHANGE_VERSION,
+            key=log_lock_key(schema),
+            lock_timeout=int(POOL_TIMEOUT_S),
+        )
+        with self.pool.connection() as conn:
+            conn.execute(ddl)
+
+    def exchange(self, owner_id: str) -> PgExchange:
+        """The one-statement exchange on an owner's log (`owner_store` creates it)."""
+        return PgExchange(self.pool, owner_schema(self.prefix, owner_id), self.prefix)
 
     def owner_schemas(self) -> list[str]:
         """Every owner schema of this prefix (for tests and administration)."""

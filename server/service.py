@@ -10,17 +10,24 @@ Storage (ADR 0032): `DATA/accounts.db` for owners, devices and token hashes;
 reach the log of the owner its token belongs to, because the log is chosen from
 the authenticated device, never from the request. At most `max_open_owners`
 owners' logs stay open, each leased by the requests using it (ADR 0073).
+
+An exchange costs about one commit (ADR 0120): on PostgreSQL one statement
+(`server.pg.PgExchange`), on SQLite a group commit shared by the pushes of one
+owner that arrive together, with pages read on read-only connections. A batch
+that does not simply continue its device's stream goes through
+`EventLog.ingest_rows`, where retries, conflicts and gaps are judged.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from msgspec import Raw
 
@@ -28,7 +35,7 @@ from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
 from core.events import ContactForgotten
 from core.log import EventLog, LogEvent, row_of
-from core.store import open_store
+from core.store import Row, open_store
 from projections.projector import scrub_views
 from sync import protocol
 from sync.protocol import (
@@ -43,11 +50,17 @@ from sync.protocol import (
 )
 
 from .accounts import Accounts, Device
+from .groupcommit import GroupCommit
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 
 if TYPE_CHECKING:
     from .digest import DigestConfig
-    from .pg import PgBackend, PgPageReader
+    from .pg import PgBackend, PgExchange, PgPageReader
+
+#: Evicted owners waiting for the closing thread at most (ADR 0073).
+CLOSING: Final = 4
+#: Cached authentications of sync requests kept at most (then the cache starts over).
+AUTH_CACHE: Final = 10_000
 
 #: Default bound on one request body: about 40,000 typical events in MessagePack.
 MAX_BODY: Final = 16 * 1024 * 1024
@@ -80,19 +93,22 @@ class ServerConfig:
 
 
 class PageReader:
-    """Pages of an owner's log read straight from its SQLite file.
+    """Reads of an owner's log straight from its SQLite file: pages, head, acks.
 
     The hot path of every pull: read-only connections, rows as plain tuples, and
     the stored MessagePack bytes passed on untouched. It reads the event store's
     own table (`stored_events`, position = rowid), as `core.store` does for its
-    batch writes. Connections are kept in a free list, not one per server thread:
-    an owner then holds only as many as it had pages read at once.
+    batch writes. In WAL mode a reader never waits for the write lock, so pulls
+    go on while pushes commit. Connections are kept in a free list, not one per
+    server thread: an owner then holds only as many as it had reads at once.
     """
 
-    _QUERY: Final = (
+    _PAGE: Final = (
         "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
         "WHERE rowid > ? ORDER BY rowid LIMIT ?"
     )
+    _HEAD: Final = "SELECT MAX(rowid) FROM stored_events"
+    _LAST_SEQ: Final = "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?"
 
     def __init__(self, path: Path) -> None:
         self._uri = f"{path.resolve().as_uri()}?mode=ro"
@@ -100,12 +116,23 @@ class PageReader:
         self._lock = threading.Lock()
 
     def page(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
+        return self._read(self._PAGE, (after, limit))
+
+    def head(self) -> int:
+        """The log's highest position (0 when empty)."""
+        return int(self._read(self._HEAD, ())[0][0] or 0)
+
+    def last_seq(self, device_id: str) -> int:
+        """The highest seq held for a device (0 if none)."""
+        return int(self._read(self._LAST_SEQ, (device_id,))[0][0] or 0)
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         try:
             if conn is None:
                 conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
-            rows = conn.execute(self._QUERY, (after, limit)).fetchall()
+            rows = conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -124,10 +151,15 @@ class PageReader:
 
 @dataclass
 class OpenOwner:
-    """One owner's open log and the reader of its pages."""
+    """One owner's open log, the reader of its pages, and (SQLite) its group commit.
+
+    `commits` groups concurrent pushes into one commit; it declines a batch it
+    does not simply append, which then goes through `EventLog.ingest_rows`.
+    """
 
     log: EventLog
     reader: PageReader | PgPageReader
+    commits: GroupCommit[Sequence[Row], list[int] | None] | None = None
 
     def close(self) -> None:
         self.reader.close()
@@ -149,14 +181,40 @@ class SyncService:
             self.accounts: Accounts = self.pg.accounts
         else:
             self.accounts = Accounts(config.data / "accounts.db")
-        self._owners = OwnerCache(self._open, OpenOwner.close, config.max_open_owners)
+        #: Evicted owners are closed off the request path: closing a SQLite log
+        #: that was written checkpoints its WAL (a flush of the database file),
+        #: which the request that happened to evict it should not wait for.
+        self._closer = ThreadPoolExecutor(1, thread_name_prefix="recip-close")
+        self._closing = threading.BoundedSemaphore(CLOSING)
+        self._owners = OwnerCache(self._open, self._close_later, config.max_open_owners)
+        self._sessions: dict[str, Device] = {}
 
     def close(self) -> None:
         """Close every owner's log (a restart reopens them from disk)."""
         self._owners.close()
+        self._closer.shutdown(wait=True)
         self.accounts.close()
         if self.pg is not None:
             self.pg.close()
+
+    def _close_later(self, owner: OpenOwner) -> None:
+        """Close an evicted owner on the closing thread, or here if it is behind.
+
+        At most `CLOSING` owners wait to be closed: an eviction beyond that
+        closes inline, so churn slows requests down instead of piling up open
+        files in the queue.
+        """
+        if not self._closing.acquire(blocking=False):
+            owner.close()
+            return
+
+        def close() -> None:
+            try:
+                owner.close()
+            finally:
+                self._closing.release()
+
+        self._closer.submit(close)
 
     def owner(self, owner_id: str) -> Lease[OpenOwner]:
         """The owner's open log, leased: it stays open until the lease is released.
@@ -186,7 +244,9 @@ class SyncService:
         path = self.path(owner_id)
         store = open_store(str(path))
         try:
-            return OpenOwner(EventLog(store, None), PageReader(path))
+            return OpenOwner(
+                EventLog(store, None), PageReader(path), GroupCommit(store.insert_next)
+            )
         except BaseException:
             store.close()
             raise
@@ -229,6 +289,43 @@ class SyncService:
             conn.close()
         return int(row[0] or 0)
 
+    # -- authentication ------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Device:
+        """The device of a sync request's token (401/403 otherwise).
+
+        On PostgreSQL the answer is cached: the exchange statement itself checks
+        that the token is still the device's and the device is not revoked, so
+        a revocation or a re-enrollment is seen by the very next exchange while
+        the lookup costs no round trip. Anything else (SQLite, the other routes)
+        asks the accounts database every time.
+        """
+        if self.pg is None or not authorization:
+            return self.accounts.authenticate(authorization)
+        device = self._sessions.get(authorization)
+        if device is None:
+            device = self.accounts.authenticate(authorization)
+            if len(self._sessions) >= AUTH_CACHE:
+                self._sessions.clear()
+            self._sessions[authorization] = device
+        return device
+
+    def session(self, authorization: str | None) -> Device | None:
+        """The cached device of a sync token, if any (no I/O: safe on the event loop)."""
+        return self._sessions.get(authorization) if authorization else None
+
+    def _refused(self, device: Device) -> Refusal:
+        """Why the exchange refused a (cached) device: revoked, or a stale token."""
+        for key, cached in list(self._sessions.items()):
+            if cached.device_id == device.device_id:
+                self._sessions.pop(key, None)
+        for info in self.accounts.devices(device.owner_id):
+            if info.device_id == device.device_id and info.revoked_at is not None:
+                return Refusal(
+                    403, "revoked", f"device {info.name!r} ({info.device_id}) was revoked"
+                )
+        return Refusal(401, "unauthorized", "invalid device token")
+
     # -- enrollment and devices ----------------------------------------------------
 
     def enroll(self, body: bytes, fmt: Format, reply: Format) -> bytes:
@@ -260,6 +357,10 @@ class SyncService:
 
     # -- sync --------------------------------------------------------------------------
 
+    def sync_as(self, authorization: str | None, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """`sync` for the device of a token (the HTTP route's one call)."""
+        return self.sync(self.authenticate(authorization), body, fmt, reply)
+
     def sync(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
         """One exchange: store the pushed batch (all or nothing), answer one page."""
         request, events = protocol.decode_request(body, fmt)
@@ -271,28 +372,101 @@ class SyncService:
                 device_id=device.device_id,
             )
         self._check(device, events)
+        rows = [row_of(e) for e in events]
+        if any(isinstance(e, ContactForgotten) for e in events):
+            return self._forget(device, request, rows, reply)
+        if self.pg is not None:
+            exchange = self.pg.exchange(device.owner_id)
+            answer = self._exchange_pg(exchange, device, request, rows, reply)
+            if answer is not None:
+                return protocol.encode(answer, reply)
         with self.owner(device.owner_id) as owner:
-            return self._exchange(owner, device, request, events, reply)
+            return self._exchange(owner, device, request, rows, reply)
+
+    def _forget(
+        self, device: Device, request: SyncRequest, rows: list[Row], reply: Format
+    ) -> bytes:
+        """A batch that forgets someone: the general path, which redacts (ADR 0130).
+
+        The log rewrites the events about the forgotten contacts; on SQLite the
+        read API's views live in the owner's file, so they are rebuilt and the
+        file scrubbed too: no table may keep what the log just forgot.
+        """
+        with self.owner(device.owner_id) as owner:
+            self._ingest(owner.log, device, rows)
+            answer = self._exchange(owner, device, request, [], reply)
+        if self.pg is None:
+            scrub_views(self.path(device.owner_id))
+        return answer
+
+    def _exchange_pg(
+        self,
+        exchange: PgExchange,
+        device: Device,
+        request: SyncRequest,
+        rows: list[Row],
+        reply: Format,
+    ) -> SyncResponse | None:
+        """The exchange as one statement, without opening the owner's log at all.
+
+        None: the statement declined (the batch needs the general path's rules,
+        or the owner's schema is not there yet); nothing was stored.
+        """
+        limit = min(request.limit, self.config.max_page)
+        try:
+            done = exchange.run(device.device_id, device.token_hash, rows, request.cursor, limit)
+        except Refusal as refusal:
+            if refusal.code == "unauthorized":
+                raise self._refused(device) from None
+            raise
+        if done is None:
+            return None
+        return self._answer(done.rows, done.acked, device, request, limit, reply)
 
     def _exchange(
         self,
         owner: OpenOwner,
         device: Device,
         request: SyncRequest,
-        events: list[LogEvent],
+        rows: list[Row],
         reply: Format,
     ) -> bytes:
         """Store the checked batch in the owner's (leased) log, answer one page."""
         log = owner.log
-        if request.cursor > log.position():
+        head = owner.reader.head() if isinstance(owner.reader, PageReader) else log.position()
+        if request.cursor > head:
             raise Refusal(
                 409,
                 "cursor_ahead",
                 f"cursor {request.cursor} is beyond the end of this server's log "
-                f"({log.position()}): the server was restored or replaced; pull from 0",
+                f"({head}): the server was restored or replaced; pull from 0",
             )
+        acked: int | None = None
+        if rows and owner.commits is not None and not log.store.forgotten():
+            # (an owner who forgot someone: the general path, which redacts late
+            # events about them, ADR 0130)
+            try:
+                positions = owner.commits.submit(rows)
+            except StoreError as exc:
+                raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
+            if positions is not None:
+                acked = rows[-1][1]
+        if acked is None and rows:
+            self._ingest(log, device, rows)
+        limit = min(request.limit, self.config.max_page)
+        page = owner.reader.page(request.cursor, limit) if limit else []
+        if acked is None:
+            if isinstance(owner.reader, PageReader):
+                acked = owner.reader.last_seq(device.device_id)
+            else:
+                acked = log.last_seq(device.device_id)
+        return protocol.encode(self._answer(page, acked, device, request, limit, reply), reply)
+
+    @staticmethod
+    def _ingest(log: EventLog, device: Device, rows: list[Row]) -> None:
+        """The general path: idempotent retries, gaps and conflicts judged by the log."""
         try:
-            log.ingest_rows([row_of(e) for e in events])
+            log.ingest_rows(rows)
         except SequenceGapError as exc:
             raise Refusal(
                 409,
@@ -313,11 +487,6 @@ class SyncService:
             raise Refusal(422, "invalid_event", str(exc)) from None
         except StoreError as exc:
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
-        if self.pg is None and any(isinstance(e, ContactForgotten) for e in events):
-            # The read API's views live in the owner's file: no table may keep
-            # what the log just forgot (ADR 0130).
-            scrub_views(self.path(device.owner_id))
-        return protocol.encode(self._page(owner, device, request, reply), reply)
 
     def _check(self, device: Device, events: list[LogEvent]) -> None:
         """Refuse the batch before storing anything: foreign devices, far-future clocks."""
@@ -354,13 +523,17 @@ class SyncService:
                     index=index,
                 )
 
-    def _page(
-        self, owner: OpenOwner, device: Device, request: SyncRequest, reply: Format
+    def _answer(
+        self,
+        rows: list[tuple[int, str, int, str, bytes]],
+        acked: int,
+        device: Device,
+        request: SyncRequest,
+        limit: int,
+        reply: Format,
     ) -> SyncResponse:
-        """Others' events after the cursor (and any of its own the device lacks)."""
-        limit = min(request.limit, self.config.max_page)
+        """The response: others' events of the page (and any of its own the device lacks)."""
         held = request.held_seq if request.held_seq is not None else 0
-        rows = owner.reader.page(request.cursor, limit) if limit else []
         full = bool(limit) and len(rows) == limit
         fit = protocol.fitting(len(r[4]) for r in rows)
         if fit < len(rows):
@@ -375,7 +548,7 @@ class SyncService:
                 if r[1] != me or r[2] > held
             ]
         return SyncResponse(
-            acked_seq=owner.log.last_seq(device.device_id),
+            acked_seq=acked,
             events=events,
             cursor=rows[-1][0] if rows else request.cursor,
             more=full,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from core.log import EventLog
 from core.store import Row, Tracking
 
 from . import protocol
+from .backoff import Backoff
 from .protocol import Format, Refusal, SyncRequest, SyncResponse
 
 _ACKED: Final = "acked:"
@@ -273,6 +273,7 @@ class Replica:
         """One request, retried with exponential backoff while the outcome is unknown."""
         fmt = self.transport.format
         body = protocol.encode(request, fmt)
+        backoff = Backoff(self.backoff_s)
         for attempt in range(self.retries + 1):
             try:
                 answer = self.transport.exchange(body)
@@ -284,8 +285,7 @@ class Replica:
                     raise
             else:
                 return protocol.decode_response_rows(answer, fmt)
-            delay = self.backoff_s * (2**attempt)
-            self.sleep(delay * (0.5 + random.random() / 2))
+            self.sleep(backoff.delay())
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -19,15 +19,14 @@ a missed poke only delays a pull until the next poke, local event or reconnect
 from __future__ import annotations
 
 import queue
-import random
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 import httpx
 import msgspec
 
+from .backoff import Backoff
 from .protocol import Refusal
 from .replica import Replica, SyncSummary, TransientError, is_transient
 
@@ -92,22 +91,6 @@ def follow(client: httpx.Client, token: str, cursor: int) -> Iterator[int]:
                         continue  # a poke we cannot read is a poke we can skip
     except httpx.HTTPError as exc:
         raise TransientError(f"stream lost: {exc or type(exc).__name__}") from exc
-
-
-@dataclass
-class Backoff:
-    """Exponential delays with jitter, reset after a success."""
-
-    first: float = 0.5
-    most: float = 30.0
-    _next: float = 0.0
-
-    def reset(self) -> None:
-        self._next = 0.0
-
-    def delay(self) -> float:
-        self._next = min(self.most, self._next * 2 if self._next else self.first)
-        return self._next * (0.5 + random.random() / 2)
 
 
 class Watch:

@@ -1,6 +1,6 @@
 """A real `recip serve` process on SQLite or on PostgreSQL with several workers.
 
-Shared by the end-to-end tests of the scale work (PostgreSQL workers, the live
+Shared by the end-to-end tests of the server (PostgreSQL workers, the live
 stream, the read API): it starts the server through the CLI exactly as a person
 would (`server.process.ServeProcess`) and creates owners through
 `recip admin add-owner`.

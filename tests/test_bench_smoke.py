@@ -30,7 +30,7 @@ def _figures(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_the_runner_finds_the_benchmarks() -> None:
     # a benchmark that stops defining `run` silently drops out of `python -m bench all`
-    assert {"append", "cli", "replay", "scoring", "sync", "transfer"} <= set(BENCHMARKS)
+    assert {"append", "cli", "replay", "scoring", "sync", "transfer", "views"} <= set(BENCHMARKS)
     assert not {"harness", "workload", "peer"} & set(BENCHMARKS)
 
 

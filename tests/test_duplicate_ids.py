@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 
 import msgspec
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.events import ContactAdded, Event, GiveMade, InteractionLogged
 from core.state import State
-from projections import projector, views
+from projections import views
 from projections.fold import Fold
-from projections.projector import Projector, _id_keys
+from projections.projector import Projector
 from scoring.history import History
 
 from .strategies import TWIN_DEVICES, arrivals, histories, winners, with_twins
@@ -84,9 +83,15 @@ def test_fold_keeps_what_state_keeps_with_twins(data: st.DataObject) -> None:
     fold = Fold(shuffled)
     assert state_view(fold) == state_view(State(events))
     clean = Fold(winners(events))
-    assert {c: sorted(r[1]) for c, r in fold.filed.items() if r[1]} == {
-        c: sorted(r[1]) for c, r in clean.filed.items() if r[1]
-    }
+
+    def filed(f: Fold) -> dict[str, list[tuple[str, str, int]]]:
+        return {
+            c: sorted((e.event_id, e.device_id, e.seq) for e in events)
+            for c, events in f.about.items()
+            if events
+        }
+
+    assert filed(fold) == filed(clean)
     assert fold.groups() == clean.groups()
 
 
@@ -177,43 +182,20 @@ def test_rebuild_leaves_the_inert_twin_out_whatever_the_log_order() -> None:
             log.ingest(order)
             views_of.rebuild()
             assert persisted(path)[0] == expected
-            inert = views_of.db.execute("SELECT position FROM view_inert").fetchall()
-            assert inert == [(order.index(SEEN) + 1,)]
+            held = views_of.db.execute("SELECT position FROM view_event WHERE event_id = 'x'")
+            assert held.fetchall() == [(order.index(GAVE) + 1,)]
 
 
-def test_id_keys_outlive_a_rebuild_and_tell_twins_from_key_collisions() -> None:
+def test_a_twin_is_a_key_collision_and_other_ids_are_not() -> None:
     other = msgspec.structs.replace(SEEN, event_id="y", seq=2, hlc=3 << 16)
     with log_db() as (path, log), Projector(path) as views_of:
         log.ingest([ADDED, SEEN])
-        views_of.rebuild()
-        keys = views_of.db.execute("SELECT position FROM view_key ORDER BY position")
-        assert keys.fetchall() == [(1,), (2,)]
-        # Pretend "y" shares the key of "c1" (odds 2**-61): not twins, nothing inert.
-        (y_key,) = _id_keys([(3, other)])
-        views_of.db.execute("UPDATE view_key SET prefix = ?, key = ? WHERE position = 1", y_key)
-        log.ingest([other])
         views_of.catch_up()
-        assert views_of.db.execute("SELECT * FROM view_inert").fetchall() == []
+        log.ingest([other])  # a new id: caught up incrementally
+        views_of.catch_up()
         assert persisted(path)[0] == views.summaries(Fold([ADDED, SEEN, other]))
-        views_of.rebuild()  # keeps the key tables: it computes no key again
-        held = views_of.db.execute("SELECT prefix, key FROM view_key WHERE position = 1")
-        assert held.fetchone() == y_key
-
-
-@settings(max_examples=60 if SOAK else 8, deadline=None, suppress_health_check=list(HealthCheck))
-@given(twinned_arrival(), st.sampled_from([0.0, 0.5]))
-def test_a_two_process_rebuild_leaves_the_inert_twins_out_too(
-    case: tuple[list[Event], list[Event]], share: float
-) -> None:
-    events, arrival = case
-    with log_db() as (path, log), Projector(path) as one:
-        log.ingest(arrival)
-        one.rebuild()
-        expected = persisted_tables(path), persisted(path)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(projector, "PARALLEL_ABOVE", 1)
-            patch.setattr(projector, "PARENT_SHARE", share)
-            one.db.execute("DELETE FROM view_keyed")  # and key the log afresh, in bulk
-            one.rebuild()
-        assert (persisted_tables(path), persisted(path)) == expected
-    assert expected[1][0] == views.summaries(Fold(winners(events)))
+        log.ingest([GAVE])  # claims SEEN's id, and counts (ADR 0002)
+        views_of.catch_up()
+        assert persisted(path)[0] == views.summaries(Fold([ADDED, GAVE, other]))
+        rows = views_of.db.execute("SELECT event_id, position FROM view_event ORDER BY 1")
+        assert rows.fetchall() == [("c1", 1), ("x", 4), ("y", 3)]

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.days import local_day
 from core.events import (
     AskMade,
     Event,
@@ -23,11 +24,16 @@ from core.log import EventLog
 from core.state import State
 from core.store import open_store
 from projections import views
-from projections.fold import Fold, local_day
+from projections.fold import Fold
 from projections.projector import Projector
 from projections.query import Views
 
 from .strategies import AS_OF, SPAN_DAYS, arrivals, histories, history_and_arrival
+
+
+def day(e: Event) -> int:
+    return local_day(e.occurred_at, e.utc_offset)
+
 
 #: `HYPOTHESIS_PROFILE=soak` runs every property many more times (minutes, not seconds).
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
@@ -180,12 +186,16 @@ def oracle_ledger(events: list[Event], as_of: int) -> list[views.LedgerRow]:
         gives = [e for e in touches if isinstance(e, GiveMade | IntroductionMade)]
         asks = [e for e in touches if isinstance(e, AskMade)]
         outcomes = [state.ask(a.event_id).outcome or "open" for a in asks]  # type: ignore[union-attr]
-        recent = [e for e in touches if as_of - 365 < local_day(e) <= as_of]
+        recent = [
+            e for e in touches if as_of - 365 < local_day(e.occurred_at, e.utc_offset) <= as_of
+        ]
         recent_gives = sum(e.weight for e in recent if isinstance(e, GiveMade | IntroductionMade))
         recent_asks = sum(e.weight for e in recent if isinstance(e, AskMade))
 
         def last(items: list[Event]) -> str | None:
-            return views.date_of(max((local_day(e) for e in items), default=None))
+            return views.date_of(
+                max((local_day(e.occurred_at, e.utc_offset) for e in items), default=None)
+            )
 
         rows.append(
             views.LedgerRow(

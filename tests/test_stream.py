@@ -27,10 +27,11 @@ from core.log import EventLog
 from core.store import open_store
 from server.run import BackgroundServer
 from server.stream import StreamConfig
+from sync.backoff import Backoff
 from sync.http import HttpTransport, enroll
 from sync.protocol import EnrollResponse, Refusal
 from sync.replica import Replica
-from sync.watch import Backoff, Watch, follow, parse_events
+from sync.watch import Watch, follow, parse_events
 from tests.conftest import ROOT, Recip
 from tests.scale_support import Served, served_server
 

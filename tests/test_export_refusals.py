@@ -1,4 +1,4 @@
-"""QA: export refusals name the file the person gave, not a temporary one."""
+"""Export refusals name the file the person gave, not a temporary one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QA: the view commands name contacts exactly as the recording commands do."""
+"""The view commands name contacts exactly as the recording commands do."""
 
 from __future__ import annotations
 

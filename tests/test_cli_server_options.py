@@ -1,4 +1,4 @@
-"""The scale options of the CLI refuse what they cannot do, with a reason."""
+"""The server options of the CLI refuse what they cannot do, with a reason."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QA: a demo home is a real device's history: it syncs whole to another device."""
+"""A demo home is a real device's history: it syncs whole to another device."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QA: `recip serve` refuses what it cannot do with one line, not a traceback."""
+"""`recip serve` refuses what it cannot do with one line, not a traceback."""
 
 from __future__ import annotations
 

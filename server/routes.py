@@ -1,9 +1,8 @@
-"""The scale features' routes and their life cycle, mounted by `server.app.create_app`.
+"""The routes beside the sync protocol's, and their life cycle (`server.app.create_app`).
 
-Kept apart from the sync routes so that each feature stays in its own module:
-the live stream (`server.stream`), the read API (`server.read_api`), the
-nudges (`server.today_api`: plan, calendar feed, digest) and the OpenAPI
-document (`server.openapi`).
+Each feature keeps its own module: the live stream (`server.stream`), the read
+API (`server.read_api`), the nudges (`server.today_api`: plan, calendar feed,
+digest) and the OpenAPI document (`server.openapi`).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ Handler = Callable[[Request, SyncService], Awaitable[Response]]
 Wrap = Callable[[SyncService, Handler], Callable[[Request], Awaitable[Response]]]
 
 
-def extra_routes(service: SyncService, wrap: Wrap) -> list[Route]:
+def feature_routes(service: SyncService, wrap: Wrap) -> list[Route]:
     """The routes, each wrapped like the sync routes (refusals become error bodies)."""
     return [
         Route("/v1/stream", wrap(service, stream.stream), methods=["GET"]),
