@@ -5,9 +5,9 @@ Shared by all CLI modules so that every view behaves the same way:
 - `print_json` writes one compact JSON document (msgspec; `Struct` field order is
   the key order, so keys are stable) and a newline. Commands sort their rows
   deterministically, so two replicas holding the same events print the same bytes.
-- `print_table` renders a rich table. When stdout is not a terminal (a pipe, a
-  file, a test) the table is laid out wide instead of at 80 columns, so that ids
-  are never cut.
+- `print_table` prints a plain-text table (`cli.table`). On a terminal it fits the
+  terminal's width (names and summaries wrap, ids and dates never) and is coloured;
+  piped, it is never wrapped and carries no escape codes.
 - `local_time` and `recorded_time` render the two timestamps of an event: when it
   happened, in the time zone it was stated in (the same text on every device), and
   when it was recorded (the HLC's physical part, in UTC).
@@ -15,32 +15,23 @@ Shared by all CLI modules so that every view behaves the same way:
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final
 
 import click
 import msgspec
 
 from core.clock import physical_ms
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from .table import Cell as Cell
+from .table import Column as Column
+from .table import render
 
-#: Width used when stdout is not a terminal: wide enough for ids and summaries.
-PIPE_WIDTH: Final = 240
 _JSON: Final = msgspec.json.Encoder()
-
-
-@dataclass(frozen=True)
-class Column:
-    """A table column: its header, and whether its cells should stay on one line."""
-
-    header: str
-    no_wrap: bool = False
-    justify: Literal["left", "right", "center"] = "left"
 
 
 def print_json(value: Any) -> None:
@@ -48,39 +39,21 @@ def print_json(value: Any) -> None:
     click.echo(_JSON.encode(value))
 
 
-def console() -> Console:
-    """A rich console on the current stdout (looked up per call: tests swap it)."""
-    from rich.console import Console  # imported when needed: JSON output never pays for it
-
-    out = sys.stdout
-    wide = None if out.isatty() else PIPE_WIDTH
-    return Console(file=out, width=wide, highlight=False, soft_wrap=False, emoji=False)
-
-
 def print_table(
     columns: Sequence[Column],
-    rows: Iterable[Sequence[str]],
+    rows: Iterable[Sequence[str | Cell]],
     *,
     title: str | None = None,
     empty: str = "nothing to show",
 ) -> None:
-    """A table of string cells; prints `empty` instead when there are no rows."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, show_lines=False, header_style="bold", title_justify="left")
-    for col in columns:
-        # Never cut a cell (an id cut short is useless); fold it if space runs out.
-        table.add_column(col.header, no_wrap=col.no_wrap, justify=col.justify, overflow="fold")
-    count = 0
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-        count += 1
-    out = console()
-    if count == 0:
-        out.print(empty, markup=False)
-    else:
-        out.print(table)
+    """A table of cells; prints `empty` instead when there are no rows."""
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else None
+    lines = render(columns, rows, width=width, color=tty and "NO_COLOR" not in os.environ)
+    if not lines:
+        click.echo(empty)
+        return
+    click.echo("\n".join(([title] if title else []) + lines))
 
 
 def local_time(unix_ms: int, utc_offset: int) -> str:

@@ -1,8 +1,8 @@
 """Commands of the `recip` CLI: the server, enrollment, devices and sync.
 
 - `recip serve`: run the sync server (uvicorn) over a data directory.
-- `recip admin add-owner NAME --data DIR`: create an owner; prints its
-  enrollment token alone on the last line.
+- `recip admin add-owner NAME --data DIR`: create an owner; prints the web
+  app's enrollment link and the enrollment token, alone on the last line.
 - `recip remote add URL --token TOKEN`: enroll this device.
 - `recip remote devices`, `recip remote revoke DEVICE`: the owner's devices.
 - `recip sync`: push what the server lacks, pull what this device lacks.
@@ -178,8 +178,22 @@ def admin() -> None:
 @click.argument("name")
 @click.option("--data", default=None, type=click.Path(file_okay=False), help="Server data.")
 @_database_url
-def add_owner(name: str, data: str | None, database_url: str | None) -> None:
-    """Create an owner and print its enrollment token (last line, shown once)."""
+@click.option(
+    "--url",
+    "server_url",
+    default="http://127.0.0.1:8765",
+    show_default=True,
+    help="The server's address as devices reach it (for the web app's enrollment link).",
+)
+@click.option("--qr", is_flag=True, help="Also print the enrollment link as a QR code to scan.")
+def add_owner(
+    name: str, data: str | None, database_url: str | None, server_url: str, qr: bool
+) -> None:
+    """Create an owner and print its enrollment token (last line, shown once).
+
+    Also prints the web app's enrollment link: the token rides in the URL's
+    fragment, which browsers never send to a server or write to its logs.
+    """
     if database_url:
         from server.pg import add_owner as add_pg_owner
         from server.pg import redact
@@ -199,6 +213,13 @@ def add_owner(name: str, data: str | None, database_url: str | None) -> None:
         raise click.UsageError("give --data DIR or --database-url URL")
     click.echo(f"owner {owner.name} ({owner.owner_id}) created in {where}")
     click.echo("enroll each device with: recip remote add URL --token TOKEN")
+    link = f"{server_url.rstrip('/')}/#enroll={token}"
+    if qr:
+        import segno
+
+        click.echo("scan with the phone's camera to open the web app and enroll:")
+        segno.make(link, error="m").terminal(out=sys.stdout, compact=True)
+    click.echo(f"or open in the device's browser: {link}")
     click.echo(token)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,12 +22,10 @@ from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry, date_of,
 
 from .context import current_now
 from .home import Home
-from .output import console, count_of, print_json
+from .output import count_of, print_json, print_table
+from .table import Cell, Column, render
 
-if TYPE_CHECKING:  # rich, the query layer and the generator load only when a command runs
-    from rich.console import Console
-    from rich.table import Table
-
+if TYPE_CHECKING:  # the query layer and the generator load only when a command runs
     from projections.query import Views
 
 T = TypeVar("T")
@@ -57,9 +56,21 @@ def _json(value: object) -> None:
     print_json(value)
 
 
-def _console() -> Console:
-    """The CLI's shared console (wide when piped, so rows never wrap)."""
-    return console()
+@dataclass(frozen=True)
+class Table:
+    """A view as a table: its title, columns and rows, printed by `_show`."""
+
+    title: str
+    columns: list[Column]
+    rows: list[list[str | Cell]]
+
+    def lines(self, width: int | None = None, color: bool = False) -> list[str]:
+        """The title and the table's lines at `width` cells (None: never wrap)."""
+        return [self.title, *render(self.columns, self.rows, width=width, color=color)]
+
+
+def _show(table: Table) -> None:
+    print_table(table.columns, table.rows, title=table.title, empty=f"{table.title}: none")
 
 
 as_of_option = click.option(
@@ -100,40 +111,38 @@ def ledger(home: Home, contact: str | None, as_of: str | None, as_json: bool) ->
     if as_json:
         _json(rows)
         return
-    _console().print(_ledger_table(rows))
+    _show(_ledger_table(rows))
 
 
 def _ledger_table(rows: Sequence[LedgerRow], title: str = "Give/ask ledger") -> Table:
-    from rich.table import Table
-
-    table = Table(title=f"{title} ({count_of(len(rows), 'contact')})", title_justify="left")
-    for name, justify in (
-        ("Contact", "left"),
-        ("Gives", "right"),
-        ("Asks", "right"),
-        ("Balance", "right"),
-        ("Asks:\n✓ ✗ ↩ … open", "right"),
-        ("Last touch", "left"),
-        ("Flags", "left"),
-    ):
-        # Numbers and dates stay whole; on a narrow terminal names and flags wrap.
-        wraps = name in ("Contact", "Flags")
-        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
+    """The ledger as a titled table; names and flags wrap, numbers and dates never."""
+    columns = [
+        Column("Contact"),
+        Column("Gives", no_wrap=True, justify="right"),
+        Column("Asks", no_wrap=True, justify="right"),
+        Column("Balance", no_wrap=True, justify="right"),
+        Column("Asks:\n✓ ✗ ↩ … open", no_wrap=True, justify="right"),
+        Column("Last touch", no_wrap=True),
+        Column("Flags"),
+    ]
+    body: list[list[str | Cell]] = []
     for r in rows:
         flags = " ".join(
             f for f, on in (("one-sided", r.one_sided), ("only-asks", r.only_asks)) if on
         )
-        balance = f"[red]{r.balance}[/]" if r.balance < 0 else f"[green]+{r.balance}[/]"
-        table.add_row(
-            r.name,
-            f"{r.gives} (w{r.give_weight})",
-            f"{r.asks} (w{r.ask_weight})",
-            balance,
-            f"{r.granted} {r.declined} {r.withdrawn} {r.unanswered} {r.open}",
-            r.last_touch or "never",
-            f"[bold red]{flags}[/]" if flags else "",
+        balance = Cell(str(r.balance), "red") if r.balance < 0 else Cell(f"+{r.balance}", "green")
+        body.append(
+            [
+                r.name,
+                f"{r.gives} (w{r.give_weight})",
+                f"{r.asks} (w{r.ask_weight})",
+                balance,
+                f"{r.granted} {r.declined} {r.withdrawn} {r.unanswered} {r.open}",
+                r.last_touch or "never",
+                Cell(flags, "bold red"),
+            ]
         )
-    return table
+    return Table(f"{title} ({count_of(len(rows), 'contact')})", columns, body)
 
 
 # -- cold -------------------------------------------------------------------------------------
@@ -155,38 +164,34 @@ def cold(home: Home, as_of: str | None, everyone: bool, as_json: bool) -> None:
     if as_json:
         _json(rows)
         return
-    _console().print(_cold_table(rows, day, everyone))
+    _show(_cold_table(rows, day, everyone))
 
 
 def _cold_table(rows: Sequence[ColdRow], day: int, everyone: bool) -> Table:
-    from rich.table import Table
-
+    """Cold and cooling contacts; only the name and "never (since added)" may wrap."""
     what = "Contacts by urgency" if everyone else "Going cold"
-    table = Table(title=f"{what} as of {date_of(day)} ({len(rows)})", title_justify="left")
-    for name, justify in (
-        ("Contact", "left"),
-        ("Circle", "left"),
-        ("Status", "left"),
-        ("Last touch", "left"),
-        ("Days\nsince", "right"),
-        ("Cadence", "right"),
-        ("Overdue", "right"),
-    ):
-        # As in the ledger: only the name and "never (since added)" may wrap.
-        wraps = name in ("Contact", "Last touch")
-        table.add_column(name, justify=justify, no_wrap=not wraps)  # type: ignore[arg-type]
-    for r in rows:
-        style = _STATUS_STYLE[r.status]
-        table.add_row(
+    columns = [
+        Column("Contact"),
+        Column("Circle", no_wrap=True),
+        Column("Status", no_wrap=True),
+        Column("Last touch"),
+        Column("Days\nsince", no_wrap=True, justify="right"),
+        Column("Cadence", no_wrap=True, justify="right"),
+        Column("Overdue", no_wrap=True, justify="right"),
+    ]
+    body: list[list[str | Cell]] = [
+        [
             r.name,
             r.circle,
-            f"[{style}]{r.status}[/]",
+            Cell(r.status, _STATUS_STYLE[r.status]),
             r.last_touch or "never (since added)",
             str(r.days_since),
             f"{r.cadence_days} d",
             f"{r.overdue_days} d" if r.overdue_days else "",
-        )
-    return table
+        ]
+        for r in rows
+    ]
+    return Table(f"{what} as of {date_of(day)} ({len(rows)})", columns, body)
 
 
 # -- timeline ---------------------------------------------------------------------------------
@@ -206,27 +211,29 @@ def timeline(home: Home, contact: str, as_json: bool) -> None:
     if as_json:
         _json(entries)
         return
-    _console().print(_timeline_table(ref.name, entries))
+    _show(_timeline_table(ref.name, entries))
 
 
 def _timeline_table(name: str, entries: Sequence[TimelineEntry]) -> Table:
-    from rich.table import Table
-
-    table = Table(title=f"Timeline of {name} ({len(entries)} events)", title_justify="left")
-    for column in ("Occurred", "Event", "What", "Device", "Recorded"):
-        # On a narrow terminal the two times wrap (date over time) beside the
-        # summary: rich squeezes only wrapping columns, and a lone one vanishes.
-        table.add_column(column, no_wrap=column in ("Event", "Device"))
-    for e in entries:
-        what = f"[strike dim]{e.summary}[/] [red](retracted)[/]" if e.retracted else e.summary
-        table.add_row(
+    """A contact's events; on a narrow terminal the summary and the times wrap."""
+    columns = [
+        Column("Occurred"),
+        Column("Event", no_wrap=True),
+        Column("What"),
+        Column("Device", no_wrap=True),
+        Column("Recorded"),
+    ]
+    body: list[list[str | Cell]] = [
+        [
             e.occurred_at.replace("T", " "),
             e.type,
-            what,
+            Cell(f"{e.summary} (retracted)", "strike dim") if e.retracted else e.summary,
             e.device_id[:8],
             e.recorded_at.replace("T", " ").removesuffix("+00:00") + "Z",
-        )
-    return table
+        ]
+        for e in entries
+    ]
+    return Table(f"Timeline of {name} ({len(entries)} events)", columns, body)
 
 
 # -- stats ---------------------------------------------------------------------------------------
@@ -246,22 +253,18 @@ def stats(home: Home, as_of: str | None, as_json: bool) -> None:
 
 
 def _print_stats(s: Stats) -> None:
-    from rich.table import Table
-
-    console = _console()
-    table = Table(title=f"Network as of {s.as_of}", title_justify="left", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("Active contacts", str(s.contacts))
-    for circle, count in s.circles.items():
-        table.add_row(f"  {circle}", str(count))
-    table.add_row("Warm / cooling / cold", f"{s.warm} / [yellow]{s.cooling}[/] / [red]{s.cold}[/]")
-    table.add_row("Gives (weight)", f"{s.gives} ({s.give_weight})")
-    table.add_row("Asks (weight)", f"{s.asks} ({s.ask_weight})")
-    table.add_row("Open asks", str(s.open_asks))
-    console.print(table)
+    rows: list[list[str | Cell]] = [["Active contacts", str(s.contacts)]]
+    rows += [[f"  {circle}", str(count)] for circle, count in s.circles.items()]
+    rows += [
+        ["Warm / cooling / cold", f"{s.warm} / {s.cooling} / {s.cold}"],
+        ["Gives (weight)", f"{s.gives} ({s.give_weight})"],
+        ["Asks (weight)", f"{s.asks} ({s.ask_weight})"],
+        ["Open asks", str(s.open_asks)],
+    ]
+    _show(Table(f"Network as of {s.as_of}", [Column(""), Column("", justify="right")], rows))
     if s.most_one_sided:
-        console.print(_ledger_table(s.most_one_sided, "Most one-sided"))
+        click.echo()
+        _show(_ledger_table(s.most_one_sided, "Most one-sided"))
 
 
 # -- rebuild and demo ----------------------------------------------------------------------------

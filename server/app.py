@@ -13,6 +13,7 @@ Routes:
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
 - The live stream, the read API, the nudges and `/openapi.json`: `server.routes`.
 - `GET /client/...`: the browser client's ES modules (`web/client`, ADR 0090).
+- `GET /`, `/app/...`, `/sw.js`, `/manifest.webmanifest`: the web app (`server.webapp`, ADR 0095).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from web import CLIENT_DIR
 
 from .accounts import Device
 from .service import ServerConfig, SyncService
+from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
 
@@ -162,6 +164,7 @@ def create_app(config: ServerConfig, *, service: SyncService | None = None) -> S
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
         *feature_routes(svc, _endpoint),
         Mount("/client", StaticFiles(directory=CLIENT_DIR), name="client"),
+        *webapp_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = svc

@@ -34,6 +34,7 @@ from sync.protocol import (
     SyncResponse,
 )
 
+from . import webapp
 from .nudge_store import DigestSettings
 from .service import SyncService
 from .stream import MEDIA_TYPE as EVENT_STREAM
@@ -333,6 +334,7 @@ def document() -> dict[str, Any]:
             "Network totals (recip stats --json)", _ref("Stats"), _AS_OF, errors=_AUTHED
         ),
         **_nudge_paths(),
+        **webapp.openapi_paths(),
     }
     return {
         "openapi": "3.1.0",

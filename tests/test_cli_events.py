@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import msgspec
 import pytest
@@ -74,7 +75,7 @@ def test_table_shows_envelope_and_summary(recip: Recip) -> None:
     for position, event in stored(recip):
         assert not isinstance(event, OpaqueEvent)
         row = next(line for line in table.splitlines() if event.event_id in line)
-        cells = [c.strip() for c in row.strip("│ \n").split("│")]
+        cells = re.split(r"\s{2,}", row.strip())
         assert cells[0] == str(position)
         assert event.device_id == device["device_id"]
         assert cells[3] == device["name"] and cells[4] == str(event.seq)

@@ -39,6 +39,7 @@ def test_the_package_data_carries_the_client() -> None:
     root = CLIENT_DIR.parent.parent
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = config["tool"]["setuptools"]["package-data"]["web"]
-    carried = {p.name for pattern in patterns for p in CLIENT_DIR.parent.glob(pattern)}
+    found = (p for pattern in patterns for p in CLIENT_DIR.parent.glob(pattern))
+    carried = {p.name for p in found if p.parent == CLIENT_DIR}  # web/app is the app's
     assert carried == set(MODULES)
     assert "web*" in config["tool"]["setuptools"]["packages"]["find"]["include"]

@@ -20,6 +20,7 @@ from icalendar import Calendar
 
 from cli.home import Home
 from server.openapi import document
+from server.webapp import openapi_paths
 from sync.remote import load as load_remote
 from tests.conftest import Recip
 from tests.scale_support import Served, served_server
@@ -131,7 +132,7 @@ def test_a_feed_token_opens_the_feed_and_nothing_else(
     url = recip.ok("remote", "feed").strip()
     token = url.partition("token=")[2]
     paths = document()["paths"]
-    public = {"/healthz", "/openapi.json"}
+    public = {"/healthz", "/openapi.json", *openapi_paths()}  # the web app's files are public
     with httpx.Client(base_url=served.url, timeout=60) as http:
         for path, operations in paths.items():
             if path in public or path == "/v1/calendar.ics":

@@ -40,8 +40,6 @@ def test_an_ambiguous_reference_lists_a_few_candidates_not_all(run: Recip) -> No
 
 def test_a_timeline_at_80_columns_still_says_what_happened() -> None:
     """The summary is the point of a timeline row: a narrow terminal must not hide it."""
-    from rich.console import Console
-
     from cli.views import _timeline_table
     from projections.views import TimelineEntry
 
@@ -58,16 +56,12 @@ def test_a_timeline_at_80_columns_still_says_what_happened() -> None:
             retracted=False,
         )
     ]
-    screen = Console(width=80, record=True, color_system=None)
-    screen.print(_timeline_table("Ada Lovelace", entries))
-    text = " ".join(screen.export_text().split())
+    text = " ".join("\n".join(_timeline_table("Ada Lovelace", entries).lines(80)).split())
     assert "call with Ada" in text, text
 
 
 def test_a_ledger_at_80_columns_keeps_its_dates_and_numbers_whole() -> None:
     """Names and flags wrap; a cut date ('2026-…') or count tells nothing."""
-    from rich.console import Console
-
     from cli.views import _ledger_table
     from projections.views import LedgerRow
 
@@ -90,16 +84,12 @@ def test_a_ledger_at_80_columns_keeps_its_dates_and_numbers_whole() -> None:
         one_sided=True,
         only_asks=True,
     )
-    screen = Console(width=80, record=True, color_system=None)
-    screen.print(_ledger_table([row]))
-    text = screen.export_text()
+    text = "\n".join(_ledger_table([row]).lines(80))
     for whole in ("2026-11-17", "12 (w30)", "18 (w41)", "-11", "8 3 2 2 3"):
         assert whole in text, text
 
 
 def test_the_cold_view_at_80_columns_keeps_circles_and_statuses_whole() -> None:
-    from rich.console import Console
-
     from cli.views import _cold_table
     from projections.views import ColdRow, day_of
 
@@ -115,8 +105,6 @@ def test_the_cold_view_at_80_columns_keeps_circles_and_statuses_whole() -> None:
             overdue_days=173,
         )
     ]
-    screen = Console(width=80, record=True, color_system=None)
-    screen.print(_cold_table(rows, day_of(date(2026, 11, 26)), everyone=False))
-    text = screen.export_text()
+    text = "\n".join(_cold_table(rows, day_of(date(2026, 11, 26)), everyone=False).lines(80))
     for whole in ("distant", "cooling", "180", "7 d", "173 d"):
         assert whole in text, text

@@ -1,0 +1,145 @@
+"""The web app: what a person waits for, on a heavy user's log, in headless Chromium.
+
+One device's history of N events (100,000 at full size, from `bench.workload`) is
+pushed to a real `recip serve` and pulled into the web app once; then, in the same
+browser and on the same device:
+
+- **app cold start to Today ready**: reload `/#/today` (the shell from the
+  service worker) and read the `recip:ready` mark, set once the log is folded and
+  Today is drawn with its actions; baseline: the client library alone on a plain
+  page, from navigation start until its ledger and going-cold view are computed
+  from the log (`bench/browser.py`'s cold start, without the saved summaries). The
+  ratio is what the app adds: its modules, the worker and drawing the screen;
+- **app first view**: the `recip:first-view` mark, set when Today's preview is
+  drawn from the summaries saved at the last run (before the log is folded);
+- **to Stats** and **to a contact** from Today (the fragment changes, the screen is
+  drawn): Stats folds every event into twelve months, a contact builds its
+  timeline.
+
+    python -m bench webapp [--quick]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench import workload
+from bench.browser import ARGS, CHROMIUM, COLD_START, LOAD, SIZES, unavailable
+from bench.harness import Comparison, Figure, Mode, report, result_name
+from bench.sync import ReciprocitySync
+
+REPEATS = {"full": 5, "quick": 3, "smoke": 1}
+
+FIRST_VIEW = """async () => {
+  for (;;) {
+    const [ready] = performance.getEntriesByName('recip:ready');
+    const [first] = performance.getEntriesByName('recip:first-view');
+    const items = document.querySelectorAll('main li').length;
+    if (ready) return [first.startTime / 1000, ready.startTime / 1000, items];
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}"""
+# the app's own hashchange listener was added first, so it has drawn when ours runs
+GO = """async (hash) => {
+  const start = performance.now();
+  const drawn = new Promise((r) => addEventListener('hashchange', () => r(null), {once: true}));
+  location.hash = hash;
+  await drawn;
+  return [(performance.now() - start) / 1000, document.querySelector('main h1').textContent];
+}"""
+SYNCED = "() => document.querySelector('#sync-status').textContent.includes('synced just now')"
+# whether the device saved its views' summaries at its log's position (ADR 0090)
+SAVED = """async () => {
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open('recip');
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => fail(r.error);
+  });
+  const get = (key) => new Promise((ok) => {
+    const q = db.transaction('meta').objectStore('meta').get(key); q.onsuccess = () => ok(q.result);
+  });
+  const state = await get('state'), snapshot = await get('snapshot');
+  db.close();
+  return Boolean(snapshot) && snapshot.pos === state.pos;
+}"""
+
+
+def run(mode: Mode) -> dict[str, Any]:
+    events, repeats = SIZES[mode], REPEATS[mode]
+    params = {"events": events, "repeats": repeats, "generator": workload.generator_name()}
+    missing = unavailable()
+    if missing is not None:
+        return report(
+            result_name("webapp", mode), params, [], write=False, skipped={"browser": missing}
+        )
+    with tempfile.TemporaryDirectory(prefix="recip-bench-webapp-") as tmp:
+        work = Path(tmp)
+        [source] = workload.build_devices(work / "template", 1, events)
+        with ReciprocitySync(work / "server") as system:
+            token = system.add_owner("bench")
+            system.sync(system.enroll(source.home, token))
+            app, library, first, stats, contact = _measure(system.url, token, repeats)
+    comparison = Comparison("cold start to Today ready (app / library views)", app, library)
+    extra = [first, stats, contact]
+    return report(result_name("webapp", mode), params, [comparison], extra, write=mode != "smoke")
+
+
+def _measure(url: str, token: str, repeats: int) -> tuple[Figure, ...]:
+    from playwright.sync_api import sync_playwright
+
+    app = Figure("app cold start to Today ready", "s")
+    first = Figure("app cold start to Today's first view", "s")
+    library = Figure("library cold start to ledger and cold view", "s")
+    stats = Figure("Today to Stats drawn", "s")
+    contact = Figure("Today to a contact drawn", "s")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{url}/#enroll={token}")
+            page.get_by_role("button", name="Enroll this device").click()
+            page.wait_for_function(SYNCED, timeout=600_000)
+            page.evaluate("async () => navigator.serviceWorker.ready")
+            for _ in range(600):
+                if page.evaluate(SAVED):
+                    break
+                page.wait_for_timeout(100)
+            else:
+                raise RuntimeError("the device never saved its views")
+            for _ in range(repeats):
+                page.goto(f"{url}/#/today")
+                page.reload()
+                first_s, ready_s, items = page.evaluate(FIRST_VIEW)
+                if not items:
+                    raise RuntimeError("Today showed nothing")
+                first.samples.append(first_s)
+                app.samples.append(ready_s)
+                stats_s, title = page.evaluate(GO, "#/stats")
+                if title != "Stats":
+                    raise RuntimeError(f"expected Stats, drew {title!r}")
+                stats.samples.append(stats_s)
+                page.evaluate(GO, "#/contacts")
+                href = page.get_by_role("list", name="Contacts").get_by_role("link").first
+                target = str(href.get_attribute("href"))
+                page.evaluate(GO, "#/today")
+                contact_s, _ = page.evaluate(GO, target)
+                contact.samples.append(contact_s)
+            for _ in range(repeats):
+                page.goto(f"{url}/healthz")
+                page.reload()
+                page.evaluate(LOAD)
+                _, (total, rows) = page.evaluate(COLD_START)
+                if not rows:
+                    raise RuntimeError("the library's cold start showed no rows")
+                library.samples.append(total)
+            context.close()
+        finally:
+            browser.close()
+    return app, library, first, stats, contact
+
+
+if __name__ == "__main__":
+    run("full")

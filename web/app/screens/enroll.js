@@ -1,0 +1,92 @@
+// Enroll: trade an enrollment link (or its token) for this device's own token.
+// The only screen that waits on the network: enrolling is asking the server.
+
+import { DeviceRefused, Refusal, TransientError } from "../../client/index.js";
+import { field, h, message, valueOf } from "../dom.js";
+
+/** @typedef {import("../app.js").App} App */
+
+const PREFIX = "recip-enroll-";
+
+/**
+ * The token in what was pasted (a link with `#enroll=TOKEN`, or the token), or
+ * a sentence saying why it is not one.
+ * @param {string} pasted @param {string} origin this app's origin
+ * @returns {{token: string} | {error: string}}
+ */
+export function readToken(pasted, origin) {
+  const text = pasted.trim();
+  if (!text) return { error: "Paste the enrollment link (or its token) first." };
+  if (text.startsWith(PREFIX)) return { token: text };
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return { error: `That is not an enrollment link: it looks like ${origin}/#enroll=${PREFIX}…` };
+  }
+  const token = url.hash.startsWith("#enroll=") ? decodeURIComponent(url.hash.slice("#enroll=".length)) : "";
+  if (!token.startsWith(PREFIX)) {
+    return { error: `That link holds no enrollment token: it looks like ${origin}/#enroll=${PREFIX}…` };
+  }
+  if (url.origin !== origin) {
+    return { error: `That link is for another server (${url.origin}): open it there to enroll.` };
+  }
+  return { token };
+}
+
+/**
+ * @param {App} app @param {string} param a token from the link that opened the app
+ * @returns {Node}
+ */
+export function enrollScreen(app, param) {
+  const device = app.device;
+  const memory = app.remember("enroll");
+  if (param) {
+    // keep the token out of the address bar and the history
+    memory.pasted = param;
+    history.replaceState(null, "", "#/enroll");
+  }
+  const said = message();
+  const intro = device.status.state === "refused"
+    ? h("p", { class: "note", role: "alert" }, `The server refused this device: ${device.status.message}. Records stay on this device; enroll again with a new link.`)
+    : device.enrolled
+      ? h("p", { class: "note" }, `This device is enrolled as “${device.identity.device_name}” for ${device.identity.owner_name ?? "its owner"} on ${device.server}.`)
+      : h("p", {}, "Enroll this device with your Reciprocity server to sync it with your other devices. Until then everything you record stays here.");
+  const form = h(
+    "form",
+    { class: "action", "aria-label": "Enroll this device", novalidate: true },
+    field("Enrollment link or token", h("input", { name: "pasted", type: "text", value: memory.pasted ?? "", autocomplete: "off" }), "Printed by “recip admin add-owner” on the server"),
+    field("Device name", h("input", { name: "name", type: "text", value: memory.name ?? "phone" }), "How this device is listed among your devices"),
+    said.node,
+    h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Enroll this device")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    said.clear();
+    const read = readToken(valueOf(form, "pasted"), location.origin);
+    if ("error" in read) return said.say(read.error);
+    const name = valueOf(form, "name");
+    if (!name) return said.say("Give this device a name, such as “phone”.");
+    said.say("Enrolling…", "done");
+    try {
+      await device.enroll(read.token, name);
+    } catch (error) {
+      if (error instanceof TransientError) return said.say("Cannot reach the server: check the connection and try again.");
+      if (error instanceof Refusal || error instanceof DeviceRefused) return said.say(`The server refused: ${error.message}.`);
+      return said.say(`Enrolling failed: ${error}.`);
+    }
+    memory.pasted = "";
+    device.live();
+    app.flash(`Enrolled as “${name}”: syncing in the background.`);
+    app.go("#/today");
+  });
+  if (device.enrolled && device.status.state !== "refused") {
+    // one browser profile is one device of one owner: its log is that owner's
+    const again = memory.pasted
+      ? h("p", { role: "alert", class: "message error" }, "This device is enrolled already, so the link was not used. To enroll for another owner, open the link in another browser profile.")
+      : null;
+    memory.pasted = "";
+    return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, again, h("a", { href: "#/today" }, "Back to Today"));
+  }
+  return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, form);
+}
