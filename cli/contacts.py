@@ -37,7 +37,7 @@ from core.names import fold
 from core.state import Contact, State
 from projections.contacts import ContactRow, contact_rows
 
-from .context import Session, open_session, recording
+from .context import Session, open_session, recording, refresh_views
 from .output import Column, json_option, listing, local_time, print_json, print_table
 
 
@@ -233,6 +233,31 @@ def contact_restore(session: Session, contact_ref: str) -> Event:
 def contact_merge(session: Session, keep: str, other: str) -> Event:
     """Merge OTHER into KEEP: OTHER's history now counts for KEEP."""
     return commands.merge_contacts(session.state, session.now, keep, other)
+
+
+@contact.command("forget")
+@click.argument("contact_ref", metavar="CONTACT")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def contact_forget(ctx: click.Context, contact_ref: str, yes: bool) -> None:
+    """Erase a contact's personal data everywhere, keeping the shape of the history.
+
+    Names, emails, phones, notes and the text of every event about them are
+    rewritten on this device now, and on the server and every other device at
+    their next sync. It cannot be undone.
+    """
+    with open_session(ctx) as session:
+        draft = commands.forget_contact(session.state, session.now, contact_ref)
+        name = contact_name(session.state, draft.contact_ids[0])
+        others = len(draft.contact_ids) - 1
+        merged = f" (and {others} contact(s) merged into it)" if others else ""
+        if not yes and not click.confirm(
+            f"Forget {name!r}{merged} on every device? This cannot be undone.", err=True
+        ):
+            raise click.ClickException("nothing forgotten")
+        stored = session.record(draft)
+    refresh_views(session.home)
+    click.echo(stored.event_id)
 
 
 def contact_name(state: State, contact_id: str) -> str:

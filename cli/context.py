@@ -121,3 +121,14 @@ def recording(build: Callable[..., Event]) -> Callable[..., None]:
         click.echo(stored.event_id)
 
     return callback
+
+
+def refresh_views(home: Home) -> None:
+    """Bring the views up to date (now, not at the next read) after a forget.
+
+    Views of redacted events are rebuilt and their old pages scrubbed
+    (`Projector.catch_up`), so no file of the home keeps a forgotten text.
+    """
+    from projections.query import Views
+
+    Views(home.log_path).catch_up_sync()

@@ -20,9 +20,11 @@ import msgspec
 
 from core.clock import MAX_DRIFT_MS
 from core.errors import ReciprocityError, ValidationError
+from core.store import REDACTIONS
 from sync import remote as remotes
 
 from . import nudges
+from .context import refresh_views
 from .home import Home
 
 # The HTTP client and rich are imported inside the commands that use them, so
@@ -150,6 +152,7 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
 
     config = remotes.load(home.path)
     log = home.open_log(restoring=True)  # a sync puts back what an emptied log lost
+    redactions = log.store.get_meta(REDACTIONS)
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
             console = Console(stderr=True)
@@ -172,8 +175,11 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
                     bar.update(pull, completed=p.pulled)
 
                 summary = replica.sync(show)
+        forgot = log.store.get_meta(REDACTIONS) != redactions
     finally:
         home.close_log(log)
+    if forgot:  # a forget arrived: no view may keep the forgotten texts
+        refresh_views(home)
     if as_json:
         out = {"pushed": summary.pushed, "pulled": summary.pulled, "cursor": summary.cursor}
         click.echo(msgspec.json.encode(out).decode())

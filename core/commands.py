@@ -31,6 +31,7 @@ from .events import (
     ContactArchived,
     ContactDetailsSet,
     ContactEdited,
+    ContactForgotten,
     ContactRestored,
     ContactsMerged,
     Event,
@@ -423,6 +424,13 @@ def merge_contacts(state: State, now: Now, keep: str, other: str) -> ContactsMer
             absorbed_id=absorbed.id,
         )
     )
+
+
+def forget_contact(state: State, now: Now, ref: str) -> ContactForgotten:
+    """Forget a contact and every contact merged into it (ADR 0130)."""
+    contact = find_contact(state, ref, archived=True)
+    ids = sorted({c.id for c in state.contacts() if c.survivor == contact.id} | {contact.id})
+    return _checked(ContactForgotten(**_envelope(now), contact_ids=tuple(ids)))
 
 
 def log_interaction(

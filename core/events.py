@@ -25,6 +25,7 @@ from msgspec import UNSET, Struct, UnsetType
 from .limits import (
     Cadence,
     ContactIds,
+    ForgottenIds,
     Hlc,
     Id,
     Items,
@@ -236,6 +237,16 @@ class EventRetracted(Event, frozen=True, kw_only=True, tag="EventRetracted"):
     reason: What
 
 
+class ContactForgotten(Event, frozen=True, kw_only=True, tag="ContactForgotten"):
+    """Every replica erases the personal fields of the events about these contacts.
+
+    The ids are the forgotten contact and those merged into it; the event itself
+    carries nothing personal (see `core.redaction`, ADR 0130).
+    """
+
+    contact_ids: ForgottenIds
+
+
 AnyEvent: TypeAlias = (
     ContactAdded
     | ContactEdited
@@ -250,6 +261,7 @@ AnyEvent: TypeAlias = (
     | NoteAdded
     | EventRetracted
     | ContactDetailsSet
+    | ContactForgotten
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -266,6 +278,7 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     NoteAdded,
     EventRetracted,
     ContactDetailsSet,
+    ContactForgotten,
 )
 
 #: Stable type name (the union tag, and the stored topic) -> class.

@@ -50,7 +50,11 @@ Offset = Annotated[int, Meta(ge=-MAX_OFFSET, le=MAX_OFFSET)]
 Hlc = Annotated[int, Meta(ge=0, le=MAX_INT)]
 Seq = Annotated[int, Meta(ge=1, le=MAX_INT)]
 Version = Annotated[int, Meta(ge=1, le=MAX_VERSION)]
-Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
+#: Ids, like enums and numbers, are the *shape* of history: forgetting a person
+#: (`core.redaction`) keeps them. Every other text field is personal by default,
+#: so a field added later is forgotten unless its type says it is structural.
+STRUCTURAL: Final[dict[str, bool]] = {"structural": True}
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID, extra=STRUCTURAL)]
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
 Item = Annotated[str, Meta(min_length=1, max_length=MAX_ITEM)]
 Items = Annotated[tuple[Item, ...], Meta(max_length=MAX_ITEMS)]
@@ -66,6 +70,8 @@ Kind = Annotated[str, Meta(min_length=1, max_length=50)]
 Url = Annotated[str, Meta(min_length=1, max_length=2000)]
 #: A day, with or without its year: `1815-12-10`, or `--12-10` (ISO 8601's truncated form).
 PartialDate = Annotated[str, Meta(pattern=r"^(\d{4}|-)-\d{2}-\d{2}$", max_length=10)]
+#: A forget names a contact and every contact merged into it.
+ForgottenIds = Annotated[tuple[Id, ...], Meta(min_length=1, max_length=1000)]
 ContactIds = Annotated[tuple[Id, ...], Meta(min_length=1, max_length=MAX_CONTACTS)]
 
 

@@ -34,10 +34,10 @@ from typing import Final
 
 import msgspec
 
-from . import codec
+from . import codec, redaction
 from .clock import Clock, physical_ms
 from .errors import CodecError, ConflictError, SequenceGapError, StoreError
-from .events import Event, OpaqueEvent, type_name
+from .events import NAME_BY_TYPE, ContactForgotten, Event, OpaqueEvent, type_name
 from .ids import new_ids
 from .state import State
 from .store import (
@@ -56,6 +56,7 @@ _CHECKPOINT_EVERY: Final = 20_000
 _RETRIES: Final = 50
 _GAP_RECHECKS: Final = 2
 _MAX_ID: Final = 64  # `events.Id`: what a stamped device id must satisfy
+_FORGET_TOPIC: Final = NAME_BY_TYPE[ContactForgotten]
 
 LogEvent = Event | OpaqueEvent
 
@@ -116,6 +117,19 @@ def in_batch_order(new: list[Row], batch: Sequence[Row]) -> list[Row]:
     return [queues[batch[slot][0]].pop() for slot in slots]
 
 
+def _forgets(row: Row) -> tuple[str, ...]:
+    event = codec.decode(row[2], row[3])
+    return () if isinstance(event, OpaqueEvent) else redaction.forgotten_by(event)
+
+
+def _redacted_bytes(row: Row) -> bytes | None:
+    """The bytes of an offered row once redacted (how a forgetting replica holds it)."""
+    event = codec.decode(row[2], row[3])
+    if isinstance(event, OpaqueEvent):
+        return None
+    return codec.encode(redaction.redact(event))
+
+
 class EventLog:
     """Append, ingest and read the events of one replica."""
 
@@ -167,6 +181,11 @@ class EventLog:
                     continue
                 self._next_seq += len(events)
                 self._advance(positions)
+                forgets = [c for e in events for c in redaction.forgotten_by(e)]
+                forgotten = self.store.forgotten()
+                if any(redaction.concerns(e, forgotten) for e in events):
+                    forgets += forgotten  # recorded about someone already forgotten
+                self._forget(sorted(set(forgets)))
                 return events
         raise StoreError("could not append: the log kept changing under us; try again")
 
@@ -231,6 +250,8 @@ class EventLog:
                         raise
                     continue
                 own, foreign = self._latest(new)
+                forgets = [row for row in new if row[2] == _FORGET_TOPIC]
+                new, late = self._redact_incoming(new, forgets)
                 try:
                     positions = self.store.insert_rows(new, tracking)
                 except IntegrityError:
@@ -245,6 +266,11 @@ class EventLog:
                 if foreign:
                     self.clock.receive(foreign)
                 self._advance(positions)
+                if forgets or late:
+                    # A late event may be the target of a retraction or the ask of
+                    # a resolution stored before it: redact the log as a whole.
+                    contacts = {c for row in forgets for c in _forgets(row)}
+                    self._forget(sorted(contacts | (self.store.forgotten() if late else set())))
                 return new
         raise StoreError("could not ingest: the log kept changing under us; try again")
 
@@ -312,7 +338,9 @@ class EventLog:
             row = by_seq[seq]
             existing = held.get(seq)
             if existing is not None:
-                if existing.state != row[3] or existing.topic != row[2]:
+                if (existing.state != row[3] or existing.topic != row[2]) and not (
+                    existing.topic == row[2] and _redacted_bytes(row) == existing.state
+                ):
                     raise ConflictError(
                         f"device {device_id} seq {seq} is already held with different "
                         f"content (held {existing.topic}, offered {row[2]}); "
@@ -328,6 +356,65 @@ class EventLog:
             new.append(row)
             expected += 1
         return new
+
+    # -- forgetting (ADR 0130) --------------------------------------------------
+
+    def _redact_incoming(self, new: list[Row], forgets: Sequence[Row]) -> tuple[list[Row], bool]:
+        """New rows with the events about already forgotten contacts redacted.
+
+        An event about a forgotten person can arrive after the forget (recorded
+        offline before it): it is stored redacted, as its sender's copy will be
+        once the sender pulls the forget.
+        """
+        forgotten = self.store.forgotten()
+        if not forgotten and not forgets:
+            return new, False
+        events = [codec.decode(row[2], row[3]) for row in new]
+        known = [e for e in events if isinstance(e, Event)]
+        contacts = {c for e in known for c in redaction.forgotten_by(e)}
+        ids = forgotten | redaction.forgotten_ids(known, contacts | forgotten)
+        if ids - forgotten:
+            # Remembered before the rows are stored: a retraction or resolution of
+            # one of these events arriving in a later batch is then recognised.
+            self.store.remember_forgotten(sorted(ids - forgotten))
+        late = bool(forgotten) and bool(ids - forgotten)
+        out: list[Row] = []
+        for row, event in zip(new, events, strict=True):
+            if isinstance(event, Event) and redaction.concerns(event, ids):
+                out.append((row[0], row[1], row[2], codec.encode(redaction.redact(event))))
+            else:
+                out.append(row)
+        return out, late
+
+    def forget(self, contact_ids: Sequence[str]) -> int:
+        """Redact every held event about these contacts (idempotent); returns how many."""
+        with self._lock:
+            return self._forget(contact_ids)
+
+    def _forget(self, contact_ids: Sequence[str]) -> int:
+        if not contact_ids:
+            return 0
+        contacts = set(contact_ids)
+        ids = redaction.forgotten_ids((e for _, e in self._rows()), contacts)
+        rewrites: list[Row] = []
+        for row, event in self._rows():
+            if not redaction.concerns(event, ids):
+                continue
+            redacted = codec.encode(redaction.redact(event))
+            if redacted != row[3]:
+                rewrites.append((row[0], row[1], row[2], redacted))
+        self.store.redact(rewrites, sorted(ids))
+        return len(rewrites)
+
+    def _rows(self) -> Iterator[tuple[Row, Event]]:
+        """Every stored row of a known type with its event, in log order."""
+        after = 0
+        while page := self.store.notifications(after, PAGE):
+            for n in page:
+                event = codec.decode(n.topic, n.state)
+                if isinstance(event, Event):
+                    yield (str(n.originator_id), n.originator_version, n.topic, n.state), event
+            after = page[-1].id
 
     # -- reading -------------------------------------------------------------
 

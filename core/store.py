@@ -71,6 +71,9 @@ Row = tuple[str, int, str, bytes]
 T = TypeVar("T")
 
 
+#: `recip_meta` name counting the redactions ever made to this log.
+REDACTIONS: Final = "redactions"
+
 #: Rows per multi-row INSERT: 800 parameters, under even old SQLite builds' 999.
 ROWS_PER_INSERT: Final = 200
 
@@ -260,6 +263,7 @@ class Store:
         schema = getattr(datastore, "schema", None)
         self._meta = f'"{schema}".recip_meta' if postgres else "recip_meta"
         self._events = f'"{schema}".stored_events' if postgres else "stored_events"
+        self._forgotten = f'"{schema}".recip_forgotten' if postgres else "recip_forgotten"
         self._writer_lock = threading.Lock()
         self._append_conn: sqlite3.Connection | None = None
         with self._transaction(commit=True) as c:
@@ -267,6 +271,7 @@ class Store:
                 f"CREATE TABLE IF NOT EXISTS {self._meta} "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, value BIGINT NOT NULL)"
             )
+            c.execute(f"CREATE TABLE IF NOT EXISTS {self._forgotten} (id TEXT PRIMARY KEY)")
 
     @property
     def is_postgres(self) -> bool:
@@ -492,6 +497,75 @@ class Store:
                 (name, position, value),
             )
 
+    # -- redaction (forgetting a person, ADR 0130) ---------------------------------
+
+    def forgotten(self) -> set[str]:
+        """The ids (contacts, their asks, events about them) this log has forgotten."""
+        with self._transaction(commit=False) as c:
+            c.execute(f"SELECT id FROM {self._forgotten}")
+            return {str(_col(r, 0)) for r in cast(Any, c).fetchall()}
+
+    def redact(self, rows: Sequence[Row], ids: Sequence[str]) -> None:
+        """Rewrite stored events in place with their redacted bytes; remember `ids`.
+
+        The one exception to the log's immutability: each row keeps its stream,
+        seq and topic, only `state` changes. One transaction, which also counts
+        the redaction (`REDACTIONS` meta) so that derived data (views) built from
+        the old bytes can tell it is stale. Then the freed pages are scrubbed:
+        `compact`.
+        """
+        p = self._placeholder
+        with self._transaction(commit=True) as c:
+            for device_id, seq, topic, state in rows:
+                c.execute(
+                    f"UPDATE {self._events} SET state = {p} "
+                    f"WHERE originator_id = {p} AND originator_version = {p} AND topic = {p}",
+                    (state, device_id, seq, topic),
+                )
+            self._remember(c, ids)
+            c.execute(
+                f"INSERT INTO {self._meta} (name, position, value) VALUES ({p}, 0, 1) "
+                f"ON CONFLICT (name) DO UPDATE SET value = {self._meta}.value + 1",
+                (REDACTIONS,),
+            )
+        self.compact()
+
+    def remember_forgotten(self, ids: Sequence[str]) -> None:
+        """Add ids to the forgotten set (no rewrite: their rows are stored redacted)."""
+        with self._transaction(commit=True) as c:
+            self._remember(c, ids)
+
+    def _remember(self, c: _Cursor, ids: Sequence[str]) -> None:
+        p = self._placeholder
+        for forgotten_id in ids:
+            c.execute(
+                f"INSERT INTO {self._forgotten} (id) VALUES ({p}) ON CONFLICT (id) DO NOTHING",
+                (forgotten_id,),
+            )
+
+    def compact(self) -> None:
+        """Leave no copy of rewritten bytes in free pages or the WAL (SQLite).
+
+        VACUUM rebuilds the file from live rows only, and a truncating checkpoint
+        empties the WAL that held the old pages. On PostgreSQL the old row
+        versions are dead tuples until the server's (auto)vacuum reclaims them.
+        """
+        if self._postgres or self._datastore.pool.is_sqlite_memory_mode:
+            return
+        with self._writer_lock:
+            if self._append_conn is not None:
+                self._append_conn.close()
+                self._append_conn = None
+            conn = cast(StatementCachingPool, self._datastore.pool).create_sqlite_connection()
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise StoreError(f"could not compact the event store: {exc}") from exc
+            finally:
+                conn.close()
+
     def close(self) -> None:
         with self._writer_lock:
             if self._append_conn is not None:
@@ -629,6 +703,21 @@ def head(db: sqlite3.Connection) -> int:
     except sqlite3.OperationalError:  # no such table: nothing was ever stored
         return 0
     return int(row[0] or 0)
+
+
+def redactions(db: sqlite3.Connection) -> int:
+    """How many times the log was redacted (`Store.redact`; 0 if never)."""
+    try:
+        row = db.execute("SELECT value FROM recip_meta WHERE name = ?", (REDACTIONS,)).fetchone()
+    except sqlite3.OperationalError:  # no such table: nothing was ever stored
+        return 0
+    return 0 if row is None else int(row[0])
+
+
+def scrub(db: sqlite3.Connection) -> None:
+    """Rewrite the file from live rows and empty the WAL: no free page keeps old bytes."""
+    db.execute("VACUUM")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def rows_after(db: sqlite3.Connection, after: int = 0) -> Iterator[list[Stored]]:

@@ -49,9 +49,13 @@ class Projector:
 
     def current(self) -> bool:
         """Whether the views are of this schema and hold every event of the log."""
-        if schema.meta(self.db, "schema") != schema.SCHEMA:
+        if schema.meta(self.db, "schema") != schema.SCHEMA or self._redacted():
             return False
         return store.head(self.db) <= (schema.meta(self.db, "position") or 0)
+
+    def _redacted(self) -> bool:
+        """Whether the log was redacted since the views were built (ADR 0130)."""
+        return (schema.meta(self.db, "redactions") or 0) != store.redactions(self.db)
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Bring the views up to the end of the log; returns the events folded in.
@@ -61,6 +65,12 @@ class Projector:
         """
         if self.current():
             return 0
+        if self._redacted():
+            # Views of forgotten texts: rebuilt, then no old page may keep them.
+            with self._write():
+                rebuilt = rebuild(self.db, progress)
+            store.scrub(self.db)
+            return rebuilt
         with self._write():
             if schema.meta(self.db, "schema") != schema.SCHEMA:
                 return rebuild(self.db, progress)
@@ -89,6 +99,13 @@ class Projector:
 
     def _write(self) -> _Transaction:
         return _Transaction(self.db)
+
+
+def scrub_views(path: str | Path) -> None:
+    """Rebuild a log file's views if a redaction made them stale (none: nothing)."""
+    with Projector(path) as projector:
+        if projector.position() is not None:
+            projector.catch_up()
 
 
 class _Transaction:

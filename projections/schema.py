@@ -24,6 +24,8 @@ from array import array
 from collections.abc import Sequence
 from typing import Any, Final
 
+from core import store
+
 from .views import Summary
 
 #: Bump when the tables or their meaning change: a mismatch rebuilds the views.
@@ -66,6 +68,8 @@ def create(db: sqlite3.Connection) -> None:
     for sql in TABLES:
         db.execute(sql)
     db.execute("INSERT INTO view_meta VALUES ('schema', ?)", (SCHEMA,))
+    # Views are of the log's bytes as of its latest redaction (ADR 0130).
+    db.execute("INSERT INTO view_meta VALUES ('redactions', ?)", (store.redactions(db),))
 
 
 def meta(db: sqlite3.Connection, name: str) -> int | None:

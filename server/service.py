@@ -34,9 +34,11 @@ from msgspec import Raw
 
 from core.clock import MAX_DRIFT_MS, physical_ms, wall_ms
 from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
+from core.events import ContactForgotten
 from core.files import private_dir, private_file
 from core.log import EventLog, LogEvent, row_of
 from core.store import Row, open_store
+from projections.projector import scrub_views
 from sync import protocol
 from sync.protocol import (
     DevicesResponse,
@@ -397,6 +399,8 @@ class SyncService:
             )
         self._check(device, events)
         rows = [row_of(e) for e in events]
+        if any(isinstance(e, ContactForgotten) for e in events):
+            return self._forget(device, request, rows, reply)
         if self.pg is not None:
             exchange = self.pg.exchange(device.owner_id)
             answer = self._exchange_pg(exchange, device, request, rows, reply)
@@ -405,6 +409,22 @@ class SyncService:
                 return protocol.encode(answer, reply)
         with self.owner(device.owner_id) as owner:
             return self._exchange(owner, device, request, rows, reply)
+
+    def _forget(
+        self, device: Device, request: SyncRequest, rows: list[Row], reply: Format
+    ) -> bytes:
+        """A batch that forgets someone: the general path, which redacts (ADR 0130).
+
+        The log rewrites the events about the forgotten contacts; on SQLite the
+        read API's views live in the owner's file, so they are rebuilt and the
+        file scrubbed too: no table may keep what the log just forgot.
+        """
+        with self.owner(device.owner_id) as owner:
+            self._ingest(owner.log, device, rows)
+            answer = self._exchange(owner, device, request, [], reply)
+        if self.pg is None:
+            scrub_views(self.path(device.owner_id))
+        return answer
 
     def _exchange_pg(
         self,
@@ -449,7 +469,9 @@ class SyncService:
                 f"({head}): the server was restored or replaced; pull from 0",
             )
         acked: int | None = None
-        if rows and owner.commits is not None:
+        if rows and owner.commits is not None and not log.store.forgotten():
+            # (an owner who forgot someone: the general path, which redacts late
+            # events about them, ADR 0130)
             try:
                 positions = owner.commits.submit(rows)
             except StoreError as exc:

@@ -43,6 +43,8 @@ class LiveServer:
     data: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    #: More `recip serve` options (a PostgreSQL URL).
+    options: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -60,6 +62,7 @@ class LiveServer:
                 f"{self.port}",
                 "--data",
                 f"{self.data}",
+                *self.options,
             ],
             env=env,
             cwd=ROOT,

@@ -19,7 +19,7 @@ from core.log import EventLog
 from core.store import Location, Store, Tracking, open_store
 
 from .conftest import PG_URL
-from .event_strategies import any_event
+from .event_strategies import kept_event
 
 
 def note(text: str = "hello") -> ev.NoteAdded:
@@ -84,7 +84,7 @@ def test_reopen_continues_the_sequence_and_never_goes_back_in_time(store: Store)
 
 
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(any_event, min_size=1, max_size=8))
+@given(st.lists(kept_event, min_size=1, max_size=8))
 def test_every_event_round_trips_through_the_store_byte_exactly(
     store: Store, events: list[ev.Event]
 ) -> None:
