@@ -26,6 +26,7 @@ from core.events import (
     CIRCLE_CADENCE,
     CIRCLES,
     Address,
+    ContactDetailsSet,
     Event,
     HowWeMet,
     NoteAdded,
@@ -37,7 +38,7 @@ from core.names import fold
 from core.state import Contact, State
 from projections.contacts import ContactRow, contact_rows
 
-from .context import Session, open_session, recording, refresh_views
+from .context import Session, home_of, open_session, recording, refresh_views
 from .output import Column, json_option, listing, local_time, print_json, print_table
 
 
@@ -463,14 +464,35 @@ def address_text(a: Address) -> str:
 @json_option
 @click.pass_context
 def contact_show(ctx: click.Context, contact_ref: str, as_json: bool) -> None:
-    """Show one contact (archived ones too; a merged-away id shows its survivor)."""
-    with open_session(ctx) as session:
-        found = commands.find_contact(session.state, contact_ref, archived=True)
-        detail = contact_detail(session.state, found)
-        mentioned = [*detail.merged_from, *detail.introduced]
-        if detail.met is not None and detail.met.through is not None:
-            mentioned.append(detail.met.through)
-        names = {i: contact_name(session.state, i) for i in mentioned}
+    """Show one contact (archived ones too; a merged-away id shows its survivor).
+
+    Reads the persisted views: the contact is resolved among their names and only
+    its group's events are folded, so a long log costs no more than a short one.
+    """
+    import asyncio
+
+    from projections.query import resolve
+
+    from .views import _views
+
+    views = _views(home_of(ctx))
+    refs = asyncio.run(views.contacts())
+    ref = resolve(refs, contact_ref)
+    state = views.group_sync(ref.contact_id)
+    # Contacts who say they met through this one: their groups too, so that
+    # "introduced you to" sees them whole.
+    survivor = {r.contact_id: r.survivor for r in refs}
+    through = {
+        survivor.get(e.contact_id, e.contact_id)
+        for e in state.about.get(ref.contact_id, ())
+        if isinstance(e, ContactDetailsSet)
+    } - {ref.contact_id}
+    if through:
+        state = views.group_sync(ref.contact_id, *sorted(through))
+    found = commands.find_contact(state, ref.contact_id, archived=True)
+    detail = contact_detail(state, found)
+    names = {r.contact_id: r.name for r in refs}
+    merged = detail.merged_from
     if as_json:
         print_json(detail)
         return
@@ -485,7 +507,10 @@ def contact_show(ctx: click.Context, contact_ref: str, as_json: bool) -> None:
         ("emails", listing(detail.emails)),
         ("phones", listing(detail.phones)),
         ("added", local_time(found.added.occurred_at, found.added.utc_offset)),
-        ("merged from", listing([f"{names[i]} ({short_id(i)})" for i in detail.merged_from])),
+        (
+            "merged from",
+            listing([f"{names.get(i, '?')} ({short_id(i)})" for i in merged]),
+        ),
     ]
     fields += detail_lines(detail, names)
     fields += [

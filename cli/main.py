@@ -20,7 +20,6 @@ from eventsourcing.persistence import PersistenceError
 
 from core.errors import ReciprocityError
 
-from . import doctor, record, remote, replay, today, transfer, views
 from .home import Home
 
 
@@ -44,22 +43,37 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 #: Commands loaded only when run (or listed): running and administering a server
 #: pulls in `server`, which no device command needs (ADR 0001, ADR 0110).
-LAZY_COMMANDS: dict[str, str] = {"serve": "cli.serve:serve", "admin": "cli.admin:admin"}
+#: Which module registers each command. A command's module is imported only when
+#: that command runs (or `--help` lists them all), so that `recip ledger` does not
+#: pay for vCard parsing, rule loading or the server. Each module has
+#: `register(group)`; tests/test_cli_lazy.py checks this table against them.
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(
+        ("init", "contact", "log", "ask", "resolve", "give", "intro", "note", "retract", "events"),
+        "cli.record",
+    ),
+    **dict.fromkeys(("ledger", "cold", "timeline", "stats", "rebuild", "demo"), "cli.views"),
+    **dict.fromkeys(("remote", "sync"), "cli.remote"),
+    **dict.fromkeys(("export", "import"), "cli.transfer"),
+    "replay": "cli.replay",
+    "today": "cli.today",
+    "doctor": "cli.doctor",
+    "serve": "cli.serve",
+    "admin": "cli.admin",
+}
 
 
 class ReciprocityGroup(click.Group):
     """Turns refusals into one clear line and a non-zero exit."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+        return sorted({*super().list_commands(ctx), *COMMAND_MODULES})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+        if cmd_name in COMMAND_MODULES and cmd_name not in self.commands:
             from importlib import import_module
 
-            module, _, name = LAZY_COMMANDS[cmd_name].partition(":")
-            command: click.Command = getattr(import_module(module), name)
-            self.add_command(command, cmd_name)
+            import_module(COMMAND_MODULES[cmd_name]).register(self)
         return super().get_command(ctx, cmd_name)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -128,15 +142,6 @@ def _refuse(message: str, status: int = 1) -> NoReturn:
 def cli(ctx: click.Context, home: str | None) -> None:
     """Reciprocity: keep your relationships two-way, and keep them up."""
     ctx.obj = Home.locate(home)
-
-
-doctor.register(cli)
-record.register(cli)
-views.register(cli)
-remote.register(cli)
-replay.register(cli)
-transfer.register(cli)
-today.register(cli)
 
 
 def main() -> None:

@@ -179,3 +179,8 @@ def _check_can_listen(host: str, port: int) -> None:
             trial.bind(address)
     except OSError as exc:
         raise ValidationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def register(group: click.Group) -> None:
+    """Add `serve` to the `recip` group."""
+    group.add_command(serve)

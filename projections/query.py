@@ -107,16 +107,18 @@ class Views:
             rows = await cursor.fetchall()
         return [ContactRef(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
-    def group_sync(self, survivor_id: str) -> Fold:
-        """A fold of every event a group's rows depend on (its members' filed events,
-        every merge and retraction): what one contact's pages need, without folding
-        the whole log. The views must be caught up."""
+    def group_sync(self, *survivor_ids: str) -> Fold:
+        """A fold of every event the groups' rows depend on (their members' filed
+        events, every merge and retraction): what one contact's pages need, without
+        folding the whole log. The views must be caught up."""
         db = open_file(self.path, read_only=True)
         try:
-            links = db.execute(
-                "SELECT contact_id FROM view_link WHERE survivor = ?", (survivor_id,)
-            )
-            members = [survivor_id, *(r[0] for r in links.fetchall())]
+            members = list(survivor_ids)
+            for survivor_id in survivor_ids:
+                links = db.execute(
+                    "SELECT contact_id FROM view_link WHERE survivor = ?", (survivor_id,)
+                )
+                members += (r[0] for r in links.fetchall())
             fold = Fold()
             fold.extend(index.fetch(db, index.group_positions(db, members)))
             return fold

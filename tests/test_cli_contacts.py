@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import msgspec
 import pytest
 
 from core.events import (
@@ -394,3 +396,29 @@ def test_birthdays_and_occasions_reach_the_plan(
         ("Jürgen Müller", "occasion", "2026-12-06"),
         ("Ada Lovelace", "occasion", "2026-12-10"),
     ]
+
+
+def test_contact_show_from_the_views_equals_the_whole_log_fold(tmp_path: Path) -> None:
+    """`contact show` folds only the contact's group from the persisted views; for
+    every contact of a sample network (merges, retractions, details) it must say
+    what a fold of the whole log says."""
+    from cli.contacts import contact_detail
+    from cli.home import Home
+    from core.state import State
+
+    demo = Recip(tmp_path / "demo")
+    demo.ok("demo", "--contacts", "40", "--years", "2", "--seed", "3")
+    home = Home(tmp_path / "demo")
+    log = home.open_log()
+    try:
+        state = State(event for _, event in log.read())
+    finally:
+        home.close_log(log)
+    shown = 0
+    for c in state.contacts():
+        if c.absorbed:
+            continue
+        expected = json.loads(msgspec.json.encode(contact_detail(state, c)))
+        assert json.loads(demo.ok("contact", "show", c.id, "--json")) == expected
+        shown += 1
+    assert shown >= 30
