@@ -23,7 +23,6 @@ change there changes one small class.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -82,23 +81,6 @@ class OursRun:
 
 
 # -- Reciprocity: the adapter to `recip serve` and the device replica ---------------
-
-
-def reciprocity_unavailable() -> str | None:
-    """Why Reciprocity's side cannot run in this checkout, or None."""
-    for module in ("server.app", "server.run", "sync.replica", "sync.http"):
-        try:
-            found = importlib.util.find_spec(module)
-        except ImportError:
-            found = None
-        if found is None:
-            return f"module {module} is not in this checkout (the sync issue has not landed)"
-    from cli.main import cli
-
-    for command in ("serve", "admin"):
-        if command not in cli.commands:
-            return f"`recip {command}` is not in this checkout (the sync issue has not landed)"
-    return None
 
 
 def _recip(*args: str) -> list[str]:
@@ -275,9 +257,6 @@ def _workdir() -> Iterator[Path]:
 def run(mode: Mode) -> dict[str, Any]:
     """Both systems on the same workload, at each size of `mode`, interleaved per repeat."""
     skipped: dict[str, str] = {}
-    ours_reason = reciprocity_unavailable()
-    if ours_reason:
-        skipped["reciprocity"] = ours_reason
     peer_reason = peer.unavailable() if mode == "smoke" else peer.install()
     if peer_reason:
         skipped["pouchdb"] = peer_reason
@@ -300,12 +279,11 @@ def run(mode: Mode) -> dict[str, Any]:
             total = sum(d.events for d in template)
             inputs = [d.jsonl for d in template]
             for r in range(REPEATS[mode]):
-                if not ours_reason:
-                    mine = run_ours(work / f"ours-{r}", template)
-                    ours.samples.append(total / mine.seconds)
-                    ours_rounds[0].samples.append(sum(mine.round1))
-                    ours_rounds[1].samples.append(sum(mine.round2))
-                    shutil.rmtree(work / f"ours-{r}")
+                mine = run_ours(work / f"ours-{r}", template)
+                ours.samples.append(total / mine.seconds)
+                ours_rounds[0].samples.append(sum(mine.round1))
+                ours_rounds[1].samples.append(sum(mine.round2))
+                shutil.rmtree(work / f"ours-{r}")
                 if not peer_reason:
                     other = peer.run_pouchdb(work / f"peer-{r}", inputs)
                     versions = other.versions

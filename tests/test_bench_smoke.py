@@ -16,7 +16,6 @@ import pytest
 
 from bench import peer, workload
 from bench.__main__ import call, discover, main
-from bench.sync import reciprocity_unavailable
 
 BENCHMARKS = discover()
 
@@ -67,7 +66,7 @@ def test_workload_devices_hold_their_events(tmp_path: Path) -> None:
 
 def test_sync_compares_both_systems() -> None:
     """Both sides measured and verified on the same tiny workload, when both can run here."""
-    reason = peer.unavailable() or reciprocity_unavailable()
+    reason = peer.unavailable()
     if reason:
         pytest.skip(reason)
     document = call(BENCHMARKS["sync"], "smoke")
