@@ -254,6 +254,33 @@ def reset_device(owner: str, device: str, **options: Any) -> None:
     )
 
 
+@admin.command("remove-owner")
+@click.argument("owner")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_storage
+def remove_owner(owner: str, yes: bool, **options: Any) -> None:
+    """Erase OWNER (name or id) from the server: log, devices, tokens, invites, files.
+
+    Irreversible (ADR 0131): every token of the owner is refused at once, and
+    its events are gone from the server (devices keep their own copies).
+    """
+    from server.admin import where
+    from server.removal import find
+    from server.removal import remove_owner as erase
+
+    settings = settings_from(options)
+    data, url = settings.data_dir, settings.database_url
+    found = find(data, url, owner)
+    if not yes and not click.confirm(
+        f"Erase owner {found.name} ({found.owner_id}) and all its data from "
+        f"{where(data, url)}? This cannot be undone.",
+        err=True,
+    ):
+        raise click.ClickException("nothing removed")
+    removed = erase(data, url, found.owner_id)
+    click.echo(f"owner {removed.name} ({removed.owner_id}) removed from {where(data, url)}")
+
+
 def _asdict(info: Any) -> dict[str, Any]:
     from dataclasses import asdict
 

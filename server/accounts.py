@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS invites (
 CREATE INDEX IF NOT EXISTS invites_owner ON invites(owner_id);
 """
 
+#: The tables holding an owner's rows, children first (the owner's row is last).
+OWNED_TABLES: Final = (
+    "digests_sent",
+    "digest_settings",
+    "feed_tokens",
+    "invites",
+    "devices",
+    "owners",
+)
+
 #: Longest owner name, in characters.
 MAX_OWNER_NAME: Final = 64
 #: An invite's life when none is given: one day.
@@ -273,6 +283,36 @@ class Accounts:
             except sqlite3.IntegrityError:
                 raise Refusal(409, "owner_exists", f"an owner named {name!r} exists") from None
         return Owner(owner.owner_id, name)
+
+    def delete_owner(self, owner_id: str, also: Sequence[str] = ()) -> None:
+        """Delete every accounts row of an owner (ADR 0131), in one transaction.
+
+        Its devices, invites, feed token and digest records go with it, so every
+        token of the owner is refused from the commit on. `also`: statements
+        (no parameters) committed in the same transaction (dropping its schema).
+        """
+        with self._transaction() as db:
+            for table in OWNED_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE owner_id = ?", (owner_id,))
+            for statement in also:
+                db.execute(statement)
+
+    def holds(self, device: Device) -> bool:
+        """Whether a (cached) device's token is still current and the device not revoked."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM devices WHERE device_id = ? AND owner_id = ? "
+                "AND token_hash = ? AND revoked_at IS NULL",
+                (device.device_id, device.owner_id, device.token_hash),
+            ).fetchone()
+        return row is not None
+
+    def owner_exists(self, owner_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM owners WHERE owner_id = ?", (owner_id,)
+            ).fetchone()
+        return row is not None
 
     # -- invites -----------------------------------------------------------------
 

@@ -251,6 +251,13 @@ class SyncService:
         return len(self._owners.open_owners())
 
     def _open(self, owner_id: str) -> OpenOwner:
+        """Open (creating if new) the log of an owner the accounts still hold.
+
+        A removed owner's log is never recreated (ADR 0131): a request that
+        authenticated just before the removal is refused here instead.
+        """
+        if not self.accounts.owner_exists(owner_id):
+            raise Refusal(401, "unauthorized", "invalid device token: no such owner")
         if self.pg is not None:
             from .pg import PgPageReader
 
@@ -407,6 +414,11 @@ class SyncService:
             if answer is not None:
                 self.on_exchange(len(rows), len(answer.events))
                 return protocol.encode(answer, reply)
+            # Declined: the general path, which no statement guards by the token.
+            # The device may be a cached authentication of a since revoked device
+            # or removed owner (whose dropped schema the exchange cannot find).
+            if not self.accounts.holds(device):
+                raise self._refused(device)
         with self.owner(device.owner_id) as owner:
             return self._exchange(owner, device, request, rows, reply)
 
