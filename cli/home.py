@@ -26,7 +26,7 @@ from core.files import private_dir, private_file
 from core.ids import new_id
 from core.log import EventLog
 from core.state import State
-from core.store import open_store
+from core.store import SQLITE_LAST_SEQ, open_store
 
 
 class DeviceConfig(msgspec.Struct, frozen=True):
@@ -154,10 +154,7 @@ class Home:
         except sqlite3.Error as exc:
             raise self.damaged(exc) from None
         try:
-            row = conn.execute(
-                "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?",
-                (device_id,),
-            ).fetchone()
+            row = conn.execute(SQLITE_LAST_SEQ, (device_id,)).fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return 0  # a new, empty database

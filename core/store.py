@@ -745,3 +745,148 @@ def rows_at(db: sqlite3.Connection, positions: Iterable[int]) -> list[Stored]:
             )
         )
     return out
+
+
+# -- The log's tables as the server reads and copies them ----------------------
+# The server's hot pull path, its head probes, backups and the PostgreSQL
+# exchange function read or write the library's tables without a recorder. Their
+# statements live here so that no other module knows the table layout.
+
+#: The PostgreSQL channel each insert transaction notifies (payload: the schema).
+NOTIFY_CHANNEL: Final = "stored_events"
+
+#: A page of a SQLite log after a position: (position, device, seq, topic, state).
+SQLITE_PAGE: Final = (
+    "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+    "WHERE rowid > ? ORDER BY rowid LIMIT ?"
+)
+#: A SQLite log's highest position (NULL when empty).
+SQLITE_HEAD: Final = "SELECT MAX(rowid) FROM stored_events"
+#: The highest seq a SQLite log holds for one device (NULL if none).
+SQLITE_LAST_SEQ: Final = _LAST_SEQ
+#: Every row of a SQLite log, in log order, as `SQLITE_PAGE` returns them.
+SQLITE_ALL_ROWS: Final = (
+    "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+    "ORDER BY rowid"
+)
+#: Insert one row at a given position: (position, device, seq, topic, state).
+SQLITE_INSERT_AT: Final = (
+    "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def sqlite_head(db: sqlite3.Connection) -> int:
+    """A SQLite log's highest position (0 when empty); errors (no table) propagate."""
+    return int(db.execute(SQLITE_HEAD).fetchone()[0] or 0)
+
+
+def sqlite_last_seq(db: sqlite3.Connection, device_id: str) -> int:
+    """The highest seq a SQLite log holds for a device (0 if none); errors propagate."""
+    return int(db.execute(SQLITE_LAST_SEQ, (device_id,)).fetchone()[0] or 0)
+
+
+def pg_events_table(schema: str) -> str:
+    """The quoted name of a PostgreSQL log's events table."""
+    return f'"{schema}".stored_events'
+
+
+def pg_head_sql(schema: str) -> str:
+    """A PostgreSQL log's highest position, as column `head` (NULL when empty)."""
+    return f"SELECT MAX(notification_id) AS head FROM {pg_events_table(schema)}"
+
+
+def pg_page_sql(schema: str) -> str:
+    """A page after a position (`%s`, `%s` = after, limit), rows as `SQLITE_PAGE`'s."""
+    return (
+        "SELECT notification_id, originator_id, originator_version, topic, state "
+        f"FROM {pg_events_table(schema)} WHERE notification_id > %s "
+        "ORDER BY notification_id LIMIT %s"
+    )
+
+
+def pg_insert_at_sql(schema: str) -> str:
+    """Insert one row at a given position (`%s` x 5, as `SQLITE_INSERT_AT`)."""
+    return (
+        f"INSERT INTO {pg_events_table(schema)} (notification_id, originator_id, "
+        "originator_version, topic, state) VALUES (%s, %s, %s, %s, %s)"
+    )
+
+
+def pg_reset_positions_sql(schema: str) -> str:
+    """Move the position sequence past the highest row (after `pg_insert_at_sql`)."""
+    table = pg_events_table(schema)
+    return (
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'notification_id'), "
+        f"GREATEST((SELECT MAX(notification_id) FROM {table}), 1))"
+    )
+
+
+def pg_exchange_function_sql(
+    schema: str, accounts: str, *, version: int, lock_timeout_s: int
+) -> str:
+    """The DDL of an owner's one-statement exchange (`server.pg.PgExchange`).
+
+    `recip_exchange_v<version>(device, token, topics, states, first, cursor,
+    limit)`: checks the device's token in the `accounts` schema, refuses a cursor
+    beyond the head, appends the batch if `first` is the device's next seq (under
+    the log's writer lock, `log_lock_key`), and returns the acknowledged seq, the
+    head and a page after the cursor, all in one statement.
+    """
+    return _EXCHANGE_DDL.format(
+        s=f'"{schema}"',
+        accounts=f'"{accounts}"',
+        version=version,
+        key=log_lock_key(schema),
+        lock_timeout=lock_timeout_s,
+    )
+
+
+_EXCHANGE_DDL: Final = """
+CREATE OR REPLACE FUNCTION {s}.recip_exchange_v{version}(
+    p_device text, p_token text, p_topics text[], p_states bytea[], p_first bigint,
+    p_cursor bigint, p_limit integer,
+    OUT status text, OUT acked bigint, OUT head bigint,
+    OUT ids bigint[], OUT origins text[], OUT versions bigint[], OUT topics text[],
+    OUT states bytea[])
+LANGUAGE plpgsql AS $body$
+DECLARE
+    held bigint;
+BEGIN
+    PERFORM 1 FROM {accounts}.devices
+        WHERE device_id = p_device AND token_hash = p_token AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+        status := 'unauthorized';
+        RETURN;
+    END IF;
+    SELECT COALESCE(MAX(notification_id), 0) INTO head FROM {s}.stored_events;
+    IF p_cursor > head THEN
+        status := 'cursor_ahead';
+        RETURN;
+    END IF;
+    IF cardinality(p_states) > 0 THEN
+        PERFORM set_config('lock_timeout', '{lock_timeout}s', true);
+        PERFORM pg_advisory_xact_lock({key});
+        SELECT COALESCE(MAX(originator_version), 0) INTO held
+            FROM {s}.stored_events WHERE originator_id = p_device;
+        IF p_first <> held + 1 THEN
+            status := 'declined';
+            RETURN;
+        END IF;
+        INSERT INTO {s}.stored_events (originator_id, originator_version, topic, state)
+            SELECT p_device, p_first + n - 1, t, b
+            FROM unnest(p_topics, p_states) WITH ORDINALITY AS batch(t, b, n);
+        acked := p_first + cardinality(p_states) - 1;
+    ELSE
+        SELECT COALESCE(MAX(originator_version), 0) INTO acked
+            FROM {s}.stored_events WHERE originator_id = p_device;
+    END IF;
+    SELECT array_agg(notification_id), array_agg(originator_id),
+           array_agg(originator_version), array_agg(topic), array_agg(state)
+        INTO ids, origins, versions, topics, states
+        FROM (SELECT * FROM {s}.stored_events WHERE notification_id > p_cursor
+              ORDER BY notification_id LIMIT p_limit) AS page;
+    status := 'ok';
+END
+$body$
+"""

@@ -32,7 +32,16 @@ from typing import Any, Final
 import msgspec
 
 from core.errors import ReciprocityError
-from core.store import open_store
+from core.store import (
+    SQLITE_ALL_ROWS,
+    SQLITE_INSERT_AT,
+    open_store,
+    pg_events_table,
+    pg_insert_at_sql,
+    pg_page_sql,
+    pg_reset_positions_sql,
+    sqlite_head,
+)
 
 FORMAT: Final = 1
 #: Events copied per statement from PostgreSQL.
@@ -78,8 +87,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 def _head(path: Path) -> int:
     with closing(sqlite3.connect(path)) as conn:
-        row = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
-    return int(row[0] or 0)
+        return sqlite_head(conn)
 
 
 def _write_manifest(dest: Path, source: str, owners: list[OwnerEntry]) -> Manifest:
@@ -165,7 +173,7 @@ def _backup_pg(url: str, dest: Path) -> Manifest:
         for owner_id in ids:
             schema = owner_schema(prefix, owner_id)
             present = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}".stored_events',)
+                "SELECT to_regclass(%s) IS NOT NULL", (pg_events_table(schema),)
             ).fetchone()
             target = dest / "owners" / f"{owner_id}.db"
             open_store(str(target)).close()
@@ -177,12 +185,7 @@ def _backup_pg(url: str, dest: Path) -> Manifest:
 def _pages(conn: Any, schema: str) -> Iterator[list[tuple[Any, ...]]]:
     after = 0
     while True:
-        rows = conn.execute(
-            f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f'FROM "{schema}".stored_events WHERE notification_id > %s '
-            "ORDER BY notification_id LIMIT %s",
-            (after, PAGE),
-        ).fetchall()
+        rows = conn.execute(pg_page_sql(schema), (after, PAGE)).fetchall()
         if not rows:
             return
         yield rows
@@ -194,8 +197,7 @@ def _copy_pg_log(conn: Any, schema: str, target: Path) -> int:
     with closing(sqlite3.connect(target)) as out, out:
         for rows in _pages(conn, schema):
             out.executemany(
-                "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state)"
-                " VALUES (?, ?, ?, ?, ?)",
+                SQLITE_INSERT_AT,
                 [(r[0], str(r[1]), r[2], r[3], bytes(r[4])) for r in rows],
             )
             head = int(rows[-1][0])
@@ -233,24 +235,13 @@ def _restore_pg(source: Path, manifest: Manifest, url: str) -> None:
 
 
 def _load_pg_log(backend: Any, schema: str, path: Path) -> None:
-    table = f'"{schema}".stored_events'
     with closing(sqlite3.connect(path)) as src:
-        cursor = src.execute(
-            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
-            "ORDER BY rowid"
-        )
+        cursor = src.execute(SQLITE_ALL_ROWS)
         meta = src.execute("SELECT name, position, value FROM recip_meta").fetchall()
         with backend.pool.connection() as conn, conn.transaction():
             while rows := cursor.fetchmany(PAGE):
-                conn.cursor().executemany(
-                    f"INSERT INTO {table} (notification_id, originator_id, originator_version, "
-                    "topic, state) VALUES (%s, %s, %s, %s, %s)",
-                    rows,
-                )
-            conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'notification_id'), "
-                f"GREATEST((SELECT MAX(notification_id) FROM {table}), 1))"
-            )
+                conn.cursor().executemany(pg_insert_at_sql(schema), rows)
+            conn.execute(pg_reset_positions_sql(schema))
             conn.cursor().executemany(
                 f'INSERT INTO "{schema}".recip_meta VALUES (%s, %s, %s) '
                 "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "

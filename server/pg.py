@@ -14,7 +14,8 @@ PostgreSQL's `max_connections`.
 
 Every writer of an owner's log takes the log's advisory lock before drawing
 notification ids and holds it until it has committed (`ordered_postgres_recorder`,
-and `recip_exchange` below): ids (the pull cursor) therefore commit in the order
+and `recip_exchange`, whose text
+`core.store.pg_exchange_function_sql` gives): ids (the pull cursor) therefore commit in the order
 they are issued, and a pull that reads `notification_id > cursor` can never pass
 over an id that commits later (ADR 0120).
 
@@ -43,7 +44,15 @@ from psycopg.rows import tuple_row
 from psycopg.types.composite import register_composite
 
 from core.errors import StoreError
-from core.store import Row, Store, consecutive, log_lock_key, ordered_postgres_recorder
+from core.store import (
+    NOTIFY_CHANNEL,
+    Row,
+    Store,
+    consecutive,
+    ordered_postgres_recorder,
+    pg_exchange_function_sql,
+    pg_head_sql,
+)
 from sync.protocol import Refusal
 
 from .accounts import Accounts, Executor, InvitePolicy, Owner
@@ -67,60 +76,12 @@ _ACCOUNTS_DDL: Final = (
     "CREATE OR REPLACE FUNCTION {s}.recip_poke(p_schema text) RETURNS void "
     "LANGUAGE plpgsql AS $body$ BEGIN "
     "PERFORM set_config('synchronous_commit', 'off', true); "
-    "PERFORM pg_notify('stored_events', p_schema); END $body$",
+    f"PERFORM pg_notify('{NOTIFY_CHANNEL}', p_schema); END $body$",
 )
 
 #: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
 EXCHANGE_VERSION: Final = 1
 
-_EXCHANGE_DDL: Final = """
-CREATE OR REPLACE FUNCTION {s}.recip_exchange_v{version}(
-    p_device text, p_token text, p_topics text[], p_states bytea[], p_first bigint,
-    p_cursor bigint, p_limit integer,
-    OUT status text, OUT acked bigint, OUT head bigint,
-    OUT ids bigint[], OUT origins text[], OUT versions bigint[], OUT topics text[],
-    OUT states bytea[])
-LANGUAGE plpgsql AS $body$
-DECLARE
-    held bigint;
-BEGIN
-    PERFORM 1 FROM {accounts}.devices
-        WHERE device_id = p_device AND token_hash = p_token AND revoked_at IS NULL;
-    IF NOT FOUND THEN
-        status := 'unauthorized';
-        RETURN;
-    END IF;
-    SELECT COALESCE(MAX(notification_id), 0) INTO head FROM {s}.stored_events;
-    IF p_cursor > head THEN
-        status := 'cursor_ahead';
-        RETURN;
-    END IF;
-    IF cardinality(p_states) > 0 THEN
-        PERFORM set_config('lock_timeout', '{lock_timeout}s', true);
-        PERFORM pg_advisory_xact_lock({key});
-        SELECT COALESCE(MAX(originator_version), 0) INTO held
-            FROM {s}.stored_events WHERE originator_id = p_device;
-        IF p_first <> held + 1 THEN
-            status := 'declined';
-            RETURN;
-        END IF;
-        INSERT INTO {s}.stored_events (originator_id, originator_version, topic, state)
-            SELECT p_device, p_first + n - 1, t, b
-            FROM unnest(p_topics, p_states) WITH ORDINALITY AS batch(t, b, n);
-        acked := p_first + cardinality(p_states) - 1;
-    ELSE
-        SELECT COALESCE(MAX(originator_version), 0) INTO acked
-            FROM {s}.stored_events WHERE originator_id = p_device;
-    END IF;
-    SELECT array_agg(notification_id), array_agg(originator_id),
-           array_agg(originator_version), array_agg(topic), array_agg(state)
-        INTO ids, origins, versions, topics, states
-        FROM (SELECT * FROM {s}.stored_events WHERE notification_id > p_cursor
-              ORDER BY notification_id LIMIT p_limit) AS page;
-    status := 'ok';
-END
-$body$
-"""
 
 #: Connections one server process may hold (all owners together).
 POOL_SIZE: Final = 10
@@ -465,10 +426,10 @@ class PgBackend:
 
     def head(self, owner_id: str) -> int | None:
         """The highest position of the owner's log (None if it has no tables yet)."""
-        table = f'"{owner_schema(self.prefix, owner_id)}".stored_events'
+        statement = pg_head_sql(owner_schema(self.prefix, owner_id))
         try:
             with self.pool.connection() as conn:
-                row = conn.execute(f"SELECT MAX(notification_id) AS head FROM {table}").fetchone()
+                row = conn.execute(statement).fetchone()
         except psycopg.errors.UndefinedTable:
             return None
         except psycopg.Error as exc:
@@ -489,12 +450,8 @@ class PgBackend:
 
     def _create_exchange(self, schema: str) -> None:
         """(Re)create the owner's exchange function (idempotent)."""
-        ddl = _EXCHANGE_DDL.format(
-            s=f'"{schema}"',
-            accounts=f'"{self.prefix}"',
-            version=EXCHANGE_VERSION,
-            key=log_lock_key(schema),
-            lock_timeout=int(POOL_TIMEOUT_S),
+        ddl = pg_exchange_function_sql(
+            schema, self.prefix, version=EXCHANGE_VERSION, lock_timeout_s=int(POOL_TIMEOUT_S)
         )
         with self.pool.connection() as conn:
             conn.execute(ddl)

@@ -37,7 +37,14 @@ from core.errors import CodecError, ConflictError, SequenceGapError, StoreError
 from core.events import ContactForgotten
 from core.files import private_dir, private_file
 from core.log import EventLog, LogEvent, row_of
-from core.store import Row, open_store
+from core.store import (
+    SQLITE_HEAD,
+    SQLITE_LAST_SEQ,
+    SQLITE_PAGE,
+    Row,
+    open_store,
+    sqlite_head,
+)
 from projections.projector import scrub_views
 from sync import protocol
 from sync.protocol import (
@@ -105,18 +112,11 @@ class PageReader:
 
     The hot path of every pull: read-only connections, rows as plain tuples, and
     the stored MessagePack bytes passed on untouched. It reads the event store's
-    own table (`stored_events`, position = rowid), as `core.store` does for its
-    batch writes. In WAL mode a reader never waits for the write lock, so pulls
-    go on while pushes commit. Connections are kept in a free list, not one per
-    server thread: an owner then holds only as many as it had reads at once.
+    own table (position = rowid) with `core.store`'s statements. In WAL mode a
+    reader never waits for the write lock, so pulls go on while pushes commit.
+    Connections are kept in a free list, not one per server thread: an owner then
+    holds only as many as it had reads at once.
     """
-
-    _PAGE: Final = (
-        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
-        "WHERE rowid > ? ORDER BY rowid LIMIT ?"
-    )
-    _HEAD: Final = "SELECT MAX(rowid) FROM stored_events"
-    _LAST_SEQ: Final = "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?"
 
     def __init__(self, path: Path) -> None:
         self._uri = f"{path.resolve().as_uri()}?mode=ro"
@@ -124,15 +124,15 @@ class PageReader:
         self._lock = threading.Lock()
 
     def page(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
-        return self._read(self._PAGE, (after, limit))
+        return self._read(SQLITE_PAGE, (after, limit))
 
     def head(self) -> int:
         """The log's highest position (0 when empty)."""
-        return int(self._read(self._HEAD, ())[0][0] or 0)
+        return int(self._read(SQLITE_HEAD, ())[0][0] or 0)
 
     def last_seq(self, device_id: str) -> int:
         """The highest seq held for a device (0 if none)."""
-        return int(self._read(self._LAST_SEQ, (device_id,))[0][0] or 0)
+        return int(self._read(SQLITE_LAST_SEQ, (device_id,))[0][0] or 0)
 
     def _read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         with self._lock:
@@ -304,12 +304,11 @@ class SyncService:
         except sqlite3.Error:
             return None
         try:
-            row = conn.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
+            return sqlite_head(conn)
         except sqlite3.Error:
             return None
         finally:
             conn.close()
-        return int(row[0] or 0)
 
     # -- authentication ------------------------------------------------------------
 

@@ -15,7 +15,7 @@ How a worker learns that events landed (ADR 0071):
   (its highest position) and wakes that owner's streams when it grows;
 - it re-reads those heads every `poll_s` (one `MAX()` per watched owner, cheap),
   and at once when PostgreSQL `NOTIFY`s: the library's recorder notifies on
-  channel `stored_events` in every insert transaction, so a push stored by any
+  channel `core.store.NOTIFY_CHANNEL` in every insert transaction, so a push stored by any
   worker wakes every worker's watcher.
 
 Heartbeats (an SSE comment) keep proxies from closing an idle stream; each one
@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from core.store import NOTIFY_CHANNEL
 from sync.protocol import Refusal
 
 from .service import SyncService
@@ -48,7 +49,7 @@ logger = logging.getLogger("recip.server.stream")
 
 MEDIA_TYPE: Final = "text/event-stream"
 #: The channel eventsourcing's PostgreSQL recorder notifies (its events table name).
-CHANNEL: Final = "stored_events"
+CHANNEL: Final = NOTIFY_CHANNEL
 
 
 class Poke(msgspec.Struct, kw_only=True):
