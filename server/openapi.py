@@ -73,6 +73,7 @@ def _events(components: dict[str, Any], union: dict[str, Any]) -> None:
         # Further fields (a newer schema's) are kept if plain data: scalars shown here.
         components[name]["additionalProperties"] = {"type": ["string", "boolean", "null"]}
     components["IntroductionMade"]["description"] += " The two `contact_ids` differ."
+    components["ContactsMerged"]["description"] += " `survivor_id` and `absorbed_id` differ."
     components["Event"] = {"anyOf": [*union["anyOf"], _ref("UnknownEvent")]}
     components["SyncRequest"]["properties"]["events"]["items"] = _ref("Event")
     # What a page carries is what a log holds: any event, of any build.
