@@ -131,6 +131,10 @@ class ContactsMerged(Event, frozen=True, kw_only=True, tag="ContactsMerged"):
     survivor_id: Id
     absorbed_id: Id
 
+    def __post_init__(self) -> None:
+        if self.survivor_id == self.absorbed_id:
+            raise ValueError("a merge needs two different contacts (`absorbed_id`)")
+
 
 class InteractionLogged(Event, frozen=True, kw_only=True, tag="InteractionLogged"):
     contact_ids: ContactIds

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core import limits
-from core.events import TYPE_BY_NAME, AnyEvent
+from core.events import TYPE_BY_NAME, Address, AnyEvent, HowWeMet, Occasion, Profile
 from projections.contacts import ContactRow
 from projections.views import ColdRow, LedgerRow, Stats, TimelineEntry
 from scoring.plan import Nudge, Plan
@@ -69,10 +69,12 @@ def _events(components: dict[str, Any], union: dict[str, Any]) -> None:
     """Describe the events a sync request carries: every known type (with the limits of
     `core.limits`) or an unknown type; rules across fields are stated in words."""
     components["UnknownEvent"]["properties"]["type"]["not"] = {"enum": sorted(TYPE_BY_NAME)}
-    for name in (*TYPE_BY_NAME, "UnknownEvent"):
+    nested = (Occasion, Address, Profile, HowWeMet)  # inside events: the same rule
+    for name in (*TYPE_BY_NAME, "UnknownEvent", *(n.__name__ for n in nested)):
         # Further fields (a newer schema's) are kept if plain data: scalars shown here.
         components[name]["additionalProperties"] = {"type": ["string", "boolean", "null"]}
     components["IntroductionMade"]["description"] += " The two `contact_ids` differ."
+    components["ContactsMerged"]["description"] += " `survivor_id` and `absorbed_id` differ."
     components["Event"] = {"anyOf": [*union["anyOf"], _ref("UnknownEvent")]}
     components["SyncRequest"]["properties"]["events"]["items"] = _ref("Event")
     # What a page carries is what a log holds: any event, of any build.

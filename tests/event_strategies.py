@@ -62,7 +62,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
     },
     ev.ContactArchived: {"contact_id": ids},
     ev.ContactRestored: {"contact_id": ids},
-    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": ids},
+    ev.ContactsMerged: {"survivor_id": ids, "absorbed_id": ids},  # see `event_of`
     ev.InteractionLogged: {
         "contact_ids": st.lists(ids, min_size=1, max_size=4).map(tuple),
         "channel": st.sampled_from(ev.CHANNELS),
@@ -117,8 +117,18 @@ assert set(PAYLOADS) == set(ev.EVENT_TYPES), "every event type needs a strategy"
 
 
 def event_of(cls: type[ev.Event]) -> st.SearchStrategy[ev.Event]:
-    """Random events of one type."""
-    return st.builds(cls, **envelope(), **PAYLOADS[cls])
+    """Random valid events of one type."""
+    payload = PAYLOADS[cls]
+    if cls is ev.ContactsMerged:  # a contact merged into itself is invalid (ADR 0080)
+        pair = st.tuples(payload["survivor_id"], payload["absorbed_id"]).filter(
+            lambda p: p[0] != p[1]
+        )
+        return pair.flatmap(
+            lambda p: st.builds(
+                cls, **envelope(), survivor_id=st.just(p[0]), absorbed_id=st.just(p[1])
+            )
+        )
+    return st.builds(cls, **envelope(), **payload)
 
 
 any_event: st.SearchStrategy[ev.Event] = st.one_of([event_of(cls) for cls in ev.EVENT_TYPES])

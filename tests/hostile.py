@@ -93,6 +93,8 @@ def hostile_event(draw: st.DrawFn, device_id: str, seq: int, contact_id: str) ->
     for field in ("contact_id", "survivor_id", "ask_id", "target_id"):
         if field in base:
             base[field] = contact_id
+    if "absorbed_id" in base and draw(st.booleans()):
+        base["absorbed_id"] = contact_id  # a contact merged into itself: must be refused
     base.update(device_id=device_id, seq=seq, hlc=draw(st.integers(0, 2**40)))
     if draw(st.booleans()):
         base["type"] = draw(st.sampled_from(["FutureThing", "x" * 65, "", "ContactAdded"]))

@@ -165,8 +165,10 @@ def _step(draw: st.DrawFn, b: _Builder, kind: str) -> None:
     elif kind == "restore":
         b.add(ContactRestored(**_env(draw, b), contact_id=_contact(draw, b)))
     elif kind == "merge":
-        survivor, absorbed = _contact(draw, b), _contact(draw, b)
-        b.add(ContactsMerged(**_env(draw, b), survivor_id=survivor, absorbed_id=absorbed))
+        if len(b.contacts) < 2:
+            return
+        pair = draw(st.lists(st.sampled_from(b.contacts), min_size=2, max_size=2, unique=True))
+        b.add(ContactsMerged(**_env(draw, b), survivor_id=pair[0], absorbed_id=pair[1]))
     elif kind == "interaction":
         ids = draw(st.lists(st.sampled_from(b.contacts), min_size=1, max_size=3, unique=True))
         b.add(InteractionLogged(**_env(draw, b), contact_ids=tuple(ids)))

@@ -340,6 +340,75 @@ def test_a_device_refuses_a_bad_pulled_event_and_stores_nothing_of_the_page(
         device.store.close()
 
 
+@pytest.mark.parametrize("fmt", ["msgpack", "json"])
+def test_a_device_refuses_a_pulled_self_merge_and_stores_nothing_of_the_page(
+    pusher: Pusher, tmp_path: Path, fmt: protocol.Format
+) -> None:
+    """A contact merged into itself, held by a server from before the rule: the device
+    refuses the page naming the event and `absorbed_id`, and stores nothing of it."""
+    peer, bad_id = new_id(), new_id()
+    good = ContactAdded(
+        event_id=new_id(), device_id=peer, seq=1, hlc=1, occurred_at=wall_ms(), name="Bo"
+    )
+    merge = {
+        "type": "ContactsMerged",
+        "event_id": bad_id,
+        "device_id": peer,
+        "seq": 2,
+        "hlc": 2,
+        "occurred_at": wall_ms(),
+        "utc_offset": 0,
+        "v": 1,
+        "survivor_id": good.event_id,
+        "absorbed_id": good.event_id,
+    }
+    bad = (peer, 2, "ContactsMerged", msgspec.msgpack.encode(merge))
+    with pusher.service.log(pusher.owner.owner_id) as log:
+        log.ingest_rows([_row(good), bad])
+    device = EventLog(open_store(str(tmp_path / "device.db")), pusher.device_id)
+    try:
+        replica = Replica(device, LocalTransport(pusher.service, pusher.token, fmt), "o")
+        with pytest.raises(protocol.Refusal) as refused:
+            replica.sync(push=False)
+        message = str(refused.value)
+        assert "refuses to store" in message and bad_id in message and "absorbed_id" in message
+        assert device.position() == 0 and replica.cursor() == 0
+    finally:
+        device.store.close()
+
+
+def test_a_stored_self_merge_changes_no_view() -> None:
+    """A log written before the rule may hold a contact merged into itself: it reads
+    as an opaque event with its problem, and every view is as without it."""
+    from core import codec
+    from core.events import OpaqueEvent
+    from projections import views
+    from projections.contacts import contact_rows
+    from projections.fold import Fold
+
+    ann = ContactAdded(
+        event_id=new_id(), device_id="d", seq=1, hlc=1, occurred_at=wall_ms(), name="Ann"
+    )
+    merge = {
+        "type": "ContactsMerged",
+        "event_id": new_id(),
+        "device_id": "d",
+        "seq": 2,
+        "hlc": 2,
+        "occurred_at": wall_ms(),
+        "utc_offset": 0,
+        "v": 1,
+        "survivor_id": ann.event_id,
+        "absorbed_id": ann.event_id,
+    }
+    stored = codec.decode("ContactsMerged", msgspec.msgpack.encode(merge))
+    assert isinstance(stored, OpaqueEvent) and "absorbed_id" in (stored.problem or "")
+    before, after = Fold([ann]), Fold([ann, stored])
+    assert contact_rows(after, include_all=True) == contact_rows(before, include_all=True)
+    assert after.survivor(ann.event_id) == ann.event_id
+    assert views.summaries(after) == views.summaries(before)
+
+
 def _row(event: ContactAdded) -> tuple[str, int, str, bytes]:
     return (event.device_id, event.seq, "ContactAdded", msgspec.msgpack.encode(event))
 
@@ -366,6 +435,18 @@ def _envelope(pusher: Pusher, **fields: Any) -> dict[str, Any]:
         ({"type": "Future", "blob": b"\x00"}, "msgpack", 422, "$.blob"),
         ({"type": "Future", "seq": 0}, "json", 422, "seq"),
         ({"type": "AskMade", "what": "x", "weight": 6}, "json", 422, "weight"),
+        (
+            {"type": "ContactsMerged", "survivor_id": "c", "absorbed_id": "c"},
+            "json",
+            422,
+            "absorbed_id",
+        ),
+        (
+            {"type": "ContactsMerged", "survivor_id": "c", "absorbed_id": "c"},
+            "msgpack",
+            422,
+            "absorbed_id",
+        ),
     ],
 )
 def test_each_refusal_names_the_event_and_its_field(
@@ -392,7 +473,9 @@ def test_deep_nesting_inside_events_is_a_400_and_an_empty_event_a_422(
     assert pusher.push([msgspec.Raw(empty)], fmt).status_code == 422
 
 
-def test_a_self_introduction_or_a_far_date_in_an_import_is_refused_by_line(tmp_path: Path) -> None:
+def test_a_self_introduction_self_merge_or_far_date_in_an_import_is_refused_by_line(
+    tmp_path: Path,
+) -> None:
     recip = Recip(tmp_path / "home")
     recip.ok("init", "--device-name", "d")
     ann = recip.ok("contact", "add", "Ann").strip()
@@ -400,6 +483,7 @@ def test_a_self_introduction_or_a_far_date_in_an_import_is_refused_by_line(tmp_p
     line = {"event_id": new_id(), "device_id": peer, "seq": 1, "hlc": 1, "occurred_at": 1}
     for bad, named in (
         ({"type": "IntroductionMade", "contact_ids": [ann, ann]}, "two different contacts"),
+        ({"type": "ContactsMerged", "survivor_id": ann, "absorbed_id": ann}, "absorbed_id"),
         ({"type": "NoteAdded", "contact_id": ann, "text": "x", "occurred_at": 10**15}, "occurred"),
     ):
         path = tmp_path / "in.jsonl"

@@ -247,7 +247,6 @@ def case_merges() -> Builder:
     b.add(ContactsMerged, 22, survivor_id=e, absorbed_id=c)
     undone = b.add(ContactsMerged, 23, survivor_id=a, absorbed_id=e)
     b.add(EventRetracted, 24, target_id=undone.event_id, reason="not the same person")
-    b.add(ContactsMerged, 25, survivor_id=d, absorbed_id=d)  # into itself: no link
     b.add(AskMade, 30, contact_id=d, what="call back", weight=1)
     b.add(NoteAdded, 31, contact_id=c, text="likes engines")
     return b

@@ -99,11 +99,17 @@ test("payloads fill defaults and refuse what the server would refuse", () => {
     ["ContactAdded", { name: "n", circle: "outer" }],
     ["ContactAdded", { name: "n", emails: ["ok", ""] }],
     ["IntroductionMade", { contact_ids: ["a"] }],
+    ["IntroductionMade", { contact_ids: ["a", "a"] }],
+    ["ContactsMerged", { survivor_id: "a", absorbed_id: "a" }],
     ["InteractionLogged", { contact_ids: [] }],
     ["NoteAdded", { contact_id: "c" }],
     ["Unknown", {}],
   ];
   for (const [type, fields] of refused) assert.throws(() => payload(type, fields), InvalidEvent, type);
+  assert.throws(() => payload("ContactsMerged", { survivor_id: "a", absorbed_id: "a" }), /absorbed_id/);
+  assert.deepEqual(payload("ContactsMerged", { survivor_id: "a", absorbed_id: "b" }), {
+    survivor_id: "a", absorbed_id: "b",
+  });
   // limits count code points, as msgspec does
   assert.doesNotThrow(() => payload("ContactAdded", { name: "😀".repeat(500) }));
   assert.throws(() => checkEnvelope({ type: "X", event_id: "e", device_id: "d", seq: 1, hlc: 1, occurred_at: 0, utc_offset: 0, v: 1 }), InvalidEvent);

@@ -170,8 +170,23 @@ export function payload(type, fields) {
     if (error) throw new InvalidEvent(`${type}.${key} ${error}`);
     out[key] = Array.isArray(value) ? [...value] : value;
   }
+  const pair = SAME_CONTACT[type]?.(out);
+  if (pair && pair[0] === pair[1]) throw new InvalidEvent(`${type}.${pair[2]}`);
   return out;
 }
+
+/**
+ * Rules across fields (core.events `__post_init__`): the two ids that must differ,
+ * and the words naming the field.
+ * @type {Record<string, (p: Record<string, unknown>) => [unknown, unknown, string]>}
+ */
+const SAME_CONTACT = {
+  IntroductionMade: (p) => {
+    const ids = /** @type {string[]} */ (p.contact_ids);
+    return [ids[0], ids[1], "contact_ids must name two different contacts"];
+  },
+  ContactsMerged: (p) => [p.survivor_id, p.absorbed_id, "absorbed_id must differ from survivor_id"],
+};
 
 /**
  * Throws `InvalidEvent` unless the envelope is one the server accepts.
