@@ -15,7 +15,7 @@ import msgspec
 
 from core.codec import admit
 from core.errors import CodecError
-from core.events import SCHEMA_VERSION, OpaqueEvent
+from core.events import OpaqueEvent
 
 from .home import Home, HomeError
 from .output import Column, json_option, print_json, print_table
@@ -100,11 +100,10 @@ def doctor(home: Home, accept_lost_events: bool, as_json: bool) -> None:
 
 
 def _problem(event: OpaqueEvent) -> str | None:
-    """Why an opaque event is a problem here (an unknown type of plain data is not)."""
+    """Why an opaque event is a problem here. An unknown type or a newer version of
+    plain data is not: it is shown once this build is upgraded."""
     if event.problem is not None:
         return event.problem
-    if event.type in SCHEMA_VERSION and event.v > SCHEMA_VERSION[event.type]:
-        return None  # a newer schema version: shown once this build is upgraded
     try:
         admit(event)
     except CodecError as exc:

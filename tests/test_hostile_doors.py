@@ -491,3 +491,32 @@ def test_a_self_introduction_self_merge_or_far_date_in_an_import_is_refused_by_l
         result = recip("import", str(path))
         assert result.exit_code == 1 and "line 1" in result.stderr and named in result.stderr
     assert "Ann" in recip.ok("contact", "list")
+
+
+def test_doctor_lists_a_newer_version_that_is_not_plain_data(tmp_path: Path) -> None:
+    """A newer schema version of plain data waits for an upgrade; one holding a value
+    no door admits (a non-finite float) is listed, like any other unshowable event."""
+    recip = Recip(tmp_path / "home")
+    recip.ok("init", "--device-name", "d")
+    ann = recip.ok("contact", "add", "Ann").strip()
+    peer = new_id()
+    envelope = {"device_id": peer, "hlc": 1, "occurred_at": 0, "utc_offset": 0}
+    newer = {"type": "NoteAdded", "v": 99, "contact_id": ann, "text": "later"}
+    broken = {**newer, "extra": float("inf")}
+    rows = [
+        (
+            peer,
+            seq,
+            "NoteAdded",
+            msgspec.msgpack.encode({**fields, **envelope, "seq": seq, "event_id": new_id()}),
+        )
+        for seq, fields in ((1, newer), (2, broken))
+    ]
+    home = Home(recip.home)
+    log = home.open_log()
+    try:
+        log.ingest_rows(rows)
+    finally:
+        log.store.close()
+    report = msgspec.json.decode(recip.ok("doctor", "--json"))
+    assert [f["seq"] for f in report["unshowable"]] == [2], report
