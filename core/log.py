@@ -140,6 +140,9 @@ class EventLog:
         self.device_id = device_id
         self.clock = clock or Clock()
         self._lock = threading.RLock()
+        #: True once this log was seen to have forgotten no one; a forget stored by
+        #: anyone (seen by `_stamp`) or by us clears it. Spares each append a read.
+        self._none_forgotten = False
         self._next_seq = 1
         self._scanned = 0
         checkpoint = store.get_meta(_CHECKPOINT)
@@ -182,8 +185,9 @@ class EventLog:
                 self._next_seq += len(events)
                 self._advance(positions)
                 forgets = [c for e in events for c in redaction.forgotten_by(e)]
-                forgotten = self.store.forgotten()
-                if any(redaction.concerns(e, forgotten) for e in events):
+                forgotten = set() if self._none_forgotten else self.store.forgotten()
+                self._none_forgotten = not forgotten and not forgets
+                if forgotten and any(redaction.concerns(e, forgotten) for e in events):
                     forgets += forgotten  # recorded about someone already forgotten
                 self._forget(sorted(set(forgets)))
                 return events
@@ -194,6 +198,8 @@ class EventLog:
     ) -> tuple[list[Event], list[Row]]:
         """Observe what others wrote since we looked, then stamp our drafts."""
         self._observe(seen)
+        if any(n.topic == _FORGET_TOPIC for n in seen):
+            self._none_forgotten = False
         device_id = self.device_id
         assert device_id is not None
         first = self.clock.tick_many(len(drafts))
@@ -394,6 +400,7 @@ class EventLog:
     def _forget(self, contact_ids: Sequence[str]) -> int:
         if not contact_ids:
             return 0
+        self._none_forgotten = False
         contacts = set(contact_ids)
         ids = redaction.forgotten_ids((e for _, e in self._rows()), contacts)
         rewrites: list[Row] = []

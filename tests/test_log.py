@@ -276,3 +276,23 @@ def test_writers_on_separate_connections_never_share_a_seq(tmp_path: Path) -> No
     finally:
         for s in stores:
             s.close()
+
+
+def test_an_append_after_another_writer_forgot_is_stored_redacted(tmp_path: Path) -> None:
+    """A log that saw no forget skips reading the forgotten ids on append; a forget
+    another writer stores must still reach its next append."""
+    path = str(tmp_path / "log.db")
+    mine = EventLog(open_store(path), device())
+    other = EventLog(open_store(path), device())
+    mine.append([note("first")])  # now known to have forgotten no one
+    other.append(
+        [
+            ev.ContactForgotten(
+                event_id="", device_id="", seq=0, hlc=0, occurred_at=0, contact_ids=("c",)
+            )
+        ]
+    )
+    (late,) = mine.append([note("canary after the forget")])
+    stored = {e.event_id: e for _, e in EventLog(open_store(path)).read()}
+    held = stored[late.event_id]
+    assert isinstance(held, ev.NoteAdded) and "canary" not in held.text
