@@ -27,6 +27,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +126,21 @@ def unavailable() -> str | None:
     return None
 
 
+@contextmanager
+def seeded_server(
+    name: str, events: int
+) -> Iterator[tuple[Path, ReciprocitySync, str, workload.DeviceHome]]:
+    """A running `recip serve` holding one device's history of `events` events:
+    (scratch folder, server, an open enrollment token, that device)."""
+    with tempfile.TemporaryDirectory(prefix=f"recip-bench-{name}-") as tmp:
+        work = Path(tmp)
+        [source] = workload.build_devices(work / "template", 1, events)
+        with ReciprocitySync(work / "server") as system:
+            token = system.add_owner("bench")
+            system.sync(system.enroll(source.home, token))
+            yield work, system, token, source
+
+
 def run(mode: Mode) -> dict[str, Any]:
     events, repeats = SIZES[mode], REPEATS[mode]
     params = {"events": events, "repeats": repeats, "generator": workload.generator_name()}
@@ -132,23 +149,18 @@ def run(mode: Mode) -> dict[str, Any]:
         return report(
             result_name("browser", mode), params, [], write=False, skipped={"browser": missing}
         )
-    with tempfile.TemporaryDirectory(prefix="recip-bench-browser-") as tmp:
-        work = Path(tmp)
-        [source] = workload.build_devices(work / "template", 1, events)
-        with ReciprocitySync(work / "server") as system:
-            token = system.add_owner("bench")
-            system.sync(system.enroll(source.home, token))
-            cli = Figure("CLI first sync", "ev/s")
-            for r in range(repeats):
-                home = Home(work / f"cli-{r}")
-                home.init(f"cli-{r}", now_iso="2026-01-01T00:00:00Z")
-                device = system.enroll(home.path, token)
-                start = time.perf_counter()
-                _, pulled = system.sync(device)
-                cli.samples.append(pulled / (time.perf_counter() - start))
-                if pulled != source.events:
-                    raise RuntimeError(f"the CLI pulled {pulled} of {source.events} events")
-            figures = _browser(system.url, token, source.events, repeats)
+    with seeded_server("browser", events) as (work, system, token, source):
+        cli = Figure("CLI first sync", "ev/s")
+        for r in range(repeats):
+            home = Home(work / f"cli-{r}")
+            home.init(f"cli-{r}", now_iso="2026-01-01T00:00:00Z")
+            device = system.enroll(home.path, token)
+            start = time.perf_counter()
+            _, pulled = system.sync(device)
+            cli.samples.append(pulled / (time.perf_counter() - start))
+            if pulled != source.events:
+                raise RuntimeError(f"the CLI pulled {pulled} of {source.events} events")
+        figures = _browser(system.url, token, source.events, repeats)
     first, cold, split, new, layout = figures
     comparisons = [
         Comparison("first sync of the history (browser / CLI)", first, cli),

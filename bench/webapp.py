@@ -21,14 +21,11 @@ browser and on the same device:
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from bench import workload
-from bench.browser import ARGS, CHROMIUM, COLD_START, LOAD, SIZES, unavailable
+from bench.browser import ARGS, CHROMIUM, COLD_START, LOAD, SIZES, seeded_server, unavailable
 from bench.harness import Comparison, Figure, Mode, report, result_name
-from bench.sync import ReciprocitySync
 
 REPEATS = {"full": 5, "quick": 3, "smoke": 1}
 
@@ -74,13 +71,8 @@ def run(mode: Mode) -> dict[str, Any]:
         return report(
             result_name("webapp", mode), params, [], write=False, skipped={"browser": missing}
         )
-    with tempfile.TemporaryDirectory(prefix="recip-bench-webapp-") as tmp:
-        work = Path(tmp)
-        [source] = workload.build_devices(work / "template", 1, events)
-        with ReciprocitySync(work / "server") as system:
-            token = system.add_owner("bench")
-            system.sync(system.enroll(source.home, token))
-            app, library, first, stats, contact = _measure(system.url, token, repeats)
+    with seeded_server("webapp", events) as (_, system, token, _source):
+        app, library, first, stats, contact = _measure(system.url, token, repeats)
     comparison = Comparison("cold start to Today ready (app / library views)", app, library)
     extra = [first, stats, contact]
     return report(result_name("webapp", mode), params, [comparison], extra, write=mode != "smoke")
