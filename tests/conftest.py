@@ -119,3 +119,15 @@ def pg_schema(pg_available: bool) -> Iterator[str]:
     yield schema
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    """A database URL whose schemas (accounts and owners) are this test's alone."""
+    if not pg_available:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    from server.pg import drop_prefix
+
+    url = f"{PG_URL}?prefix=t_{uuid.uuid4().hex[:12]}"
+    yield url
+    drop_prefix(url)

@@ -9,7 +9,6 @@ Needs the PostgreSQL server at 127.0.0.1:5432.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,26 +25,16 @@ from core.ids import new_id
 from core.log import EventLog
 from core.store import log_lock_key, open_store
 from server.accounts import OPEN_INVITE, Device
-from server.pg import add_owner, drop_prefix, owner_schema, split_prefix
+from server.pg import add_owner, owner_schema, split_prefix
 from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.http import HttpTransport
 from sync.protocol import EnrollRequest, EnrollResponse, SyncRequest
 from sync.replica import Replica
-from tests.conftest import PG_URL
 from tests.scale_support import Served
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 NOW = commands.Now(1_790_000_000_000, 0)
-
-
-@pytest.fixture
-def pg_url(pg_available: bool) -> Iterator[str]:
-    if not pg_available:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    url = f"{PG_URL}?prefix=t_{uuid.uuid4().hex[:12]}"
-    yield url
-    drop_prefix(url)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from server.app import create_app
 from server.logs import JsonFormatter, LogfmtFormatter, Redact, scrub
 from server.run import free_port
 from server.service import ServerConfig
-from tests.conftest import PG_URL, ROOT, run_recip_process
+from tests.conftest import ROOT, run_recip_process
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -202,17 +201,6 @@ def test_the_redact_filter_scrubs_every_record() -> None:
         line = formatter.format(record)
         assert "AbC_12" not in line and "hunter2" not in line and "zzz" not in line
     assert scrub("x recip-enroll-abc y") == "x recip-*** y"
-
-
-@pytest.fixture
-def pg_url(pg_available: bool) -> Iterator[str]:
-    if not pg_available:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    from server.pg import drop_prefix
-
-    url = f"{PG_URL}?prefix=t_{uuid.uuid4().hex[:12]}"
-    yield url
-    drop_prefix(url)
 
 
 @pytest.mark.postgres

@@ -9,7 +9,6 @@ CLI. Needs the PostgreSQL server at 127.0.0.1:5432.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,27 +22,16 @@ from core.log import EventLog
 from core.store import open_store
 from server.accounts import OPEN_INVITE
 from server.inprocess import LocalTransport
-from server.pg import drop_prefix, owner_schema, split_prefix
+from server.pg import owner_schema, split_prefix
 from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.protocol import SyncRequest
 from sync.replica import Replica
 from tests import test_e2e_sync as e2e
-from tests.conftest import PG_URL
 from tests.scale_support import Served
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 NOW = commands.Now(1_790_000_000_000, 0)
-
-
-@pytest.fixture
-def pg_url(pg_available: bool) -> Iterator[str]:
-    """A database URL whose schemas (accounts and owners) are this test's alone."""
-    if not pg_available:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    url = f"{PG_URL}?prefix=t_{uuid.uuid4().hex[:12]}"
-    yield url
-    drop_prefix(url)
 
 
 def workers(tmp_path: Path, url: str, n: int = 2) -> list[SyncService]:
