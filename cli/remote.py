@@ -23,6 +23,7 @@ from core.errors import ReciprocityError, ValidationError
 from core.store import REDACTIONS
 from sync import remote as remotes
 
+from . import e2e as e2e_cli
 from . import nudges
 from .context import refresh_views
 from .home import Home
@@ -46,23 +47,52 @@ def remote() -> None:
 @click.argument("url")
 @click.option("--token", required=True, help="The owner's enrollment token.")
 @click.option("--device-name", default=None, help="Name shown in 'recip remote devices'.")
+@click.option(
+    "--e2e",
+    is_flag=True,
+    help="Make the owner end-to-end encrypted (its first device): shows the recovery phrase.",
+)
+@click.option(
+    "--phrase",
+    "ask_phrase",
+    is_flag=True,
+    help="Join an end-to-end encrypted owner: asks for its recovery phrase "
+    "(or reads $RECIP_PHRASE).",
+)
 @click.pass_obj
-def remote_add(home: Home, url: str, token: str, device_name: str | None) -> None:
+def remote_add(
+    home: Home, url: str, token: str, device_name: str | None, e2e: bool, ask_phrase: bool
+) -> None:
     """Enroll this device with a server."""
     from sync import http
+    from sync.seal import OwnerKey
 
+    if e2e and ask_phrase:
+        raise ValidationError("--e2e makes a new owner key; --phrase joins with an existing one")
     device = home.device()
     current = _current_token(home, url)
-    reply = http.enroll(url, token, device.device_id, device_name or device.name, current)
+    key = OwnerKey.generate() if e2e else (e2e_cli.read_phrase() if ask_phrase else None)
+    reply = http.enroll(
+        url,
+        token,
+        device.device_id,
+        device_name or device.name,
+        current,
+        key_id=None if key is None else key.key_id,
+        e2e=e2e,
+    )
     config = remotes.RemoteConfig(
         url=url.rstrip("/"),
         owner_id=reply.owner_id,
         owner_name=reply.owner_name,
         device_id=device.device_id,
         device_token=reply.device_token,
+        owner_key=None if key is None else remotes.key_text(key),
     )
     remotes.save(home.path, config)
     click.echo(f"enrolled {device_name or device.name} with {config.url} as {reply.owner_name}")
+    if e2e and key is not None:
+        e2e_cli.show_phrase(key)
 
 
 def _current_token(home: Home, url: str) -> str | None:
@@ -157,7 +187,9 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
         with http.HttpTransport(config.url, config.device_token) as transport:
             console = Console(stderr=True)
             notice = console.print if console.is_terminal and not as_json else _quiet
-            replica = Replica(log, transport, config.owner_id, sleep=_retrying(notice))
+            replica = Replica(
+                log, transport, config.owner_id, sleep=_retrying(notice), key=config.key()
+            )
             bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
