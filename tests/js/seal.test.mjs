@@ -121,3 +121,17 @@ test("base64 round-trips every byte value and long boxes", () => {
   assert.deepEqual(fromBase64(toBase64(bytes)), bytes);
   assert.equal(toBase64(Uint8Array.of(0xfb, 0xff)), Buffer.from([0xfb, 0xff]).toString("base64"));
 });
+
+test("the enroll screen says what is wrong with a phrase, in words", async () => {
+  const { phraseProblem } = await import("../../web/app/screens/enroll.js");
+  const { Refusal } = await import("../../web/client/sync.js");
+  const typo = await decodePhrase(DATA.typos[0]).catch((e) => e);
+  assert.match(phraseProblem(typo), /typo.*Nothing was sent/);
+  const short = await decodePhrase(DATA.malformed[0]).catch((e) => e);
+  assert.match(phraseProblem(short), /56 characters.*not 55/);
+  assert.match(phraseProblem(new Refusal(403, "wrong_phrase", "x")), /not this owner’s: nothing was stored/);
+  assert.match(phraseProblem(new Refusal(409, "phrase_needed", "x")), /end-to-end encrypted: enter its recovery phrase/);
+  assert.match(phraseProblem(new Refusal(409, "not_end_to_end", "x")), /leave the recovery phrase empty/);
+  assert.equal(phraseProblem(new Refusal(404, "unknown_token", "x")), null);
+  assert.equal(phraseProblem(new Error("network")), null);
+});

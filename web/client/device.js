@@ -11,6 +11,7 @@
 // event by event: records, pulled pages and events written by other tabs of the
 // same device (told through a BroadcastChannel) are applied as they land.
 
+import { OwnerKey } from "./seal.js";
 import { call, Refusal, sync, TransientError } from "./sync.js";
 import { Store } from "./store.js";
 import { PokeStream } from "./stream.js";
@@ -97,6 +98,12 @@ export class Device {
 
   get enrolled() {
     return Boolean(this.identity.device_token);
+  }
+
+  /** The owner key, if the owner is end-to-end encrypted (ADR 0135). */
+  get key() {
+    const held = this.identity.owner_key;
+    return held ? OwnerKey.fromStored(held) : null;
   }
 
   /** @param {(change: Change) => void} listener @returns {() => void} unsubscribe */
@@ -195,12 +202,18 @@ export class Device {
 
   /**
    * Trade an enrollment token for this device's own token (`POST /v1/enroll`).
-   * @param {string} token @param {string} [name]
+   * An end-to-end encrypted owner's device joins with its recovery `phrase`: a
+   * typo is a `PhraseError` (nothing sent), a phrase of another key the server's
+   * `wrong_phrase` refusal, and without one the server answers `phrase_needed`.
+   * The key is kept only once the server has accepted it.
+   * @param {string} token @param {string} [name] @param {string} [phrase]
    */
-  async enroll(token, name = "browser") {
-    const reply = await call(this.server, "/v1/enroll", {
-      body: { token, device_id: this.deviceId, device_name: name },
-    });
+  async enroll(token, name = "browser", phrase = "") {
+    const key = phrase.trim() ? await OwnerKey.fromPhrase(phrase) : null;
+    /** @type {Record<string, string>} */
+    const body = { token, device_id: this.deviceId, device_name: name };
+    if (key) body.key_id = key.keyId;
+    const reply = await call(this.server, "/v1/enroll", { body });
     this.identity = await this.store.updateIdentity((held) => ({
       ...held,
       device_name: name,
@@ -209,6 +222,7 @@ export class Device {
       owner_name: reply.owner_name,
       device_token: reply.device_token,
       refused: undefined,
+      owner_key: key?.stored(),
     }));
     this.setStatus({ state: "idle", message: "" });
     return reply;
@@ -278,6 +292,7 @@ export class Device {
         server: this.server,
         token,
         deviceId: this.deviceId,
+        key: this.key,
         onPage: (events, first, last) => this.received(events, first, last),
       });
     try {

@@ -10,7 +10,8 @@
 // - `own`: this device's own events again, keyed by seq, for pushing (seq >
 //   acknowledged) without scanning the log; `add` refuses a seq twice;
 // - `meta`: `identity` (device id and name, once enrolled the server, owner
-//   and device token, or why the server refused it), `state` (last own seq,
+//   and device token, or why the server refused it; for an end-to-end
+//   encrypted owner its key, as non-extractable CryptoKeys), `state` (last own seq,
 //   clock, last pos, pull cursor, last acknowledged seq) and `snapshot` (the
 //   view summaries as of a position: derived, shown first at the next start
 //   while the log is folded, and only if the log has not moved since).
@@ -29,7 +30,8 @@ import { newId } from "./ids.js";
 /**
  * @typedef {{device_id: string, device_name: string, server?: string,
  *   owner_id?: string, owner_name?: string, device_token?: string,
- *   refused?: {code: string, message: string}}} Identity
+ *   refused?: {code: string, message: string},
+ *   owner_key?: import("./seal.js").StoredKey}} Identity
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
  *   acked: number}} State
  * @typedef {{first: number, events: Event[]}} Chunk

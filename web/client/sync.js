@@ -7,6 +7,7 @@
 // outcome is unknown (network, 5xx, 429) are `TransientError`s, retried with
 // backoff; any other refusal is final and carries the server's code and words.
 
+import { refuseSealed } from "./seal.js";
 import { parseWithEvents, stringify } from "./wire.js";
 
 /** @typedef {import("./events.js").Event} Event */
@@ -98,17 +99,19 @@ export async function call(server, path, options = {}) {
  * @typedef {{pushed: number, pulled: number, cursor: number, acked: number}} SyncSummary
  * @typedef {{server: string, token: string, deviceId: string,
  *   onPage?: (events: Event[], first: number, last: number) => void | Promise<void>,
- *   signal?: AbortSignal}} SyncOptions
+ *   signal?: AbortSignal, key?: import("./seal.js").OwnerKey | null}} SyncOptions
  */
 
 /**
- * Push everything unacknowledged, pull until nothing more remains.
+ * Push everything unacknowledged, pull until nothing more remains. With a `key`
+ * (an end-to-end encrypted owner, ADR 0135) own events are sealed as they are
+ * pushed and pulled ones opened before they are stored.
  * @param {Store} store
  * @param {SyncOptions} options
  * @returns {Promise<SyncSummary>}
  */
 export async function sync(store, options) {
-  const { server, token, deviceId } = options;
+  const { server, token, deviceId, key } = options;
   let { cursor, acked } = await store.state();
   const startAcked = acked;
   let pulled = 0;
@@ -117,7 +120,8 @@ export async function sync(store, options) {
   let stalled = 0;
   for (;;) {
     const held = (await store.state()).last_seq;
-    const events = acked < held ? await store.own(acked, Math.min(held, acked + PUSH_BATCH)) : [];
+    const own = acked < held ? await store.own(acked, Math.min(held, acked + PUSH_BATCH)) : [];
+    const events = key ? await Promise.all(own.map((e) => key.seal(e))) : own;
     const request = { device_id: deviceId, events, cursor, limit: PULL_LIMIT, held_seq: held };
     let reply;
     try {
@@ -138,7 +142,9 @@ export async function sync(store, options) {
       }
       throw error;
     }
-    const page = /** @type {Event[]} */ (reply.events);
+    // a page that does not open (altered, another key) is refused whole: nothing stored
+    const sent = /** @type {Event[]} */ (reply.events);
+    const page = key ? await key.openAll(sent) : refuseSealed(sent);
     const moved = reply.cursor > cursor || reply.acked_seq !== acked;
     if (page.length || moved) {
       const { first, last } = await store.ingest(page, reply.cursor, reply.acked_seq);

@@ -1,7 +1,7 @@
 // Enroll: trade an enrollment link (or its token) for this device's own token.
 // The only screen that waits on the network: enrolling is asking the server.
 
-import { DeviceRefused, Refusal, TransientError } from "../../client/index.js";
+import { DeviceRefused, PhraseError, Refusal, TransientError } from "../../client/index.js";
 import { field, h, message, valueOf } from "../dom.js";
 
 /** @typedef {import("../app.js").App} App */
@@ -35,6 +35,31 @@ export function readToken(pasted, origin) {
 }
 
 /**
+ * What to tell the person when enrolling with (or without) a recovery phrase
+ * failed for a reason of the phrase (ADR 0135); null for any other failure.
+ * @param {unknown} error
+ * @returns {string | null}
+ */
+export function phraseProblem(error) {
+  if (error instanceof PhraseError) {
+    return error.kind === "typo"
+      ? "The recovery phrase has a typo (its checksum does not match): check each group of 4. Nothing was sent."
+      : `${error.message} Nothing was sent.`;
+  }
+  if (!(error instanceof Refusal)) return null;
+  switch (error.code) {
+    case "phrase_needed":
+      return "Your data on this server is end-to-end encrypted: enter its recovery phrase below (the 14 groups of 4 shown when encryption was turned on).";
+    case "wrong_phrase":
+      return "That recovery phrase is not this owner’s: nothing was stored, and the link can still be used. Check the phrase shown when encryption was turned on.";
+    case "not_end_to_end":
+      return "This owner is not end-to-end encrypted: leave the recovery phrase empty.";
+    default:
+      return null;
+  }
+}
+
+/**
  * @param {App} app @param {string} param a token from the link that opened the app
  * @returns {Node}
  */
@@ -50,13 +75,18 @@ export function enrollScreen(app, param) {
   const intro = device.status.state === "refused"
     ? h("p", { class: "note", role: "alert" }, `The server refused this device: ${device.status.message}. Records stay on this device; enroll again with a new link.`)
     : device.enrolled
-      ? h("p", { class: "note" }, `This device is enrolled as “${device.identity.device_name}” for ${device.identity.owner_name ?? "its owner"} on ${device.server}.`)
+      ? h("p", { class: "note" }, `This device is enrolled as “${device.identity.device_name}” for ${device.identity.owner_name ?? "its owner"} on ${device.server}${device.identity.owner_key ? ", end-to-end encrypted" : ""}.`)
       : h("p", {}, "Enroll this device with your Reciprocity server to sync it with your other devices. Until then everything you record stays here.");
   const form = h(
     "form",
     { class: "action", "aria-label": "Enroll this device", novalidate: true },
     field("Enrollment link or token", h("input", { name: "pasted", type: "text", value: memory.pasted ?? "", autocomplete: "off" }), "Printed by “recip admin add-owner” on the server"),
     field("Device name", h("input", { name: "name", type: "text", value: memory.name ?? "phone" }), "How this device is listed among your devices"),
+    field(
+      "Recovery phrase (only if your data is end-to-end encrypted)",
+      h("textarea", { name: "phrase", rows: 2, autocomplete: "off", autocapitalize: "characters", spellcheck: "false", placeholder: "XXXX-XXXX-… (14 groups of 4)" }),
+      "Shown once when encryption was turned on. It stays on this device: the server never sees it. Leave it empty otherwise.",
+    ),
     said.node,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Enroll this device")),
   );
@@ -69,8 +99,14 @@ export function enrollScreen(app, param) {
     if (!name) return said.say("Give this device a name, such as “phone”.");
     said.say("Enrolling…", "done");
     try {
-      await device.enroll(read.token, name);
+      await device.enroll(read.token, name, valueOf(form, "phrase"));
     } catch (error) {
+      const problem = phraseProblem(error);
+      if (problem) {
+        said.say(problem);
+        /** @type {HTMLElement | null} */ (form.querySelector("[name=phrase]"))?.focus();
+        return;
+      }
       if (error instanceof TransientError) return said.say("Cannot reach the server: check the connection and try again.");
       if (error instanceof Refusal || error instanceof DeviceRefused) return said.say(`The server refused: ${error.message}.`);
       return said.say(`Enrolling failed: ${error}.`);
