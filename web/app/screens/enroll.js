@@ -49,7 +49,7 @@ export function phraseProblem(error) {
   if (!(error instanceof Refusal)) return null;
   switch (error.code) {
     case "phrase_needed":
-      return "Your data on this server is end-to-end encrypted: enter its recovery phrase below (the 14 groups of 4 shown when encryption was turned on).";
+      return "Your data on this server is end-to-end encrypted: enter its recovery phrase (the 14 groups of 4 shown when encryption was turned on).";
     case "wrong_phrase":
       return "That recovery phrase is not this owner’s: nothing was stored, and the link can still be used. Check the phrase shown when encryption was turned on.";
     case "not_end_to_end":
