@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
+from core.events import Sealed
 from server.run import free_port
 from sync.phrase import to_phrase
 from sync.remote import load as load_remote
 from sync.seal import OwnerKey
-from tests.browser_support import browser
+from tests.browser_support import browser, js, open_page
 from tests.test_browser_device import recip, sync
 from tests.test_e2e_sync import LiveServer
 from tests.test_forget import files_holding
@@ -165,4 +167,37 @@ def test_a_plain_owner_refuses_a_phrase_and_nothing_is_kept(
     try_phrase(page, to_phrase(OwnerKey.generate().key), "leave the recovery phrase empty")
     held = page.evaluate(IDENTITY)
     assert (held["enrolled"], held["key"]) == (False, None)
+    context.close()
+
+
+def test_a_tampered_box_is_refused_by_the_browser_that_pulls_it(
+    tmp_path: Path, server: LiveServer, browser: Any
+) -> None:
+    token = server.add_owner("erin", tmp_path / "admin")
+    laptop, phrase = encrypted_laptop(tmp_path, server, token)
+    owner = load_remote(laptop).owner_id
+    db = sqlite3.connect(server.data / "owners" / f"{owner}.db", isolation_level=None)
+    (state,) = db.execute("SELECT state FROM stored_events WHERE originator_version = 2").fetchone()
+    sealed = msgspec.msgpack.decode(state, type=Sealed)
+    box = bytearray(sealed.box)
+    box[20] ^= 1
+    altered = msgspec.msgpack.encode(msgspec.structs.replace(sealed, box=bytes(box)))
+    db.execute("UPDATE stored_events SET state = ? WHERE originator_version = 2", (altered,))
+    db.close()
+
+    context = browser.new_context()
+    page = open_page(context, server.url)
+    outcome = js(
+        page,
+        "const d = await recip.openDevice();"
+        " await d.enroll(arg.token, 'browser', arg.phrase);"
+        " let error = null;"
+        " try { await d.sync(); } catch (e) { error = `${e.name}: ${e.message}`; }"
+        " return {error, status: d.status.state, cursor: (await d.store.state()).cursor,"
+        " events: (await d.store.since(0)).events.length};",
+        {"token": token, "phrase": phrase},
+    )
+    assert "SealError" in outcome["error"] and "it was altered" in outcome["error"], outcome
+    assert outcome["status"] == "error"
+    assert outcome["events"] == 0 and outcome["cursor"] == 0  # nothing of the page
     context.close()
