@@ -10,30 +10,27 @@ canary: the server only ever relayed sealed events.
 from __future__ import annotations
 
 import re
-import signal
 import sqlite3
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 
-from core.events import Sealed
-from server.run import free_port
 from sync.phrase import to_phrase
 from sync.remote import load as load_remote
 from sync.seal import OwnerKey
 from tests.browser_support import browser, js, open_page
 from tests.test_browser_device import recip, sync
-from tests.test_e2e_sync import LiveServer
+from tests.test_e2e_encryption import first_device, tamper
+from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import files_holding
 from tests.test_webapp import PHONE, add_contact, open_contact, synced
 
 __all__ = ["browser"]
+_WORKER = ThreadPoolExecutor(1)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-PHRASE = re.compile(r"(?:[0-9A-Z]{4}-){13}[0-9A-Z]{4}")
 CLI_CANARIES = ("Quillon Canaryfeather", "quillon@canary.example", "canarynote-heliotrope")
 BROWSER_CANARY = "Browsette Canarysong"
 #: What the browser's device holds, read through a second handle on its log.
@@ -47,31 +44,33 @@ IDENTITY = (
 )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path / "server", free_port())
-    live.start()
-    yield live
-    live.kill(signal.SIGTERM)
-
-
-def encrypted_laptop(tmp_path: Path, server: LiveServer, token: str) -> tuple[Path, str]:
+def encrypted_laptop(tmp_path: Path, live: LiveServer, token: str) -> tuple[Path, str]:
     """The owner's first device, made encrypted, with canaries synced; its phrase."""
-    laptop = tmp_path / "laptop"
-    recip(laptop, "init", "--device-name", "laptop")
-    out = recip(laptop, "remote", "add", server.url, "--token", token, "--e2e")
-    found = PHRASE.findall(out)
-    assert len(found) == 1, out
+    laptop, phrase = _WORKER.submit(first_device, tmp_path, live, token).result()
     name, email, note = CLI_CANARIES
     contact = recip(laptop, "contact", "add", name, "--email", email).strip()
     recip(laptop, "note", contact, note)
     sync(laptop)
-    return laptop, found[0]
+    return laptop, phrase
 
 
-def devices(server: LiveServer, laptop: Path) -> list[Any]:
+def enroll_screen(chromium: Any, live: LiveServer, token: str, **options: Any) -> tuple[Any, Any]:
+    """A new browser profile (context) on the web app's enrollment link."""
+    context = chromium.new_context(**options)
+    page = context.new_page()
+    page.goto(f"{live.url}/#enroll={token}")
+    return context, page
+
+
+def kept_nothing(page: Any) -> bool:
+    """Whether the browser's device is as new: no token, no key, no event."""
+    held = page.evaluate(IDENTITY)
+    return bool((held["enrolled"], held["key"], held["events"]) == (False, None, 0))
+
+
+def devices(live: LiveServer, laptop: Path) -> list[Any]:
     headers = {"Authorization": f"Bearer {load_remote(laptop).device_token}"}
-    answer: Any = httpx.get(f"{server.url}/v1/devices", headers=headers).json()
+    answer: Any = httpx.get(f"{live.url}/v1/devices", headers=headers).json()
     return list(answer["devices"] if isinstance(answer, dict) else answer)
 
 
@@ -82,14 +81,22 @@ def try_phrase(page: Any, phrase: str, said: str) -> None:
     page.get_by_role("alert").filter(has_text=said).wait_for()
 
 
-def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
-    tmp_path: Path, server: LiveServer, browser: Any
-) -> None:
+@pytest.fixture
+def encrypted(tmp_path: Path, server: LiveServer) -> tuple[str, Path, str]:  # noqa: F811
+    """An encrypted owner's enrollment token, its first device (with canaries), its phrase."""
     token = server.add_owner("alice", tmp_path / "admin")
     laptop, phrase = encrypted_laptop(tmp_path, server, token)
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{server.url}/#enroll={token}")
+    return token, laptop, phrase
+
+
+def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+    browser: Any,
+    encrypted: tuple[str, Path, str],
+) -> None:
+    token, laptop, phrase = encrypted
+    context, page = enroll_screen(browser, server, token)
     page.get_by_label("Device name").fill("browser")
 
     # no phrase, a typo, another owner's phrase: each refused in words, nothing kept
@@ -101,12 +108,7 @@ def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
     typo = phrase[:-1] + ("0" if phrase[-1] != "0" else "1")
     try_phrase(page, typo, "has a typo")
     try_phrase(page, to_phrase(OwnerKey.generate().key), "not this owner’s: nothing was stored")
-    assert page.evaluate(IDENTITY) == {
-        "enrolled": False,
-        "key": None,
-        "extractable": None,
-        "events": 0,
-    }
+    assert kept_nothing(page)
     assert [d["name"] for d in devices(server, laptop)] == ["laptop"]
 
     # the phrase as a person might type it: lower case, spaces for dashes
@@ -139,51 +141,41 @@ def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
     context.close()
 
 
-def test_the_enroll_screen_on_a_phone_asks_for_the_phrase(
-    tmp_path: Path, server: LiveServer, browser: Any
+@pytest.mark.parametrize(
+    ("encrypted", "viewport", "said"),
+    [
+        (True, PHONE, "enter its recovery phrase"),
+        (False, {"width": 1280, "height": 720}, "leave the recovery phrase empty"),
+    ],
+    ids=["no-phrase-for-an-encrypted-owner-on-a-phone", "a-phrase-for-a-plain-owner"],
+)
+def test_the_enroll_screen_says_when_a_phrase_is_missing_or_not_wanted(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+    browser: Any,
+    encrypted: bool,
+    viewport: dict[str, int],
+    said: str,
 ) -> None:
     token = server.add_owner("carol", tmp_path / "admin")
-    encrypted_laptop(tmp_path, server, token)
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.goto(f"{server.url}/#enroll={token}")
-    try_phrase(page, "", "enter its recovery phrase")
-    field = page.get_by_label(re.compile("Recovery phrase"))
-    box = field.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-    page.screenshot(path=str(tmp_path / "enroll-phone.png"), full_page=True)
-    held = page.evaluate(IDENTITY)
-    assert (held["enrolled"], held["key"]) == (False, None)
-    context.close()
-
-
-def test_a_plain_owner_refuses_a_phrase_and_nothing_is_kept(
-    tmp_path: Path, server: LiveServer, browser: Any
-) -> None:
-    token = server.add_owner("dave", tmp_path / "admin")
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{server.url}/#enroll={token}")
-    try_phrase(page, to_phrase(OwnerKey.generate().key), "leave the recovery phrase empty")
-    held = page.evaluate(IDENTITY)
-    assert (held["enrolled"], held["key"]) == (False, None)
+    if encrypted:
+        encrypted_laptop(tmp_path, server, token)
+    context, page = enroll_screen(browser, server, token, viewport=viewport)
+    try_phrase(page, "" if encrypted else to_phrase(OwnerKey.generate().key), said)
+    box = page.get_by_label(re.compile("Recovery phrase")).bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+    page.screenshot(path=str(tmp_path / "enroll.png"), full_page=True)
+    assert kept_nothing(page)
     context.close()
 
 
 def test_a_tampered_box_is_refused_by_the_browser_that_pulls_it(
-    tmp_path: Path, server: LiveServer, browser: Any
+    server: LiveServer,  # noqa: F811 (the fixture)
+    browser: Any,
+    encrypted: tuple[str, Path, str],
 ) -> None:
-    token = server.add_owner("erin", tmp_path / "admin")
-    laptop, phrase = encrypted_laptop(tmp_path, server, token)
-    owner = load_remote(laptop).owner_id
-    db = sqlite3.connect(server.data / "owners" / f"{owner}.db", isolation_level=None)
-    (state,) = db.execute("SELECT state FROM stored_events WHERE originator_version = 2").fetchone()
-    sealed = msgspec.msgpack.decode(state, type=Sealed)
-    box = bytearray(sealed.box)
-    box[20] ^= 1
-    altered = msgspec.msgpack.encode(msgspec.structs.replace(sealed, box=bytes(box)))
-    db.execute("UPDATE stored_events SET state = ? WHERE originator_version = 2", (altered,))
-    db.close()
+    token, laptop, phrase = encrypted
+    tamper(server, load_remote(laptop).owner_id, seq=2)
 
     context = browser.new_context()
     page = open_page(context, server.url)

@@ -55,6 +55,21 @@ def first_device(tmp_path: Path, live: LiveServer, token: str) -> tuple[Path, st
     return laptop, found[0]
 
 
+def tamper(live: LiveServer, owner_id: str, seq: int) -> None:
+    """Flip one bit of the box of the owner's event `seq`, in the server's SQLite file."""
+    db = sqlite3.connect(live.data / "owners" / f"{owner_id}.db", isolation_level=None)
+    where = "WHERE originator_version = ?"
+    (state,) = db.execute(f"SELECT state FROM stored_events {where}", (seq,)).fetchone()
+    sealed = msgspec.msgpack.decode(state, type=Sealed)
+    box = bytearray(sealed.box)
+    box[20] ^= 1
+    altered = msgspec.structs.replace(sealed, box=bytes(box))
+    db.execute(
+        f"UPDATE stored_events SET state = ? {where}", (msgspec.msgpack.encode(altered), seq)
+    )
+    db.close()
+
+
 def ledger(home: Path) -> object:
     return json.loads(run(home, "ledger", "--json"))
 
@@ -161,19 +176,7 @@ def test_a_tampered_box_is_refused_by_the_device_that_pulls_it(
     run(laptop, "contact", "add", "Xavier First")
     run(laptop, "contact", "add", "Xavier Second")
     run(laptop, "sync")
-    owner = load_remote(laptop).owner_id
-
-    db = sqlite3.connect(server.data / "owners" / f"{owner}.db", isolation_level=None)
-    (state,) = db.execute("SELECT state FROM stored_events WHERE originator_version = 2").fetchone()
-    sealed = msgspec.msgpack.decode(state, type=Sealed)
-    box = bytearray(sealed.box)
-    box[20] ^= 1
-    altered = msgspec.structs.replace(sealed, box=bytes(box))
-    db.execute(
-        "UPDATE stored_events SET state = ? WHERE originator_version = 2",
-        (msgspec.msgpack.encode(altered),),
-    )
-    db.close()
+    tamper(server, load_remote(laptop).owner_id, seq=2)
 
     phone = tmp_path / "phone"
     run(phone, "init", "--device-name", "phone")
