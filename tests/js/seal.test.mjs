@@ -135,3 +135,18 @@ test("the enroll screen says what is wrong with a phrase, in words", async () =>
   assert.equal(phraseProblem(new Refusal(404, "unknown_token", "x")), null);
   assert.equal(phraseProblem(new Error("network")), null);
 });
+
+test("a flipped bit anywhere in a box, or in the envelope it is bound to, is refused", async () => {
+  const { sealed } = DATA.events[5];
+  const box = fromBase64(sealed.box);
+  let s = 12345;
+  for (let i = 0; i < 200; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    const altered = box.slice();
+    altered[s % altered.length] ^= 1 << (s >>> 29);
+    await assert.rejects(key.open({ ...withHlc(sealed), box: toBase64(altered) }), SealError);
+  }
+  for (const [field, value] of [["seq", sealed.seq + 1], ["event_id", `${sealed.event_id}x`], ["device_id", "x"], ["hlc", BigInt(sealed.hlc) ^ 1n]]) {
+    await assert.rejects(key.open({ ...withHlc(sealed), [field]: value }), SealError, field);
+  }
+});
