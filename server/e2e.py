@@ -19,11 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from core.events import Sealed
+from core import codec
+from core.events import NAME_BY_TYPE, Sealed
 from core.log import LogEvent
+from core.store import Row, Store
 from sync.protocol import Refusal
 
 from .accounts import Accounts, Device, Executor, Owner
+
+SEALED_TOPIC: Final = NAME_BY_TYPE[Sealed]
 
 #: What a device runs instead of a plaintext feature of the server.
 _ON_DEVICE: Final = {
@@ -166,6 +170,37 @@ def _refuse_event(code: str, index: int, event: LogEvent, why: str) -> None:
         event_id=event.event_id,
         index=index,
     )
+
+
+def replacements(store: Store, events: Sequence[LogEvent]) -> list[Row]:
+    """The rows to rewrite for sealed replacements (`sync.reseal`); refuses a mismatch.
+
+    A replacement must take the place of a held sealed row of the same event (id
+    and HLC): the server cannot check more, and needs no more, since only the
+    owner's devices can seal under its key. Rows held as sent, and rows not held
+    yet (they will come redacted with their device's push), change nothing.
+    """
+    changed: list[Row] = []
+    for index, event in enumerate(events):
+        assert isinstance(event, Sealed)  # check_batch
+        held = store.stream(event.device_id, gt=event.seq - 1, lte=event.seq)
+        if not held:
+            continue
+        state = codec.encode(event)
+        if held[0].state == state:
+            continue
+        before = codec.decode(SEALED_TOPIC, held[0].state)
+        if (before.event_id, before.hlc) != (event.event_id, event.hlc):
+            raise Refusal(
+                409,
+                "conflict",
+                f"replacement #{index} ({event.event_id}) is not the event held at "
+                f"{event.device_id}/{event.seq}; nothing was replaced",
+                event_id=event.event_id,
+                index=index,
+            )
+        changed.append((event.device_id, event.seq, SEALED_TOPIC, state))
+    return changed
 
 
 def refuse_plaintext_feature(key_id: str | None, feature: str) -> None:

@@ -55,6 +55,8 @@ from sync.protocol import (
     EnrollResponse,
     Format,
     Refusal,
+    ReplaceRequest,
+    ReplaceResponse,
     RevokeRequest,
     SyncRequest,
     SyncResponse,
@@ -399,6 +401,24 @@ class SyncService:
         """Whether the device's owner is end-to-end encrypted (read now, not cached)."""
         key_id = e2e.owner_key_id(self.accounts, device.owner_id)
         return protocol.encode(E2eStatus(key_id=key_id), reply)
+
+    def e2e_replace(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """Swap in sealed redacted rows for the rows held under the same place (ADR 0135)."""
+        request: ReplaceRequest = protocol.decode(body, ReplaceRequest, fmt)
+        if request.device_id != device.device_id:
+            raise Refusal(403, "wrong_device", f"this token belongs to device {device.device_id}")
+        events = protocol.events_from_wire(request.events, fmt)
+        e2e.check_batch(device, events)
+        with self.owner(device.owner_id) as owner:
+            changed = e2e.replacements(owner.log.store, events)
+            if changed:
+                owner.log.store.redact(changed, ())
+        logger.info(
+            "sealed rows replaced",
+            extra={"fields": {"owner": device.owner_id, "rows": len(changed)}},
+        )
+        answer = ReplaceResponse(replaced=len(changed), unchanged=len(events) - len(changed))
+        return protocol.encode(answer, reply)
 
     def e2e_enable(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
         """Make the device's owner end-to-end encrypted (its first device, nothing synced)."""
