@@ -85,9 +85,8 @@ class OwnerKey:
         device_id, seq, topic, state = row
         if topic == SEALED_TOPIC:
             raise SealError(f"event {device_id}/{seq} is sealed already")
-        plain = bytes(protocol.stored_to_wire(topic, state, "json"))
-        event = protocol.event_from_wire(plain, "json")
-        return self.seal(plain, event.event_id, device_id, seq, event.hlc)
+        event = codec.decode(topic, state)  # a stored row: admitted when it came in
+        return self.seal(codec.to_json(event), event.event_id, device_id, seq, event.hlc)
 
     def seal(self, plain: bytes, event_id: str, device_id: str, seq: int, hlc: int) -> Sealed:
         """Seal an event's JSON under the envelope it will travel with."""
