@@ -27,7 +27,7 @@ from server.run import free_port
 from sync.phrase import from_phrase, to_phrase
 from sync.remote import load as load_remote
 from sync.seal import OwnerKey, SealError
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, run_recip_process
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import CANARIES, PgServer, files_holding, pg_rows_holding, record_canaries
 
@@ -118,6 +118,10 @@ def test_canaries_never_reach_the_server_and_devices_converge(
     )
     assert digest.status_code == 409 and "recip today --mail" in digest.json()["message"]
     assert "end-to-end encrypted (key" in run(laptop, "e2e", "status")
+    listed = run_recip_process(
+        tmp_path / "admin", "admin", "list-owners", "--data", str(server.data)
+    )
+    assert "alice" in listed.stdout and "end-to-end encrypted" in listed.stdout
 
 
 def test_a_wrong_phrase_is_refused_and_spends_nothing(
