@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
@@ -27,6 +28,11 @@ from . import e2e as e2e_cli
 from . import nudges
 from .context import refresh_views
 from .home import Home
+
+if TYPE_CHECKING:
+    from core.log import EventLog
+    from sync.http import HttpTransport
+    from sync.seal import OwnerKey
 
 # The HTTP client and rich are imported inside the commands that use them, so
 # that every other `recip` command starts without paying for them.
@@ -185,11 +191,10 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
     redactions = log.store.get_meta(REDACTIONS)
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
+            key = config.key()
             console = Console(stderr=True)
             notice = console.print if console.is_terminal and not as_json else _quiet
-            replica = Replica(
-                log, transport, config.owner_id, sleep=_retrying(notice), key=config.key()
-            )
+            replica = Replica(log, transport, config.owner_id, sleep=_retrying(notice), key=key)
             bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -206,7 +211,11 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
                     bar.update(push, completed=p.pushed, total=max(p.to_push, p.pushed) or None)
                     bar.update(pull, completed=p.pulled)
 
+                if key is not None:  # forgetting reaches an encrypted owner's server
+                    reseal_over(log, key, config.owner_id, transport)
                 summary = replica.sync(show)
+                if key is not None:
+                    reseal_over(log, key, config.owner_id, transport)
         forgot = log.store.get_meta(REDACTIONS) != redactions
     finally:
         home.close_log(log)
@@ -226,6 +235,19 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
             err=True,
         )
     sys.stdout.flush()
+
+
+def reseal_over(log: EventLog, key: OwnerKey, upstream: str, transport: HttpTransport) -> None:
+    """Send the sealed redacted rows, if this log was redacted since last time."""
+    from sync import reseal
+
+    reseal.send(
+        log,
+        key,
+        upstream,
+        lambda body: transport.request("POST", "/v1/e2e/replace", body),
+        transport.format,
+    )
 
 
 def _retrying(say: Callable[[str], object]) -> Callable[[float], None]:

@@ -19,11 +19,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from core.events import Sealed
+from core import codec
+from core.events import NAME_BY_TYPE, Sealed
 from core.log import LogEvent
+from core.store import Row, Store
 from sync.protocol import Refusal
 
 from .accounts import Accounts, Device, Executor, Owner
+
+SEALED_TOPIC: Final = NAME_BY_TYPE[Sealed]
 
 #: What a device runs instead of a plaintext feature of the server.
 _ON_DEVICE: Final = {
@@ -108,6 +112,30 @@ def enable(
         _enable(db, device.owner_id, device.device_id, key_id, log_is_empty, now_ms)
 
 
+def rotate(accounts: Accounts, device: Device, key_id: str, new_key_id: str) -> None:
+    """Replace the owner's key id (`recip e2e rotate`); idempotent once done.
+
+    `key_id` must be the current one: of two devices rotating at once, one wins
+    and the other is told to join with the new phrase.
+    """
+    with accounts._transaction() as db:
+        held = key_id_of(db, device.owner_id)
+        if held is None:
+            raise Refusal(409, "not_end_to_end", "this owner is not end-to-end encrypted")
+        if held == new_key_id:
+            return
+        if held != key_id:
+            raise Refusal(
+                409,
+                "wrong_key",
+                "the owner key was rotated by another device: enter its new recovery "
+                "phrase with 'recip e2e rekey'",
+            )
+        db.execute(
+            "UPDATE e2e_owners SET key_id = ? WHERE owner_id = ?", (new_key_id, device.owner_id)
+        )
+
+
 def _enable(
     db: Executor,
     owner_id: str,
@@ -130,6 +158,11 @@ def _enable(
             "add-owner), from its first device",
         )
     db.execute("INSERT INTO e2e_owners VALUES (?, ?, ?)", (owner_id, key_id, now_ms))
+
+
+def events_sealed(events: Sequence[LogEvent]) -> bool:
+    """Whether any event of a batch is sealed."""
+    return any(isinstance(event, Sealed) for event in events)
 
 
 def check_batch(device: Device, events: Sequence[LogEvent]) -> None:
@@ -155,7 +188,13 @@ def check_batch(device: Device, events: Sequence[LogEvent]) -> None:
                 "is sealed, but this owner is not end-to-end encrypted",
             )
         elif event.key_id != device.e2e_key_id:
-            _refuse_event("wrong_key", index, event, "is sealed under another key than the owner's")
+            _refuse_event(
+                "wrong_key",
+                index,
+                event,
+                "is sealed under another key than the owner's (if the owner key was "
+                "rotated, enter its new recovery phrase with 'recip e2e rekey')",
+            )
 
 
 def _refuse_event(code: str, index: int, event: LogEvent, why: str) -> None:
@@ -166,6 +205,40 @@ def _refuse_event(code: str, index: int, event: LogEvent, why: str) -> None:
         event_id=event.event_id,
         index=index,
     )
+
+
+def replacements(store: Store, events: Sequence[LogEvent]) -> list[Row]:
+    """The rows to rewrite for sealed replacements (`sync.reseal`); refuses a mismatch.
+
+    A replacement must take the place of a held sealed row of the same event (id
+    and HLC): the server cannot check more, and needs no more, since only the
+    owner's devices can seal under its key. Rows held as sent, and rows not held
+    yet (they will come redacted with their device's push), change nothing.
+    """
+    sealed = [e for e in events if isinstance(e, Sealed)]  # all of them: check_batch
+    held: dict[tuple[str, int], bytes] = {}
+    for device_id in {e.device_id for e in sealed}:  # one read per device's range
+        seqs = [e.seq for e in sealed if e.device_id == device_id]
+        for row in store.stream(device_id, gt=min(seqs) - 1, lte=max(seqs)):
+            held[(device_id, row.originator_version)] = row.state
+    changed: list[Row] = []
+    for index, event in enumerate(sealed):
+        before_state = held.get((event.device_id, event.seq))
+        state = codec.encode(event)
+        if before_state is None or before_state == state:
+            continue
+        before = codec.decode(SEALED_TOPIC, before_state)
+        if (before.event_id, before.hlc) != (event.event_id, event.hlc):
+            raise Refusal(
+                409,
+                "conflict",
+                f"replacement #{index} ({event.event_id}) is not the event held at "
+                f"{event.device_id}/{event.seq}; nothing was replaced",
+                event_id=event.event_id,
+                index=index,
+            )
+        changed.append((event.device_id, event.seq, SEALED_TOPIC, state))
+    return changed
 
 
 def refuse_plaintext_feature(key_id: str | None, feature: str) -> None:

@@ -35,7 +35,10 @@ from sync.protocol import (
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    ReplaceRequest,
+    ReplaceResponse,
     RevokeRequest,
+    RotateRequest,
     SyncRequest,
     SyncResponse,
 )
@@ -81,6 +84,7 @@ def _events(components: dict[str, Any], union: dict[str, Any]) -> None:
     components["SyncRequest"]["properties"]["events"]["items"] = _ref("Event")
     # What a page carries is what a log holds: any event, of any build.
     components["SyncResponse"]["properties"]["events"]["items"] = {"type": "object"}
+    components["ReplaceRequest"]["properties"]["events"]["items"] = _ref("Sealed")
     # bytes travel as standard base64 in JSON
     box = components["Sealed"]["properties"]["box"]
     box["pattern"] = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
@@ -99,6 +103,9 @@ _TYPES: Final = (
     RevokeRequest,
     E2eRequest,
     E2eStatus,
+    ReplaceRequest,
+    ReplaceResponse,
+    RotateRequest,
     ContactRow,
     LedgerRow,
     ColdRow,
@@ -391,6 +398,33 @@ def document() -> dict[str, Any]:
                 503,
             ),
         },
+        "/v1/e2e/rotate": _post(
+            "Replace the owner's key id (the current one must be named); the devices then "
+            "seal the log again under the new key (ADR 0135)",
+            "RotateRequest",
+            "E2eStatus",
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            503,
+        ),
+        "/v1/e2e/replace": _post(
+            "Sealed redacted rows in place of the rows held under the same (device, seq): "
+            "forgetting for an end-to-end encrypted owner (ADR 0135)",
+            "ReplaceRequest",
+            "ReplaceResponse",
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            422,
+            503,
+        ),
         "/v1/devices/revoke": _post(
             "Revoke one of the owner's devices (id, id prefix or name)",
             "RevokeRequest",

@@ -120,6 +120,28 @@ class E2eRequest(Struct, kw_only=True):
     key_id: KeyId
 
 
+class ReplaceRequest(Struct, kw_only=True):
+    """Sealed redacted rows to swap in for the rows the server holds (`sync.reseal`)."""
+
+    device_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    events: list[Raw]
+
+
+class ReplaceResponse(Struct, kw_only=True):
+    """How many rows were swapped, and how many the server held already as sent
+    (or does not hold yet: they arrive redacted with the device's next push)."""
+
+    replaced: int
+    unchanged: int
+
+
+class RotateRequest(Struct, kw_only=True):
+    """Replace the owner's key id (the current one, so that two rotations cannot cross)."""
+
+    key_id: KeyId
+    new_key_id: KeyId
+
+
 class E2eStatus(Struct, kw_only=True):
     """Whether the owner is end-to-end encrypted (its key id) or not (null)."""
 

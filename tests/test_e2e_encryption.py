@@ -22,11 +22,12 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from core.events import Sealed
+from server.pg import owner_schema
 from server.run import free_port
-from sync.phrase import to_phrase
+from sync.phrase import from_phrase, to_phrase
 from sync.remote import load as load_remote
-from sync.seal import OwnerKey
-from tests.conftest import PG_URL
+from sync.seal import OwnerKey, SealError
+from tests.conftest import PG_URL, run_recip_process
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import CANARIES, PgServer, files_holding, pg_rows_holding, record_canaries
 
@@ -70,6 +71,14 @@ def tamper(live: LiveServer, owner_id: str, seq: int) -> None:
     db.close()
 
 
+def joined_phone(tmp_path: Path, live: LiveServer, token: str, phrase: str) -> Path:
+    """A second device, joined with the phrase (not synced yet)."""
+    phone = tmp_path / "phone"
+    run(phone, "init", "--device-name", "phone")
+    run(phone, "remote", "add", live.url, "--token", token, "--phrase", phrase=phrase)
+    return phone
+
+
 def ledger(home: Path) -> object:
     return json.loads(run(home, "ledger", "--json"))
 
@@ -83,9 +92,7 @@ def test_canaries_never_reach_the_server_and_devices_converge(
     record_canaries(laptop)
     run(laptop, "sync")
 
-    phone = tmp_path / "phone"
-    run(phone, "init", "--device-name", "phone")
-    run(phone, "remote", "add", server.url, "--token", token, "--phrase", phrase=phrase.lower())
+    phone = joined_phone(tmp_path, server, token, phrase.lower())
     run(phone, "sync")
     zeb = run(phone, "contact", "add", "Yolanda Canarytwo").strip()
     run(phone, "note", zeb, "canarynote-phone-cerulean")
@@ -126,6 +133,10 @@ def test_canaries_never_reach_the_server_and_devices_converge(
     )
     assert digest.status_code == 409 and "recip today --mail" in digest.json()["message"]
     assert "end-to-end encrypted (key" in run(laptop, "e2e", "status")
+    listed = run_recip_process(
+        tmp_path / "admin", "admin", "list-owners", "--data", str(server.data)
+    )
+    assert "alice" in listed.stdout and "end-to-end encrypted" in listed.stdout
 
 
 def test_a_wrong_phrase_is_refused_and_spends_nothing(
@@ -178,9 +189,7 @@ def test_a_tampered_box_is_refused_by_the_device_that_pulls_it(
     run(laptop, "sync")
     tamper(server, load_remote(laptop).owner_id, seq=2)
 
-    phone = tmp_path / "phone"
-    run(phone, "init", "--device-name", "phone")
-    run(phone, "remote", "add", server.url, "--token", token, "--phrase", phrase=phrase)
+    phone = joined_phone(tmp_path, server, token, phrase)
     out = run(phone, "sync", ok=False)
     assert "does not open with the owner key: it was altered" in out
     assert json.loads(run(phone, "events", "--json")) in ([], {"events": []})
@@ -245,11 +254,9 @@ def test_canaries_never_reach_postgresql(tmp_path: Path, pg_schema: str) -> None
     try:
         token = live.add_owner("hana", tmp_path / "admin")
         laptop, phrase = first_device(tmp_path, live, token)
-        record_canaries(laptop)
+        zeb = record_canaries(laptop)
         run(laptop, "sync")
-        phone = tmp_path / "phone"
-        run(phone, "init", "--device-name", "phone")
-        run(phone, "remote", "add", live.url, "--token", token, "--phrase", phrase=phrase)
+        phone = joined_phone(tmp_path, live, token, phrase)
         run(phone, "sync")
         assert ledger(phone) == ledger(laptop)
         assert CANARIES[0] in json.dumps(ledger(phone))
@@ -257,5 +264,120 @@ def test_canaries_never_reach_postgresql(tmp_path: Path, pg_schema: str) -> None
         assert files_holding(live.data, CANARIES) == []
         headers = {"Authorization": f"Bearer {load_remote(phone).device_token}"}
         assert httpx.get(live.url + "/v1/cold", headers=headers).status_code == 409
+
+        # forgetting reaches the sealed rows in PostgreSQL too
+        key = OwnerKey(from_phrase(phrase))
+        schema = owner_schema(pg_schema, load_remote(laptop).owner_id)
+        assert any(CANARIES[0].encode() in p for p in pg_plaintext(schema, key))
+        run(laptop, "contact", "forget", zeb, "--yes")
+        run(laptop, "sync")
+        opened = pg_plaintext(schema, key)
+        assert [n for n in CANARIES for p in opened if n.encode() in p] == []
     finally:
         live.kill(signal.SIGTERM)
+
+
+def server_plaintext(live: LiveServer, owner_id: str, key: OwnerKey) -> list[bytes]:
+    """Every event the server holds for the owner, opened with the owner key."""
+    db = sqlite3.connect(live.data / "owners" / f"{owner_id}.db")
+    try:
+        rows = db.execute(
+            "SELECT originator_id, originator_version, topic, state FROM stored_events"
+        ).fetchall()
+    finally:
+        db.close()
+    return [key.open_row((str(d), int(s), t, bytes(b)))[3] for d, s, t, b in rows]
+
+
+def test_forgetting_reaches_the_sealed_rows_on_the_server(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+) -> None:
+    token = server.add_owner("ivy", tmp_path / "admin")
+    laptop, phrase = first_device(tmp_path, server, token)
+    key = OwnerKey(from_phrase(phrase))
+    zeb = record_canaries(laptop)
+    run(laptop, "sync")
+    phone = joined_phone(tmp_path, server, token, phrase)
+    run(phone, "sync")
+    # the phone, offline, records one more note about the person about to be forgotten
+    run(phone, "note", zeb, "canarynote-offline-amber")
+    owner = load_remote(laptop).owner_id
+    assert any(CANARIES[0].encode() in p for p in server_plaintext(server, owner, key))
+    db_path = server.data / "owners" / f"{owner}.db"
+    boxes = [
+        bytes(b) for (b,) in sqlite3.connect(db_path).execute("SELECT state FROM stored_events")
+    ]
+
+    run(laptop, "contact", "forget", zeb, "--yes")
+    run(laptop, "sync")
+    run(phone, "sync")  # pushes its note sealed, pulls the forget, sends it redacted
+    run(laptop, "sync")
+
+    needles = (*CANARIES, "canarynote-offline-amber")
+    opened = server_plaintext(server, owner, key)
+    assert [n for n in needles for p in opened if n.encode() in p] == []
+    assert any(b"(forgotten)" in p for p in opened)
+    assert files_holding(server.data, needles) == []
+    # the replaced ciphertext is gone from the file (scrubbed), not just unreferenced
+    now = {bytes(b) for (b,) in sqlite3.connect(db_path).execute("SELECT state FROM stored_events")}
+    stale = [box for box in boxes if box not in now]
+    assert stale, "the forget replaced sealed rows"
+    files = [p.read_bytes() for p in server.data.rglob("*") if p.is_file()]
+    assert [box[-40:] for box in stale if any(box[-40:] in f for f in files)] == []
+    for home in (laptop, phone):
+        assert CANARIES[0] not in json.dumps(ledger(home))
+    assert ledger(laptop) == ledger(phone)
+
+
+def pg_plaintext(schema: str, key: OwnerKey) -> list[bytes]:
+    """Every event of an owner's PostgreSQL log, opened with the owner key."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            f'SELECT originator_id, originator_version, topic, state FROM "{schema}".stored_events'
+        ).fetchall()
+    return [key.open_row((str(d), int(s), t, bytes(b)))[3] for d, s, t, b in rows]
+
+
+def test_rotating_the_key_reseals_the_server_and_old_phrases_stop_working(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+) -> None:
+    token = server.add_owner("jo", tmp_path / "admin")
+    laptop, old_phrase = first_device(tmp_path, server, token)
+    record_canaries(laptop)
+    run(laptop, "sync")
+    phone = joined_phone(tmp_path, server, token, old_phrase)
+    run(phone, "sync")
+    run(phone, "contact", "add", "Kasimir Offline")  # recorded before it hears of the rotation
+
+    out = run(laptop, "e2e", "rotate", "--yes")
+    (new_phrase,) = PHRASE.findall(out)
+    assert new_phrase != old_phrase
+    old, new = OwnerKey(from_phrase(old_phrase)), OwnerKey(from_phrase(new_phrase))
+    owner = load_remote(laptop).owner_id
+    opened = server_plaintext(server, owner, new)  # every row opens under the new key
+    assert any(CANARIES[0].encode() in p for p in opened)
+    with pytest.raises(SealError):
+        server_plaintext(server, owner, old)
+
+    # the phone is told what to do; its offline contact waits on the phone
+    assert "recip e2e rekey" in run(phone, "sync", ok=False)
+    assert "not the owner's current key" in run(phone, "e2e", "rekey", phrase=old_phrase, ok=False)
+    run(phone, "e2e", "rekey", phrase=new_phrase)
+    run(phone, "sync")
+    run(laptop, "sync")
+    assert ledger(phone) == ledger(laptop)
+    assert "Kasimir Offline" in json.dumps(ledger(laptop))
+    assert all(p for p in server_plaintext(server, owner, new))
+
+    # a new device joins with the new phrase only
+    tablet = tmp_path / "tablet"
+    run(tablet, "init", "--device-name", "tablet")
+    join = ("remote", "add", server.url, "--token", token, "--phrase")
+    assert "not the owner's" in run(tablet, *join, phrase=old_phrase, ok=False)
+    run(tablet, *join, phrase=new_phrase)
+    run(tablet, "sync")
+    assert ledger(tablet) == ledger(laptop)
