@@ -4,7 +4,9 @@ A CLI device makes the owner encrypted and records canaries; the web app joins
 with the recovery phrase (refusing a missing, mistyped or wrong one with nothing
 stored), opens what it pulls, seals what it pushes; the CLI device reads what
 the browser recorded; and no file of the server's data directory holds a
-canary: the server only ever relayed sealed events.
+canary: the server only ever relayed sealed events. A tampered box is refused
+by the browser that pulls it; after a rotation on the CLI device the web app
+says why its syncs fail and takes the new phrase.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ _WORKER = ThreadPoolExecutor(1)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CLI_CANARIES = ("Quillon Canaryfeather", "quillon@canary.example", "canarynote-heliotrope")
 BROWSER_CANARY = "Browsette Canarysong"
+PHRASE = re.compile(r"(?:[0-9A-Z]{4}-){13}[0-9A-Z]{4}")
 #: What the browser's device holds, read through a second handle on its log.
 IDENTITY = (
     "async () => { const recip = await import('/client/index.js');"
@@ -81,6 +84,13 @@ def try_phrase(page: Any, phrase: str, said: str) -> None:
     page.get_by_role("alert").filter(has_text=said).wait_for()
 
 
+def join(page: Any, phrase: str) -> None:
+    """Enroll on the enroll screen with `phrase`; lands on Today."""
+    page.get_by_label(re.compile("Recovery phrase")).fill(phrase)
+    page.get_by_role("button", name="Enroll this device").click()
+    page.get_by_role("heading", name="Today", level=1).wait_for()
+
+
 @pytest.fixture
 def encrypted(tmp_path: Path, server: LiveServer) -> tuple[str, Path, str]:  # noqa: F811
     """An encrypted owner's enrollment token, its first device (with canaries), its phrase."""
@@ -112,9 +122,7 @@ def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
     assert [d["name"] for d in devices(server, laptop)] == ["laptop"]
 
     # the phrase as a person might type it: lower case, spaces for dashes
-    page.get_by_label(re.compile("Recovery phrase")).fill(phrase.lower().replace("-", " "))
-    page.get_by_role("button", name="Enroll this device").click()
-    page.get_by_role("heading", name="Today", level=1).wait_for()
+    join(page, phrase.lower().replace("-", " "))
     held = page.evaluate(IDENTITY)
     key = load_remote(laptop).key()
     assert held["enrolled"] and key is not None and held["key"] == key.key_id
@@ -192,4 +200,44 @@ def test_a_tampered_box_is_refused_by_the_browser_that_pulls_it(
     assert "SealError" in outcome["error"] and "it was altered" in outcome["error"], outcome
     assert outcome["status"] == "error"
     assert outcome["events"] == 0 and outcome["cursor"] == 0  # nothing of the page
+    context.close()
+
+
+def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
+    server: LiveServer,  # noqa: F811 (the fixture)
+    browser: Any,
+    encrypted: tuple[str, Path, str],
+) -> None:
+    token, laptop, phrase = encrypted
+    context, page = enroll_screen(browser, server, token)
+    join(page, phrase)
+    synced(page)
+    found = PHRASE.findall(recip(laptop, "e2e", "rotate", "--yes"))
+    assert len(found) == 1 and found[0] != phrase
+    new_phrase = found[0]
+    recip(laptop, "contact", "add", "Rotaria Canaryafter")
+    sync(laptop)
+
+    # the browser's push is sealed under the old key: refused, and it says why
+    add_contact(page, "Brio Canarybefore")
+    page.get_by_role("button", name="Sync now").click()
+    page.get_by_role("link", name="Why?").click()
+    page.get_by_role("alert").filter(has_text="rotated on another device").wait_for()
+    rekey = page.get_by_role("form", name="New recovery phrase")
+    for typed, said in (
+        (phrase, "holds that key already"),
+        (to_phrase(OwnerKey.generate().key), "not the owner’s current key"),
+        (new_phrase[:-1] + ("0" if new_phrase[-1] != "0" else "1"), "has a typo"),
+    ):
+        rekey.get_by_label("New recovery phrase").fill(typed)
+        rekey.get_by_role("button", name="Use the new phrase").click()
+        rekey.get_by_text(said).wait_for()
+    rekey.get_by_label("New recovery phrase").fill(new_phrase)
+    rekey.get_by_role("button", name="Use the new phrase").click()
+    page.get_by_role("heading", name="Today", level=1).wait_for()
+    synced(page)
+    open_contact(page, "Rotaria Canaryafter")
+    sync(laptop)
+    assert "Brio Canarybefore" in recip(laptop, "contact", "list", "--json")
+    assert files_holding(server.data, ("Rotaria Canaryafter", "Brio Canarybefore")) == []
     context.close()

@@ -133,6 +133,8 @@ test("the enroll screen says what is wrong with a phrase, in words", async () =>
   assert.match(phraseProblem(new Refusal(409, "phrase_needed", "x")), /end-to-end encrypted: enter its recovery phrase/);
   assert.match(phraseProblem(new Refusal(409, "not_end_to_end", "x")), /leave the recovery phrase empty/);
   assert.equal(phraseProblem(new Refusal(404, "unknown_token", "x")), null);
+  const wrong = new PhraseError("wrong", "This recovery phrase is not the owner’s current key: nothing was changed.");
+  assert.match(phraseProblem(wrong), /not the owner’s current key.*rotating device/);
   assert.equal(phraseProblem(new Error("network")), null);
 });
 
@@ -149,4 +151,19 @@ test("a flipped bit anywhere in a box, or in the envelope it is bound to, is ref
   for (const [field, value] of [["seq", sealed.seq + 1], ["event_id", `${sealed.event_id}x`], ["device_id", "x"], ["hlc", BigInt(sealed.hlc) ^ 1n]]) {
     await assert.rejects(key.open({ ...withHlc(sealed), [field]: value }), SealError, field);
   }
+});
+
+test("after a rotation the new key seals, the old one still opens, a third is refused", async () => {
+  const rotated = key.rotatedTo(other);
+  assert.equal(rotated.keyId, other.keyId);
+  const { event, sealed } = DATA.events[2];
+  assert.deepEqual(await rotated.open(withHlc(sealed)), withHlc(event), "sealed under the old key");
+  const mine = await rotated.seal(withHlc(event));
+  assert.equal(mine.key_id, other.keyId);
+  assert.deepEqual(await other.open(mine), withHlc(event));
+  const kept = OwnerKey.fromStored(rotated.stored());
+  assert.deepEqual(await kept.open(withHlc(sealed)), withHlc(event), "the old key survives storing");
+  await assert.rejects(key.open(mine), /rotated on another device, enter its new recovery phrase/);
+  const third = await OwnerKey.fromBytes(new Uint8Array(32));
+  await assert.rejects(third.rotatedTo(other).open(withHlc(sealed)), SealError);
 });

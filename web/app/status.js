@@ -92,7 +92,9 @@ export function showStatus(device, node) {
     put(waiting, said.waiting);
     put(last, said.last);
     const canSync = device.enrolled && status.state !== "refused";
-    const key = canSync ? "sync" : status.state;
+    // a failed sync says why on the Enroll screen (a rotated owner key is taken there)
+    const why = canSync && status.state === "error" && status.message !== "";
+    const key = canSync ? (why ? "sync-why" : "sync") : status.state;
     if (key !== actionKey) {
       actionKey = key;
       replace(
@@ -100,6 +102,7 @@ export function showStatus(device, node) {
         canSync
           ? h("button", { type: "button", class: "link", onclick: syncNow }, "Sync now")
           : h("a", { href: "#/enroll" }, status.state === "refused" ? "Why?" : "Enroll"),
+        why ? [" ", h("a", { href: "#/enroll" }, "Why?")] : null,
       );
     }
   };

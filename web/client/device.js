@@ -11,7 +11,7 @@
 // event by event: records, pulled pages and events written by other tabs of the
 // same device (told through a BroadcastChannel) are applied as they land.
 
-import { OwnerKey } from "./seal.js";
+import { OwnerKey, PhraseError } from "./seal.js";
 import { call, Refusal, sync, TransientError } from "./sync.js";
 import { Store } from "./store.js";
 import { PokeStream } from "./stream.js";
@@ -40,6 +40,8 @@ export class DeviceRefused extends Error {
   }
 }
 
+/** What a push sealed under a key the owner no longer has means here (ADR 0135). */
+const ROTATED = "the owner key was rotated on another device: enter its new recovery phrase on the Enroll screen";
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
 /** The format of saved summaries; bumped whenever the views' meaning or shape changes. */
@@ -229,6 +231,33 @@ export class Device {
   }
 
   /**
+   * Take the owner's new key after another device rotated it (`recip e2e
+   * rotate`): the new `phrase` must be the key the server holds now
+   * (`PhraseError` otherwise, nothing kept); the old key still opens what was
+   * sealed under it. Returns false if this device holds that key already.
+   * @param {string} phrase
+   * @returns {Promise<boolean>}
+   */
+  async rekey(phrase) {
+    const current = this.key;
+    const token = this.identity.device_token;
+    if (!current || !token) throw new Error("this device syncs no end-to-end encrypted owner");
+    const next = await OwnerKey.fromPhrase(phrase);
+    if (next.keyId === current.keyId) return false;
+    const status = await call(this.server, "/v1/e2e", { token });
+    if (status.key_id !== next.keyId) {
+      throw new PhraseError("wrong", "This recovery phrase is not the owner’s current key: nothing was changed.");
+    }
+    this.identity = await this.store.updateIdentity((held) => ({
+      ...held,
+      owner_key: current.rotatedTo(next).stored(),
+    }));
+    this.setStatus({ state: "idle", message: "" });
+    if (this.status.live) this.schedule();
+    return true;
+  }
+
+  /**
    * Record one event of this device; views and other tabs see it at once, the
    * server at the next sync. Throws `InvalidEvent` (nothing recorded) when the
    * fields do not fit the schema.
@@ -317,7 +346,8 @@ export class Device {
         throw new DeviceRefused(error.code, error.message);
       }
       const offline = error instanceof TransientError;
-      this.setStatus({ state: offline ? "offline" : "error", message: error instanceof Error ? error.message : String(error) });
+      const message = error instanceof Refusal && error.code === "wrong_key" ? ROTATED : error instanceof Error ? error.message : String(error);
+      this.setStatus({ state: offline ? "offline" : "error", message });
       throw error;
     }
   }

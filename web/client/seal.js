@@ -25,7 +25,7 @@ import { parseWithEvents, stringify } from "./wire.js";
  *   hlc: bigint, occurred_at: number, utc_offset: number, v: number,
  *   key_id: string, box: string}} SealedEvent
  * @typedef {{event_id: string, device_id: string, seq: number, hlc: bigint}} Envelope
- * @typedef {{key_id: string, aes: CryptoKey, nonce: CryptoKey}} StoredKey
+ * @typedef {{key_id: string, aes: CryptoKey, nonce: CryptoKey, older?: StoredKey[]}} StoredKey
  */
 
 export const KEY_BYTES = 32;
@@ -52,11 +52,14 @@ export class SealError extends Error {
   name = "SealError";
 }
 
-/** What was typed is not a recovery phrase: `kind` says whether it is a typo. */
+/**
+ * What was typed is not the recovery phrase wanted: `kind` says whether it is a
+ * typo, not a phrase at all, or a phrase of another key than the owner's.
+ */
 export class PhraseError extends Error {
   name = "PhraseError";
 
-  /** @param {"typo" | "format"} kind @param {string} message */
+  /** @param {"typo" | "format" | "wrong"} kind @param {string} message */
   constructor(kind, message) {
     super(message);
     this.kind = kind;
@@ -171,12 +174,24 @@ export async function decodePhrase(phrase) {
 export class OwnerKey {
   /**
    * @param {string} keyId @param {CryptoKey} aes @param {CryptoKey} nonce
+   * @param {OwnerKey[]} [older] keys this one replaced (a rotation): they open, never seal
    */
-  constructor(keyId, aes, nonce) {
+  constructor(keyId, aes, nonce, older = []) {
     /** What the server keeps to recognise the key (base64url, 22 characters). */
     this.keyId = keyId;
     this.aes = aes;
     this.nonce = nonce;
+    this.older = older;
+  }
+
+  /**
+   * This device's key once the owner key was rotated to `next` (`recip e2e
+   * rotate` on another device): `next` seals, this one and its elders still open.
+   * @param {OwnerKey} next
+   * @returns {OwnerKey}
+   */
+  rotatedTo(next) {
+    return new OwnerKey(next.keyId, next.aes, next.nonce, [this, ...this.older]);
   }
 
   /** @param {Uint8Array} key the 32-byte owner key @returns {Promise<OwnerKey>} */
@@ -201,12 +216,12 @@ export class OwnerKey {
 
   /** What IndexedDB keeps (the subkeys as non-extractable `CryptoKey`s). @returns {StoredKey} */
   stored() {
-    return { key_id: this.keyId, aes: this.aes, nonce: this.nonce };
+    return { key_id: this.keyId, aes: this.aes, nonce: this.nonce, older: this.older.map((k) => k.stored()) };
   }
 
   /** @param {StoredKey} held @returns {OwnerKey} */
   static fromStored(held) {
-    return new OwnerKey(held.key_id, held.aes, held.nonce);
+    return new OwnerKey(held.key_id, held.aes, held.nonce, (held.older ?? []).map(OwnerKey.fromStored));
   }
 
   /** @param {Envelope} e @returns {Uint8Array} the associated data */
@@ -271,7 +286,13 @@ export class OwnerKey {
         `the server sent ${where} in plain text (${sealed.type}) for an end-to-end encrypted owner; nothing of the page was stored`,
       );
     }
-    if (sealed.key_id !== this.keyId) throw new SealError(`${where} is sealed under another key (${sealed.key_id})`);
+    if (sealed.key_id !== this.keyId) {
+      const old = this.older.find((k) => k.keyId === sealed.key_id);
+      if (old) return old.open(sealed);
+      throw new SealError(
+        `${where} is sealed under another key (${sealed.key_id}): if the owner key was rotated on another device, enter its new recovery phrase`,
+      );
+    }
     let box;
     try {
       box = fromBase64(/** @type {string} */ (sealed.box));

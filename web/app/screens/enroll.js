@@ -44,7 +44,9 @@ export function phraseProblem(error) {
   if (error instanceof PhraseError) {
     return error.kind === "typo"
       ? "The recovery phrase has a typo (its checksum does not match): check each group of 4. Nothing was sent."
-      : `${error.message} Nothing was sent.`;
+      : error.kind === "wrong"
+        ? `${error.message} Check the phrase the rotating device showed.`
+        : `${error.message} Nothing was sent.`;
   }
   if (!(error instanceof Refusal)) return null;
   switch (error.code) {
@@ -57,6 +59,11 @@ export function phraseProblem(error) {
     default:
       return null;
   }
+}
+
+/** A field for a recovery phrase: not checked for spelling, capitals on phones. */
+function phraseInput() {
+  return h("textarea", { name: "phrase", rows: 2, autocomplete: "off", autocapitalize: "characters", spellcheck: "false", placeholder: "XXXX-XXXX-… (14 groups of 4)" });
 }
 
 /**
@@ -84,7 +91,7 @@ export function enrollScreen(app, param) {
     field("Device name", h("input", { name: "name", type: "text", value: memory.name ?? "phone" }), "How this device is listed among your devices"),
     field(
       "Recovery phrase (only if your data is end-to-end encrypted)",
-      h("textarea", { name: "phrase", rows: 2, autocomplete: "off", autocapitalize: "characters", spellcheck: "false", placeholder: "XXXX-XXXX-… (14 groups of 4)" }),
+      phraseInput(),
       "Shown once when encryption was turned on. It stays on this device: the server never sees it. Leave it empty otherwise.",
     ),
     said.node,
@@ -122,7 +129,50 @@ export function enrollScreen(app, param) {
       ? h("p", { role: "alert", class: "message error" }, "This device is enrolled already, so the link was not used. To enroll for another owner, open the link in another browser profile.")
       : null;
     memory.pasted = "";
-    return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, again, h("a", { href: "#/today" }, "Back to Today"));
+    const failed = device.status.state === "error" && device.status.message
+      ? h("p", { role: "alert", class: "message error" }, `The last sync failed: ${device.status.message}.`)
+      : null;
+    const rekey = device.identity.owner_key ? rekeyForm(app) : null;
+    return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, failed, again, rekey, h("a", { href: "#/today" }, "Back to Today"));
   }
   return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, form);
+}
+
+/**
+ * The form that takes the owner's new key after another device rotated it
+ * (`recip e2e rotate`): this device's syncs are refused until then.
+ * @param {App} app
+ * @returns {Node}
+ */
+function rekeyForm(app) {
+  const device = app.device;
+  const said = message();
+  const form = h(
+    "form",
+    { class: "action", "aria-label": "New recovery phrase", novalidate: true },
+    h("p", {}, "If the owner key was rotated on another device (“recip e2e rotate”), this device syncs again once it holds the new key."),
+    field(
+      "New recovery phrase",
+      phraseInput(),
+      "The phrase the rotating device showed. Older events stay readable with the old key.",
+    ),
+    said.node,
+    h("div", { class: "buttons" }, h("button", { type: "submit" }, "Use the new phrase")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    said.clear();
+    let changed;
+    try {
+      changed = await device.rekey(valueOf(form, "phrase"));
+    } catch (error) {
+      if (error instanceof TransientError) return said.say("Cannot reach the server: check the connection and try again.");
+      return said.say(phraseProblem(error) ?? `Taking the new key failed: ${error instanceof Error ? error.message : error}.`);
+    }
+    if (!changed) return said.say("This device holds that key already.", "done");
+    app.flash("This device now holds the owner’s new key: syncing again.");
+    app.go("#/today");
+    void device.sync().catch(() => undefined);
+  });
+  return form;
 }
