@@ -204,6 +204,7 @@ def test_a_tampered_box_is_refused_by_the_browser_that_pulls_it(
 
 
 def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
+    tmp_path: Path,
     server: LiveServer,  # noqa: F811 (the fixture)
     browser: Any,
     encrypted: tuple[str, Path, str],
@@ -232,6 +233,7 @@ def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
         rekey.get_by_label("New recovery phrase").fill(typed)
         rekey.get_by_role("button", name="Use the new phrase").click()
         rekey.get_by_text(said).wait_for()
+    page.screenshot(path=str(tmp_path / "rekey.png"), full_page=True)
     rekey.get_by_label("New recovery phrase").fill(new_phrase)
     rekey.get_by_role("button", name="Use the new phrase").click()
     page.get_by_role("heading", name="Today", level=1).wait_for()
