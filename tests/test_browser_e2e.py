@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -99,14 +100,25 @@ def encrypted(tmp_path: Path, server: LiveServer) -> tuple[str, Path, str]:  # n
     return token, laptop, phrase
 
 
-def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
-    tmp_path: Path,
+@pytest.fixture
+def joining(
     server: LiveServer,  # noqa: F811 (the fixture)
     browser: Any,
     encrypted: tuple[str, Path, str],
-) -> None:
+) -> Iterator[tuple[Any, Path, str]]:
+    """A new browser profile on the encrypted owner's enrollment link: (page, laptop, phrase)."""
     token, laptop, phrase = encrypted
     context, page = enroll_screen(browser, server, token)
+    yield page, laptop, phrase
+    context.close()
+
+
+def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+    joining: tuple[Any, Path, str],
+) -> None:
+    page, laptop, phrase = joining
     page.get_by_label("Device name").fill("browser")
 
     # no phrase, a typo, another owner's phrase: each refused in words, nothing kept
@@ -146,7 +158,6 @@ def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
     assert devices_ == {"laptop", "browser"}
     assert files_holding(server.data, (*CLI_CANARIES, BROWSER_CANARY)) == []
     assert files_holding(laptop, (BROWSER_CANARY,))  # ... while the devices hold them
-    context.close()
 
 
 @pytest.mark.parametrize(
@@ -206,11 +217,9 @@ def test_a_tampered_box_is_refused_by_the_browser_that_pulls_it(
 def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
     tmp_path: Path,
     server: LiveServer,  # noqa: F811 (the fixture)
-    browser: Any,
-    encrypted: tuple[str, Path, str],
+    joining: tuple[Any, Path, str],
 ) -> None:
-    token, laptop, phrase = encrypted
-    context, page = enroll_screen(browser, server, token)
+    page, laptop, phrase = joining
     join(page, phrase)
     synced(page)
     found = PHRASE.findall(recip(laptop, "e2e", "rotate", "--yes"))
@@ -242,4 +251,3 @@ def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
     sync(laptop)
     assert "Brio Canarybefore" in recip(laptop, "contact", "list", "--json")
     assert files_holding(server.data, ("Rotaria Canaryafter", "Brio Canarybefore")) == []
-    context.close()
