@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
+from core.events import Sealed
 from sync.phrase import to_phrase
 from sync.remote import load as load_remote
 from sync.seal import OwnerKey
@@ -29,13 +31,14 @@ from tests.test_browser_device import recip, sync
 from tests.test_e2e_encryption import first_device, tamper
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import files_holding
-from tests.test_webapp import PHONE, add_contact, open_contact, synced
+from tests.test_webapp import PHONE, act, add_contact, open_contact, synced
 
 __all__ = ["browser"]
 _WORKER = ThreadPoolExecutor(1)
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CLI_CANARIES = ("Quillon Canaryfeather", "quillon@canary.example", "canarynote-heliotrope")
 BROWSER_CANARY = "Browsette Canarysong"
+BROWSER_NOTE = "canarynote-browser-ochre"
 PHRASE = re.compile(r"(?:[0-9A-Z]{4}-){13}[0-9A-Z]{4}")
 #: What the browser's device holds, read through a second handle on its log.
 IDENTITY = (
@@ -144,6 +147,7 @@ def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
     page.get_by_text(CLI_CANARIES[2]).wait_for()
 
     add_contact(page, BROWSER_CANARY)
+    act(page, "Note", f"Note about {BROWSER_CANARY}", {"Note": BROWSER_NOTE}, "Save note")
     synced(page)
     sync(laptop)
     assert BROWSER_CANARY in recip(laptop, "contact", "list", "--json")
@@ -154,9 +158,17 @@ def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
     db = sqlite3.connect(server.data / "owners" / f"{owner}.db")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert {t for (t,) in db.execute("SELECT topic FROM stored_events")} == {"Sealed"}
+    # the browser sealed each event's JSON as Python writes it: the very same bytes
+    key = load_remote(laptop).key()
+    assert key is not None
+    rows = db.execute("SELECT originator_id, state FROM stored_events").fetchall()
+    for _, state in rows:
+        sealed = msgspec.msgpack.decode(state, type=Sealed)
+        assert key.seal_row(key.open(sealed)) == sealed
+    assert len({device for device, _ in rows}) == 2
     devices_ = {d["name"] for d in devices(server, laptop)}
     assert devices_ == {"laptop", "browser"}
-    assert files_holding(server.data, (*CLI_CANARIES, BROWSER_CANARY)) == []
+    assert files_holding(server.data, (*CLI_CANARIES, BROWSER_CANARY, BROWSER_NOTE)) == []
     assert files_holding(laptop, (BROWSER_CANARY,))  # ... while the devices hold them
 
 
