@@ -11,6 +11,7 @@ says why its syncs fail and takes the new phrase.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from sync.remote import load as load_remote
 from sync.seal import OwnerKey
 from tests.browser_support import browser, js, open_page
 from tests.test_browser_device import recip, sync
-from tests.test_e2e_encryption import first_device, tamper
+from tests.test_e2e_encryption import first_device, joined_phone, tamper
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import files_holding
 from tests.test_webapp import PHONE, act, add_contact, open_contact, synced
@@ -48,6 +49,13 @@ IDENTITY = (
     " extractable: id.owner_key ? id.owner_key.aes.extractable || id.owner_key.nonce.extractable"
     " : null, events: (await dev.store.since(0)).events.length};"
     " dev.close(); return out; }"
+)
+
+#: The names of what the browser's device keeps in its identity.
+IDENTITY_KEYS = (
+    "async () => { const recip = await import('/client/index.js');"
+    " const dev = await recip.openDevice(); const keys = Object.keys(dev.identity)"
+    ".filter((k) => dev.identity[k] !== undefined); dev.close(); return keys; }"
 )
 
 
@@ -263,3 +271,76 @@ def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
     sync(laptop)
     assert "Brio Canarybefore" in recip(laptop, "contact", "list", "--json")
     assert files_holding(server.data, ("Rotaria Canaryafter", "Brio Canarybefore")) == []
+
+
+def test_the_browser_as_first_device_makes_the_owner_encrypted_and_a_cli_joins(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+    browser: Any,
+) -> None:
+    token = server.add_owner("fay", tmp_path / "admin")
+    context, page = enroll_screen(browser, server, token, viewport=PHONE)
+    page.get_by_label(re.compile("Encrypt end to end")).check()
+    page.get_by_role("button", name="Enroll this device").click()
+    page.get_by_role("heading", name="Your recovery phrase").wait_for()
+    page.screenshot(path=str(tmp_path / "new-phrase.png"), full_page=True)
+    shown = PHRASE.findall(page.get_by_role("region", name="Recovery phrase").inner_text())
+    assert len(shown) == 1
+    page.reload()  # shown until it is written down
+    page.get_by_role("heading", name="Your recovery phrase").wait_for()
+    assert PHRASE.findall(page.locator("main").inner_text()) == shown
+    page.get_by_role("button", name="I have written it down").click()
+    page.get_by_role("heading", name="Today", level=1).wait_for()
+    assert "pending_phrase" not in json.dumps(page.evaluate(IDENTITY_KEYS))
+
+    add_contact(page, BROWSER_CANARY)
+    synced(page)
+    phone = _WORKER.submit(joined_phone, tmp_path, server, token, shown[0].lower()).result()
+    sync(phone)
+    assert BROWSER_CANARY in recip(phone, "contact", "list", "--json")
+    assert files_holding(server.data, (BROWSER_CANARY,)) == []
+    context.close()
+
+
+def test_a_made_key_survives_a_lost_answer_and_a_plain_refusal_keeps_nothing(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+    browser: Any,
+) -> None:
+    token = server.add_owner("gus", tmp_path / "admin")
+    context = browser.new_context()
+    page = open_page(context, server.url)
+    enrolling = (
+        "const d = await recip.openDevice(); let error = null, phrase = null;"
+        " try { phrase = await d.enrollEncrypted(arg, 'browser'); }"
+        " catch (e) { error = e.code ?? e.name; }"
+        " const out = {error, phrase, pending: d.identity.pending_phrase ?? null,"
+        " enrolled: d.enrolled}; d.close(); return out;"
+    )
+    refused = js(page, enrolling, "recip-enroll-no-such-token")
+    assert refused == {"error": "unauthorized", "phrase": None, "pending": None, "enrolled": False}
+
+    lost: list[str] = []
+
+    def lose_the_answer(route: Any) -> None:
+        lost.append(route.fetch().text())  # the server enrolls the device...
+        route.abort()  # ... and the answer never arrives
+
+    page.route("**/v1/enroll", lose_the_answer)
+    first = js(page, enrolling, token)
+    assert first["error"] == "TransientError" and first["pending"] and not first["enrolled"]
+    assert '"device_token"' in lost[0]
+    page.unroute("**/v1/enroll")
+    # the retry is refused (the device id is taken now): the phrase stays, for the
+    # owner is encrypted under it, and another device joins with it
+    again = js(page, enrolling, token)
+    assert again["error"] == "device_exists" and again["pending"] == first["pending"]
+    laptop = _WORKER.submit(joined_phone, tmp_path, server, token, first["pending"]).result()
+    sync(laptop)
+    page.goto(f"{server.url}/#/enroll")
+    kept = page.get_by_role("region", name="Recovery phrase")
+    assert PHRASE.findall(kept.inner_text()) == [first["pending"]]
+    kept.get_by_role("button", name="I have written it down").click()
+    kept.wait_for(state="detached")
+    assert "pending_phrase" not in json.dumps(page.evaluate(IDENTITY_KEYS))
+    context.close()

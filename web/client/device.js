@@ -11,7 +11,7 @@
 // event by event: records, pulled pages and events written by other tabs of the
 // same device (told through a BroadcastChannel) are applied as they land.
 
-import { OwnerKey, PhraseError } from "./seal.js";
+import { encodePhrase, KEY_BYTES, OwnerKey, PhraseError } from "./seal.js";
 import { call, Refusal, sync, TransientError } from "./sync.js";
 import { Store } from "./store.js";
 import { PokeStream } from "./stream.js";
@@ -212,9 +212,61 @@ export class Device {
    */
   async enroll(token, name = "browser", phrase = "") {
     const key = phrase.trim() ? await OwnerKey.fromPhrase(phrase) : null;
-    /** @type {Record<string, string>} */
+    return this.join(token, name, key, false);
+  }
+
+  /**
+   * Enroll as the first device of a new owner and make the owner end-to-end
+   * encrypted (ADR 0135) under a new key; returns its recovery phrase. The
+   * phrase is kept (`identity.pending_phrase`) before the server is told, so
+   * that no outcome leaves the owner encrypted under a key no device holds: a
+   * retry after a lost answer sends the same key; a refusal drops it, unless an
+   * earlier try may have reached the server (`pending_sent`: the owner may be
+   * encrypted under it already). It stays until `phraseWrittenDown`, so that
+   * the app can show it until then.
+   * @param {string} token @param {string} [name]
+   * @returns {Promise<string>}
+   */
+  async enrollEncrypted(token, name = "browser") {
+    let phrase = this.identity.pending_phrase;
+    if (!phrase) {
+      const made = await encodePhrase(crypto.getRandomValues(new Uint8Array(KEY_BYTES)));
+      this.identity = await this.store.updateIdentity((held) => ({ ...held, pending_phrase: made }));
+      phrase = made;
+    }
+    try {
+      await this.join(token, name, await OwnerKey.fromPhrase(phrase), true);
+    } catch (error) {
+      const unknown = error instanceof TransientError;
+      if (unknown || (error instanceof Refusal && !this.identity.pending_sent)) {
+        this.identity = await this.store.updateIdentity((held) =>
+          unknown ? { ...held, pending_sent: true } : { ...held, pending_phrase: undefined },
+        );
+      }
+      throw error;
+    }
+    return phrase;
+  }
+
+  /** The person has the recovery phrase written down: the device forgets it. */
+  async phraseWrittenDown() {
+    this.identity = await this.store.updateIdentity((held) => ({
+      ...held,
+      pending_phrase: undefined,
+      pending_sent: undefined,
+    }));
+  }
+
+  /**
+   * `POST /v1/enroll` with the owner key's id, if any (`enable`: make the owner
+   * encrypted under it); the identity and the key are kept once accepted.
+   * @param {string} token @param {string} name @param {OwnerKey | null} key @param {boolean} enable
+   */
+  async join(token, name, key, enable) {
+    /** @type {Record<string, string | boolean>} */
     const body = { token, device_id: this.deviceId, device_name: name };
     if (key) body.key_id = key.keyId;
+    if (enable) body.e2e = true;
     const reply = await call(this.server, "/v1/enroll", { body });
     this.identity = await this.store.updateIdentity((held) => ({
       ...held,

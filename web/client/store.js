@@ -11,7 +11,8 @@
 //   acknowledged) without scanning the log; `add` refuses a seq twice;
 // - `meta`: `identity` (device id and name, once enrolled the server, owner
 //   and device token, or why the server refused it; for an end-to-end
-//   encrypted owner its key, as non-extractable CryptoKeys), `state` (last own seq,
+//   encrypted owner its key, as non-extractable CryptoKeys, and the phrase of a
+//   key this device made until the person says it is written down), `state` (last own seq,
 //   clock, last pos, pull cursor, last acknowledged seq) and `snapshot` (the
 //   view summaries as of a position: derived, shown first at the next start
 //   while the log is folded, and only if the log has not moved since).
@@ -31,7 +32,8 @@ import { newId } from "./ids.js";
  * @typedef {{device_id: string, device_name: string, server?: string,
  *   owner_id?: string, owner_name?: string, device_token?: string,
  *   refused?: {code: string, message: string},
- *   owner_key?: import("./seal.js").StoredKey}} Identity
+ *   owner_key?: import("./seal.js").StoredKey, pending_phrase?: string,
+ *   pending_sent?: boolean}} Identity
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
  *   acked: number}} State
  * @typedef {{first: number, events: Event[]}} Chunk

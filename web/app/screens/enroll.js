@@ -55,7 +55,7 @@ export function phraseProblem(error) {
     case "wrong_phrase":
       return "That recovery phrase is not this owner’s: nothing was stored, and the link can still be used. Check the phrase shown when encryption was turned on.";
     case "not_end_to_end":
-      return "This owner is not end-to-end encrypted: leave the recovery phrase empty.";
+      return "This owner is not end-to-end encrypted: leave the recovery phrase empty (on its first device, “Encrypt end to end” makes it encrypted).";
     default:
       return null;
   }
@@ -94,6 +94,12 @@ export function enrollScreen(app, param) {
       phraseInput(),
       "Shown once when encryption was turned on. It stays on this device: the server never sees it. Leave it empty otherwise.",
     ),
+    h(
+      "div",
+      { class: "check" },
+      h("input", { type: "checkbox", id: "enroll-e2e", name: "e2e" }),
+      h("label", { for: "enroll-e2e" }, "Encrypt end to end (the first device of a new owner): make a recovery phrase"),
+    ),
     said.node,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Enroll this device")),
   );
@@ -104,9 +110,14 @@ export function enrollScreen(app, param) {
     if ("error" in read) return said.say(read.error);
     const name = valueOf(form, "name");
     if (!name) return said.say("Give this device a name, such as “phone”.");
+    const encrypt = /** @type {HTMLInputElement} */ (form.elements.namedItem("e2e")).checked;
+    if (encrypt && valueOf(form, "phrase")) {
+      return said.say("Either join with the recovery phrase you have, or make a new one: not both.");
+    }
     said.say("Enrolling…", "done");
     try {
-      await device.enroll(read.token, name, valueOf(form, "phrase"));
+      if (encrypt) await device.enrollEncrypted(read.token, name);
+      else await device.enroll(read.token, name, valueOf(form, "phrase"));
     } catch (error) {
       const problem = phraseProblem(error);
       if (problem) {
@@ -121,7 +132,7 @@ export function enrollScreen(app, param) {
     memory.pasted = "";
     device.live();
     app.flash(`Enrolled as “${name}”: syncing in the background.`);
-    app.go("#/today");
+    app.go(encrypt ? "#/enroll" : "#/today"); // the new phrase is shown there
   });
   if (device.enrolled && device.status.state !== "refused") {
     // one browser profile is one device of one owner: its log is that owner's
@@ -132,10 +143,20 @@ export function enrollScreen(app, param) {
     const failed = device.status.state === "error" && device.status.message
       ? h("p", { role: "alert", class: "message error" }, `The last sync failed: ${device.status.message}.`)
       : null;
+    const pending = device.identity.pending_phrase;
+    if (pending) {
+      const lead = "Your data is now end-to-end encrypted: the server stores only what it cannot read. Write this phrase down (on paper, or in a password manager) and keep it safe:";
+      return h("div", { class: "screen enroll" }, h("h1", {}, "Your recovery phrase"), intro, newPhrase(app, pending, lead));
+    }
     const rekey = device.identity.owner_key ? rekeyForm(app) : null;
     return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, failed, again, rekey, h("a", { href: "#/today" }, "Back to Today"));
   }
-  return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, form);
+  // an earlier try to make the owner encrypted lost its answer: the key may be the owner's now
+  const unsure = device.identity.pending_sent && device.identity.pending_phrase;
+  const kept = unsure
+    ? newPhrase(app, unsure, "An earlier try to make your data end-to-end encrypted may have reached the server before the connection dropped, so keep its recovery phrase: if this device is refused now, the owner may be encrypted under it already (ask for a new enrollment link, and join with this phrase).")
+    : null;
+  return h("div", { class: "screen enroll" }, h("h1", {}, "Enroll"), intro, kept, form);
 }
 
 /**
@@ -175,4 +196,28 @@ function rekeyForm(app) {
     void device.sync().catch(() => undefined);
   });
   return form;
+}
+
+/**
+ * The phrase of the key this device made, until the person says it is
+ * written down (the device then forgets it: no screen shows it again).
+ * @param {App} app @param {string} phrase @param {string} lead what it is
+ * @returns {Node}
+ */
+function newPhrase(app, phrase, lead) {
+  const done = h("button", { type: "button", class: "primary" }, "I have written it down");
+  done.addEventListener("click", async () => {
+    await app.device.phraseWrittenDown();
+    if (!app.device.enrolled) return app.draw();
+    app.flash("Your data is end-to-end encrypted: join your other devices with the phrase.");
+    app.go("#/today");
+  });
+  return h(
+    "section",
+    { class: "action", "aria-label": "Recovery phrase" },
+    h("p", {}, lead),
+    h("p", { class: "phrase" }, h("code", {}, phrase)),
+    h("p", {}, "Every other device joins with it (“recip remote add URL --token TOKEN --phrase”, or this app’s Enroll screen). It is the only way back to your history if this device is lost: nobody, the server included, can recover it for you."),
+    h("div", { class: "buttons" }, done),
+  );
 }
