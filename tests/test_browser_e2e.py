@@ -6,7 +6,9 @@ stored), opens what it pulls, seals what it pushes; the CLI device reads what
 the browser recorded; and no file of the server's data directory holds a
 canary: the server only ever relayed sealed events. A tampered box is refused
 by the browser that pulls it; after a rotation on the CLI device the web app
-says why its syncs fail and takes the new phrase.
+says why its syncs fail and takes the new phrase. The web app can also be the
+owner's first device: it makes the key and shows the phrase until it is written
+down, and a lost answer never loses the key.
 """
 
 from __future__ import annotations
