@@ -144,6 +144,23 @@ export function isKnown(event) {
 const KNOWN = new Map(Object.entries(SCHEMA_VERSION));
 
 /**
+ * Types this build reads but does not record, with their version: of
+ * ContactDetailsSet (ADR 0086) the fold reads the birthday and occasions, the
+ * dates the plan for today mentions (plan.js, ADR 0100).
+ */
+const READ_ONLY = new Map([["ContactDetailsSet", 1]]);
+
+/**
+ * Whether the fold takes the event into account: a known type, or a type it
+ * only reads (`READ_ONLY`). Either way it counts in "one event per id".
+ * @param {{type: string, v?: number}} event
+ */
+export function isFolded(event) {
+  const v = event.v ?? 1;
+  return KNOWN.get(event.type) === v || READ_ONLY.get(event.type) === v;
+}
+
+/**
  * The payload of a new event of `type`: the given fields checked against the
  * schema, defaults filled in (so the stored event is complete, as msgspec writes
  * it). Throws `InvalidEvent` naming the field.
