@@ -42,3 +42,11 @@ def test_hand_written_vectors_are_what_the_generator_writes() -> None:
 
 def test_the_casefold_table_is_pythons() -> None:
     assert generate.CASEFOLD_JS.read_text(encoding="utf-8") == generate.casefold_module()
+
+
+def test_plan_vectors_are_what_the_generator_writes() -> None:
+    written = sorted(p.name for p in generate.PLAN_VECTORS.glob("*.json"))
+    assert written == sorted(f"case-{name}.json" for name in generate.PLAN_CASES)
+    for name, (about, build, as_of) in generate.PLAN_CASES.items():
+        document = generate.document(name, about, build().events, as_of, generate.expected_plans)
+        assert (generate.PLAN_VECTORS / f"case-{name}.json").read_bytes() == document
