@@ -537,6 +537,9 @@ def case_plan_occasions() -> Builder:
     b.add(InteractionLogged, 20, contact_ids=(jo,), device="dev-z", event_id=twin)  # inert
     details(jo, 1, birthday="--12-30", device="dev-a", event_id=twin)
     details(b.contact("Kim"), occasions=(Occasion(label="first met", date="2020-02-25"),))
+    # days no year has (only a hand-written event holds them): left out, not a failure
+    impossible = (Occasion(label="feb 30", date="--02-30"), Occasion(label="zero", date="--00-10"))
+    details(b.contact("Lu"), birthday="--13-01", occasions=impossible)
     return b
 
 
@@ -547,7 +550,8 @@ PLAN_CASES: Final[dict[str, tuple[str, Callable[[], Builder], tuple[str, ...]]]]
         ("2025-01-20", "2025-02-20", "2025-03-15", "2025-07-01", "2026-02-01"),
     ),
     "occasions": (
-        "birthdays and occasions: leap days, the year's end, ties, last writer wins, twins",
+        "birthdays and occasions: leap days, the year's end, ties, last writer wins, twins, "
+        "days no year has",
         case_plan_occasions,
         ("2025-02-25", "2025-03-01", "2025-12-28", "2028-02-27"),
     ),

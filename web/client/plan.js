@@ -330,17 +330,22 @@ export function choose(ranked, limit, perKind) {
 // -- the history of the fold (scoring.history.History) -------------------------------------
 
 /**
- * A contact's yearly dates: its birthday, then its occasions (scoring.history.yearly).
+ * A contact's yearly dates: its birthday, then its occasions, without the days no
+ * year has (scoring.history.yearly).
  * @param {import("./fold.js").Dates} dates
  * @returns {Occasion[]}
  */
 function yearly(dates) {
   const dated = dates.birthday ? [{ label: "birthday", date: dates.birthday }] : [];
-  return [...dated, ...dates.occasions].map((o) => ({
-    label: o.label,
-    month: Number(o.date.slice(-5, -3)),
-    day: Number(o.date.slice(-2)),
-  }));
+  /** @type {Occasion[]} */
+  const out = [];
+  for (const o of [...dated, ...dates.occasions]) {
+    const month = Number(o.date.slice(-5, -3));
+    const day = Number(o.date.slice(-2));
+    const longest = new Date(Date.UTC(2000, month, 0)).getUTCDate(); // 2000: a leap year
+    if (month >= 1 && month <= 12 && day >= 1 && day <= longest) out.push({ label: o.label, month, day });
+  }
+  return out;
 }
 
 /**
