@@ -29,7 +29,7 @@ const vector = parseWithEvents(arg);
 const views = new recip.Views();
 views.applyAll(vector.events);
 const plans = (day) => vector.expected.as_of[day].plans.map(
-  (p) => recip.plan(views.fold, recip.dayOf(day), {limit: p.limit}));
+  (p) => views.plan(day, {limit: p.limit}));
 """
 COMPUTE = (
     FOLD

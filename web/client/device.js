@@ -4,6 +4,7 @@
 //   await device.enroll("recip-enroll-...", "phone");
 //   const event = await device.record("InteractionLogged", { contact_ids: [id] });
 //   device.views.ledger();            // computed here, from this device's own log
+//   device.views.plan();              // the plan for today (ADR 0100), the same way
 //   device.subscribe((change) => ...) // "events" when views changed, "status"
 //   device.live();                    // sync on pokes, on records, when back online
 //

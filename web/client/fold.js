@@ -261,6 +261,7 @@ export class Fold {
       const ask = this.asks.get(/** @type {string} */ (e.ask_id));
       return ask ? [/** @type {string} */ (ask.contact_id)] : [];
     }
+    if (e.type === "ContactDetailsSet") return [/** @type {string} */ (e.contact_id)];
     return contactsOf(e);
   }
 

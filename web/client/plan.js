@@ -10,10 +10,11 @@
 // (tests/conformance) hold the Python plan of every vector.
 
 import { CIRCLE_CADENCE } from "./events.js";
-import { Fold, later, localDay } from "./fold.js";
+import { later, localDay } from "./fold.js";
 import { casefold, compare, head } from "./text.js";
 
 /** @typedef {import("./events.js").Event} Event */
+/** @typedef {import("./fold.js").Fold} Fold */
 
 export const COLD = "cold";
 export const OWE = "owe";
@@ -56,6 +57,14 @@ export const DEFAULT_PARAMS = {
  *   added_day: number, occasions: Occasion[]}} Subject
  * @typedef {{day: number, at: number, hlc: bigint, event_id: string, kind: string,
  *   weight: number, what: string, ask_id: string | null, outcome: string | null}} Item
+ * @typedef {{subject: Subject, items: Item[], touchDays: Float64Array,
+ *   nudged?: {day: number, params: PlanParams, nudges: Nudge[]}}} ContactHistory
+ *   `items` are the gives, introductions, asks and resolutions in feed order;
+ *   `touchDays` the days of every touch (interactions too), sorted: of most of a
+ *   log, the interactions, the plan reads only the last day, so they are days, not
+ *   items. `nudged` remembers the last day's nudges: a history is replaced, not
+ *   changed, when its contact's events change (`Views`), so a redraw recomputes
+ *   only those.
  */
 
 // -- words and numbers as Python writes them ------------------------------------------
@@ -359,88 +368,133 @@ function feedOrder(a, b) {
 }
 
 /**
- * Every active contact (by id) with its items in feed order, as scoring.history
- * resolves them: one item per distinct surviving contact an event concerns,
- * retracted events left out, an ask's effective resolution at its own date.
+ * @param {Event} e @param {string} kind @param {number} weight
+ * @param {string | null} [askId] @param {string | null} [outcome] @param {string} [what]
+ * @returns {Item}
+ */
+function itemOf(e, kind, weight, askId = null, outcome = null, what = "") {
+  return { day: localDay(e), at: e.occurred_at, hlc: e.hlc, event_id: e.event_id, kind, weight, what, ask_id: askId, outcome };
+}
+
+/**
+ * An active contact's history as scoring.history builds it: the touches and asks
+ * of every contact merged into it that was ever added (an id never added counts
+ * for no one), each event once, retracted ones left out, an ask's effective
+ * resolution at its own date; in feed order. Null for a contact not shown
+ * (archived, merged away, retracted, never added).
+ * @param {Fold} fold @param {string} survivorId
+ * @returns {ContactHistory | null}
+ */
+export function contactHistory(fold, survivorId) {
+  const c = fold.contact(survivorId);
+  if (!c || c.archived || c.survivor !== c.id) return null;
+  const subject = {
+    id: c.id,
+    name: c.name,
+    cadence_days: c.cadence_days ?? CIRCLE_CADENCE[c.circle] ?? null,
+    added_day: localDay(c.added),
+    occasions: yearly(fold.dates(c.id)),
+  };
+  const members = fold.members(survivorId).filter((id) => fold.added.has(id));
+  const retractions = fold.retractions;
+  /** @type {Item[]} */
+  const items = [];
+  /** @type {number[]} */
+  const touchDays = [];
+  /** @type {Set<string> | null} an event naming two members counts once */
+  const seen = members.length > 1 ? new Set() : null;
+  for (const member of members) {
+    for (const e of fold.about.get(member) ?? []) {
+      if (!TOUCH_KINDS.has(e.type) || (retractions.has(e.event_id) && fold.isRetracted(e.event_id))) continue;
+      if (seen) {
+        if (seen.has(e.event_id)) continue;
+        seen.add(e.event_id);
+      }
+      touchDays.push(localDay(e));
+      if (e.type !== "InteractionLogged") {
+        items.push(itemOf(e, e.type === "GiveMade" ? "give" : "introduction", /** @type {number} */ (e.weight)));
+      }
+    }
+    for (const askId of fold.asksOf.get(member) ?? []) {
+      const made = fold.asks.get(askId);
+      if (!made || fold.isRetracted(askId)) continue;
+      const ask = itemOf(made, "ask", /** @type {number} */ (made.weight), askId, null, /** @type {string} */ (made.what));
+      items.push(ask);
+      touchDays.push(ask.day);
+      /** @type {Event | null} */
+      let resolution = null;
+      for (const r of fold.resolutions.get(askId) ?? []) {
+        if (fold.live(r) && (resolution === null || later(r, resolution))) resolution = r;
+      }
+      if (resolution) items.push(itemOf(resolution, "resolution", 1, askId, /** @type {string} */ (resolution.outcome)));
+    }
+  }
+  items.sort(feedOrder);
+  return { subject, items, touchDays: Float64Array.from(touchDays).sort() };
+}
+
+/**
+ * Every active contact's history (`contactHistory`), by contact id.
  * @param {Fold} fold
- * @returns {{subject: Subject, items: Item[]}[]}
+ * @returns {ContactHistory[]}
  */
 export function histories(fold) {
-  /** @type {Map<string, string>} every added contact -> its survivor */
-  const survivors = new Map();
-  for (const id of fold.added.keys()) survivors.set(id, fold.survivor(id));
-  /** @type {Map<string, {subject: Subject, items: Item[]}>} */
-  const active = new Map();
-  for (const c of fold.contacts()) {
-    if (c.archived || c.survivor !== c.id) continue;
-    const subject = {
-      id: c.id,
-      name: c.name,
-      cadence_days: c.cadence_days ?? CIRCLE_CADENCE[c.circle] ?? null,
-      added_day: localDay(c.added),
-      occasions: yearly(fold.dates(c.id)),
-    };
-    active.set(c.id, { subject, items: [] });
+  /** @type {ContactHistory[]} */
+  const out = [];
+  for (const survivor of [...fold.groups().keys()].sort(compare)) {
+    const h = contactHistory(fold, survivor);
+    if (h) out.push(h);
   }
-  /**
-   * @param {string[]} contactIds @param {Event} e @param {string} kind @param {number} weight
-   * @param {string | null} [askId] @param {string | null} [outcome] @param {string} [what]
-   */
-  const add = (contactIds, e, kind, weight, askId = null, outcome = null, what = "") => {
-    const item = { day: localDay(e), at: e.occurred_at, hlc: e.hlc, event_id: e.event_id, kind, weight, what, ask_id: askId, outcome };
-    const seen = new Set();
-    for (const id of contactIds) {
-      const survivor = survivors.get(id);
-      if (survivor === undefined || seen.has(survivor)) continue;
-      seen.add(survivor);
-      active.get(survivor)?.items.push(item);
-    }
-  };
-  for (const e of fold.byId.values()) {
-    if (!TOUCH_KINDS.has(e.type) || fold.isRetracted(e.event_id)) continue;
-    if (e.type === "GiveMade") add([/** @type {string} */ (e.contact_id)], e, "give", /** @type {number} */ (e.weight));
-    else if (e.type === "InteractionLogged") add(/** @type {string[]} */ (e.contact_ids), e, "interaction", 1);
-    else add(/** @type {string[]} */ (e.contact_ids), e, "introduction", /** @type {number} */ (e.weight));
-  }
-  for (const [askId, made] of fold.asks) {
-    if (fold.isRetracted(askId)) continue;
-    const about = [/** @type {string} */ (made.contact_id)];
-    add(about, made, "ask", /** @type {number} */ (made.weight), askId, null, /** @type {string} */ (made.what));
-    /** @type {Event | null} */
-    let resolution = null;
-    for (const r of fold.resolutions.get(askId) ?? []) {
-      if (fold.live(r) && (resolution === null || later(r, resolution))) resolution = r;
-    }
-    if (resolution) add(about, resolution, "resolution", 1, askId, /** @type {string} */ (resolution.outcome));
-  }
-  const out = [...active.values()].sort((a, b) => compare(a.subject.id, b.subject.id));
-  for (const h of out) h.items.sort(feedOrder);
   return out;
 }
 
 // -- the plan ---------------------------------------------------------------------------------
 
 /**
- * The plan for the end of `day`: at most `limit` nudges, most urgent first.
- * @param {Fold} fold @param {number} day
+ * What one contact needs at the end of `day` (none before it was added).
+ * @param {ContactHistory} h @param {number} day @param {PlanParams} params
+ * @returns {Nudge[]}
+ */
+function nudgesOf(h, day, params) {
+  if (h.nudged && h.nudged.day === day && h.nudged.params === params) return h.nudged.nudges;
+  /** @type {Nudge[]} */
+  let nudges = [];
+  if (day >= h.subject.added_day) {
+    const scorer = new PlanScorer(h.subject, params);
+    for (const item of h.items) {
+      if (item.day > day) break;
+      scorer.feed(item);
+    }
+    // the last touch on or before `day` (`touchDays` holds them all, interactions too)
+    const touches = h.touchDays;
+    let lo = 0;
+    let hi = touches.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (touches[mid] <= day) lo = mid + 1;
+      else hi = mid;
+    }
+    scorer.touched = lo ? touches[lo - 1] : null;
+    nudges = scorer.nudges(day);
+  }
+  h.nudged = { day, params, nudges };
+  return nudges;
+}
+
+/**
+ * The plan for the end of `day` from the contacts' histories: at most `limit`
+ * nudges, most urgent first.
+ * @param {Iterable<ContactHistory>} all @param {number} day
  * @param {{limit?: number, params?: PlanParams}} [options]
  * @returns {Plan}
  */
-export function plan(fold, day, options = {}) {
+export function planOf(all, day, options = {}) {
   const limit = options.limit ?? DEFAULT_LIMIT;
   const params = options.params ?? DEFAULT_PARAMS;
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError("a plan needs a limit of at least 1");
   /** @type {Nudge[]} */
   const ranked = [];
-  for (const { subject, items } of histories(fold)) {
-    if (day < subject.added_day) continue;
-    const scorer = new PlanScorer(subject, params);
-    for (const item of items) {
-      if (item.day > day) break;
-      scorer.feed(item);
-    }
-    ranked.push(...scorer.nudges(day));
-  }
+  for (const h of all) ranked.push(...nudgesOf(h, day, params));
   ranked.sort(order);
   return {
     as_of: dateOf(day),
@@ -449,4 +503,15 @@ export function plan(fold, day, options = {}) {
     candidates: new Set(ranked.map((n) => n.contact_id)).size,
     items: choose(ranked, limit, params.per_kind),
   };
+}
+
+/**
+ * The plan of a fold for the end of `day` (`Views.plan` keeps the histories
+ * between calls).
+ * @param {Fold} fold @param {number} day
+ * @param {{limit?: number, params?: PlanParams}} [options]
+ * @returns {Plan}
+ */
+export function plan(fold, day, options = {}) {
+  return planOf(histories(fold), day, options);
 }

@@ -3,7 +3,7 @@
 // each with why and what to do, and the one-tap actions that do it; then the
 // asks still waiting on an answer that the plan does not already show.
 
-import { DEFAULT_LIMIT, plan, today } from "../../client/index.js";
+import { DEFAULT_LIMIT, today } from "../../client/index.js";
 import { h } from "../dom.js";
 import { giveForm, noteForm, resolveForm } from "../forms.js";
 import { openAsks } from "../model.js";
@@ -99,7 +99,7 @@ export function todayScreen(app) {
   const asOf = today();
   const memory = app.remember("today");
   const fold = app.views.fold;
-  const planned = plan(fold, asOf);
+  const planned = app.views.plan(asOf);
   const close = () => {
     memory.open = "";
     app.draw();
