@@ -68,13 +68,33 @@ for (const url of FILES) {
 
     // one by one in another order, the plan read between events: the cached
     // histories of the groups an event changes must be dropped, and only those
-    const stepwise = new Views();
     const day = vector.as_of[vector.as_of.length - 1];
-    const order = [...events].sort((a, b) => (a.event_id < b.event_id ? 1 : a.event_id > b.event_id ? -1 : a.seq - b.seq));
-    for (const [i, e] of order.entries()) {
-      stepwise.apply(e);
-      if (i % 2 === 0) stepwise.plan(day);
+    const byId = [...events].sort((a, b) => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : a.seq - b.seq));
+    for (const order of [events, byId, [...byId].reverse()]) {
+      const stepwise = new Views();
+      for (const [i, e] of order.entries()) {
+        stepwise.apply(e);
+        if (i % 2 === 0) stepwise.plan(day);
+      }
+      check(stepwise, vector);
     }
-    check(stepwise, vector);
+  });
+}
+
+// Each event arriving last, after the plan was read: the groups it concerns (and
+// only those need) get their cached histories dropped, whatever the event is.
+for (const url of FILES) {
+  const file = url.pathname.split("/vectors/")[1];
+  test(`plan of vector ${file}: every event arriving last`, () => {
+    const { events, as_of: days } = parseWithEvents(readFileSync(url, "utf8"));
+    for (const day of days) {
+      for (let i = 0; i < events.length; i++) {
+        const views = new Views();
+        views.applyAll(events.filter((_, j) => j !== i));
+        views.plan(day);
+        views.apply(events[i]);
+        assert.deepEqual(plain(views.plan(day)), plain(plan(views.fold, dayOf(day))), `${events[i].type} last, ${day}`);
+      }
+    }
   });
 }
