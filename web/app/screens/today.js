@@ -38,7 +38,7 @@ function shade(nudge) {
  * Resolve button here.
  * @param {Nudge} nudge
  */
-export function todoText(nudge) {
+function todoText(nudge) {
   return nudge.todo.replace(/ \(recip resolve [^)]*\)$/, "");
 }
 
@@ -55,7 +55,7 @@ function longDate(day) {
 function lede(day, shown, candidates) {
   if (!shown) return `${longDate(day)}.`;
   const people = candidates === 1 ? "1 person needs" : `${candidates} people need`;
-  const which = shown < candidates ? ` The ${shown} most urgent, one thing each:` : " Most urgent first:";
+  const which = shown < candidates ? ` The ${shown} most urgent, one thing each:` : shown > 1 ? " Most urgent first:" : "";
   return `${longDate(day)}: ${people} something from you.${which}`;
 }
 
