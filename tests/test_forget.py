@@ -46,6 +46,8 @@ CANARIES = (
     "canarylog-marmalade",
     "canaryresolve-saffron",
 )
+#: Recorded about the contact by a device that has not yet learnt of the forget.
+LATE = "canarylate-obsidian"
 
 
 def recip(home: Path, *args: str, input: str | None = None) -> str:
@@ -104,7 +106,7 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     recip(laptop, "sync")
     recip(phone, "sync")
     # The phone, offline, records more about Zebulon before it learns of the forget.
-    recip(phone, "note", zeb, "canarylate-obsidian")
+    recip(phone, "note", zeb, LATE)
     assert files_holding(server.data, CANARIES), "the canary must reach the server first"
     token = load_remote(laptop).device_token
     headers = {"Authorization": f"Bearer {token}"}
@@ -118,7 +120,7 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     for home in (laptop, phone, laptop):  # the phone pushes its late note after the forget
         recip(home, "sync")
 
-    needles = (*CANARIES, "canarylate-obsidian")
+    needles = (*CANARIES, LATE)
     for root in (laptop, phone, server.data):
         assert files_holding(root, needles) == []
     ledger = httpx.get(f"{server.url}/v1/ledger", headers=headers)
@@ -223,12 +225,18 @@ def test_forget_reaches_a_postgresql_server(tmp_path: Path, pg_schema: str) -> N
         recip(laptop, "sync")
         recip(phone, "sync")
         assert pg_rows_holding(prefix, CANARIES), "the canary must reach PostgreSQL first"
+        # The laptop, offline, records more about Zebulon before it learns of the
+        # forget; its push after the forget is a plain batch (no forget in it), the
+        # kind the one-statement exchange stores unless it declines (ADR 0130).
+        recip(laptop, "note", zeb, LATE)
         recip(phone, "contact", "forget", zeb, "--yes")
-        for home in (phone, laptop):
+        for home in (phone, laptop, phone):
             recip(home, "sync")
-        assert pg_rows_holding(prefix, CANARIES) == []
+        needles = (*CANARIES, LATE)
+        assert pg_rows_holding(prefix, needles) == []
         for root in (laptop, phone, live.data):
-            assert files_holding(root, CANARIES) == []
+            assert files_holding(root, needles) == []
+        assert LATE not in recip(phone, "contact", "show", zeb, "--json")
     finally:
         live.kill(signal.SIGTERM)
         import psycopg
