@@ -41,7 +41,7 @@ from core.events import (
 from core.log import EventLog
 from core.store import open_store
 
-from ..event_strategies import any_event
+from ..event_strategies import event_of
 from ..strategies import arrivals, histories
 
 T = TypeVar("T")
@@ -49,8 +49,8 @@ T = TypeVar("T")
 ROOT: Final = Path(__file__).resolve().parents[2]
 PERSONAL_JS: Final = ROOT / "web" / "client" / "personal.js"
 REDACTION_JSON: Final = Path(__file__).resolve().parent / "redaction.json"
-#: How many hypothesis-drawn single events and forget scenarios the vectors hold.
-EVENTS: Final = 300
+#: How many hypothesis-drawn events of each type, and forget scenarios, the vectors hold.
+EVENTS: Final = 20
 SCENARIOS: Final = 40
 
 
@@ -163,9 +163,11 @@ def redaction_document(vectors: dict[str, list[Event | OpaqueEvent]]) -> bytes:
         for name, events in sorted(vectors.items())
     }
     drawn = [
-        {"event": _wire(e), "change": change(e)} for e in examples(any_event, EVENTS, seed=130)
+        {"event": _wire(e), "change": change(e)}
+        for n, cls in enumerate(TYPE_BY_NAME.values())
+        for e in examples(event_of(cls), EVENTS, seed=130 + n)
     ]
-    scenarios = [replay(batches) for batches in examples(_scenario(), SCENARIOS, seed=131)]
+    scenarios = [replay(batches) for batches in examples(_scenario(), SCENARIOS, seed=100)]
     enc = msgspec.json.encode
     lines = [
         b'{"about": ' + enc(ABOUT) + b",",
