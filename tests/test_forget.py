@@ -19,15 +19,21 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from core import redaction
+from core import codec, redaction
 from core.events import (
+    Address,
     AskMade,
     ContactAdded,
+    ContactDetailsSet,
     ContactEdited,
     ContactForgotten,
     GiveMade,
+    HowWeMet,
     InteractionLogged,
     NoteAdded,
+    Occasion,
+    Profile,
+    contacts_of,
 )
 from server.run import free_port
 from sync.remote import load as load_remote
@@ -174,6 +180,29 @@ def test_redaction_is_read_from_the_schema() -> None:
     assert set(fields["AskMade"]) == {"what"}
     assert set(fields["InteractionLogged"]) == {"note"}
     assert fields["ContactForgotten"] == {}
+
+
+def test_the_nested_details_are_forgotten_and_their_ids_kept() -> None:
+    details = ContactDetailsSet(
+        event_id="e",
+        device_id="d",
+        seq=1,
+        hlc=1,
+        occurred_at=0,
+        contact_id="zeb",
+        title="canarytitle",
+        occasions=(Occasion(label="canarylabel", date="--02-29"),),
+        addresses=(Address(street="canarystreet", country="canarycountry"),),
+        profiles=(Profile(kind="url", url="https://canary.example"),),
+        met=HowWeMet(where="canarywhere", on="2001-06-30", through="olive"),
+        source="canarysource",
+    )
+    redacted = redaction.redact(details)
+    assert isinstance(redacted, ContactDetailsSet)
+    assert "canary" not in repr(redacted)
+    assert redacted.met == HowWeMet(through="olive")  # whom we met through: an id, kept
+    assert contacts_of(redacted) == contacts_of(details)
+    codec.check("ContactDetailsSet", codec.encode(redacted))
 
 
 @dataclass

@@ -25,7 +25,8 @@ function changed(event, change) {
 test("the placeholder and every type of the reference are known", () => {
   assert.equal(PLACEHOLDER, DOC.placeholder);
   assert.ok(PERSONAL.ContactAdded.erase.name === PLACEHOLDER);
-  assert.deepEqual(PERSONAL.ContactForgotten, { v: 1, erase: {}, unset: [] });
+  assert.deepEqual(PERSONAL.ContactForgotten, { v: 1, erase: {}, unset: [], nested: {} });
+  assert.deepEqual(Object.keys(PERSONAL.ContactDetailsSet.nested), ["met"]);
 });
 
 test("every event of every view vector redacts as in Python", () => {

@@ -36,22 +36,40 @@ function same(a, b) {
  */
 export function redact(e) {
   const spec = personal(e);
-  if (!spec) return e;
-  /** @type {Event | null} */
+  return spec ? /** @type {Event} */ (scrub(e, spec)) : e;
+}
+
+/**
+ * An object (an event, or a struct in one) with its personal fields erased.
+ * @param {Record<string, unknown>} value
+ * @param {import("./personal.js").Personal} spec
+ * @returns {Record<string, unknown>}
+ */
+function scrub(value, spec) {
+  /** @type {Record<string, unknown> | null} */
   let out = null;
-  for (const [key, value] of Object.entries(spec.erase)) {
-    if (key in e && !same(e[key], value)) {
-      out ??= { ...e };
-      out[key] = Array.isArray(value) ? [...value] : value;
+  for (const [key, erased] of Object.entries(spec.erase)) {
+    if (key in value && !same(value[key], erased)) {
+      out ??= { ...value };
+      out[key] = Array.isArray(erased) ? [...erased] : erased;
     }
   }
   for (const key of spec.unset) {
-    if (e[key] !== undefined) {
-      out ??= { ...e };
+    if (value[key] !== undefined) {
+      out ??= { ...value };
       delete out[key];
     }
   }
-  return out ?? e;
+  for (const [key, inner] of Object.entries(spec.nested)) {
+    const held = value[key];
+    if (held === null || typeof held !== "object" || Array.isArray(held)) continue;
+    const redacted = scrub(/** @type {Record<string, unknown>} */ (held), inner);
+    if (redacted !== held) {
+      out ??= { ...value };
+      out[key] = redacted;
+    }
+  }
+  return out ?? value;
 }
 
 /**
