@@ -47,7 +47,7 @@ def run_watch(home: Home, as_json: bool) -> None:
             http.HttpTransport(config.url, config.device_token) as transport,
             httpx.Client(base_url=config.url) as stream_client,
         ):
-            replica = Replica(log, transport, config.owner_id)
+            replica = Replica(log, transport, config.owner_id, key=config.key())
             watch = Watch(replica, stream_client, config.device_token, on_sync=report)
 
             def stop(signum: int, frame: FrameType | None) -> None:

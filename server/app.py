@@ -161,6 +161,26 @@ async def devices(request: Request, service: SyncService) -> Response:
     return _reply(await run_in_threadpool(service.devices, device, reply), reply)
 
 
+async def e2e(request: Request, service: SyncService) -> Response:
+    """GET: whether the owner is end-to-end encrypted; POST: make it so (ADR 0135)."""
+    device = await _device(request, service)
+    if request.method == "GET":
+        reply = protocol.accepted_format(request.headers.get("accept"), "json")
+        return _reply(await run_in_threadpool(service.e2e_status, device, reply), reply)
+    fmt, reply = _formats(request)
+    body = await read_body(request, service.config.max_body)
+    return _reply(await run_in_threadpool(service.e2e_enable, device, body, fmt, reply), reply)
+
+
+async def e2e_replace(request: Request, service: SyncService) -> Response:
+    """Sealed redacted rows in place of the held ones (forgetting, ADR 0135)."""
+    device = await _device(request, service)
+    fmt, reply = _formats(request)
+    body = await read_body(request, service.config.max_body)
+    out = await run_in_threadpool(service.e2e_replace, device, body, fmt, reply)
+    return _reply(out, reply)
+
+
 async def revoke(request: Request, service: SyncService) -> Response:
     device = await _device(request, service)
     fmt, reply = _formats(request)
@@ -200,6 +220,8 @@ def create_app(
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
+        Route("/v1/e2e", _endpoint(svc, e2e), methods=["GET", "POST"]),
+        Route("/v1/e2e/replace", _endpoint(svc, e2e_replace), methods=["POST"]),
         Route("/metrics", _endpoint(svc, metrics_endpoint), methods=["GET"]),
         *feature_routes(svc, _endpoint),
         Mount("/client", StaticFiles(directory=CLIENT_DIR), name="client"),

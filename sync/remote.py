@@ -7,12 +7,17 @@ server's address (same server, new port) keeps the cursor.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from core.errors import ReciprocityError
+
+if TYPE_CHECKING:  # the cryptography library loads only for encrypted owners
+    from .seal import OwnerKey
 
 FILE = "remote.json"
 
@@ -23,10 +28,28 @@ class RemoteConfig(msgspec.Struct, frozen=True, kw_only=True):
     owner_name: str
     device_id: str
     device_token: str
+    #: The owner key (base64url) if the owner is end-to-end encrypted (ADR 0135).
+    owner_key: str | None = None
+
+    def key(self) -> OwnerKey | None:
+        """The owner key this device seals and opens events with, if any."""
+        if self.owner_key is None:
+            return None
+        from .seal import OwnerKey
+
+        try:
+            return OwnerKey(base64.urlsafe_b64decode(self.owner_key + "=" * 4))
+        except (ValueError, ReciprocityError) as exc:
+            raise RemoteError(f"the owner key in {FILE} is damaged: {exc}") from None
 
 
 class RemoteError(ReciprocityError):
     """No remote configured, or its file is unreadable."""
+
+
+def key_text(key: OwnerKey) -> str:
+    """How `RemoteConfig.owner_key` keeps a key."""
+    return base64.urlsafe_b64encode(key.key).rstrip(b"=").decode()
 
 
 def load(home: Path) -> RemoteConfig:
