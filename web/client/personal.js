@@ -143,5 +143,11 @@ export const PERSONAL = {
     },
     "unset": [],
     "nested": {}
+  },
+  "Sealed": {
+    "v": 1,
+    "erase": {},
+    "unset": [],
+    "nested": {}
   }
 };
