@@ -140,7 +140,8 @@ export function forgottenIds(events, contacts) {
 export function incoming(events, forgotten) {
   const forgets = events.flatMap(forgottenBy);
   if (!forgotten.size && !forgets.length) return { events, forgotten, relog: new Set() };
-  const ids = new Set([...forgotten, ...forgottenIds(events, new Set([...forgets, ...forgotten]))]);
+  // forgottenIds starts from its contacts: every id forgotten before is in it
+  const ids = forgottenIds(events, forgets.length ? new Set([...forgotten, ...forgets]) : forgotten);
   const late = forgotten.size > 0 && ids.size > forgotten.size;
   const relog = new Set([...forgets, ...(late ? ids : [])]);
   return { events: events.map((e) => (concerns(e, ids) ? redact(e) : e)), forgotten: ids, relog };
