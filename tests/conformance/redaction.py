@@ -34,8 +34,11 @@ from core.events import (
     SCHEMA_VERSION,
     TYPE_BY_NAME,
     ContactAdded,
+    ContactDetailsSet,
     ContactForgotten,
     Event,
+    EventRetracted,
+    HowWeMet,
     OpaqueEvent,
 )
 from core.log import EventLog
@@ -127,10 +130,43 @@ def examples(strategy: st.SearchStrategy[T], count: int, seed: int) -> list[T]:
 
 @st.composite
 def _scenario(draw: st.DrawFn) -> list[list[Event]]:
-    """A history and a forget of one of its contacts, in batches as a replica gets them."""
+    """A history and forgets of its contacts, in batches as a replica gets them.
+
+    Another device sets details of its contacts (how they met, through whom, and
+    retracts some), so that what a forget concerns is exercised on every type.
+    """
     history = draw(histories(max_steps=20))
     contacts = [e.event_id for e in history if isinstance(e, ContactAdded)]
-    targets = draw(st.lists(st.sampled_from(contacts), min_size=1, max_size=2, unique=True))
+    details: list[Event] = []
+    for n in range(draw(st.integers(0, 3))):
+        met = HowWeMet(where=f"place {n}", through=draw(st.sampled_from([None, *contacts])))
+        details.append(
+            ContactDetailsSet(
+                event_id=f"details-{n}",
+                device_id="details",
+                seq=len(details) + 1,
+                hlc=len(details) + 1,
+                occurred_at=0,
+                contact_id=draw(st.sampled_from(contacts)),
+                title=f"title {n}",
+                met=met,
+            )
+        )
+        if draw(st.booleans()):
+            details.append(
+                EventRetracted(
+                    event_id=f"retracts-{n}",
+                    device_id="details",
+                    seq=len(details) + 1,
+                    hlc=len(details) + 1,
+                    occurred_at=0,
+                    target_id=f"details-{n}",
+                    reason=f"reason {n}",
+                )
+            )
+    history = [*history, *details]
+    most = max(1, min(2, len(contacts) - 1))  # someone is kept when there are two
+    targets = draw(st.lists(st.sampled_from(contacts), min_size=1, max_size=most, unique=True))
     forgets = [
         ContactForgotten(
             event_id=f"forget-{i}",
