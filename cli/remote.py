@@ -212,10 +212,10 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
                     bar.update(pull, completed=p.pulled)
 
                 if key is not None:  # forgetting reaches an encrypted owner's server
-                    _reseal(log, key, config.owner_id, transport)
+                    reseal_over(log, key, config.owner_id, transport)
                 summary = replica.sync(show)
                 if key is not None:
-                    _reseal(log, key, config.owner_id, transport)
+                    reseal_over(log, key, config.owner_id, transport)
         forgot = log.store.get_meta(REDACTIONS) != redactions
     finally:
         home.close_log(log)
@@ -237,7 +237,7 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
     sys.stdout.flush()
 
 
-def _reseal(log: EventLog, key: OwnerKey, upstream: str, transport: HttpTransport) -> None:
+def reseal_over(log: EventLog, key: OwnerKey, upstream: str, transport: HttpTransport) -> None:
     """Send the sealed redacted rows, if this log was redacted since last time."""
     from sync import reseal
 

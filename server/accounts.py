@@ -157,6 +157,8 @@ class OwnerInfo:
     devices: int
     active_devices: int
     open_invites: int
+    #: Whether the owner's events are end-to-end encrypted (ADR 0135).
+    e2e: bool = False
 
 
 def hash_token(token: str) -> str:
@@ -273,11 +275,15 @@ class Accounts:
                 " AND d.revoked_at IS NULL), "
                 "(SELECT COUNT(*) FROM invites i WHERE i.owner_id = o.owner_id "
                 " AND i.revoked_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ?) "
-                " AND (i.uses_left IS NULL OR i.uses_left > 0)) "
+                " AND (i.uses_left IS NULL OR i.uses_left > 0)), "
+                "(SELECT COUNT(*) FROM e2e_owners e WHERE e.owner_id = o.owner_id) "
                 "FROM owners o ORDER BY o.name",
                 (now,),
             ).fetchall()
-        return [OwnerInfo(*(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))) for r in rows]
+        return [
+            OwnerInfo(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), bool(r[6]))
+            for r in rows
+        ]
 
     def rename_owner(self, ref: str, new_name: str) -> Owner:
         """Give an owner another (unique, valid) name; devices see it at their next enroll."""

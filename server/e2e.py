@@ -112,6 +112,30 @@ def enable(
         _enable(db, device.owner_id, device.device_id, key_id, log_is_empty, now_ms)
 
 
+def rotate(accounts: Accounts, device: Device, key_id: str, new_key_id: str) -> None:
+    """Replace the owner's key id (`recip e2e rotate`); idempotent once done.
+
+    `key_id` must be the current one: of two devices rotating at once, one wins
+    and the other is told to join with the new phrase.
+    """
+    with accounts._transaction() as db:
+        held = key_id_of(db, device.owner_id)
+        if held is None:
+            raise Refusal(409, "not_end_to_end", "this owner is not end-to-end encrypted")
+        if held == new_key_id:
+            return
+        if held != key_id:
+            raise Refusal(
+                409,
+                "wrong_key",
+                "the owner key was rotated by another device: enter its new recovery "
+                "phrase with 'recip e2e rekey'",
+            )
+        db.execute(
+            "UPDATE e2e_owners SET key_id = ? WHERE owner_id = ?", (new_key_id, device.owner_id)
+        )
+
+
 def _enable(
     db: Executor,
     owner_id: str,
@@ -134,6 +158,11 @@ def _enable(
             "add-owner), from its first device",
         )
     db.execute("INSERT INTO e2e_owners VALUES (?, ?, ?)", (owner_id, key_id, now_ms))
+
+
+def events_sealed(events: Sequence[LogEvent]) -> bool:
+    """Whether any event of a batch is sealed."""
+    return any(isinstance(event, Sealed) for event in events)
 
 
 def check_batch(device: Device, events: Sequence[LogEvent]) -> None:
@@ -159,7 +188,13 @@ def check_batch(device: Device, events: Sequence[LogEvent]) -> None:
                 "is sealed, but this owner is not end-to-end encrypted",
             )
         elif event.key_id != device.e2e_key_id:
-            _refuse_event("wrong_key", index, event, "is sealed under another key than the owner's")
+            _refuse_event(
+                "wrong_key",
+                index,
+                event,
+                "is sealed under another key than the owner's (if the owner key was "
+                "rotated, enter its new recovery phrase with 'recip e2e rekey')",
+            )
 
 
 def _refuse_event(code: str, index: int, event: LogEvent, why: str) -> None:
@@ -180,16 +215,19 @@ def replacements(store: Store, events: Sequence[LogEvent]) -> list[Row]:
     owner's devices can seal under its key. Rows held as sent, and rows not held
     yet (they will come redacted with their device's push), change nothing.
     """
+    sealed = [e for e in events if isinstance(e, Sealed)]  # all of them: check_batch
+    held: dict[tuple[str, int], bytes] = {}
+    for device_id in {e.device_id for e in sealed}:  # one read per device's range
+        seqs = [e.seq for e in sealed if e.device_id == device_id]
+        for row in store.stream(device_id, gt=min(seqs) - 1, lte=max(seqs)):
+            held[(device_id, row.originator_version)] = row.state
     changed: list[Row] = []
-    for index, event in enumerate(events):
-        assert isinstance(event, Sealed)  # check_batch
-        held = store.stream(event.device_id, gt=event.seq - 1, lte=event.seq)
-        if not held:
-            continue
+    for index, event in enumerate(sealed):
+        before_state = held.get((event.device_id, event.seq))
         state = codec.encode(event)
-        if held[0].state == state:
+        if before_state is None or before_state == state:
             continue
-        before = codec.decode(SEALED_TOPIC, held[0].state)
+        before = codec.decode(SEALED_TOPIC, before_state)
         if (before.event_id, before.hlc) != (event.event_id, event.hlc):
             raise Refusal(
                 409,

@@ -38,6 +38,7 @@ from sync.protocol import (
     ReplaceRequest,
     ReplaceResponse,
     RevokeRequest,
+    RotateRequest,
     SyncRequest,
     SyncResponse,
 )
@@ -104,6 +105,7 @@ _TYPES: Final = (
     E2eStatus,
     ReplaceRequest,
     ReplaceResponse,
+    RotateRequest,
     ContactRow,
     LedgerRow,
     ColdRow,
@@ -396,6 +398,19 @@ def document() -> dict[str, Any]:
                 503,
             ),
         },
+        "/v1/e2e/rotate": _post(
+            "Replace the owner's key id (the current one must be named); the devices then "
+            "seal the log again under the new key (ADR 0135)",
+            "RotateRequest",
+            "E2eStatus",
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            503,
+        ),
         "/v1/e2e/replace": _post(
             "Sealed redacted rows in place of the rows held under the same (device, seq): "
             "forgetting for an end-to-end encrypted owner (ADR 0135)",

@@ -20,6 +20,7 @@ that does not simply continue its device's stream goes through
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -58,6 +59,7 @@ from sync.protocol import (
     ReplaceRequest,
     ReplaceResponse,
     RevokeRequest,
+    RotateRequest,
     SyncRequest,
     SyncResponse,
 )
@@ -65,6 +67,7 @@ from sync.protocol import (
 from . import e2e
 from .accounts import Accounts, Device
 from .config import MAX_BODY
+from .e2e import events_sealed
 from .groupcommit import GroupCommit
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 
@@ -420,6 +423,14 @@ class SyncService:
         answer = ReplaceResponse(replaced=len(changed), unchanged=len(events) - len(changed))
         return protocol.encode(answer, reply)
 
+    def e2e_rotate(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """Replace the owner's key id; the devices then re-seal the log under it."""
+        request: RotateRequest = protocol.decode(body, RotateRequest, fmt)
+        e2e.rotate(self.accounts, device, request.key_id, request.new_key_id)
+        self._sessions.clear()  # cached devices carry the owner's former key id
+        logger.info("owner key rotated", extra={"fields": {"owner": device.owner_id}})
+        return protocol.encode(E2eStatus(key_id=request.new_key_id), reply)
+
     def e2e_enable(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
         """Make the device's owner end-to-end encrypted (its first device, nothing synced)."""
         request: E2eRequest = protocol.decode(body, E2eRequest, fmt)
@@ -457,7 +468,7 @@ class SyncService:
                 device_id=device.device_id,
             )
         self._check(device, events)
-        e2e.check_batch(device, events)
+        device = self._check_sealing(device, events)
         rows = [row_of(e) for e in events]
         if any(isinstance(e, ContactForgotten) for e in events):
             return self._forget(device, request, rows, reply)
@@ -474,6 +485,23 @@ class SyncService:
                 raise self._refused(device)
         with self.owner(device.owner_id) as owner:
             return self._exchange(owner, device, request, rows, reply)
+
+    def _check_sealing(self, device: Device, events: list[LogEvent]) -> Device:
+        """`e2e.check_batch`, with the owner's key id as it is now.
+
+        SQLite authenticates every request, so its device is fresh. On PostgreSQL
+        the authentication is cached per worker (ADR 0120), and another worker
+        may have made the owner encrypted or rotated its key since: an encrypted
+        owner's key id is read again for every push (one small query, encrypted
+        owners only), and a plain owner's before a sealed batch is refused.
+        """
+        if self.pg is not None and (device.e2e_key_id is not None or events_sealed(events)):
+            fresh = e2e.owner_key_id(self.accounts, device.owner_id)
+            if fresh != device.e2e_key_id:
+                device = dataclasses.replace(device, e2e_key_id=fresh)
+                self._sessions.clear()
+        e2e.check_batch(device, events)
+        return device
 
     def _forget(
         self, device: Device, request: SyncRequest, rows: list[Row], reply: Format

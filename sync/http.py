@@ -25,6 +25,7 @@ from .protocol import (
     Format,
     Refusal,
     RevokeRequest,
+    RotateRequest,
 )
 from .replica import TransientError
 
@@ -141,5 +142,14 @@ def e2e_enable(url: str, token: str, key_id: str) -> E2eStatus:
     """Make the device's owner end-to-end encrypted under `key_id`."""
     reply: E2eStatus = protocol.decode(
         _call(url, token, "POST", "/v1/e2e", E2eRequest(key_id=key_id)), E2eStatus, "json"
+    )
+    return reply
+
+
+def e2e_rotate(url: str, token: str, key_id: str, new_key_id: str) -> E2eStatus:
+    """Replace the owner's key id (`key_id` must be the current one)."""
+    request = RotateRequest(key_id=key_id, new_key_id=new_key_id)
+    reply: E2eStatus = protocol.decode(
+        _call(url, token, "POST", "/v1/e2e/rotate", request), E2eStatus, "json"
     )
     return reply

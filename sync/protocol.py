@@ -135,6 +135,13 @@ class ReplaceResponse(Struct, kw_only=True):
     unchanged: int
 
 
+class RotateRequest(Struct, kw_only=True):
+    """Replace the owner's key id (the current one, so that two rotations cannot cross)."""
+
+    key_id: KeyId
+    new_key_id: KeyId
+
+
 class E2eStatus(Struct, kw_only=True):
     """Whether the owner is end-to-end encrypted (its key id) or not (null)."""
 

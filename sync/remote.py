@@ -30,6 +30,8 @@ class RemoteConfig(msgspec.Struct, frozen=True, kw_only=True):
     device_token: str
     #: The owner key (base64url) if the owner is end-to-end encrypted (ADR 0135).
     owner_key: str | None = None
+    #: Keys it replaced (`recip e2e rotate`/`rekey`), newest first: they open, never seal.
+    old_keys: tuple[str, ...] = ()
 
     def key(self) -> OwnerKey | None:
         """The owner key this device seals and opens events with, if any."""
@@ -38,13 +40,18 @@ class RemoteConfig(msgspec.Struct, frozen=True, kw_only=True):
         from .seal import OwnerKey
 
         try:
-            return OwnerKey(base64.urlsafe_b64decode(self.owner_key + "=" * 4))
+            older = tuple(OwnerKey(_key_bytes(k)) for k in self.old_keys)
+            return OwnerKey(_key_bytes(self.owner_key), older)
         except (ValueError, ReciprocityError) as exc:
             raise RemoteError(f"the owner key in {FILE} is damaged: {exc}") from None
 
 
 class RemoteError(ReciprocityError):
     """No remote configured, or its file is unreadable."""
+
+
+def _key_bytes(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def key_text(key: OwnerKey) -> str:

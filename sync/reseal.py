@@ -47,14 +47,7 @@ def due(log: EventLog, upstream: str) -> bool:
 def redacted_rows(log: EventLog) -> list[Row]:
     """Every row of the log that forgetting rewrote (its event id is forgotten)."""
     forgotten = log.store.forgotten()
-    rows: list[Row] = []
-    after = 0
-    while page := log.store.notifications(after, _PAGE):
-        for r in page:
-            if _ID.decode(r.state).event_id in forgotten:
-                rows.append((str(r.originator_id), r.originator_version, r.topic, r.state))
-        after = page[-1].id
-    return rows
+    return [row for row in all_rows(log) if _ID.decode(row[3]).event_id in forgotten]
 
 
 def send(
@@ -68,7 +61,32 @@ def send(
     if log.device_id is None or not due(log, upstream):
         return 0
     counted = log.store.get_meta(REDACTIONS)
-    sealed = [key.sealed_row(row) for row in redacted_rows(log)]
+    replaced = replace(log, key, redacted_rows(log), post, fmt)
+    if counted is not None:
+        log.store.put_meta(_SENT + upstream, counted[0], counted[1])
+    return replaced
+
+
+def all_rows(log: EventLog) -> list[Row]:
+    """Every row of the log (a rotation seals them all again)."""
+    rows: list[Row] = []
+    after = 0
+    while page := log.store.notifications(after, _PAGE):
+        rows += [(str(r.originator_id), r.originator_version, r.topic, r.state) for r in page]
+        after = page[-1].id
+    return rows
+
+
+def replace(
+    log: EventLog,
+    key: OwnerKey,
+    rows: list[Row],
+    post: Callable[[bytes], bytes],
+    fmt: Format = "msgpack",
+) -> int:
+    """Seal `rows` under `key` and send them as replacements; how many were replaced."""
+    assert log.device_id is not None
+    sealed = [key.sealed_row(row) for row in rows]
     replaced = 0
     while sealed:
         count = protocol.fitting(len(row[3]) for row in sealed)
@@ -79,6 +97,4 @@ def send(
             post(protocol.encode(request, fmt)), ReplaceResponse, fmt
         )
         replaced += answer.replaced
-    if counted is not None:
-        log.store.put_meta(_SENT + upstream, counted[0], counted[1])
     return replaced

@@ -65,10 +65,12 @@ def _derive(key: bytes, info: bytes, length: int) -> bytes:
 class OwnerKey:
     """An owner's key and what is derived from it (one per end-to-end encrypted owner)."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, older: tuple[OwnerKey, ...] = ()) -> None:
         if len(key) != KEY_BYTES:
             raise ReciprocityError(f"an owner key has {KEY_BYTES} bytes, not {len(key)}")
         self.key = key
+        #: Keys this one replaced (`recip e2e rotate`): they still open, never seal.
+        self.older = older
         self._aead = AESGCM(_derive(key, _INFO_KEY, 32))
         self._nonce_key = _derive(key, _INFO_NONCE, 32)
         #: What the server keeps to recognise the key (base64url, 22 characters).
@@ -83,9 +85,8 @@ class OwnerKey:
         device_id, seq, topic, state = row
         if topic == SEALED_TOPIC:
             raise SealError(f"event {device_id}/{seq} is sealed already")
-        plain = bytes(protocol.stored_to_wire(topic, state, "json"))
-        event = protocol.event_from_wire(plain, "json")
-        return self.seal(plain, event.event_id, device_id, seq, event.hlc)
+        event = codec.decode(topic, state)  # a stored row: admitted when it came in
+        return self.seal(codec.to_json(event), event.event_id, device_id, seq, event.hlc)
 
     def seal(self, plain: bytes, event_id: str, device_id: str, seq: int, hlc: int) -> Sealed:
         """Seal an event's JSON under the envelope it will travel with."""
@@ -112,7 +113,13 @@ class OwnerKey:
         """
         where = f"event {sealed.device_id}/{sealed.seq} ({sealed.event_id})"
         if sealed.key_id != self.key_id:
-            raise SealError(f"{where} is sealed under another key ({sealed.key_id})")
+            for old in self.older:
+                if old.key_id == sealed.key_id:
+                    return old.open(sealed)
+            raise SealError(
+                f"{where} is sealed under another key ({sealed.key_id}): if the owner key "
+                "was rotated, enter the new recovery phrase with 'recip e2e rekey'"
+            )
         aad = self._aad(sealed.event_id, sealed.device_id, sealed.seq, sealed.hlc)
         nonce, body = sealed.box[:NONCE_BYTES], sealed.box[NONCE_BYTES:]
         try:

@@ -26,8 +26,8 @@ from server.pg import owner_schema
 from server.run import free_port
 from sync.phrase import from_phrase, to_phrase
 from sync.remote import load as load_remote
-from sync.seal import OwnerKey
-from tests.conftest import PG_URL
+from sync.seal import OwnerKey, SealError
+from tests.conftest import PG_URL, run_recip_process
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import CANARIES, PgServer, files_holding, pg_rows_holding, record_canaries
 
@@ -118,6 +118,10 @@ def test_canaries_never_reach_the_server_and_devices_converge(
     )
     assert digest.status_code == 409 and "recip today --mail" in digest.json()["message"]
     assert "end-to-end encrypted (key" in run(laptop, "e2e", "status")
+    listed = run_recip_process(
+        tmp_path / "admin", "admin", "list-owners", "--data", str(server.data)
+    )
+    assert "alice" in listed.stdout and "end-to-end encrypted" in listed.stdout
 
 
 def test_a_wrong_phrase_is_refused_and_spends_nothing(
@@ -320,6 +324,7 @@ def test_forgetting_reaches_the_sealed_rows_on_the_server(
     assert [box[-40:] for box in stale if any(box[-40:] in f for f in files)] == []
     for home in (laptop, phone):
         assert CANARIES[0] not in json.dumps(ledger(home))
+        assert files_holding(home, needles) == []
     assert ledger(laptop) == ledger(phone)
 
 
@@ -332,3 +337,45 @@ def pg_plaintext(schema: str, key: OwnerKey) -> list[bytes]:
             f'SELECT originator_id, originator_version, topic, state FROM "{schema}".stored_events'
         ).fetchall()
     return [key.open_row((str(d), int(s), t, bytes(b)))[3] for d, s, t, b in rows]
+
+
+def test_rotating_the_key_reseals_the_server_and_old_phrases_stop_working(
+    tmp_path: Path,
+    server: LiveServer,  # noqa: F811 (the fixture)
+) -> None:
+    token = server.add_owner("jo", tmp_path / "admin")
+    laptop, old_phrase = first_device(tmp_path, server, token)
+    record_canaries(laptop)
+    run(laptop, "sync")
+    phone = joined_phone(tmp_path, server, token, old_phrase)
+    run(phone, "sync")
+    run(phone, "contact", "add", "Kasimir Offline")  # recorded before it hears of the rotation
+
+    out = run(laptop, "e2e", "rotate", "--yes")
+    (new_phrase,) = PHRASE.findall(out)
+    assert new_phrase != old_phrase
+    old, new = OwnerKey(from_phrase(old_phrase)), OwnerKey(from_phrase(new_phrase))
+    owner = load_remote(laptop).owner_id
+    opened = server_plaintext(server, owner, new)  # every row opens under the new key
+    assert any(CANARIES[0].encode() in p for p in opened)
+    with pytest.raises(SealError):
+        server_plaintext(server, owner, old)
+
+    # the phone is told what to do; its offline contact waits on the phone
+    assert "recip e2e rekey" in run(phone, "sync", ok=False)
+    assert "not the owner's current key" in run(phone, "e2e", "rekey", phrase=old_phrase, ok=False)
+    run(phone, "e2e", "rekey", phrase=new_phrase)
+    run(phone, "sync")
+    run(laptop, "sync")
+    assert ledger(phone) == ledger(laptop)
+    assert "Kasimir Offline" in json.dumps(ledger(laptop))
+    assert all(p for p in server_plaintext(server, owner, new))
+
+    # a new device joins with the new phrase only
+    tablet = tmp_path / "tablet"
+    run(tablet, "init", "--device-name", "tablet")
+    join = ("remote", "add", server.url, "--token", token, "--phrase")
+    assert "not the owner's" in run(tablet, *join, phrase=old_phrase, ok=False)
+    run(tablet, *join, phrase=new_phrase)
+    run(tablet, "sync")
+    assert ledger(tablet) == ledger(laptop)
