@@ -120,6 +120,9 @@ export const SCHEMAS = {
   },
   NoteAdded: { contact_id: { check: id }, text: { check: text(1, 20_000) } },
   EventRetracted: { target_id: { check: id }, reason: { check: what } },
+  // Forgetting a person (ADR 0130): ids only; every replica redacts the events
+  // about them (redaction.js).
+  ContactForgotten: { contact_ids: { check: list(id, 1, 1000) } },
 };
 
 /** Current schema version of each type (core.events.SCHEMA_VERSION). */

@@ -104,6 +104,8 @@ export class Fold {
     this.retractions = new Map();
     /** @type {Map<string, Event[]>} events filed under a contact id as written */
     this.about = new Map();
+    /** @type {Set<string>} contact ids a `ContactForgotten` named (ADR 0130) */
+    this.forgotten = new Set();
     /** @type {Map<string, string> | null} */
     this._links = null;
     /** @type {Map<string, string[]> | null} */
@@ -194,6 +196,9 @@ export class Fold {
         if (ask && change !== SINK) change.contacts.push(/** @type {string} */ (ask.contact_id));
         break;
       }
+      case "ContactForgotten":
+        for (const id of /** @type {string[]} */ (e.contact_ids)) this.forgotten.add(id);
+        break;
       case "EventRetracted": {
         const targetId = /** @type {string} */ (e.target_id);
         push(this.retractions, targetId, e);
