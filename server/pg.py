@@ -82,7 +82,7 @@ _ACCOUNTS_DDL: Final = (
 )
 
 #: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
-EXCHANGE_VERSION: Final = 1
+EXCHANGE_VERSION: Final = 2
 
 
 #: Connections one server process may hold (all owners together).

@@ -327,6 +327,7 @@ def test_forgetting_reaches_the_sealed_rows_on_the_server(
     assert [box[-40:] for box in stale if any(box[-40:] in f for f in files)] == []
     for home in (laptop, phone):
         assert CANARIES[0] not in json.dumps(ledger(home))
+        assert files_holding(home, needles) == []
     assert ledger(laptop) == ledger(phone)
 
 

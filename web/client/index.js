@@ -4,3 +4,4 @@ export { CHANNELS, CIRCLES, GIVE_KINDS, InvalidEvent, OUTCOMES } from "./events.
 export { decodePhrase, encodePhrase, OwnerKey, PhraseError, SealError } from "./seal.js";
 export { Refusal, TransientError } from "./sync.js";
 export { dateOf, dayOf, SummaryViews, today, Views } from "./views.js";
+export { DEFAULT_LIMIT, NUDGE_KINDS, plan } from "./plan.js";
