@@ -8,7 +8,8 @@ canary: the server only ever relayed sealed events. A tampered box is refused
 by the browser that pulls it; after a rotation on the CLI device the web app
 says why its syncs fail and takes the new phrase. The web app can also be the
 owner's first device: it makes the key and shows the phrase until it is written
-down, and a lost answer never loses the key.
+down, and a lost answer never loses the key. A forget in the browser reaches the
+sealed rows on the server, in the very bytes a CLI device sends.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ import msgspec
 import pytest
 
 from core.events import Sealed
-from sync.phrase import to_phrase
+from sync.phrase import from_phrase, to_phrase
 from sync.remote import load as load_remote
 from sync.seal import OwnerKey
 from tests.browser_support import browser, js, open_page
 from tests.test_browser_device import recip, sync
-from tests.test_e2e_encryption import first_device, joined_phone, tamper
+from tests.test_e2e_encryption import first_device, joined_phone, server_plaintext, tamper
 from tests.test_e2e_sync import LiveServer, server  # noqa: F401 (the live server fixture)
 from tests.test_forget import files_holding
 from tests.test_webapp import PHONE, act, add_contact, open_contact, synced
@@ -91,6 +92,15 @@ def devices(live: LiveServer, laptop: Path) -> list[Any]:
     return list(answer["devices"] if isinstance(answer, dict) else answer)
 
 
+def server_rows(live: LiveServer, owner_id: str) -> list[tuple[str, int, bytes]]:
+    """(device, seq, sealed bytes) of every row the server holds for the owner."""
+    db = sqlite3.connect(live.data / "owners" / f"{owner_id}.db")
+    query = "SELECT originator_id, originator_version, state FROM stored_events ORDER BY 1, 2"
+    rows = [(str(d), int(s), bytes(b)) for d, s, b in db.execute(query)]
+    db.close()
+    return rows
+
+
 def try_phrase(page: Any, phrase: str, said: str) -> None:
     """Submit the enroll form with `phrase`; the screen must say `said`."""
     page.get_by_label(re.compile("Recovery phrase")).fill(phrase)
@@ -124,6 +134,15 @@ def joining(
     context, page = enroll_screen(browser, server, token)
     yield page, laptop, phrase
     context.close()
+
+
+@pytest.fixture
+def joined(joining: tuple[Any, Path, str]) -> tuple[Any, Path, str]:
+    """The browser joined with the phrase and synced: (page, laptop, phrase)."""
+    page, _, phrase = joining
+    join(page, phrase)
+    synced(page)
+    return joining
 
 
 def test_a_browser_joins_an_encrypted_owner_with_its_phrase(
@@ -239,11 +258,9 @@ def test_a_tampered_box_is_refused_by_the_browser_that_pulls_it(
 def test_after_a_rotation_the_browser_takes_the_new_phrase_and_syncs_again(
     tmp_path: Path,
     server: LiveServer,  # noqa: F811 (the fixture)
-    joining: tuple[Any, Path, str],
+    joined: tuple[Any, Path, str],
 ) -> None:
-    page, laptop, phrase = joining
-    join(page, phrase)
-    synced(page)
+    page, laptop, phrase = joined
     found = PHRASE.findall(recip(laptop, "e2e", "rotate", "--yes"))
     assert len(found) == 1 and found[0] != phrase
     new_phrase = found[0]
@@ -346,3 +363,33 @@ def test_a_made_key_survives_a_lost_answer_and_a_plain_refusal_keeps_nothing(
     kept.wait_for(state="detached")
     assert "pending_phrase" not in json.dumps(page.evaluate(IDENTITY_KEYS))
     context.close()
+
+
+def test_a_forget_in_the_browser_reaches_the_sealed_rows_on_the_server(
+    server: LiveServer,  # noqa: F811 (the fixture)
+    joined: tuple[Any, Path, str],
+) -> None:
+    page, laptop, phrase = joined
+    owner = load_remote(laptop).owner_id
+    key = OwnerKey(from_phrase(phrase))
+    assert any(CLI_CANARIES[2].encode() in p for p in server_plaintext(server, owner, key))
+
+    name = CLI_CANARIES[0]
+    open_contact(page, name)
+    page.get_by_role("group", name="Actions").get_by_role(
+        "button", name="Forget this person"
+    ).click()
+    form = page.get_by_role("form", name=f"Forget {name}")
+    form.get_by_label("Type their name to confirm").fill(name)
+    form.get_by_role("button", name="Forget for good").click()
+    page.get_by_text("This person was forgotten").wait_for()
+    synced(page)  # pushes the forget, then sends the redacted rows sealed again
+
+    # no other device synced: the browser alone rewrote the server's sealed rows
+    opened = server_plaintext(server, owner, key)
+    assert [n for n in CLI_CANARIES for p in opened if n.encode() in p] == []
+    assert any(b"ContactForgotten" in p for p in opened)
+    held = server_rows(server, owner)
+    sync(laptop)  # pulls the forget, redacts, sends its own replacements: the same bytes
+    assert name not in recip(laptop, "contact", "list", "--all", "--json")
+    assert server_rows(server, owner) == held

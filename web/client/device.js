@@ -12,6 +12,7 @@
 // event by event: records, pulled pages and events written by other tabs of the
 // same device (told through a BroadcastChannel) are applied as they land.
 
+import { sendRedacted } from "./reseal.js";
 import { encodePhrase, KEY_BYTES, OwnerKey, PhraseError } from "./seal.js";
 import { call, Refusal, sync, TransientError } from "./sync.js";
 import { Store } from "./store.js";
@@ -394,14 +395,19 @@ export class Device {
     const token = this.identity.device_token;
     if (!token) throw new DeviceRefused("not_enrolled", "this device is not enrolled: enroll it first");
     this.setStatus({ state: "syncing" });
-    const run = () =>
-      sync(this.store, {
+    const key = this.key;
+    const run = async () => {
+      const summary = await sync(this.store, {
         server: this.server,
         token,
         deviceId: this.deviceId,
-        key: this.key,
+        key,
         onPage: (events, first, last, redacted) => this.received(events, first, last, redacted),
       });
+      // an encrypted owner's server holds sealed rows it cannot redact: send them redacted
+      if (key) await sendRedacted(this.store, { server: this.server, token, deviceId: this.deviceId, key });
+      return summary;
+    };
     try {
       const summary = await (navigator.locks
         ? navigator.locks.request(`recip-sync:${this.store.name}`, run)

@@ -43,7 +43,7 @@ import { incoming, relog } from "./redaction.js";
  *   owner_id?: string, owner_name?: string, device_token?: string,
  *   refused?: {code: string, message: string},
  *   owner_key?: import("./seal.js").StoredKey, pending_phrase?: string,
- *   pending_sent?: boolean}} Identity
+ *   pending_sent?: boolean, resealed?: number}} Identity
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
  *   acked: number, redactions?: number}} State
  * @typedef {{first: number, events: Event[]}} Chunk
