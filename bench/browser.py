@@ -126,6 +126,22 @@ def unavailable() -> str | None:
     return None
 
 
+def prelude(
+    name: str, mode: Mode, repeats: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A browser benchmark's params, and its report already if the browser is missing."""
+    params = {
+        "events": SIZES[mode],
+        "repeats": repeats[mode],
+        "generator": workload.generator_name(),
+    }
+    missing = unavailable()
+    if missing is None:
+        return params, None
+    skipped = report(result_name(name, mode), params, [], write=False, skipped={"browser": missing})
+    return params, skipped
+
+
 @contextmanager
 def seeded_server(
     name: str, events: int

@@ -15,6 +15,11 @@ browser and on the same device:
 - **to Stats** and **to a contact** from Today (the fragment changes, the screen is
   drawn): Stats folds every event into twelve months, a contact builds its
   timeline.
+- **Today's plan** (ADR 0100, `web/client/plan.js`) on a second handle on the
+  same device's log, in the page: its first computation (every contact's history
+  built, then scored), and its recomputation after one new event (only that
+  contact's group is rebuilt); baseline, same page and log: what Today showed
+  before the plan, the going-cold view and the open asks, computed the same way.
 
     python -m bench webapp [--quick]
 """
@@ -46,6 +51,43 @@ GO = """async (hash) => {
   await drawn;
   return [(performance.now() - start) / 1000, document.querySelector('main h1').textContent];
 }"""
+# Today's plan against the going-cold view and open asks it replaced (medians of `n`, ms)
+PLAN = """async (n) => {
+  const recip = await import('/client/index.js');
+  const { openAsks } = await import('/app/model.js');
+  const dev = await recip.openDevice();
+  const v = dev.views;
+  const day = recip.today();
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  let calls = 0;
+  // ms per call: each sample repeats `f` for at least 5 ms (the page's clock is coarse)
+  const time = (f) => {
+    const xs = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      let reps = 0;
+      do {
+        f(calls++);
+        reps += 1;
+      } while (performance.now() - t < 5);
+      xs.push((performance.now() - t) / reps);
+    }
+    return median(xs);
+  };
+  const fresh = () => { v.applyAll([]); v._histories.clear(); v._planAll = null; };
+  const first = time(() => { fresh(); v.plan(day); });
+  const firstOld = time(() => { v.cold(day); openAsks(v); });
+  const who = v.summaries()[0].contact_id;
+  const touch = (i) => ({type: 'InteractionLogged', event_id: `bench-${i}-${Math.random()}`,
+    device_id: 'bench', seq: i + 1, hlc: 1n << 60n, occurred_at: Date.now(), utc_offset: 0,
+    v: 1, contact_ids: [who], channel: 'call', initiated_by: 'me', note: ''});
+  v.plan(day);
+  const after = time((i) => { v.apply(touch(i)); v.plan(day); });
+  const afterOld = time((i) => { v.apply(touch(i)); v.cold(day); openAsks(v); });
+  const items = v.plan(day).items.length;
+  dev.close();
+  return [first, firstOld, after, afterOld, items];
+}"""
 SYNCED = "() => document.querySelector('#sync-status').textContent.includes('synced just now')"
 # whether the device saved its views' summaries at its log's position (ADR 0090)
 SAVED = """async () => {
@@ -72,10 +114,15 @@ def run(mode: Mode) -> dict[str, Any]:
             result_name("webapp", mode), params, [], write=False, skipped={"browser": missing}
         )
     with seeded_server("webapp", events) as (_, system, token, _source):
-        app, library, first, stats, contact = _measure(system.url, token, repeats)
-    comparison = Comparison("cold start to Today ready (app / library views)", app, library)
+        app, library, first, stats, contact, *plans = _measure(system.url, token, repeats)
+    plan, plan_old, after, after_old = plans
+    comparisons = [
+        Comparison("cold start to Today ready (app / library views)", app, library),
+        Comparison("Today's plan, first computed (plan / cold + open asks)", plan, plan_old),
+        Comparison("Today's plan after one event (plan / cold + open asks)", after, after_old),
+    ]
     extra = [first, stats, contact]
-    return report(result_name("webapp", mode), params, [comparison], extra, write=mode != "smoke")
+    return report(result_name("webapp", mode), params, comparisons, extra, write=mode != "smoke")
 
 
 def _measure(url: str, token: str, repeats: int) -> tuple[Figure, ...]:
@@ -86,6 +133,10 @@ def _measure(url: str, token: str, repeats: int) -> tuple[Figure, ...]:
     library = Figure("library cold start to ledger and cold view", "s")
     stats = Figure("Today to Stats drawn", "s")
     contact = Figure("Today to a contact drawn", "s")
+    plan = Figure("Today's plan, first computed", "ms")
+    plan_old = Figure("going-cold view and open asks, computed", "ms")
+    after = Figure("Today's plan after one event", "ms")
+    after_old = Figure("going-cold view and open asks after one event", "ms")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -127,10 +178,17 @@ def _measure(url: str, token: str, repeats: int) -> tuple[Figure, ...]:
                 if not rows:
                     raise RuntimeError("the library's cold start showed no rows")
                 library.samples.append(total)
+            page.goto(f"{url}/#/today")
+            page.wait_for_function("() => performance.getEntriesByName('recip:ready').length")
+            *timed, items = page.evaluate(PLAN, max(repeats, 5))
+            if not items:
+                raise RuntimeError("the plan was empty")
+            for figure, seconds in zip((plan, plan_old, after, after_old), timed, strict=True):
+                figure.samples.append(seconds)
             context.close()
         finally:
             browser.close()
-    return app, library, first, stats, contact
+    return app, library, first, stats, contact, plan, plan_old, after, after_old
 
 
 if __name__ == "__main__":

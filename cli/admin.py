@@ -200,6 +200,7 @@ def list_owners(as_json: bool, **options: Any) -> None:
         click.echo(
             f"{i.owner_id}  {i.name}  devices {i.active_devices} active / {i.devices}  "
             f"invites {i.open_invites} open  since {_when(i.created_at)}"
+            + ("  end-to-end encrypted" if i.e2e else "")
         )
 
 

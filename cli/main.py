@@ -58,6 +58,7 @@ COMMAND_MODULES: dict[str, str] = {
     "replay": "cli.replay",
     "today": "cli.today",
     "doctor": "cli.doctor",
+    "e2e": "cli.e2e",
     "serve": "cli.serve",
     "admin": "cli.admin",
 }

@@ -138,6 +138,7 @@ def set_email(
     database_url: str | None,
 ) -> None:
     """Mail OWNER's weekly digest to ADDRESS (or stop it with --off)."""
+    from server.e2e import owner_key_id
     from server.mail import check_address
     from server.nudge_store import DigestSettings, NudgeStore
     from server.today_api import check_timezone
@@ -155,6 +156,11 @@ def set_email(
             click.echo(f"{match[0].name}: no weekly digest")
             return
         assert address is not None
+        if owner_key_id(accounts, match[0].owner_id) is not None:
+            raise ValidationError(
+                f"{match[0].name} is end-to-end encrypted: the server cannot read the plan; "
+                "mail it from a device with 'recip today --mail' (docs/nudges.md)"
+            )
         settings = DigestSettings(
             email=check_address(address, "address"),
             weekday=WEEKDAYS.index(weekday.lower()),

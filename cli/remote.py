@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
@@ -23,9 +24,15 @@ from core.errors import ReciprocityError, ValidationError
 from core.store import REDACTIONS
 from sync import remote as remotes
 
+from . import e2e as e2e_cli
 from . import nudges
 from .context import refresh_views
 from .home import Home
+
+if TYPE_CHECKING:
+    from core.log import EventLog
+    from sync.http import HttpTransport
+    from sync.seal import OwnerKey
 
 # The HTTP client and rich are imported inside the commands that use them, so
 # that every other `recip` command starts without paying for them.
@@ -46,23 +53,52 @@ def remote() -> None:
 @click.argument("url")
 @click.option("--token", required=True, help="The owner's enrollment token.")
 @click.option("--device-name", default=None, help="Name shown in 'recip remote devices'.")
+@click.option(
+    "--e2e",
+    is_flag=True,
+    help="Make the owner end-to-end encrypted (its first device): shows the recovery phrase.",
+)
+@click.option(
+    "--phrase",
+    "ask_phrase",
+    is_flag=True,
+    help="Join an end-to-end encrypted owner: asks for its recovery phrase "
+    "(or reads $RECIP_PHRASE).",
+)
 @click.pass_obj
-def remote_add(home: Home, url: str, token: str, device_name: str | None) -> None:
+def remote_add(
+    home: Home, url: str, token: str, device_name: str | None, e2e: bool, ask_phrase: bool
+) -> None:
     """Enroll this device with a server."""
     from sync import http
+    from sync.seal import OwnerKey
 
+    if e2e and ask_phrase:
+        raise ValidationError("--e2e makes a new owner key; --phrase joins with an existing one")
     device = home.device()
     current = _current_token(home, url)
-    reply = http.enroll(url, token, device.device_id, device_name or device.name, current)
+    key = OwnerKey.generate() if e2e else (e2e_cli.read_phrase() if ask_phrase else None)
+    reply = http.enroll(
+        url,
+        token,
+        device.device_id,
+        device_name or device.name,
+        current,
+        key_id=None if key is None else key.key_id,
+        e2e=e2e,
+    )
     config = remotes.RemoteConfig(
         url=url.rstrip("/"),
         owner_id=reply.owner_id,
         owner_name=reply.owner_name,
         device_id=device.device_id,
         device_token=reply.device_token,
+        owner_key=None if key is None else remotes.key_text(key),
     )
     remotes.save(home.path, config)
     click.echo(f"enrolled {device_name or device.name} with {config.url} as {reply.owner_name}")
+    if e2e and key is not None:
+        e2e_cli.show_phrase(key)
 
 
 def _current_token(home: Home, url: str) -> str | None:
@@ -155,9 +191,10 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
     redactions = log.store.get_meta(REDACTIONS)
     try:
         with http.HttpTransport(config.url, config.device_token) as transport:
+            key = config.key()
             console = Console(stderr=True)
             notice = console.print if console.is_terminal and not as_json else _quiet
-            replica = Replica(log, transport, config.owner_id, sleep=_retrying(notice))
+            replica = Replica(log, transport, config.owner_id, sleep=_retrying(notice), key=key)
             bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -174,7 +211,11 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
                     bar.update(push, completed=p.pushed, total=max(p.to_push, p.pushed) or None)
                     bar.update(pull, completed=p.pulled)
 
+                if key is not None:  # forgetting reaches an encrypted owner's server
+                    reseal_over(log, key, config.owner_id, transport)
                 summary = replica.sync(show)
+                if key is not None:
+                    reseal_over(log, key, config.owner_id, transport)
         forgot = log.store.get_meta(REDACTIONS) != redactions
     finally:
         home.close_log(log)
@@ -194,6 +235,19 @@ def sync(home: Home, as_json: bool, watch: bool) -> None:
             err=True,
         )
     sys.stdout.flush()
+
+
+def reseal_over(log: EventLog, key: OwnerKey, upstream: str, transport: HttpTransport) -> None:
+    """Send the sealed redacted rows, if this log was redacted since last time."""
+    from sync import reseal
+
+    reseal.send(
+        log,
+        key,
+        upstream,
+        lambda body: transport.request("POST", "/v1/e2e/replace", body),
+        transport.format,
+    )
 
 
 def _retrying(say: Callable[[str], object]) -> Callable[[float], None]:

@@ -7,6 +7,7 @@ SIGTERM, leaving the log as the last completed sync left it.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from types import FrameType
@@ -18,6 +19,7 @@ from sync import remote as remotes
 from sync.replica import SyncSummary
 
 from .home import Home
+from .remote import reseal_over
 
 
 def run_watch(home: Home, as_json: bool) -> None:
@@ -25,7 +27,7 @@ def run_watch(home: Home, as_json: bool) -> None:
     import httpx
 
     from sync import http
-    from sync.replica import Replica
+    from sync.replica import Replica, TransientError
     from sync.watch import Watch
 
     config = remotes.load(home.path)
@@ -47,8 +49,16 @@ def run_watch(home: Home, as_json: bool) -> None:
             http.HttpTransport(config.url, config.device_token) as transport,
             httpx.Client(base_url=config.url) as stream_client,
         ):
-            replica = Replica(log, transport, config.owner_id)
-            watch = Watch(replica, stream_client, config.device_token, on_sync=report)
+            key = config.key()
+            replica = Replica(log, transport, config.owner_id, key=key)
+
+            def synced(summary: SyncSummary) -> None:
+                if key is not None:  # a forget reaches an encrypted owner's server
+                    with contextlib.suppress(TransientError):  # the next sync sends it
+                        reseal_over(log, key, config.owner_id, transport)
+                report(summary)
+
+            watch = Watch(replica, stream_client, config.device_token, on_sync=synced)
 
             def stop(signum: int, frame: FrameType | None) -> None:
                 watch.stop.set()

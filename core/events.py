@@ -36,6 +36,7 @@ from .limits import (
     Name,
     Offset,
     PartialDate,
+    SealedBox,
     Seq,
     Short,
     Text,
@@ -251,6 +252,20 @@ class ContactForgotten(Event, frozen=True, kw_only=True, tag="ContactForgotten")
     contact_ids: ForgottenIds
 
 
+class Sealed(Event, frozen=True, kw_only=True, tag="Sealed"):
+    """An event of an end-to-end encrypted owner, as the server holds it (ADR 0135).
+
+    The envelope is the sealed event's own (its id, device, seq and HLC, so that
+    the server can still check gaps and retries); `occurred_at` is the HLC's wall
+    time, never the event's. `box` is the nonce, the AES-256-GCM ciphertext of the
+    event's JSON and its tag, with the envelope and `key_id` as associated data.
+    Only devices holding the owner key open it (`sync.seal`); nothing folds it.
+    """
+
+    key_id: Id
+    box: SealedBox
+
+
 AnyEvent: TypeAlias = (
     ContactAdded
     | ContactEdited
@@ -266,6 +281,7 @@ AnyEvent: TypeAlias = (
     | EventRetracted
     | ContactDetailsSet
     | ContactForgotten
+    | Sealed
 )
 
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
@@ -283,6 +299,7 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     EventRetracted,
     ContactDetailsSet,
     ContactForgotten,
+    Sealed,
 )
 
 #: Stable type name (the union tag, and the stored topic) -> class.

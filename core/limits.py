@@ -72,6 +72,10 @@ Url = Annotated[str, Meta(min_length=1, max_length=2000)]
 PartialDate = Annotated[str, Meta(pattern=r"^(\d{4}|-)-\d{2}-\d{2}$", max_length=10)]
 #: A forget names a contact and every contact merged into it.
 ForgottenIds = Annotated[tuple[Id, ...], Meta(min_length=1, max_length=1000)]
+#: A sealed event's box (nonce, ciphertext, tag; ADR 0135): room for the largest
+#: event's JSON, with margin, and never empty.
+MAX_SEALED: Final = 1024 * 1024
+SealedBox = Annotated[bytes, Meta(min_length=29, max_length=MAX_SEALED)]
 ContactIds = Annotated[tuple[Id, ...], Meta(min_length=1, max_length=MAX_CONTACTS)]
 
 

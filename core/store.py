@@ -829,9 +829,11 @@ def pg_exchange_function_sql(
 
     `recip_exchange_v<version>(device, token, topics, states, first, cursor,
     limit)`: checks the device's token in the `accounts` schema, refuses a cursor
-    beyond the head, appends the batch if `first` is the device's next seq (under
-    the log's writer lock, `log_lock_key`), and returns the acknowledged seq, the
-    head and a page after the cursor, all in one statement.
+    beyond the head, appends the batch if `first` is the device's next seq and the
+    owner has forgotten no one (under the log's writer lock, `log_lock_key`;
+    otherwise it declines and the caller takes the general path, ADR 0130), and
+    returns the acknowledged seq, the head and a page after the cursor, all in
+    one statement.
     """
     return _EXCHANGE_DDL.format(
         s=f'"{schema}"',
@@ -870,6 +872,14 @@ BEGIN
         SELECT COALESCE(MAX(originator_version), 0) INTO held
             FROM {s}.stored_events WHERE originator_id = p_device;
         IF p_first <> held + 1 THEN
+            status := 'declined';
+            RETURN;
+        END IF;
+        -- An owner who forgot someone: the general path, which stores late
+        -- events about them redacted (ADR 0130). Read under the writer lock, so
+        -- a forget remembered since is seen.
+        PERFORM 1 FROM {s}.recip_forgotten LIMIT 1;
+        IF FOUND THEN
             status := 'declined';
             RETURN;
         END IF;

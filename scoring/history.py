@@ -12,6 +12,7 @@ gives the same history whatever order its events arrived in.
 
 from __future__ import annotations
 
+import calendar
 from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Final
@@ -39,6 +40,8 @@ from .rules import (
     Subject,
 )
 
+#: A leap year: the days a month can have in some year (29 February is one).
+_LEAP_YEAR: Final = 2000
 _KIND_OF: Final[dict[type, str]] = {
     InteractionLogged: INTERACTION,
     GiveMade: GIVE,
@@ -204,12 +207,17 @@ def items_before(days: list[int], day: int, start: int = 0) -> int:
 
 def yearly(details: Details) -> tuple[Occasion, ...]:
     """A contact's dates that come back every year: its birthday, then its occasions
-    (`YYYY-MM-DD` or `--MM-DD`, ADR 0086), as month and day."""
+    (`YYYY-MM-DD` or `--MM-DD`, ADR 0086), as month and day. A day no year has (month
+    13, 30 February: the wire's pattern admits them, `recip` never writes them) is
+    left out rather than failing every plan and feed of the log."""
     dated = [("birthday", details.birthday)] if details.birthday else []
     dated += [(o.label, o.date) for o in details.occasions]
-    return tuple(
-        Occasion(label=label, month=int(day[-5:-3]), day=int(day[-2:])) for label, day in dated
-    )
+    out = []
+    for label, text in dated:
+        month, day = int(text[-5:-3]), int(text[-2:])
+        if 1 <= month <= 12 and 1 <= day <= calendar.monthrange(_LEAP_YEAR, month)[1]:
+            out.append(Occasion(label=label, month=month, day=day))
+    return tuple(out)
 
 
 __all__ = ["DAY_MS", "History", "date_of", "day_of", "items_before", "local_day"]

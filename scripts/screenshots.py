@@ -87,7 +87,8 @@ def main() -> None:
         data, home = Path(scratch) / "server", Path(scratch) / "laptop"
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        added = recip("admin", "add-owner", "ada", "--data", str(data), "--url", url)
+        # the laptop and the app at each size enroll with it
+        added = recip("admin", "add-owner", "ada", "--data", str(data), "--url", url, "--uses", "3")
         token = added.splitlines()[-1]
         server = subprocess.Popen(
             [sys.executable, "-m", "cli", "serve", "--data", str(data), "--port", str(port)],

@@ -68,10 +68,16 @@ CREATE TABLE IF NOT EXISTS invites (
     revoked_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS invites_owner ON invites(owner_id);
+CREATE TABLE IF NOT EXISTS e2e_owners (
+    owner_id TEXT PRIMARY KEY REFERENCES owners(owner_id),
+    key_id TEXT NOT NULL,
+    enabled_at INTEGER NOT NULL
+);
 """
 
 #: The tables holding an owner's rows, children first (the owner's row is last).
 OWNED_TABLES: Final = (
+    "e2e_owners",
     "digests_sent",
     "digest_settings",
     "feed_tokens",
@@ -153,6 +159,8 @@ class OwnerInfo:
     devices: int
     active_devices: int
     open_invites: int
+    #: Whether the owner's events are end-to-end encrypted (ADR 0135).
+    e2e: bool = False
 
 
 def hash_token(token: str) -> str:
@@ -183,6 +191,8 @@ class Device:
     #: The hash of the token it authenticated with (a cached authentication is
     #: re-checked against the stored hash by the exchange itself, ADR 0120).
     token_hash: str = field(default="", repr=False, compare=False)
+    #: The owner's key id if the owner is end-to-end encrypted (ADR 0135).
+    e2e_key_id: str | None = None
 
 
 class Accounts:
@@ -280,11 +290,15 @@ class Accounts:
                 " AND d.revoked_at IS NULL), "
                 "(SELECT COUNT(*) FROM invites i WHERE i.owner_id = o.owner_id "
                 " AND i.revoked_at IS NULL AND (i.expires_at IS NULL OR i.expires_at > ?) "
-                " AND (i.uses_left IS NULL OR i.uses_left > 0)) "
+                " AND (i.uses_left IS NULL OR i.uses_left > 0)), "
+                "(SELECT COUNT(*) FROM e2e_owners e WHERE e.owner_id = o.owner_id) "
                 "FROM owners o ORDER BY o.name",
                 (now,),
             ).fetchall()
-        return [OwnerInfo(*(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))) for r in rows]
+        return [
+            OwnerInfo(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), bool(r[6]))
+            for r in rows
+        ]
 
     def rename_owner(self, ref: str, new_name: str) -> Owner:
         """Give an owner another (unique, valid) name; devices see it at their next enroll."""
@@ -378,7 +392,12 @@ class Accounts:
     # -- enrollment --------------------------------------------------------------
 
     def enroll(
-        self, token: str, device_id: str, device_name: str, current: str | None = None
+        self,
+        token: str,
+        device_id: str,
+        device_name: str,
+        current: str | None = None,
+        check: Callable[[Executor, Owner], None] | None = None,
     ) -> tuple[Owner, str]:
         """Register a device under the owner of an enrollment token; returns a device token.
 
@@ -386,7 +405,9 @@ class Accounts:
         A device id already enrolled is refused unless `current` is that device's
         own token (it then gets a fresh one, the old one stops working) or an
         administrator reset it; the refusal does not say which owner holds it.
-        A revoked device stays revoked. A refusal spends nothing.
+        A revoked device stays revoked. `check` may refuse the enrollment for the
+        owner (end-to-end encryption, ADR 0135) inside the same transaction. A
+        refusal spends nothing.
         """
         if token.startswith(DEVICE_PREFIX):
             raise Refusal(401, "wrong_token", "a device token cannot enroll a device")
@@ -409,6 +430,8 @@ class Accounts:
                 released = str(held[1]).startswith(_RELEASED)
                 if not (mine and (proven or released)):
                     raise Refusal(409, "device_exists", _DEVICE_TAKEN.format(device_id=device_id))
+            if check is not None:
+                check(db, owner)
             db.execute(
                 "INSERT INTO devices VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (device_id) "
                 "DO UPDATE SET token_hash = excluded.token_hash, name = excluded.name",
@@ -442,15 +465,16 @@ class Accounts:
         token = self.check_header(authorization)
         digest = hash_token(token)
         row = self._read_one(
-            "SELECT device_id, owner_id, name, token_hash, revoked_at FROM devices "
-            "WHERE token_hash = ?",
+            "SELECT d.device_id, d.owner_id, d.name, d.token_hash, d.revoked_at, e.key_id "
+            "FROM devices d LEFT JOIN e2e_owners e ON e.owner_id = d.owner_id "
+            "WHERE d.token_hash = ?",
             (digest,),
         )
         if row is None or not hmac.compare_digest(row[3], digest):
             raise Refusal(401, "unauthorized", "invalid device token")
         if row[4] is not None:
             raise Refusal(403, "revoked", f"device {row[2]!r} ({row[0]}) was revoked")
-        return Device(row[0], row[1], row[2], digest)
+        return Device(row[0], row[1], row[2], digest, row[5])
 
     # -- devices ------------------------------------------------------------------------
 

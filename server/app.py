@@ -172,11 +172,39 @@ async def devices(request: Request, service: SyncService) -> Response:
     return _reply(await run_in_threadpool(service.devices, device, reply), reply)
 
 
-async def revoke(request: Request, service: SyncService) -> Response:
+async def e2e(request: Request, service: SyncService) -> Response:
+    """GET: whether the owner is end-to-end encrypted; POST: make it so (ADR 0135)."""
+    if request.method == "POST":
+        return await _device_post(request, service, service.e2e_enable)
+    device = await _device(request, service)
+    reply = protocol.accepted_format(request.headers.get("accept"), "json")
+    return _reply(await run_in_threadpool(service.e2e_status, device, reply), reply)
+
+
+async def e2e_rotate(request: Request, service: SyncService) -> Response:
+    """Replace the owner's key id (`recip e2e rotate`, ADR 0135)."""
+    return await _device_post(request, service, service.e2e_rotate)
+
+
+async def e2e_replace(request: Request, service: SyncService) -> Response:
+    """Sealed redacted rows in place of the held ones (forgetting, ADR 0135)."""
+    return await _device_post(request, service, service.e2e_replace)
+
+
+async def _device_post(
+    request: Request,
+    service: SyncService,
+    call: Callable[[Device, bytes, protocol.Format, protocol.Format], bytes],
+) -> Response:
+    """A device's POST: authenticate, read the body, answer in the accepted format."""
     device = await _device(request, service)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    return _reply(await run_in_threadpool(service.revoke, device, body, fmt, reply), reply)
+    return _reply(await run_in_threadpool(call, device, body, fmt, reply), reply)
+
+
+async def revoke(request: Request, service: SyncService) -> Response:
+    return await _device_post(request, service, service.revoke)
 
 
 def create_app(
@@ -214,6 +242,9 @@ def create_app(
         Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
+        Route("/v1/e2e", _endpoint(svc, e2e), methods=["GET", "POST"]),
+        Route("/v1/e2e/replace", _endpoint(svc, e2e_replace), methods=["POST"]),
+        Route("/v1/e2e/rotate", _endpoint(svc, e2e_rotate), methods=["POST"]),
         Route("/metrics", _endpoint(svc, metrics_endpoint), methods=["GET"]),
         *feature_routes(svc, _endpoint),
         Mount("/client", StaticFiles(directory=CLIENT_DIR), name="client"),

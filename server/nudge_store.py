@@ -180,10 +180,15 @@ class NudgeStore:
         )
 
     def recipients(self) -> list[Recipient]:
-        """Every owner with a digest address, by owner id."""
+        """Every owner with a digest address, by owner id.
+
+        Not end-to-end encrypted owners: the server cannot read their plan (their
+        devices mail it, `recip today --mail`, ADR 0135).
+        """
         rows = self._run(
             "SELECT d.owner_id, o.name, d.email, d.weekday, d.hour, d.timezone, d.updated_at "
             "FROM digest_settings d JOIN owners o ON o.owner_id = d.owner_id "
+            "WHERE d.owner_id NOT IN (SELECT owner_id FROM e2e_owners) "
             "ORDER BY d.owner_id"
         )
         return [

@@ -30,10 +30,15 @@ from sync import protocol
 from sync.protocol import (
     DeviceInfo,
     DevicesResponse,
+    E2eRequest,
+    E2eStatus,
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
+    ReplaceRequest,
+    ReplaceResponse,
     RevokeRequest,
+    RotateRequest,
     SyncRequest,
     SyncResponse,
 )
@@ -79,6 +84,11 @@ def _events(components: dict[str, Any], union: dict[str, Any]) -> None:
     components["SyncRequest"]["properties"]["events"]["items"] = _ref("Event")
     # What a page carries is what a log holds: any event, of any build.
     components["SyncResponse"]["properties"]["events"]["items"] = {"type": "object"}
+    components["ReplaceRequest"]["properties"]["events"]["items"] = _ref("Sealed")
+    # bytes travel as standard base64 in JSON
+    box = components["Sealed"]["properties"]["box"]
+    box["pattern"] = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+    box["minLength"], box["maxLength"] = 40, (limits.MAX_SEALED + 2) // 3 * 4
 
 
 _TYPES: Final = (
@@ -91,6 +101,11 @@ _TYPES: Final = (
     DevicesResponse,
     DeviceInfo,
     RevokeRequest,
+    E2eRequest,
+    E2eStatus,
+    ReplaceRequest,
+    ReplaceResponse,
+    RotateRequest,
     ContactRow,
     LedgerRow,
     ColdRow,
@@ -113,8 +128,9 @@ _ERRORS: Final = {
     403: "Revoked device, or an event of another device.",
     404: "No such contact or device.",
     409: "Conflict: different content for a held (device, seq), a sequence gap "
-    "(`expected_seq`), an event recorded ahead of the server's clock, or an ambiguous "
-    "reference.",
+    "(`expected_seq`), an event recorded ahead of the server's clock, an ambiguous "
+    "reference, or an event or feature at odds with the owner's end-to-end encryption "
+    "(`end_to_end_encrypted`: the server cannot read this owner's events).",
     413: "Body over the server's size limit.",
     415: "Unsupported Content-Type (send application/json or application/msgpack).",
     422: "An event that does not validate: the message names the event and the field.",
@@ -155,6 +171,7 @@ _BEARER: Final[list[dict[str, list[str]]]] = [{"device": []}]
 def _read(
     summary: str, rows: dict[str, Any], *params: dict[str, Any], errors: tuple[int, ...]
 ) -> dict[str, Any]:
+    errors = tuple(sorted({*errors, 409}))  # 409: an end-to-end encrypted owner's views
     return {
         "get": {
             "summary": summary,
@@ -360,6 +377,53 @@ def document() -> dict[str, Any]:
         "/v1/stream": stream,
         "/v1/devices": _read(
             "The owner's devices", _ref("DevicesResponse"), errors=(401, 403, 503)
+        ),
+        "/v1/e2e": {
+            **_read(
+                "Whether the owner is end-to-end encrypted (its key id, or null; ADR 0135)",
+                _ref("E2eStatus"),
+                errors=(401, 403, 503),
+            ),
+            **_post(
+                "Make the owner end-to-end encrypted under a key id (its first device, "
+                "before anything is synced)",
+                "E2eRequest",
+                "E2eStatus",
+                400,
+                401,
+                403,
+                409,
+                413,
+                415,
+                503,
+            ),
+        },
+        "/v1/e2e/rotate": _post(
+            "Replace the owner's key id (the current one must be named); the devices then "
+            "seal the log again under the new key (ADR 0135)",
+            "RotateRequest",
+            "E2eStatus",
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            503,
+        ),
+        "/v1/e2e/replace": _post(
+            "Sealed redacted rows in place of the rows held under the same (device, seq): "
+            "forgetting for an end-to-end encrypted owner (ADR 0135)",
+            "ReplaceRequest",
+            "ReplaceResponse",
+            400,
+            401,
+            403,
+            409,
+            413,
+            415,
+            422,
+            503,
         ),
         "/v1/devices/revoke": _post(
             "Revoke one of the owner's devices (id, id prefix or name)",

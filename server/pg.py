@@ -71,6 +71,8 @@ _ACCOUNTS_DDL: Final = (
     "owner_id TEXT NOT NULL REFERENCES {s}.owners(owner_id), created_at BIGINT NOT NULL, "
     "expires_at BIGINT, uses_left BIGINT, revoked_at BIGINT)",
     "CREATE INDEX IF NOT EXISTS invites_owner ON {s}.invites(owner_id)",
+    "CREATE TABLE IF NOT EXISTS {s}.e2e_owners (owner_id TEXT PRIMARY KEY "
+    "REFERENCES {s}.owners(owner_id), key_id TEXT NOT NULL, enabled_at BIGINT NOT NULL)",
     # The live pokes' NOTIFY, in a transaction of its own that does not wait for
     # its commit to be flushed (it writes nothing): see `PgExchange.run`.
     "CREATE OR REPLACE FUNCTION {s}.recip_poke(p_schema text) RETURNS void "
@@ -80,7 +82,7 @@ _ACCOUNTS_DDL: Final = (
 )
 
 #: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
-EXCHANGE_VERSION: Final = 1
+EXCHANGE_VERSION: Final = 2
 
 
 #: Connections one server process may hold (all owners together).

@@ -52,6 +52,7 @@ from projections.query import Views
 from projections.views import day_of
 from sync.protocol import Refusal
 
+from .e2e import refuse_plaintext_feature
 from .owners import Lease, OwnerCache
 from .service import SyncService
 
@@ -236,6 +237,7 @@ def _read(read: Read) -> Callable[[Request, SyncService], Awaitable[Response]]:
     async def handler(request: Request, service: SyncService) -> Response:
         authorization = request.headers.get("authorization")
         device = await run_in_threadpool(service.accounts.authenticate, authorization)
+        refuse_plaintext_feature(device.e2e_key_id, "read API")
         source: ViewSource = request.app.state.view_source
         reading = await run_in_threadpool(source.reading, device.owner_id)
         try:

@@ -20,6 +20,7 @@ that does not simply continue its device's stream goes through
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -49,17 +50,24 @@ from projections.projector import scrub_views
 from sync import protocol
 from sync.protocol import (
     DevicesResponse,
+    E2eRequest,
+    E2eStatus,
     EnrollRequest,
     EnrollResponse,
     Format,
     Refusal,
+    ReplaceRequest,
+    ReplaceResponse,
     RevokeRequest,
+    RotateRequest,
     SyncRequest,
     SyncResponse,
 )
 
+from . import e2e
 from .accounts import Accounts, Device
 from .config import MAX_BODY
+from .e2e import events_sealed
 from .groupcommit import GroupCommit
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 from .readonly import ReadOnly
@@ -342,11 +350,15 @@ class SyncService:
         """Enroll a device; `authorization` (Bearer) is its current token, if re-enrolling."""
         request: EnrollRequest = protocol.decode(body, EnrollRequest, fmt)
         scheme, _, current = (authorization or "").partition(" ")
+        check = e2e.join_check(
+            request.device_id, request.key_id, request.e2e, self._log_is_empty, self.config.now_ms()
+        )
         owner, token = self.accounts.enroll(
             request.token,
             request.device_id,
             request.device_name.strip() or request.device_id,
             current.strip() if scheme.lower() == "bearer" and current.strip() else None,
+            check,
         )
         logger.info(
             "device enrolled",
@@ -359,8 +371,60 @@ class SyncService:
             owner_name=owner.name,
             device_id=request.device_id,
             device_token=token,
+            key_id=e2e.owner_key_id(self.accounts, owner.owner_id),
         )
         return protocol.encode(answer, reply)
+
+    def _log_is_empty(self, owner_id: str) -> bool:
+        """Whether the owner's log holds no event (no log at all counts as empty).
+
+        Called inside an accounts transaction, so it never opens a log (that
+        would ask the accounts database again).
+        """
+        lease = self._owners.peek(owner_id)
+        if lease is not None:
+            with lease as owner:
+                return owner.log.position() == 0
+        return not self._closed_head(owner_id)
+
+    def e2e_status(self, device: Device, reply: Format) -> bytes:
+        """Whether the device's owner is end-to-end encrypted (read now, not cached)."""
+        key_id = e2e.owner_key_id(self.accounts, device.owner_id)
+        return protocol.encode(E2eStatus(key_id=key_id), reply)
+
+    def e2e_replace(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """Swap in sealed redacted rows for the rows held under the same place (ADR 0135)."""
+        request: ReplaceRequest = protocol.decode(body, ReplaceRequest, fmt)
+        if request.device_id != device.device_id:
+            raise Refusal(403, "wrong_device", f"this token belongs to device {device.device_id}")
+        events = protocol.events_from_wire(request.events, fmt)
+        e2e.check_batch(device, events)
+        with self.owner(device.owner_id) as owner:
+            changed = e2e.replacements(owner.log.store, events)
+            if changed:
+                owner.log.store.redact(changed, ())
+        logger.info(
+            "sealed rows replaced",
+            extra={"fields": {"owner": device.owner_id, "rows": len(changed)}},
+        )
+        answer = ReplaceResponse(replaced=len(changed), unchanged=len(events) - len(changed))
+        return protocol.encode(answer, reply)
+
+    def e2e_rotate(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """Replace the owner's key id; the devices then re-seal the log under it."""
+        request: RotateRequest = protocol.decode(body, RotateRequest, fmt)
+        e2e.rotate(self.accounts, device, request.key_id, request.new_key_id)
+        self._sessions.clear()  # cached devices carry the owner's former key id
+        logger.info("owner key rotated", extra={"fields": {"owner": device.owner_id}})
+        return protocol.encode(E2eStatus(key_id=request.new_key_id), reply)
+
+    def e2e_enable(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
+        """Make the device's owner end-to-end encrypted (its first device, nothing synced)."""
+        request: E2eRequest = protocol.decode(body, E2eRequest, fmt)
+        e2e.enable(self.accounts, device, request.key_id, self._log_is_empty, self.config.now_ms())
+        self._sessions.clear()  # cached devices carry the owner's (former) mode
+        logger.info("end-to-end encryption enabled", extra={"fields": {"owner": device.owner_id}})
+        return protocol.encode(E2eStatus(key_id=request.key_id), reply)
 
     def devices(self, device: Device, fmt: Format) -> bytes:
         listing = self.accounts.devices(device.owner_id)
@@ -391,6 +455,7 @@ class SyncService:
                 device_id=device.device_id,
             )
         self._check(device, events)
+        device = self._check_sealing(device, events)
         rows = [row_of(e) for e in events]
         if any(isinstance(e, ContactForgotten) for e in events):
             return self._forget(device, request, rows, reply)
@@ -407,6 +472,23 @@ class SyncService:
                 raise self._refused(device)
         with self.owner(device.owner_id) as owner:
             return self._exchange(owner, device, request, rows, reply)
+
+    def _check_sealing(self, device: Device, events: list[LogEvent]) -> Device:
+        """`e2e.check_batch`, with the owner's key id as it is now.
+
+        SQLite authenticates every request, so its device is fresh. On PostgreSQL
+        the authentication is cached per worker (ADR 0120), and another worker
+        may have made the owner encrypted or rotated its key since: an encrypted
+        owner's key id is read again for every push (one small query, encrypted
+        owners only), and a plain owner's before a sealed batch is refused.
+        """
+        if self.pg is not None and (device.e2e_key_id is not None or events_sealed(events)):
+            fresh = e2e.owner_key_id(self.accounts, device.owner_id)
+            if fresh != device.e2e_key_id:
+                device = dataclasses.replace(device, e2e_key_id=fresh)
+                self._sessions.clear()
+        e2e.check_batch(device, events)
+        return device
 
     def _forget(
         self, device: Device, request: SyncRequest, rows: list[Row], reply: Format

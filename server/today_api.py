@@ -36,6 +36,7 @@ from sync.protocol import Refusal
 from . import ics
 from .app import read_body
 from .digest import DigestLoop, DigestSender
+from .e2e import owner_key_id, refuse_plaintext_feature
 from .mail import MailError, check_address
 from .nudge_store import DigestSettings, NudgeStore
 from .read_api import ViewSource
@@ -122,21 +123,25 @@ async def _day(request: Request, service: SyncService, owner_id: str) -> int:
         return day_of(moment.date())
 
 
-async def _owner(request: Request, service: SyncService) -> str:
+async def _owner(request: Request, service: SyncService, feature: str | None = None) -> str:
+    """The owner of the request's device; `feature` is refused to encrypted owners."""
     authorization = request.headers.get("authorization")
     device = await run_in_threadpool(service.accounts.authenticate, authorization)
+    if feature is not None:
+        refuse_plaintext_feature(device.e2e_key_id, feature)
     return device.owner_id
 
 
 async def today(request: Request, service: SyncService) -> Response:
-    owner_id = await _owner(request, service)
+    owner_id = await _owner(request, service, "plan for today")
     day, limit = await _day(request, service, owner_id), _limit(request)
     source: ViewSource = request.app.state.view_source
     return _json(await run_in_threadpool(owner_plan, source, owner_id, day, limit))
 
 
 async def feed_token(request: Request, service: SyncService) -> Response:
-    owner_id = await _owner(request, service)
+    writing = request.method != "DELETE"
+    owner_id = await _owner(request, service, "calendar feed" if writing else None)
     store = store_of(service)
     if request.method == "DELETE":
         return _json(FeedRevoked(await run_in_threadpool(store.revoke_feed, owner_id)))
@@ -157,6 +162,8 @@ def _feed_body(source: ViewSource, service: SyncService, owner_id: str, day: int
 async def calendar(request: Request, service: SyncService) -> Response:
     token = request.query_params.get("token")
     owner_id = await run_in_threadpool(store_of(service).feed_owner, token)
+    key_id = await run_in_threadpool(owner_key_id, service.accounts, owner_id)
+    refuse_plaintext_feature(key_id, "calendar feed")
     source: ViewSource = request.app.state.view_source
     day = await _day(request, service, owner_id)
     body = await run_in_threadpool(_feed_body, source, service, owner_id, day)
@@ -198,7 +205,8 @@ def check_timezone(name: str) -> str:
 
 
 async def digest(request: Request, service: SyncService) -> Response:
-    owner_id = await _owner(request, service)
+    setting = request.method == "PUT"
+    owner_id = await _owner(request, service, "email digest" if setting else None)
     store = store_of(service)
     if request.method == "PUT":
         body = await read_body(request, _MAX_SETTINGS_BODY)

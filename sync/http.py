@@ -18,11 +18,14 @@ from . import protocol
 from .protocol import (
     DeviceInfo,
     DevicesResponse,
+    E2eRequest,
+    E2eStatus,
     EnrollRequest,
     EnrollResponse,
     Format,
     Refusal,
     RevokeRequest,
+    RotateRequest,
 )
 from .replica import TransientError
 
@@ -88,14 +91,25 @@ def _call(url: str, token: str | None, method: str, path: str, message: Any = No
 
 
 def enroll(
-    url: str, token: str, device_id: str, device_name: str, current: str | None = None
+    url: str,
+    token: str,
+    device_id: str,
+    device_name: str,
+    current: str | None = None,
+    *,
+    key_id: str | None = None,
+    e2e: bool = False,
 ) -> EnrollResponse:
     """Trade an enrollment token for this device's own token.
 
     `current`, the device's token if it has one, is sent as its credentials:
-    the server lets an enrolled device id enroll again only with it.
+    the server lets an enrolled device id enroll again only with it. `key_id`
+    is the id of the owner key the device holds (end-to-end encryption), `e2e`
+    asks to make the owner encrypted under it.
     """
-    request = EnrollRequest(token=token, device_id=device_id, device_name=device_name)
+    request = EnrollRequest(
+        token=token, device_id=device_id, device_name=device_name, key_id=key_id, e2e=e2e
+    )
     reply: EnrollResponse = protocol.decode(
         _call(url, current, "POST", "/v1/enroll", request), EnrollResponse, "json"
     )
@@ -114,5 +128,28 @@ def revoke(url: str, token: str, device: str) -> DeviceInfo:
         _call(url, token, "POST", "/v1/devices/revoke", RevokeRequest(device=device)),
         DeviceInfo,
         "json",
+    )
+    return reply
+
+
+def e2e_status(url: str, token: str) -> E2eStatus:
+    """Whether the device's owner is end-to-end encrypted (its key id)."""
+    reply: E2eStatus = protocol.decode(_call(url, token, "GET", "/v1/e2e"), E2eStatus, "json")
+    return reply
+
+
+def e2e_enable(url: str, token: str, key_id: str) -> E2eStatus:
+    """Make the device's owner end-to-end encrypted under `key_id`."""
+    reply: E2eStatus = protocol.decode(
+        _call(url, token, "POST", "/v1/e2e", E2eRequest(key_id=key_id)), E2eStatus, "json"
+    )
+    return reply
+
+
+def e2e_rotate(url: str, token: str, key_id: str, new_key_id: str) -> E2eStatus:
+    """Replace the owner's key id (`key_id` must be the current one)."""
+    request = RotateRequest(key_id=key_id, new_key_id=new_key_id)
+    reply: E2eStatus = protocol.decode(
+        _call(url, token, "POST", "/v1/e2e/rotate", request), E2eStatus, "json"
     )
     return reply

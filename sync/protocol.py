@@ -91,10 +91,18 @@ class ErrorBody(Struct, kw_only=True, omit_defaults=True):
     index: int | None = None
 
 
-class EnrollRequest(Struct, kw_only=True):
+#: The id of an owner key (`sync.seal.OwnerKey.key_id`): 16 bytes, base64url.
+KeyId = Annotated[str, Meta(pattern="^[A-Za-z0-9_-]{22}$")]
+
+
+class EnrollRequest(Struct, kw_only=True, omit_defaults=True):
     token: Annotated[str, Meta(min_length=1, max_length=200)]
     device_id: Annotated[str, Meta(min_length=1, max_length=64)]
     device_name: Annotated[str, Meta(min_length=1, max_length=200)]
+    #: The key id of the recovery phrase the device holds (end-to-end encrypted owners).
+    key_id: KeyId | None = None
+    #: Make the owner end-to-end encrypted under `key_id` (its first device only).
+    e2e: bool = False
 
 
 class EnrollResponse(Struct, kw_only=True):
@@ -102,6 +110,42 @@ class EnrollResponse(Struct, kw_only=True):
     owner_name: str
     device_id: str
     device_token: str
+    #: The owner's key id if it is end-to-end encrypted.
+    key_id: str | None = None
+
+
+class E2eRequest(Struct, kw_only=True):
+    """Make the device's owner end-to-end encrypted under this key id."""
+
+    key_id: KeyId
+
+
+class ReplaceRequest(Struct, kw_only=True):
+    """Sealed redacted rows to swap in for the rows the server holds (`sync.reseal`)."""
+
+    device_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    events: list[Raw]
+
+
+class ReplaceResponse(Struct, kw_only=True):
+    """How many rows were swapped, and how many the server held already as sent
+    (or does not hold yet: they arrive redacted with the device's next push)."""
+
+    replaced: int
+    unchanged: int
+
+
+class RotateRequest(Struct, kw_only=True):
+    """Replace the owner's key id (the current one, so that two rotations cannot cross)."""
+
+    key_id: KeyId
+    new_key_id: KeyId
+
+
+class E2eStatus(Struct, kw_only=True):
+    """Whether the owner is end-to-end encrypted (its key id) or not (null)."""
+
+    key_id: str | None
 
 
 class DeviceInfo(Struct, kw_only=True):

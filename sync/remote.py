@@ -7,12 +7,17 @@ server's address (same server, new port) keeps the cursor.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from core.errors import ReciprocityError
+
+if TYPE_CHECKING:  # the cryptography library loads only for encrypted owners
+    from .seal import OwnerKey
 
 FILE = "remote.json"
 
@@ -23,10 +28,35 @@ class RemoteConfig(msgspec.Struct, frozen=True, kw_only=True):
     owner_name: str
     device_id: str
     device_token: str
+    #: The owner key (base64url) if the owner is end-to-end encrypted (ADR 0135).
+    owner_key: str | None = None
+    #: Keys it replaced (`recip e2e rotate`/`rekey`), newest first: they open, never seal.
+    old_keys: tuple[str, ...] = ()
+
+    def key(self) -> OwnerKey | None:
+        """The owner key this device seals and opens events with, if any."""
+        if self.owner_key is None:
+            return None
+        from .seal import OwnerKey
+
+        try:
+            older = tuple(OwnerKey(_key_bytes(k)) for k in self.old_keys)
+            return OwnerKey(_key_bytes(self.owner_key), older)
+        except (ValueError, ReciprocityError) as exc:
+            raise RemoteError(f"the owner key in {FILE} is damaged: {exc}") from None
 
 
 class RemoteError(ReciprocityError):
     """No remote configured, or its file is unreadable."""
+
+
+def _key_bytes(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def key_text(key: OwnerKey) -> str:
+    """How `RemoteConfig.owner_key` keeps a key."""
+    return base64.urlsafe_b64encode(key.key).rstrip(b"=").decode()
 
 
 def load(home: Path) -> RemoteConfig:

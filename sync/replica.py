@@ -34,6 +34,7 @@ from core.store import Row, Tracking
 from . import protocol
 from .backoff import Backoff
 from .protocol import Format, Refusal, SyncRequest, SyncResponse
+from .seal import SEALED_TOPIC, OwnerKey, SealError
 
 _ACKED: Final = "acked:"
 _EPOCH: Final = "epoch:"
@@ -95,6 +96,7 @@ class Replica:
         retries: int = 6,
         backoff_s: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
+        key: OwnerKey | None = None,
     ) -> None:
         if log.device_id is None:
             raise ReciprocityError("a replica needs a device log (with its own device id)")
@@ -107,6 +109,9 @@ class Replica:
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
+        #: The owner key of an end-to-end encrypted owner: events are sealed on
+        #: the way out and opened on the way in (ADR 0135).
+        self.key = key
         #: The last acknowledgement seen in the current sync, saved when it ends.
         self._ack_seen: int | None = None
 
@@ -260,14 +265,19 @@ class Replica:
         """The next batch of our unacknowledged events, as stored, in seq order."""
         if acked >= held:
             return []
-        rows = self.log.store.stream(
+        stored = self.log.store.stream(
             self.device_id, gt=acked, lte=min(held, acked + self.push_batch)
         )
-        rows = rows[: protocol.fitting(len(row.state) for row in rows)]
+        rows: list[Row] = [
+            (str(r.originator_id), r.originator_version, r.topic, r.state) for r in stored
+        ]
+        if self.key is not None:
+            rows = [self.key.sealed_row(row) for row in rows]
+        rows = rows[: protocol.fitting(len(row[3]) for row in rows)]
         fmt = self.transport.format
         if fmt == "msgpack":
-            return [msgspec.Raw(row.state) for row in rows]  # the stored bytes as they are
-        return [protocol.stored_to_wire(row.topic, row.state, fmt) for row in rows]
+            return [msgspec.Raw(row[3]) for row in rows]  # the stored bytes as they are
+        return [protocol.stored_to_wire(row[2], row[3], fmt) for row in rows]
 
     def _exchange(self, request: SyncRequest) -> tuple[SyncResponse, list[Row]]:
         """One request, retried with exponential backoff while the outcome is unknown."""
@@ -284,9 +294,26 @@ class Replica:
                 if not is_transient(refusal) or attempt == self.retries:
                     raise
             else:
-                return protocol.decode_response_rows(answer, fmt)
+                reply, rows = protocol.decode_response_rows(answer, fmt)
+                return reply, self._opened(rows)
             self.sleep(backoff.delay())
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _opened(self, rows: list[Row]) -> list[Row]:
+        """Pulled rows as this device stores them: opened, if the owner is encrypted.
+
+        One event that does not open refuses the whole page (`SealError`): nothing
+        of it is stored and the cursor stays before it.
+        """
+        if self.key is not None:
+            return [self.key.open_row(row) for row in rows]
+        if any(row[2] == SEALED_TOPIC for row in rows):
+            raise SealError(
+                "this owner is end-to-end encrypted and this device has no owner key: "
+                "enroll it again with the recovery phrase (recip remote add URL --token "
+                "TOKEN --phrase)"
+            )
+        return rows
 
 
 class _Ingester:

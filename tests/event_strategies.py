@@ -111,6 +111,7 @@ PAYLOADS: dict[type[ev.Event], dict[str, st.SearchStrategy[Any]]] = {
         ),
     },
     ev.ContactForgotten: {"contact_ids": st.lists(ids, min_size=1, max_size=3).map(tuple)},
+    ev.Sealed: {"key_id": ids, "box": st.binary(min_size=29, max_size=120)},
 }
 
 assert set(PAYLOADS) == set(ev.EVENT_TYPES), "every event type needs a strategy"

@@ -14,7 +14,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tests.conformance import generate
+from core import redaction as core_redaction
+from sync.protocol import event_from_wire
+from tests.conformance import generate, redaction
 
 VECTORS = sorted(generate.VECTORS.glob("*.json"))
 
@@ -42,3 +44,36 @@ def test_hand_written_vectors_are_what_the_generator_writes() -> None:
 
 def test_the_casefold_table_is_pythons() -> None:
     assert generate.CASEFOLD_JS.read_text(encoding="utf-8") == generate.casefold_module()
+
+
+def test_plan_vectors_are_what_the_generator_writes() -> None:
+    written = sorted(p.name for p in generate.PLAN_VECTORS.glob("*.json"))
+    assert written == sorted(f"case-{name}.json" for name in generate.PLAN_CASES)
+    for name, (about, build, as_of) in generate.PLAN_CASES.items():
+        document = generate.document(name, about, build().events, as_of, generate.expected_plans)
+        assert (generate.PLAN_VECTORS / f"case-{name}.json").read_bytes() == document
+
+
+def test_the_personal_fields_of_the_browser_are_pythons() -> None:
+    written = redaction.PERSONAL_JS.read_text(encoding="utf-8")
+    assert written == redaction.personal_module()
+
+
+def test_the_redaction_vectors_hold_what_python_computes() -> None:
+    """Every recorded redaction and every scenario's end state, recomputed."""
+    data = msgspec.json.decode(redaction.REDACTION_JSON.read_bytes())
+    assert data["placeholder"] == core_redaction.PLACEHOLDER
+    assert set(data["vectors"]) == {p.name for p in VECTORS}
+    for path in VECTORS:
+        events = generate.read_events(msgspec.json.decode(path.read_bytes()))
+        want = {str(i): c for i, e in enumerate(events) if (c := redaction.change(e)) is not None}
+        assert data["vectors"][path.name] == want, path.name
+    for item in data["events"]:
+        event = event_from_wire(msgspec.json.encode(item["event"]), "json")
+        assert redaction.change(event) == item["change"]
+    for scenario in data["scenarios"]:
+        batches = [
+            [event_from_wire(msgspec.json.encode(e), "json") for e in batch]
+            for batch in scenario["batches"]
+        ]
+        assert redaction.replay(batches) == scenario  # type: ignore[arg-type]

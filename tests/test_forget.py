@@ -19,15 +19,21 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from core import redaction
+from core import codec, redaction
 from core.events import (
+    Address,
     AskMade,
     ContactAdded,
+    ContactDetailsSet,
     ContactEdited,
     ContactForgotten,
     GiveMade,
+    HowWeMet,
     InteractionLogged,
     NoteAdded,
+    Occasion,
+    Profile,
+    contacts_of,
 )
 from server.run import free_port
 from sync.remote import load as load_remote
@@ -46,6 +52,8 @@ CANARIES = (
     "canarylog-marmalade",
     "canaryresolve-saffron",
 )
+#: Recorded about the contact by a device that has not yet learnt of the forget.
+LATE = "canarylate-obsidian"
 
 
 def recip(home: Path, *args: str, input: str | None = None) -> str:
@@ -104,7 +112,7 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     recip(laptop, "sync")
     recip(phone, "sync")
     # The phone, offline, records more about Zebulon before it learns of the forget.
-    recip(phone, "note", zeb, "canarylate-obsidian")
+    recip(phone, "note", zeb, LATE)
     assert files_holding(server.data, CANARIES), "the canary must reach the server first"
     token = load_remote(laptop).device_token
     headers = {"Authorization": f"Bearer {token}"}
@@ -118,7 +126,7 @@ def test_forget_reaches_every_replica_of_a_sqlite_server(
     for home in (laptop, phone, laptop):  # the phone pushes its late note after the forget
         recip(home, "sync")
 
-    needles = (*CANARIES, "canarylate-obsidian")
+    needles = (*CANARIES, LATE)
     for root in (laptop, phone, server.data):
         assert files_holding(root, needles) == []
     ledger = httpx.get(f"{server.url}/v1/ledger", headers=headers)
@@ -174,6 +182,29 @@ def test_redaction_is_read_from_the_schema() -> None:
     assert fields["ContactForgotten"] == {}
 
 
+def test_the_nested_details_are_forgotten_and_their_ids_kept() -> None:
+    details = ContactDetailsSet(
+        event_id="e",
+        device_id="d",
+        seq=1,
+        hlc=1,
+        occurred_at=0,
+        contact_id="zeb",
+        title="canarytitle",
+        occasions=(Occasion(label="canarylabel", date="--02-29"),),
+        addresses=(Address(street="canarystreet", country="canarycountry"),),
+        profiles=(Profile(kind="url", url="https://canary.example"),),
+        met=HowWeMet(where="canarywhere", on="2001-06-30", through="olive"),
+        source="canarysource",
+    )
+    redacted = redaction.redact(details)
+    assert isinstance(redacted, ContactDetailsSet)
+    assert "canary" not in repr(redacted)
+    assert redacted.met == HowWeMet(through="olive")  # whom we met through: an id, kept
+    assert contacts_of(redacted) == contacts_of(details)
+    codec.check("ContactDetailsSet", codec.encode(redacted))
+
+
 @dataclass
 class PgServer(LiveServer):
     """`recip serve` on PostgreSQL (schemas named by `prefix`)."""
@@ -223,12 +254,18 @@ def test_forget_reaches_a_postgresql_server(tmp_path: Path, pg_schema: str) -> N
         recip(laptop, "sync")
         recip(phone, "sync")
         assert pg_rows_holding(prefix, CANARIES), "the canary must reach PostgreSQL first"
+        # The laptop, offline, records more about Zebulon before it learns of the
+        # forget; its push after the forget is a plain batch (no forget in it), the
+        # kind the one-statement exchange stores unless it declines (ADR 0130).
+        recip(laptop, "note", zeb, LATE)
         recip(phone, "contact", "forget", zeb, "--yes")
-        for home in (phone, laptop):
+        for home in (phone, laptop, phone):
             recip(home, "sync")
-        assert pg_rows_holding(prefix, CANARIES) == []
+        needles = (*CANARIES, LATE)
+        assert pg_rows_holding(prefix, needles) == []
         for root in (laptop, phone, live.data):
-            assert files_holding(root, CANARIES) == []
+            assert files_holding(root, needles) == []
+        assert LATE not in recip(phone, "contact", "show", zeb, "--json")
     finally:
         live.kill(signal.SIGTERM)
         import psycopg

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from core import commands
+from core import codec, commands
 from core.errors import ReciprocityError
 from core.ids import new_id
 from core.log import EventLog
@@ -39,10 +39,12 @@ from projections import views as pviews
 from projections.fold import Fold
 from projections.projector import Projector
 from projections.query import Views
+from server import e2e
 from server.accounts import OPEN_INVITE
 from server.service import ServerConfig, SyncService
 from sync.protocol import Format, Refusal
 from sync.replica import Replica, TransientError
+from sync.seal import OwnerKey
 
 settings.register_profile(
     "sync-ci",
@@ -101,12 +103,21 @@ class FaultyWire:
 class Device:
     """One device: its log file, its replica, its wire."""
 
-    def __init__(self, path: Path, device_id: str, wire: FaultyWire, owner: str, page: int):
+    def __init__(
+        self,
+        path: Path,
+        device_id: str,
+        wire: FaultyWire,
+        owner: str,
+        page: int,
+        key: OwnerKey | None = None,
+    ):
         self.path = path
         self.device_id = device_id
         self.wire = wire
         self.owner = owner
         self.page = page
+        self.key = key
         self.open()
 
     def open(self) -> None:
@@ -119,6 +130,7 @@ class Device:
             pull_limit=self.page + 1,
             retries=2,
             sleep=lambda _s: None,
+            key=self.key,
         )
 
     def close(self) -> None:
@@ -168,6 +180,9 @@ def folded(events: Any) -> Any:
 
 
 class SyncMachine(RuleBasedStateMachine):
+    #: The owner key of an end-to-end encrypted owner (`SealedSyncMachine`).
+    key: OwnerKey | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="recip-sync-"))
@@ -185,14 +200,16 @@ class SyncMachine(RuleBasedStateMachine):
     def setup(self, n: int, pages: list[int], json: list[bool]) -> None:
         owner, token = self.service.accounts.add_owner("alice", OPEN_INVITE)
         self.enroll_token = token
+        if self.key is not None:
+            check = e2e.join_check("first", self.key.key_id, True, lambda _o: True, 0)
+            self.service.accounts.enroll(token, "first", "first", check=check)
         for i in range(n):
             device_id = new_id()
             _, device_token = self.service.accounts.enroll(token, device_id, f"device {i}")
             fmt: Format = "json" if json[i] else "msgpack"
             wire = FaultyWire(lambda: self.service, device_token, fmt)
-            self.devices.append(
-                Device(self.root / f"d{i}.db", device_id, wire, owner.owner_id, pages[i])
-            )
+            path = self.root / f"d{i}.db"
+            self.devices.append(Device(path, device_id, wire, owner.owner_id, pages[i], self.key))
 
     def teardown(self) -> None:
         try:
@@ -208,9 +225,28 @@ class SyncMachine(RuleBasedStateMachine):
         return self.devices[index % len(self.devices)]
 
     def server_set(self, owner_id: str) -> tuple[set[tuple[str, int, bytes]], int]:
-        """`stored_set` of the server's log of an owner."""
+        """`stored_set` of the server's log of an owner (opened, if it is sealed)."""
         with self.service.log(owner_id) as log:
-            return stored_set(log)
+            held, rows = stored_set(log)
+        if self.key is None:
+            return held, rows
+        opened = set()
+        for device_id, seq, state in held:
+            row = self.key.open_row((device_id, seq, "Sealed", state))
+            opened.add((row[0], row[1], row[3]))
+        return opened, rows
+
+    def server_events(self, owner_id: str) -> list[Any]:
+        """The events of the server's log of an owner (opened, if it is sealed)."""
+        with self.service.log(owner_id) as log:
+            if self.key is None:
+                return list(log.events())
+            stored = log.store.notifications(0, 1_000_000)
+        opened = [
+            self.key.open_row((str(r.originator_id), r.originator_version, r.topic, r.state))
+            for r in stored
+        ]
+        return [codec.decode(topic, state) for _d, _s, topic, state in opened]
 
     # -- recording -------------------------------------------------------------------
 
@@ -381,13 +417,14 @@ class SyncMachine(RuleBasedStateMachine):
             for device in self.devices:
                 device.wire.faults = []
                 device.replica.sync()
-        with self.service.log(self.devices[0].replica.upstream) as server_log:
-            expected, rows = stored_set(server_log)
-            assert len(expected) == rows, "the server holds an event twice"
-            ids = {e.event_id for e in server_log.events()}
-            assert ids == self.recorded, "an event recorded somewhere is missing"
-            expected_view = view(State(server_log.events()))
-            expected_projection = folded(server_log.events())
+        upstream = self.devices[0].replica.upstream
+        expected, rows = self.server_set(upstream)
+        assert len(expected) == rows, "the server holds an event twice"
+        events = self.server_events(upstream)
+        ids = {e.event_id for e in events}
+        assert ids == self.recorded, "an event recorded somewhere is missing"
+        expected_view = view(State(events))
+        expected_projection = folded(events)
         for device in self.devices:
             assert projected(device.path) == expected_projection
             held, rows = stored_set(device.log)
@@ -405,6 +442,17 @@ def _nth(items: list[Any], k: int) -> Any:
 
 TestConvergence = SyncMachine.TestCase
 TestConvergence.settings = PROFILE
+
+
+class SealedSyncMachine(SyncMachine):
+    """The same faults for an end-to-end encrypted owner (ADR 0135): the server holds
+    only sealed events, the devices open them, and everything above still holds."""
+
+    key = OwnerKey(bytes(range(32)))
+
+
+TestSealedConvergence = SealedSyncMachine.TestCase
+TestSealedConvergence.settings = PROFILE
 
 
 def test_random_order_delivery_is_idempotent() -> None:

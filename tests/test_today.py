@@ -220,8 +220,8 @@ def test_follow_ups_list_every_open_ask(home: Home, network: dict[str, str]) -> 
 
 
 def test_occasions_plug_in_through_the_subject() -> None:
-    """Contacts carry no occasions yet; a subject that does gets an `occasion` nudge
-    within 7 days: 1 a week ahead, 2 on the day (3 days ahead: 1 + 4/7)."""
+    """A subject's occasions (its contact's birthday and occasions, `yearly`) give an
+    `occasion` nudge within 7 days: 1 a week ahead, 2 on the day (3 days ahead: 1 + 4/7)."""
     day = day_of(date(2025, 3, 1))
     subject = Subject(
         "c1",
@@ -244,6 +244,26 @@ def test_occasions_plug_in_through_the_subject() -> None:
     # 29 Feb falls on 28 Feb in 2026 (not a leap year): 364 days after 1 Mar 2025
     leap = PlanScorer(subject, Today(occasion_days=0).typed())
     assert [n.due for n in leap.nudges(day + 364)] == ["2026-02-28"]
+
+
+def test_days_no_year_has_are_left_out_of_the_occasions() -> None:
+    """The wire's date pattern admits month 13 or 30 February (`recip` never writes
+    them): such a date is no occasion, and every other date of the contact still is."""
+    from core.events import Occasion as Dated
+    from core.state import Details
+    from scoring.history import yearly
+
+    odd = Details(
+        birthday="--13-01",
+        occasions=(
+            Dated(label="feb 30", date="--02-30"),
+            Dated(label="zero", date="2001-00-10"),
+            Dated(label="leap", date="--02-29"),
+            Dated(label="day 0", date="--03-00"),
+        ),
+    )
+    assert yearly(odd) == (Occasion("leap", 2, 29),)
+    assert yearly(Details(birthday="1990-12-31")) == (Occasion("birthday", 12, 31),)
 
 
 @settings(

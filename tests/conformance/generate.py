@@ -6,10 +6,17 @@ the same answers (ADR 0090). This script writes, from the reference alone:
 - `tests/conformance/vectors/*.json`: event sets (hand-written edge cases and
   hypothesis-generated multi-device histories with retractions, opposite merges,
   concurrent edits, twins and unknown types) with the expected contact listing,
-  and for each as-of day the ledger, the going-cold view and the stats, and the
+  and for each as-of day the ledger, the going-cold view, the stats and the plan
+  for that day (`scoring.plan`, ADR 0100, at each of `PLAN_LIMITS`), and the
   timeline of every contact;
+- `tests/conformance/vectors/plan/*.json`: hand-written event sets for the plan
+  alone (every kind of nudge, birthdays and occasions, the limit and the cap per
+  kind), with the plans of each as-of day: they hold `ContactDetailsSet`
+  events, of which the browser client reads only the dates;
 - `web/client/casefold.js`: Python's `str.casefold` as a table, so that names
-  sort the same in both languages.
+  sort the same in both languages;
+- `web/client/personal.js` and `tests/conformance/redaction.json`: what
+  forgetting a person rewrites (`tests/conformance/redaction.py`).
 
 Run it after a change to the semantics, and commit what it writes:
 
@@ -28,7 +35,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from core import codec
@@ -38,6 +44,7 @@ from core.events import (
     AskResolved,
     ContactAdded,
     ContactArchived,
+    ContactDetailsSet,
     ContactEdited,
     ContactRestored,
     ContactsMerged,
@@ -47,17 +54,24 @@ from core.events import (
     InteractionLogged,
     IntroductionMade,
     NoteAdded,
+    Occasion,
     OpaqueEvent,
 )
 from projections import views
 from projections.contacts import contact_rows
 from projections.fold import Fold
+from scoring.history import History
+from scoring.plan import DEFAULT_LIMIT, Plan, plan
 from sync.protocol import event_from_wire
 
 from ..strategies import AS_OF, BASE_MS, DAY_MS, histories, with_twins
+from . import redaction
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 VECTORS: Final = Path(__file__).resolve().parent / "vectors"
+PLAN_VECTORS: Final = VECTORS / "plan"
+#: The limits each day's plan is computed at: the default, one that cuts, one past the cap per kind.
+PLAN_LIMITS: Final = (DEFAULT_LIMIT, 2, 12)
 CASEFOLD_JS: Final = ROOT / "web" / "client" / "casefold.js"
 #: How many hypothesis histories become vectors.
 GENERATED: Final = 60
@@ -72,18 +86,29 @@ def wire(event: Event | OpaqueEvent) -> bytes:
     return codec.to_json(event)
 
 
+def _day(text: str) -> int:
+    return views.day_of(__import__("datetime").date.fromisoformat(text))
+
+
+def plans(history: History, day: int) -> list[Plan]:
+    """The plan for the end of `day` at each of `PLAN_LIMITS`."""
+    return [plan(history, day, limit=limit) for limit in PLAN_LIMITS]
+
+
 def expected(events: Sequence[Event | OpaqueEvent], as_of: Sequence[str]) -> dict[str, Any]:
     """Every view of `events`, computed by the Python reference."""
     fold = Fold(events)
     sums = views.summaries(fold)
+    history = History(events)
     by_day: dict[str, Any] = {}
     for text in as_of:
-        day = views.day_of(__import__("datetime").date.fromisoformat(text))
+        day = _day(text)
         by_day[text] = {
             "ledger": views.ledger(sums, day),
             "cold": views.cold(sums, day),
             "cold_all": views.cold(sums, day, everyone=True),
             "stats": views.stats(sums, day),
+            "plans": plans(history, day),
         }
     ids = sorted(set(fold.added) | set(fold.groups()))
     timelines = {i: views.timeline(fold, fold.survivor(i)) for i in ids}
@@ -94,12 +119,22 @@ def expected(events: Sequence[Event | OpaqueEvent], as_of: Sequence[str]) -> dic
     }
 
 
+def expected_plans(events: Sequence[Event | OpaqueEvent], as_of: Sequence[str]) -> dict[str, Any]:
+    """The plans of `events` alone (a plan vector), computed by the Python reference."""
+    history = History(events)
+    return {"as_of": {text: {"plans": plans(history, _day(text))} for text in as_of}}
+
+
 def document(
-    name: str, about: str, events: Sequence[Event | OpaqueEvent], as_of: Sequence[str]
+    name: str,
+    about: str,
+    events: Sequence[Event | OpaqueEvent],
+    as_of: Sequence[str],
+    expect_of: Callable[[Sequence[Event | OpaqueEvent], Sequence[str]], Any] = expected,
 ) -> bytes:
     """A vector file: one compact event per line (as on the wire), the expectations below."""
     lines = b",\n    ".join(wire(e) for e in events)
-    expect = msgspec.json.format(_FORMAT.encode(expected(events, as_of)), indent=2)
+    expect = msgspec.json.format(_FORMAT.encode(expect_of(events, as_of)), indent=2)
     head = _FORMAT.encode({"name": name, "about": about, "as_of": list(as_of)})
     return (
         head[:-1]
@@ -154,6 +189,10 @@ class Builder:
         event = cls(**env, **kw)
         self.events.append(event)
         return event
+
+    def contact(self, name: str, circle: str = "none") -> str:
+        """The id of a new contact, added on day 0."""
+        return self.add(ContactAdded, 0, name=name, circle=circle).event_id
 
     def unknown(self, type_name: str, day: float = 0, **fields: Any) -> OpaqueEvent:
         body = {"type": type_name, **self.env(day), "v": fields.pop("v", 1), **fields}
@@ -409,6 +448,118 @@ CASES: Final[dict[str, tuple[str, Callable[[], Builder]]]] = {
 HAND_AS_OF: Final = ("2025-01-01", "2025-04-15", "2025-12-31", "2027-01-01")
 
 
+# -- hand-written cases of the plan ------------------------------------------------------------
+
+
+def case_plan_kinds() -> Builder:
+    """Every kind of nudge but occasions, ties, the cap per kind and the limit."""
+    b = Builder()
+    for name in ("beth", "Alan", "carl", "Dora", "Émile"):  # equally cold: by name, 3 at most
+        b.add(ContactAdded, 0, name=name, circle="wider")
+    warm = b.contact("Warm", "inner")
+    b.add(InteractionLogged, 70, contact_ids=(warm,))
+    cooling = b.contact("Cooling", "close")
+    b.add(GiveMade, 50, contact_id=cooling, what="a book", weight=1)
+
+    def ask(contact_id: str, day: int, what: str, weight: int = 1, **answer: Any) -> None:
+        made = b.add(AskMade, day, contact_id=contact_id, what=what, weight=weight)
+        if answer:
+            b.add(AskResolved, answer.pop("on", day + 1), ask_id=made.event_id, **answer)
+
+    olga = b.contact("Olga")
+    ask(olga, 10, "help moving\n  house", 3, outcome="granted", on=12)
+    paul = b.contact("Paul")
+    ask(paul, 20, "a lift", outcome="granted")
+    b.add(GiveMade, 30, contact_id=paul, what="dinner", kind="gift", weight=1)  # paid back
+    quinn = b.contact("Quinn")
+    ask(quinn, 5, "favour 5", 5, outcome="declined")
+    ask(quinn, 40, "favour 40", 4, outcome="declined")
+    b.add(GiveMade, 41, contact_id=quinn, what="advice", kind="advice", weight=1)
+    rita = b.contact("Rita")
+    ask(
+        rita, 40, "an introduction to someone at the observatory who\tknows about the 1910 comet", 2
+    )
+    ask(rita, 50, "a short one")
+    ask(rita, 70, "too recent to chase")
+    # answered before it was asked: owed, never open
+    ask(b.contact("Uma"), 60, "dated after its answer", outcome="granted", on=55)
+    vic = b.contact("Vic")
+    oops = b.add(AskMade, 20, contact_id=vic, what="never asked", weight=5)
+    b.add(EventRetracted, 21, target_id=oops.event_id, reason="wrong contact")
+    gone = b.contact("Archived", "inner")
+    b.add(AskMade, 10, contact_id=gone, what="left hanging", weight=2)
+    b.add(ContactArchived, 11, contact_id=gone)
+    wendy = b.contact("Wendy")
+    walt = b.contact("Walt")
+    b.add(AskMade, 30, contact_id=walt, what="asked of the absorbed", weight=1)
+    b.add(ContactsMerged, 31, survivor_id=wendy, absorbed_id=walt)
+    xia = b.contact("Xia", "close")
+    b.add(IntroductionMade, 60, contact_ids=(xia, olga), weight=2)  # Olga is paid back on 60
+    return b
+
+
+def case_plan_occasions() -> Builder:
+    """Birthdays and occasions: leap days, the year's end, ties, last writer wins."""
+    b = Builder()
+
+    def details(contact_id: str, day: float = 1, **kw: Any) -> Event:
+        return b.add(ContactDetailsSet, day, contact_id=contact_id, **kw)
+
+    details(b.contact("Ann"), birthday="1990-02-29")
+    details(b.contact("Ben"), birthday="--01-02", title="Dr")
+    cat = b.contact("Cat")
+    details(cat, birthday="--03-01")
+    details(cat, 2, birthday=None)  # cleared
+    details(
+        cat,
+        3,
+        occasions=(
+            Occasion(label="name day", date="--03-01"),
+            Occasion(label="Anniversary", date="2001-03-01"),
+        ),
+    )
+    dan = b.contact("Dan")
+    details(dan, birthday="--02-26", hlc=pack(1_790_000_000_000, 0))  # the latest write
+    details(dan, birthday="--02-25", hlc=pack(1_780_000_000_000, 0))
+    eve = b.contact("Eve")
+    wrong = details(eve, birthday="--02-25")
+    b.add(EventRetracted, 2, target_id=wrong.event_id, reason="not her birthday")
+    fay = b.contact("Fay")
+    details(fay, birthday="--02-25")
+    b.add(ContactArchived, 2, contact_id=fay)
+    hal = b.contact("Hal")
+    gus = b.contact("Gus")
+    details(gus, birthday="--02-25")  # the absorbed contact's details are not the survivor's
+    b.add(ContactsMerged, 2, survivor_id=hal, absorbed_id=gus)
+    details(
+        b.contact("Ivy"), birthday="--03-05", occasions=(Occasion(label="gig", date="--12-31"),)
+    )
+    jo = b.contact("Jo", "inner")
+    twin = "0190bbbb-0000-7000-8000-000000000001"
+    b.add(InteractionLogged, 20, contact_ids=(jo,), device="dev-z", event_id=twin)  # inert
+    details(jo, 1, birthday="--12-30", device="dev-a", event_id=twin)
+    details(b.contact("Kim"), occasions=(Occasion(label="first met", date="2020-02-25"),))
+    # days no year has (only a hand-written event holds them): left out, not a failure
+    impossible = (Occasion(label="feb 30", date="--02-30"), Occasion(label="zero", date="--00-10"))
+    details(b.contact("Lu"), birthday="--13-01", occasions=impossible)
+    return b
+
+
+PLAN_CASES: Final[dict[str, tuple[str, Callable[[], Builder], tuple[str, ...]]]] = {
+    "kinds": (
+        "cold and cooling, owed, one-sided, open asks; ties, the cap per kind, the limit",
+        case_plan_kinds,
+        ("2025-01-20", "2025-02-20", "2025-03-15", "2025-07-01", "2026-02-01"),
+    ),
+    "occasions": (
+        "birthdays and occasions: leap days, the year's end, ties, last writer wins, twins, "
+        "days no year has",
+        case_plan_occasions,
+        ("2025-02-25", "2025-03-01", "2025-12-28", "2028-02-27"),
+    ),
+}
+
+
 # -- hypothesis-generated histories -------------------------------------------------------------
 
 _ALPHABET: Final = st.characters(exclude_categories=("Cs", "Cn", "Co"))
@@ -462,25 +613,17 @@ def _histories() -> st.SearchStrategy[list[Event | OpaqueEvent]]:
     )
 
 
+#: The seed of the generated histories: the one hypothesis derived from the
+#: function that drew them first, so that the committed vectors stay as they are.
+_HISTORIES_SEED: Final = int(
+    "19267529552221190107804807577437848256363122707651697787059696541824946312547"
+    "154482557848655275341988130029975641404"
+)
+
+
 def generated(count: int) -> list[list[Event | OpaqueEvent]]:
     """`count` histories, the same ones on every run of one hypothesis version."""
-    found: list[list[Event | OpaqueEvent]] = []
-
-    @settings(
-        derandomize=True,
-        database=None,
-        max_examples=count,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        deadline=None,
-    )
-    @given(_histories())
-    def collect(history: list[Event | OpaqueEvent]) -> None:
-        if len(found) < count:
-            found.append(history)
-
-    collect()
-    return found
+    return redaction.examples(_histories(), count, seed=_HISTORIES_SEED)
 
 
 def generated_as_of() -> tuple[str, ...]:
@@ -515,6 +658,9 @@ def all_documents() -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for name, (about, build) in CASES.items():
         out[f"case-{name}.json"] = document(name, about, build().events, HAND_AS_OF)
+    for name, (about, build, as_of) in PLAN_CASES.items():
+        doc = document(name, about, build().events, as_of, expected_plans)
+        out[f"plan/case-{name}.json"] = doc
     for i, history in enumerate(generated(GENERATED), 1):
         name = f"generated-{i:03d}"
         about = "a hypothesis-generated multi-device history"
@@ -523,14 +669,23 @@ def all_documents() -> dict[str, bytes]:
 
 
 def main(argv: Iterable[str] = ()) -> None:
-    VECTORS.mkdir(exist_ok=True)
-    for stale in VECTORS.glob("*.json"):
+    PLAN_VECTORS.mkdir(parents=True, exist_ok=True)
+    for stale in [*VECTORS.glob("*.json"), *PLAN_VECTORS.glob("*.json")]:
         stale.unlink()
     docs = all_documents()
     for name, content in docs.items():
         (VECTORS / name).write_bytes(content)
     CASEFOLD_JS.write_text(casefold_module(), encoding="utf-8")
-    print(f"wrote {len(docs)} vectors to {VECTORS} and {CASEFOLD_JS}")
+    # the views' vectors (the plan vectors in `plan/` are the plan's alone)
+    vectors = {
+        name: read_events(msgspec.json.decode(doc)) for name, doc in docs.items() if "/" not in name
+    }
+    redaction.REDACTION_JSON.write_bytes(redaction.redaction_document(vectors))
+    redaction.PERSONAL_JS.write_text(redaction.personal_module(), encoding="utf-8")
+    print(
+        f"wrote {len(docs)} vectors to {VECTORS}, {CASEFOLD_JS}, "
+        f"{redaction.REDACTION_JSON} and {redaction.PERSONAL_JS}"
+    )
 
 
 if __name__ == "__main__":

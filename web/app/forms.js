@@ -5,6 +5,7 @@
 
 import { CHANNELS, CIRCLES, GIVE_KINDS, OUTCOMES } from "../client/index.js";
 import { CIRCLE_CADENCE } from "../client/events.js";
+import { casefold } from "../client/text.js";
 import { field, h, message, select, valueOf } from "./dom.js";
 import { emailsError, phonesError, whenOf } from "./rules.js";
 
@@ -17,7 +18,7 @@ import { emailsError, phonesError, whenOf } from "./rules.js";
  * null when it recorded, and the form then says `done` to the whole app.
  * @param {{label: string, submit: string, children: Node[], done: string,
  *   act: (form: HTMLFormElement) => Promise<string | null>, onDone?: () => void,
- *   app: App, cancel?: () => void}} spec
+ *   app: App, cancel?: () => void, danger?: boolean}} spec
  */
 export function actionForm(spec) {
   const said = message();
@@ -29,7 +30,7 @@ export function actionForm(spec) {
     h(
       "div",
       { class: "buttons" },
-      h("button", { type: "submit", class: "primary" }, spec.submit),
+      h("button", { type: "submit", class: spec.danger ? "primary danger" : "primary" }, spec.submit),
       spec.cancel && h("button", { type: "button", onclick: spec.cancel }, "Cancel"),
     ),
   );
@@ -374,6 +375,52 @@ export function editForm(app, contact, how = {}) {
       const refusal = emailsError(/** @type {string[]} */ (wanted.emails)) ?? phonesError(/** @type {string[]} */ (wanted.phones));
       if (refusal) return refusal;
       return refusalOf(await app.record("ContactEdited", changed));
+    },
+  });
+}
+
+/**
+ * Forgetting a person (ADR 0130): what goes and what stays, said before anything
+ * happens; the person types the name to confirm.
+ * @param {App} app @param {Contact} contact @param {string[]} ids the contact and
+ *   every contact merged into it
+ * @param {{onDone?: () => void, cancel?: () => void}} [how]
+ */
+export function forgetForm(app, contact, ids, how = {}) {
+  const name = contact.name;
+  const merged = ids.length > 1 ? ` and the ${ids.length - 1} contact${ids.length > 2 ? "s" : ""} merged into them` : "";
+  return actionForm({
+    app,
+    ...how,
+    danger: true,
+    label: `Forget ${name}`,
+    submit: "Forget for good",
+    done: "Forgotten on this device; the server and your other devices forget at their next sync.",
+    children: [
+      h(
+        "div",
+        { class: "note warning" },
+        h("p", {}, h("strong", {}, `Forget ${name}${merged} on every device? This cannot be undone.`)),
+        h(
+          "p",
+          {},
+          "Removed: their name, emails, phones, organisation and tags, your notes, and the words of every interaction, ask, give and introduction with them: " +
+            "here now, and on the server and your other devices when they next sync.",
+        ),
+        h(
+          "p",
+          {},
+          "Kept: that those things happened, when, their kinds and weights, so your ledger and stats keep their numbers. " +
+            "The person stays in your list as “(forgotten)”. A backup or export made before now still holds what it held.",
+        ),
+      ),
+      field("Type their name to confirm", h("input", { name: "confirm", type: "text", autocomplete: "off" }), name),
+    ],
+    act: async (form) => {
+      if (casefold(valueOf(form, "confirm").trim()) !== casefold(name.trim())) {
+        return `Type ${name} to confirm: nothing was forgotten.`;
+      }
+      return refusalOf(await app.record("ContactForgotten", { contact_ids: ids }));
     },
   });
 }

@@ -67,6 +67,18 @@ export function contactDetail(views, contactId, asOf) {
 }
 
 /**
+ * The ids a forget of a contact names: the contact and every contact merged
+ * into it (core.commands.forget_contact).
+ * @param {Views} views @param {string} contactId a survivor
+ * @returns {string[]}
+ */
+export function forgetIds(views, contactId) {
+  const fold = views.fold;
+  const ids = [...fold.added.keys()].filter((id) => fold.survivor(id) === contactId);
+  return [...new Set([contactId, ...ids])].sort(compare);
+}
+
+/**
  * The tags of active contacts, in name order.
  * @param {Views} views
  */

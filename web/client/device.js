@@ -4,6 +4,7 @@
 //   await device.enroll("recip-enroll-...", "phone");
 //   const event = await device.record("InteractionLogged", { contact_ids: [id] });
 //   device.views.ledger();            // computed here, from this device's own log
+//   device.views.plan();              // the plan for today (ADR 0100), the same way
 //   device.subscribe((change) => ...) // "events" when views changed, "status"
 //   device.live();                    // sync on pokes, on records, when back online
 //
@@ -58,6 +59,8 @@ export class Device {
     /** @type {Set<(change: Change) => void>} */
     this.listeners = new Set();
     this.pos = 0;
+    /** How many times the log had been redacted when the views were folded (ADR 0130). */
+    this.redactions = 0;
     /** @type {Promise<void>} the last folding step (`serially`) */
     this.folding = Promise.resolve();
     /** @type {Status} */
@@ -154,7 +157,12 @@ export class Device {
   /** Fold the events this tab has not seen yet (written by another tab, or pulled). */
   catchUp() {
     return this.serially(async () => {
-      const { events, pos } = await this.store.since(this.pos);
+      const { events, pos, redactions } = await this.store.since(this.pos);
+      if (redactions !== this.redactions) {
+        await this.refold(); // events folded before were rewritten (another tab stored a forget)
+        await this.refreshPending();
+        return;
+      }
       if (pos <= this.pos) return;
       this.pos = pos;
       if (this.views.applyAll(events)) this.emit({ type: "events", events });
@@ -166,13 +174,17 @@ export class Device {
    * Fold events this tab wrote itself (recorded, or a pulled page) without
    * reading them back, unless another tab wrote in between: then read
    * everything this tab has not seen. Other tabs are told to catch up.
-   * @param {Event[]} events
+   * @param {Event[]} events as stored
    * @param {number} first
    * @param {number} last
+   * @param {boolean} [redacted] events stored before were rewritten (a forget):
+   *   the views are folded again from the log
    */
-  async received(events, first, last) {
+  async received(events, first, last, redacted = false) {
     await this.serially(async () => {
-      if (first === this.pos + 1) {
+      if (redacted) {
+        await this.refold();
+      } else if (first === this.pos + 1) {
         this.pos = last;
         if (this.views.applyAll(events)) this.emit({ type: "events", events });
       } else if (last > this.pos) {
@@ -184,6 +196,20 @@ export class Device {
       }
     });
     this.channel?.postMessage("written");
+  }
+
+  /**
+   * Fold the whole log again into new views: what they held of events since
+   * rewritten (forgetting a person, ADR 0130) must not stay in memory.
+   */
+  async refold() {
+    const { events, pos, redactions } = await this.store.since(0);
+    const views = new Views();
+    views.applyAll(events);
+    this.views = views;
+    this.pos = pos;
+    this.redactions = redactions;
+    this.emit({ type: "events", events });
   }
 
   async refreshPending() {
@@ -234,8 +260,8 @@ export class Device {
    *   utcOffset?: number}[]} drafts
    */
   async recordMany(drafts) {
-    const { events, first, last } = await this.store.append(drafts);
-    await this.received(events, first, last);
+    const { events, first, last, redacted } = await this.store.append(drafts);
+    await this.received(events, first, last, redacted);
     await this.refreshPending();
     if (this.status.live) this.schedule();
     return events;
@@ -278,7 +304,7 @@ export class Device {
         server: this.server,
         token,
         deviceId: this.deviceId,
-        onPage: (events, first, last) => this.received(events, first, last),
+        onPage: (events, first, last, redacted) => this.received(events, first, last, redacted),
       });
     try {
       const summary = await (navigator.locks

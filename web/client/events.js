@@ -120,6 +120,9 @@ export const SCHEMAS = {
   },
   NoteAdded: { contact_id: { check: id }, text: { check: text(1, 20_000) } },
   EventRetracted: { target_id: { check: id }, reason: { check: what } },
+  // Forgetting a person (ADR 0130): ids only; every replica redacts the events
+  // about them (redaction.js).
+  ContactForgotten: { contact_ids: { check: list(id, 1, 1000) } },
 };
 
 /** Current schema version of each type (core.events.SCHEMA_VERSION). */
@@ -142,6 +145,23 @@ export function isKnown(event) {
 
 /** SCHEMA_VERSION as a Map: looked up once per event folded. */
 const KNOWN = new Map(Object.entries(SCHEMA_VERSION));
+
+/**
+ * Types this build reads but does not record, with their version: of
+ * ContactDetailsSet (ADR 0086) the fold reads the birthday and occasions, the
+ * dates the plan for today mentions (plan.js, ADR 0100).
+ */
+const READ_ONLY = new Map([["ContactDetailsSet", 1]]);
+
+/**
+ * Whether the fold takes the event into account: a known type, or a type it
+ * only reads (`READ_ONLY`). Either way it counts in "one event per id".
+ * @param {{type: string, v?: number}} event
+ */
+export function isFolded(event) {
+  const v = event.v ?? 1;
+  return KNOWN.get(event.type) === v || READ_ONLY.get(event.type) === v;
+}
 
 /**
  * The payload of a new event of `type`: the given fields checked against the

@@ -13,9 +13,9 @@
 //   oldest link; history counts for the end of the chain;
 // - one event per id: of different events claiming one id, the least
 //   (device_id, seq) counts, the others are inert; events of unknown types
-//   take no part.
+//   take no part (ContactDetailsSet is read for its dates only: `dates`).
 
-import { contactsOf, isKnown } from "./events.js";
+import { contactsOf, isFolded } from "./events.js";
 import { compare } from "./text.js";
 
 /** @typedef {import("./events.js").Event} Event */
@@ -70,6 +70,10 @@ function drop(map, key, value) {
  *   archived: boolean, survivor: string, added: Event}} Contact
  */
 
+/**
+ * @typedef {{birthday: string | null, occasions: {label: string, date: string}[]}} Dates
+ */
+
 /** What changed: every group (`all`), or the contact ids whose groups changed. */
 /** @typedef {{all: boolean, contacts: string[]}} Change */
 
@@ -84,6 +88,8 @@ export class Fold {
     this.added = new Map();
     /** @type {Map<string, Event[]>} */
     this.edits = new Map();
+    /** @type {Map<string, Event[]>} contact id as written -> its ContactDetailsSet events */
+    this.detailSets = new Map();
     /** @type {Map<string, Event[]>} */
     this.flags = new Map();
     /** @type {Map<string, Event>} */
@@ -98,6 +104,8 @@ export class Fold {
     this.retractions = new Map();
     /** @type {Map<string, Event[]>} events filed under a contact id as written */
     this.about = new Map();
+    /** @type {Set<string>} contact ids a `ContactForgotten` named (ADR 0130) */
+    this.forgotten = new Set();
     /** @type {Map<string, string> | null} */
     this._links = null;
     /** @type {Map<string, string[]> | null} */
@@ -134,7 +142,7 @@ export class Fold {
    * @returns {Change | null}
    */
   record(e, change) {
-    if (!isKnown(e)) return null;
+    if (!isFolded(e)) return null;
     const held = this.byId.get(e.event_id);
     if (held) {
       if (held.device_id === e.device_id && held.seq === e.seq) return null; // again
@@ -165,6 +173,10 @@ export class Fold {
       case "ContactEdited":
         push(this.edits, /** @type {string} */ (e.contact_id), e);
         break;
+      case "ContactDetailsSet":
+        push(this.detailSets, /** @type {string} */ (e.contact_id), e);
+        if (change !== SINK) change.contacts.push(/** @type {string} */ (e.contact_id));
+        break;
       case "ContactArchived":
       case "ContactRestored":
         push(this.flags, /** @type {string} */ (e.contact_id), e);
@@ -184,6 +196,9 @@ export class Fold {
         if (ask && change !== SINK) change.contacts.push(/** @type {string} */ (ask.contact_id));
         break;
       }
+      case "ContactForgotten":
+        for (const id of /** @type {string[]} */ (e.contact_ids)) this.forgotten.add(id);
+        break;
       case "EventRetracted": {
         const targetId = /** @type {string} */ (e.target_id);
         push(this.retractions, targetId, e);
@@ -210,6 +225,9 @@ export class Fold {
         break;
       case "ContactEdited":
         drop(this.edits, /** @type {string} */ (e.contact_id), e);
+        break;
+      case "ContactDetailsSet":
+        drop(this.detailSets, /** @type {string} */ (e.contact_id), e);
         break;
       case "ContactArchived":
       case "ContactRestored":
@@ -248,6 +266,7 @@ export class Fold {
       const ask = this.asks.get(/** @type {string} */ (e.ask_id));
       return ask ? [/** @type {string} */ (ask.contact_id)] : [];
     }
+    if (e.type === "ContactDetailsSet") return [/** @type {string} */ (e.contact_id)];
     return contactsOf(e);
   }
 
@@ -384,6 +403,29 @@ export class Fold {
       survivor: this.survivor(contactId),
       added,
     };
+  }
+
+  /**
+   * The dates of a contact's details (core.state.details): each of `birthday`
+   * (YYYY-MM-DD or --MM-DD, null: none) and `occasions` from its last live write.
+   * @param {string} contactId
+   * @returns {Dates}
+   */
+  dates(contactId) {
+    /** @type {Dates} */
+    const out = { birthday: null, occasions: [] };
+    /** @type {Record<string, Event>} */
+    const stamps = {};
+    for (const set of this.detailSets.get(contactId) ?? []) {
+      if (!this.live(set)) continue;
+      for (const name of /** @type {const} */ (["birthday", "occasions"])) {
+        if (set[name] !== undefined && (!stamps[name] || later(set, stamps[name]))) {
+          out[name] = /** @type {any} */ (set[name]);
+          stamps[name] = set;
+        }
+      }
+    }
+    return out;
   }
 
   /** Every contact added and not retracted (archived and absorbed ones too), by id. */

@@ -11,9 +11,18 @@
 //   acknowledged) without scanning the log; `add` refuses a seq twice;
 // - `meta`: `identity` (device id and name, once enrolled the server, owner
 //   and device token, or why the server refused it), `state` (last own seq,
-//   clock, last pos, pull cursor, last acknowledged seq) and `snapshot` (the
-//   view summaries as of a position: derived, shown first at the next start
-//   while the log is folded, and only if the log has not moved since).
+//   clock, last pos, pull cursor, last acknowledged seq, how many times the
+//   log was redacted), `forgotten` (the ids whose events are forgotten, ADR
+//   0130) and `snapshot` (the view summaries as of a position: derived, shown
+//   first at the next start while the log is folded, and only if the log has
+//   not moved since).
+//
+// Forgetting a person (ADR 0130): when the log stores a `ContactForgotten` (its
+// own or pulled), the transaction that stores it rewrites every stored event
+// about those contacts (`log` and `own`) as core/log.py does, drops the saved
+// summaries (they hold names) and counts the redaction, so that every tab folds
+// its views again; an event about a forgotten contact stored later is stored
+// redacted.
 //
 // Every write is one readwrite transaction over the stores it touches.
 // IndexedDB runs readwrite transactions with overlapping scopes one after
@@ -24,6 +33,7 @@
 import { checkEnvelope, payload } from "./events.js";
 import { receive, tick } from "./hlc.js";
 import { newId } from "./ids.js";
+import { incoming, relog } from "./redaction.js";
 
 /** @typedef {import("./events.js").Event} Event */
 /**
@@ -31,7 +41,7 @@ import { newId } from "./ids.js";
  *   owner_id?: string, owner_name?: string, device_token?: string,
  *   refused?: {code: string, message: string}}} Identity
  * @typedef {{last_seq: number, hlc: bigint, pos: number, cursor: number,
- *   acked: number}} State
+ *   acked: number, redactions?: number}} State
  * @typedef {{first: number, events: Event[]}} Chunk
  * @typedef {{version: number, pos: number,
  *   summaries: import("./views.js").Summary[]}} Snapshot
@@ -150,8 +160,9 @@ export class Store {
    * @param {{type: string, fields: Record<string, unknown>, occurredAt?: number,
    *   utcOffset?: number}[]} drafts
    * @param {() => number} [now]
-   * @returns {Promise<{events: Event[], first: number, last: number}>} the events
-   *   and the positions they took in the log
+   * @returns {Promise<{events: Event[], first: number, last: number, redacted: boolean}>}
+   *   the events as stored, the positions they took in the log, and whether
+   *   events stored before were rewritten (a forget: ADR 0130)
    */
   async append(drafts, now = Date.now) {
     const bodies = drafts.map((d) => ({ ...d, body: payload(d.type, d.fields) }));
@@ -181,13 +192,14 @@ export class Store {
           ...d.body,
         };
         checkEnvelope(event);
-        own.add(event, event.seq);
         out.push(event);
       }
+      const { events, redacted } = await this.forgetting(tx, state, out, identity.device_id);
+      for (const event of events) own.add(event, event.seq);
       const first = state.pos + 1;
-      await this.write(tx, state, out);
+      await this.write(tx, state, events);
       await committed(tx);
-      return { events: out, first, last: state.pos };
+      return { events, first, last: state.pos, redacted };
     });
   }
 
@@ -197,10 +209,13 @@ export class Store {
    * @param {Event[]} pulled
    * @param {number} cursor
    * @param {number | null} acked the server's acknowledgement seen with the page
-   * @returns {Promise<{first: number, last: number}>} the positions the page took
+   * @returns {Promise<{events: Event[], first: number, last: number, redacted: boolean}>}
+   *   the page as stored, the positions it took, and whether events stored
+   *   before were rewritten (a forget: ADR 0130)
    */
   async ingest(pulled, cursor, acked) {
-    const tx = this.db.transaction(["meta", "log"], "readwrite");
+    const identity = await this.identity();
+    const tx = this.db.transaction(["meta", "log", "own"], "readwrite");
     return atomically(tx, async () => {
       const meta = tx.objectStore("meta");
       const state = /** @type {State} */ (await done(meta.get("state")));
@@ -212,11 +227,56 @@ export class Store {
       state.hlc = receive(state.hlc, greatest, Date.now());
       state.cursor = Math.max(state.cursor, cursor);
       if (acked !== null) state.acked = acked;
+      const { events, redacted } = await this.forgetting(tx, state, pulled, identity.device_id);
       const first = state.pos + 1;
-      await this.write(tx, state, pulled);
+      await this.write(tx, state, events);
       await committed(tx);
-      return { first, last: state.pos };
+      return { events, first, last: state.pos, redacted };
     });
+  }
+
+  /**
+   * New events as this log stores them, in `tx` (core/log.py): those about a
+   * forgotten contact redacted; and when they forget someone (or a late one
+   * may be the target of an event stored before), every stored event about
+   * them rewritten, in `log` and `own`, the saved summaries dropped and the
+   * redaction counted in `state`.
+   * @param {IDBTransaction} tx over meta, log and own
+   * @param {State} state
+   * @param {Event[]} events
+   * @param {string} deviceId this device (whose events `own` holds)
+   * @returns {Promise<{events: Event[], redacted: boolean}>}
+   */
+  async forgetting(tx, state, events, deviceId) {
+    const meta = tx.objectStore("meta");
+    const held = new Set(/** @type {string[] | undefined} */ (await done(meta.get("forgotten"))) ?? []);
+    const stored = incoming(events, held);
+    if (!stored.relog.size) {
+      if (stored.forgotten.size > held.size) meta.put([...stored.forgotten].sort(), "forgotten");
+      return { events: stored.events, redacted: false };
+    }
+    const log = tx.objectStore("log");
+    const chunks = /** @type {Chunk[]} */ (await done(log.getAll()));
+    const { changed, ids } = relog([...chunks.flatMap((c) => c.events), ...stored.events], stored.relog);
+    /** @type {Set<Chunk>} */
+    const touched = new Set();
+    let start = 0;
+    for (const chunk of chunks) {
+      for (let i = 0; i < chunk.events.length; i++) {
+        const redacted = changed.get(start + i);
+        if (!redacted) continue;
+        chunk.events[i] = redacted;
+        touched.add(chunk);
+        if (redacted.device_id === deviceId) tx.objectStore("own").put(redacted, redacted.seq);
+      }
+      start += chunk.events.length;
+    }
+    for (const chunk of touched) log.put(chunk);
+    const out = stored.events.map((e, i) => changed.get(start + i) ?? e);
+    meta.put([...new Set([...stored.forgotten, ...ids])].sort(), "forgotten");
+    meta.delete("snapshot"); // summaries of the old log: they hold what was just forgotten
+    state.redactions = (state.redactions ?? 0) + 1;
+    return { events: out, redacted: true };
   }
 
   /**
@@ -298,7 +358,7 @@ export class Store {
    * Every event at a position after `after` (all of them from 0), and the last
    * position: one read transaction, so the two agree.
    * @param {number} [after]
-   * @returns {Promise<{events: Event[], pos: number}>}
+   * @returns {Promise<{events: Event[], pos: number, redactions: number}>}
    */
   async since(after = 0) {
     const tx = this.db.transaction(["log", "meta"]);
@@ -313,6 +373,14 @@ export class Store {
       if (skip === 0) events.push(...chunk.events);
       else events.push(...chunk.events.slice(skip));
     }
-    return { events, pos: state.pos };
+    return { events, pos: state.pos, redactions: state.redactions ?? 0 };
+  }
+
+  /**
+   * The ids whose events this log has forgotten (ADR 0130).
+   * @returns {Promise<string[]>}
+   */
+  async forgotten() {
+    return (await done(this.db.transaction("meta").objectStore("meta").get("forgotten"))) ?? [];
   }
 }

@@ -97,7 +97,7 @@ export async function call(server, path, options = {}) {
 /**
  * @typedef {{pushed: number, pulled: number, cursor: number, acked: number}} SyncSummary
  * @typedef {{server: string, token: string, deviceId: string,
- *   onPage?: (events: Event[], first: number, last: number) => void | Promise<void>,
+ *   onPage?: (events: Event[], first: number, last: number, redacted: boolean) => void | Promise<void>,
  *   signal?: AbortSignal}} SyncOptions
  */
 
@@ -141,9 +141,9 @@ export async function sync(store, options) {
     const page = /** @type {Event[]} */ (reply.events);
     const moved = reply.cursor > cursor || reply.acked_seq !== acked;
     if (page.length || moved) {
-      const { first, last } = await store.ingest(page, reply.cursor, reply.acked_seq);
+      const stored = await store.ingest(page, reply.cursor, reply.acked_seq);
       pulled += page.length;
-      if (page.length) await options.onPage?.(page, first, last);
+      if (page.length) await options.onPage?.(stored.events, stored.first, stored.last, stored.redacted);
     }
     stalled = reply.acked_seq === acked && reply.cursor <= cursor ? stalled + 1 : 0;
     if (stalled > STALLS) {

@@ -7,11 +7,13 @@
 
 import { CIRCLE_CADENCE, CIRCLES } from "./events.js";
 import { Fold, isActive, localDay } from "./fold.js";
+import { contactHistory, planOf } from "./plan.js";
 import { physicalMs } from "./hlc.js";
 import { casefold, compare, shortId, valueText } from "./text.js";
 
 /** @typedef {import("./events.js").Event} Event */
 /** @typedef {import("./fold.js").Contact} Contact */
+/** @typedef {import("./plan.js").ContactHistory} ContactHistory */
 
 /** The window of the `one_sided` and `only_asks` flags, in days up to the as-of day. */
 export const WINDOW_DAYS = 365;
@@ -502,6 +504,28 @@ export function describe(fold, e, names) {
   }
 }
 
+/**
+ * Each contact group's value, by survivor id: from `cache`, else computed and
+ * kept there (`null`: the group shows nothing, and is left out).
+ * @template T
+ * @param {Fold} fold @param {Map<string, T | null>} cache
+ * @param {(fold: Fold, survivorId: string) => T | null} compute
+ * @returns {T[]}
+ */
+function perGroup(fold, cache, compute) {
+  /** @type {T[]} */
+  const out = [];
+  for (const survivor of [...fold.groups().keys()].sort(compare)) {
+    let value = cache.get(survivor);
+    if (value === undefined) {
+      value = compute(fold, survivor);
+      cache.set(survivor, value);
+    }
+    if (value) out.push(value);
+  }
+  return out;
+}
+
 /** Batches larger than this are folded in bulk (`Views.applyAll`). */
 const BULK = 1000;
 
@@ -553,6 +577,10 @@ export class Views extends SummaryViews {
     /** @type {Map<string, Summary | null>} survivor -> summary (cached) */
     this._summaries = new Map();
     this._all = null;
+    /** @type {Map<string, ContactHistory | null>} survivor -> the plan's history (cached) */
+    this._histories = new Map();
+    /** @type {ContactHistory[] | null} */
+    this._planAll = null;
   }
 
   /**
@@ -563,8 +591,17 @@ export class Views extends SummaryViews {
     const change = this.fold.apply(e);
     if (!change) return false;
     this._all = null;
-    if (change.all) this._summaries.clear();
-    else for (const id of change.contacts) this._summaries.delete(this.fold.survivor(id));
+    this._planAll = null;
+    if (change.all) {
+      this._summaries.clear();
+      this._histories.clear();
+    } else {
+      for (const id of change.contacts) {
+        const survivor = this.fold.survivor(id);
+        this._summaries.delete(survivor);
+        this._histories.delete(survivor);
+      }
+    }
     return true;
   }
 
@@ -583,23 +620,34 @@ export class Views extends SummaryViews {
     if (!this.fold.applyMany(events)) return false;
     this._all = null;
     this._summaries.clear();
+    this._planAll = null;
+    this._histories.clear();
     return true;
   }
 
   /** Summaries of every active contact, by contact id. @returns {Summary[]} */
   summaries() {
-    if (this._all) return this._all;
-    const out = [];
-    for (const survivor of [...this.fold.groups().keys()].sort(compare)) {
-      let s = this._summaries.get(survivor);
-      if (s === undefined) {
-        s = summarize(this.fold, survivor);
-        this._summaries.set(survivor, s);
-      }
-      if (s) out.push(s);
-    }
-    this._all = out;
-    return out;
+    this._all ??= perGroup(this.fold, this._summaries, summarize);
+    return this._all;
+  }
+
+  /**
+   * The plan's history of every active contact (plan.js), by contact id, kept
+   * per group as the summaries are.
+   * @returns {ContactHistory[]}
+   */
+  histories() {
+    this._planAll ??= perGroup(this.fold, this._histories, contactHistory);
+    return this._planAll;
+  }
+
+  /**
+   * The plan for today (ADR 0100) as of a day: `recip today --json`.
+   * @param {string | number} [asOf]
+   * @param {{limit?: number}} [options]
+   */
+  plan(asOf = today(), options = {}) {
+    return planOf(this.histories(), dayOf(asOf), options);
   }
 
   /**

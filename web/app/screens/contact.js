@@ -6,6 +6,7 @@ import { h } from "../dom.js";
 import {
   askForm,
   editForm,
+  forgetForm,
   giveForm,
   introForm,
   logForm,
@@ -13,7 +14,7 @@ import {
   resolveForm,
   retractForm,
 } from "../forms.js";
-import { contactDetail, openAsks } from "../model.js";
+import { contactDetail, forgetIds, openAsks } from "../model.js";
 import { coldText, daysAgo, focusForm, section } from "./common.js";
 
 /** @typedef {import("../app.js").App} App */
@@ -103,7 +104,9 @@ export function contactScreen(app, contactId) {
     intro: () => introForm(app, contact.id, name, how),
     note: () => noteForm(app, contact.id, name, how),
     edit: () => editForm(app, contact, how),
+    forget: () => forgetForm(app, contact, forgetIds(app.views, contact.id), how),
   };
+  const forgotten = app.views.fold.forgotten.has(contact.id);
   const flagArchived = async () => {
     const type = contact.archived ? "ContactRestored" : "ContactArchived";
     const outcome = await app.record(type, { contact_id: contact.id });
@@ -137,8 +140,9 @@ export function contactScreen(app, contactId) {
     h(
       "div",
       { class: "actions", role: "group", "aria-label": "Actions" },
-      // as `recip` refuses to record about an archived contact, the app offers only restoring it
-      !contact.archived && [
+      // as `recip` refuses to record about an archived contact, the app offers only restoring it;
+      // what is recorded about a forgotten person would be erased at once (ADR 0130)
+      !contact.archived && !forgotten && [
         toggle("log", "Log interaction"),
         toggle("ask", "Ask"),
         toggle("give", "Give"),
@@ -147,8 +151,15 @@ export function contactScreen(app, contactId) {
         toggle("edit", "Edit"),
       ],
       h("button", { type: "button", onclick: flagArchived }, contact.archived ? "Restore" : "Archive"),
+      !forgotten && toggle("forget", "Forget this person"),
     ),
-    !contact.archived && memory.open && panels[memory.open]?.(),
+    forgotten &&
+      h(
+        "p",
+        { class: "note", role: "status" },
+        "This person was forgotten: their name, details and the words of their history are erased here, and on your other devices at their next sync; what happened, when and how much remains.",
+      ),
+    (!contact.archived || memory.open === "forget") && memory.open && panels[memory.open]?.(),
     section(
       "Give and ask",
       ledger

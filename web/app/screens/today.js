@@ -1,21 +1,66 @@
-// Today: who to reach out to now (cooling and cold, most urgent first, a
-// handful), the asks still waiting on an answer, each with one-tap actions.
+// Today: the plan for today (ADR 0100), computed on this device by the same rule
+// as `recip today` and `GET /v1/today` (web/client/plan.js): a handful of people,
+// each with why and what to do, and the one-tap actions that do it; then the
+// asks still waiting on an answer that the plan does not already show.
 
-import { today } from "../../client/index.js";
+import { DEFAULT_LIMIT, today } from "../../client/index.js";
 import { h } from "../dom.js";
-import { noteForm, resolveForm } from "../forms.js";
+import { giveForm, noteForm, resolveForm } from "../forms.js";
 import { openAsks } from "../model.js";
 import { coldText, contactLink, daysAgo, focusForm, section } from "./common.js";
 
 /** @typedef {import("../app.js").App} App */
-
-/** How many people Today suggests at once: a handful, not a wall. */
-export const HANDFUL = 7;
-
 /** @typedef {import("../../client/views.js").ColdRow} ColdRow */
+/** @typedef {import("../../client/plan.js").Nudge} Nudge */
+
+/** How many cooling contacts the preview shows while the log opens. */
+const HANDFUL = DEFAULT_LIMIT;
+/** How many open asks Today lists at once: a handful, not a wall. */
+const ASKS_SHOWN = 7;
+const NOTHING = "Nothing pressing today: no one is cold, owed or waiting.";
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/** The words on each kind of item's badge. */
+/** @type {Record<string, string>} */
+const BADGES = { occasion: "occasion", owe: "owed", open_ask: "waiting", cold: "cold", one_sided: "one-sided" };
 
 /**
- * Who, and where they stand against their cadence.
+ * A kind as shown: a cold item not yet due (urgency under 1) is "cooling".
+ * @param {Nudge} nudge
+ */
+function shade(nudge) {
+  return nudge.kind === "cold" && nudge.urgency < 1 ? "cooling" : nudge.kind;
+}
+
+/**
+ * What to do, as the app says it: the CLI command a follow-up mentions is the
+ * Resolve button here.
+ * @param {Nudge} nudge
+ */
+function todoText(nudge) {
+  return nudge.todo.replace(/ \(recip resolve [^)]*\)$/, "");
+}
+
+/** "Saturday 1 March" of a day number. @param {number} day */
+function longDate(day) {
+  const d = new Date(day * 86_400_000);
+  return `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}`;
+}
+
+/**
+ * The line under the heading: the day, and how much of what is due is shown.
+ * @param {number} day @param {number} shown @param {number} candidates
+ */
+function lede(day, shown, candidates) {
+  if (!shown) return `${longDate(day)}.`;
+  const people = candidates === 1 ? "1 person needs" : `${candidates} people need`;
+  const which = shown < candidates ? ` The ${shown} most urgent, one thing each:` : shown > 1 ? " Most urgent first:" : "";
+  return `${longDate(day)}: ${people} something from you.${which}`;
+}
+
+/**
+ * Who, and where they stand against their cadence (the preview, from saved views).
  * @param {ColdRow} row
  */
 function standing(row) {
@@ -27,7 +72,7 @@ function standing(row) {
 
 /**
  * Today as the views saved at the last run show it, while a large log is read
- * and folded: who to reach out to, with the actions once the log is open.
+ * and folded: who is cooling or cold; the whole plan once the log is open.
  * @param {ColdRow[]} cold
  */
 export function todayPreview(cold) {
@@ -40,6 +85,7 @@ export function todayPreview(cold) {
       cold.length
         ? h("ul", { class: "cards" }, cold.slice(0, HANDFUL).map((row) => h("li", { class: `card ${row.status}` }, ...standing(row))))
         : h("p", { class: "empty" }, "No one is cooling: everyone with a cadence was touched recently."),
+      h("p", { class: "loading" }, "Opening the whole log for the full plan…"),
     ),
     section("Open asks", h("p", { class: "loading" }, "Opening the whole log…")),
   );
@@ -52,8 +98,8 @@ export function todayPreview(cold) {
 export function todayScreen(app) {
   const asOf = today();
   const memory = app.remember("today");
-  const cold = app.views.cold(asOf);
-  const asks = openAsks(app.views);
+  const fold = app.views.fold;
+  const planned = app.views.plan(asOf);
   const close = () => {
     memory.open = "";
     app.draw();
@@ -64,29 +110,50 @@ export function todayScreen(app) {
     app.draw();
     focusForm(app.main);
   };
+  /**
+   * A button that opens a form in place (and closes it again).
+   * @param {string} key @param {string} text @param {string} label
+   */
+  const opener = (key, text, label) =>
+    h("button", { type: "button", onclick: toggle(key), "aria-expanded": String(memory.open === key), "aria-label": label }, text);
 
-  const reach = cold.slice(0, HANDFUL).map((row) => {
-    const touch = () => app.touch(row.contact_id, row.name);
-    const key = `note:${row.contact_id}`;
+  /** @param {Nudge} nudge */
+  const card = (nudge) => {
+    const { contact_id: id, name } = nudge;
+    const what = nudge.ask_id ? /** @type {string} */ (fold.asks.get(nudge.ask_id)?.what ?? "") : "";
+    const note = `note:${id}`;
+    const give = `give:${id}`;
+    const resolve = `resolve:${nudge.ask_id}`;
+    /** @type {(Node | false)[]} */
+    const second =
+      nudge.kind === "open_ask" && nudge.ask_id
+        ? [opener(resolve, "Resolve", `Resolve the ask: ${what}`)]
+        : nudge.kind === "owe" || nudge.kind === "one_sided"
+          ? [opener(give, "Give", `Give to ${name}`)]
+          : [opener(note, "Note", `Note about ${name}`)];
+    const form =
+      (memory.open === note && noteForm(app, id, name, { onDone: close, cancel: close })) ||
+      (memory.open === give && giveForm(app, id, name, { onDone: close, cancel: close })) ||
+      (memory.open === resolve && nudge.ask_id && resolveForm(app, nudge.ask_id, what, { onDone: close, cancel: close }));
     return h(
       "li",
-      { class: `card ${row.status}` },
-      ...standing(row),
+      { class: `card nudge ${shade(nudge)}`, "data-kind": nudge.kind },
+      h("p", { class: "who" }, contactLink(id, name), " ", h("span", { class: `badge ${shade(nudge)}` }, shade(nudge) === "cooling" ? "cooling" : BADGES[nudge.kind])),
+      h("p", { class: "why" }, nudge.why),
+      h("p", { class: "todo" }, todoText(nudge)),
       h(
         "div",
         { class: "buttons" },
-        h("button", { type: "button", onclick: touch, "aria-label": `Log a touch with ${row.name}` }, "Log a touch"),
-        h(
-          "button",
-          { type: "button", onclick: toggle(key), "aria-expanded": String(memory.open === key), "aria-label": `Note about ${row.name}` },
-          "Note",
-        ),
+        h("button", { type: "button", onclick: () => app.touch(id, name), "aria-label": `Log a touch with ${name}` }, "Log a touch"),
+        ...second,
       ),
-      memory.open === key && noteForm(app, row.contact_id, row.name, { onDone: close, cancel: close }),
+      form,
     );
-  });
+  };
 
-  const waiting = asks.slice(-HANDFUL).reverse().map((ask) => {
+  const shownAsks = new Set(planned.items.map((n) => n.ask_id));
+  const asks = openAsks(app.views).filter((ask) => !shownAsks.has(ask.ask_id));
+  const waiting = asks.slice(-ASKS_SHOWN).reverse().map((ask) => {
     const key = `resolve:${ask.ask_id}`;
     return h(
       "li",
@@ -96,43 +163,29 @@ export function todayScreen(app) {
       h(
         "div",
         { class: "buttons" },
-        h(
-          "button",
-          { type: "button", onclick: toggle(key), "aria-expanded": String(memory.open === key), "aria-label": `Resolve the ask: ${ask.what}` },
-          "Resolve",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            "aria-label": `Log a touch with ${ask.name}`,
-            onclick: () => app.touch(ask.contact_id, ask.name),
-          },
-          "Log a touch",
-        ),
+        opener(key, "Resolve", `Resolve the ask: ${ask.what}`),
+        h("button", { type: "button", "aria-label": `Log a touch with ${ask.name}`, onclick: () => app.touch(ask.contact_id, ask.name) }, "Log a touch"),
       ),
       memory.open === key && resolveForm(app, ask.ask_id, ask.what, { onDone: close, cancel: close }),
     );
   });
 
-  const more = cold.length - reach.length;
+  const items = planned.items;
   return h(
     "div",
     { class: "screen today" },
     h("h1", {}, "Today"),
+    h("p", { class: "lede" }, lede(asOf, items.length, planned.candidates)),
     section(
       "Reach out",
-      reach.length
-        ? h("ul", { class: "cards" }, reach)
-        : h("p", { class: "empty" }, "No one is cooling: everyone with a cadence was touched recently."),
-      more > 0 && h("p", { class: "more" }, `${more} more are cooling or cold; these are the most overdue.`),
+      items.length ? h("ol", { class: "cards plan" }, items.map(card)) : h("p", { class: "empty" }, NOTHING),
     ),
     section(
       "Open asks",
       waiting.length
         ? h("ul", { class: "cards" }, waiting)
-        : h("p", { class: "empty" }, "No ask is waiting on an answer."),
-      asks.length > HANDFUL && h("p", { class: "more" }, `${asks.length - HANDFUL} older asks are open too; each is on its contact's page.`),
+        : h("p", { class: "empty" }, items.some((n) => n.kind === "open_ask") ? "No other ask is waiting on an answer." : "No ask is waiting on an answer."),
+      asks.length > ASKS_SHOWN && h("p", { class: "more" }, `${asks.length - ASKS_SHOWN} older asks are open too; each is on its contact's page.`),
     ),
   );
 }
