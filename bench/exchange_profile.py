@@ -21,13 +21,14 @@ from pathlib import Path
 from bench.load import BATCH, DEVICES_PER_OWNER, Device
 from core import commands
 from core.ids import new_id
+from server.accounts import OPEN_INVITE
 from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.protocol import EnrollRequest, EnrollResponse, SyncRequest, SyncResponse
 
 
 def _devices(service: SyncService) -> list[Device]:
-    _, token = service.accounts.add_owner(f"profiled {new_id()}")
+    _, token = service.accounts.add_owner(f"profiled {new_id()}", OPEN_INVITE)
     devices = []
     for i in range(DEVICES_PER_OWNER):
         device_id = new_id()

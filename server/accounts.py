@@ -38,6 +38,8 @@ from typing import Any, Final, Protocol
 
 from sync.protocol import DeviceInfo, Refusal, find_device
 
+from .readonly import ReadOnly
+
 ENROLL_PREFIX: Final = "recip-enroll-"
 DEVICE_PREFIX: Final = "recip-device-"
 
@@ -209,10 +211,23 @@ class Accounts:
 
         self._db.executescript(SQLITE_DDL)  # the nudges' own tables (ADR 0101)
         self._lock = threading.Lock()
+        #: The request path's lookups (a token's device), off the shared connection.
+        self._reads = ReadOnly(path)
 
     def close(self) -> None:
+        self._reads.close()
         with self._lock:
             self._db.close()
+
+    def _read_one(self, sql: str, params: tuple[object, ...]) -> Any:
+        """The first row of one query (None if none), without the shared connection's lock.
+
+        Every sync request authenticates: on one locked connection those lookups
+        queued behind each other under load (issue 20). A read-only connection
+        of the free list sees every commit, this process's or an admin command's.
+        """
+        rows = self._reads.read(sql, params)
+        return rows[0] if rows else None
 
     # -- owners ----------------------------------------------------------------
 
@@ -313,19 +328,15 @@ class Accounts:
 
     def holds(self, device: Device) -> bool:
         """Whether a (cached) device's token is still current and the device not revoked."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM devices WHERE device_id = ? AND owner_id = ? "
-                "AND token_hash = ? AND revoked_at IS NULL",
-                (device.device_id, device.owner_id, device.token_hash),
-            ).fetchone()
+        row = self._read_one(
+            "SELECT 1 FROM devices WHERE device_id = ? AND owner_id = ? "
+            "AND token_hash = ? AND revoked_at IS NULL",
+            (device.device_id, device.owner_id, device.token_hash),
+        )
         return row is not None
 
     def owner_exists(self, owner_id: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM owners WHERE owner_id = ?", (owner_id,)
-            ).fetchone()
+        row = self._read_one("SELECT 1 FROM owners WHERE owner_id = ?", (owner_id,))
         return row is not None
 
     # -- invites -----------------------------------------------------------------
@@ -453,13 +464,12 @@ class Accounts:
         """The device a `Bearer` token belongs to: 401 if unknown, 403 if revoked."""
         token = self.check_header(authorization)
         digest = hash_token(token)
-        with self._lock:
-            row = self._db.execute(
-                "SELECT d.device_id, d.owner_id, d.name, d.token_hash, d.revoked_at, e.key_id "
-                "FROM devices d LEFT JOIN e2e_owners e ON e.owner_id = d.owner_id "
-                "WHERE d.token_hash = ?",
-                (digest,),
-            ).fetchone()
+        row = self._read_one(
+            "SELECT d.device_id, d.owner_id, d.name, d.token_hash, d.revoked_at, e.key_id "
+            "FROM devices d LEFT JOIN e2e_owners e ON e.owner_id = d.owner_id "
+            "WHERE d.token_hash = ?",
+            (digest,),
+        )
         if row is None or not hmac.compare_digest(row[3], digest):
             raise Refusal(401, "unauthorized", "invalid device token")
         if row[4] is not None:

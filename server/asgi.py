@@ -97,6 +97,34 @@ def app() -> Starlette:
     return create_app(from_env(text))
 
 
+#: The soft limit on open files `serve` asks for (at most the hard limit).
+OPEN_FILES: Final = 65_536
+
+
+def open_files_limit(wanted: int = OPEN_FILES) -> int:
+    """Raise this process's soft limit on open files towards `wanted`; the limit now.
+
+    An open SQLite owner holds three descriptors per connection (the file, its
+    WAL, its shared memory): its appending connection and its page readers, so
+    a hundred busy owners need more than the usual soft limit of 1,024 (ADR
+    0073). Workers inherit the limit. Never lowered; left as it is where the
+    hard limit or the platform does not allow more.
+    """
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return soft
+
+
 def serve(
     config: ServerConfig,
     host: str,
@@ -112,6 +140,7 @@ def serve(
     """
     if workers < 1:
         raise ReciprocityError("--workers must be at least 1")
+    open_files_limit()
     if workers > 1 and not config.database_url:
         raise ReciprocityError(
             "several workers need a shared database: add --database-url postgresql://..."

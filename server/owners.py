@@ -26,8 +26,9 @@ from typing import Final, Generic, TypeVar
 
 V = TypeVar("V")
 
-#: Owners whose resources a server process keeps open by default.
-MAX_OPEN_OWNERS: Final = 32
+#: Owners whose resources a server process keeps open by default (ADR 0073: at 32,
+#: a hundred owners syncing at once spent their time closing and reopening logs).
+MAX_OPEN_OWNERS: Final = 128
 
 
 class _Entry(Generic[V]):

@@ -262,6 +262,12 @@ class PgAccounts(Accounts):
         # Each statement is atomic on its own; there is no connection to guard.
         self._lock = nullcontext()  # type: ignore[assignment]
 
+    def _read_one(self, sql: str, params: tuple[object, ...]) -> Any:
+        return self._db.execute(sql, params).fetchone()
+
+    def close(self) -> None:
+        """The pool belongs to the backend."""
+
     def _transaction(self) -> AbstractContextManager[Executor]:
         pooled: _PooledConnection = self._db  # type: ignore[assignment]
         return pooled.transaction()

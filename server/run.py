@@ -12,13 +12,16 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
 
 from .app import create_app
 from .service import ServerConfig, SyncService
+
+#: uvicorn's HTTP/1.1 parsers: httptools when importable ("auto"), or one by name.
+HttpParser = Literal["auto", "h11", "httptools"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,13 +33,23 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _uvicorn_config(
-    app: Starlette, host: str, port: int, log_config: dict[str, Any] | None = None
+    app: Starlette,
+    host: str,
+    port: int,
+    log_config: dict[str, Any] | None = None,
+    http: HttpParser = "auto",
 ) -> uvicorn.Config:
-    """uvicorn's settings; `log_config` (from `server.logs`) replaces its logging."""
+    """uvicorn's settings; `log_config` (from `server.logs`) replaces its logging.
+
+    `http="auto"` parses HTTP/1.1 with httptools (C) when it is installed, else
+    with h11 (pure Python): the same server either way, at a different cost
+    per request (ADR 0122).
+    """
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=http,
         log_config=log_config,
         log_level=None if log_config else "warning",
         access_log=False,
@@ -68,12 +81,13 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         config: ServerConfig | None = None,
+        http: HttpParser = "auto",
     ) -> None:
         self.config = config or ServerConfig(data=Path(data))
         self.host = host
         self.port = port or free_port(host)
         self.app = create_app(self.config)
-        self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port))
+        self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port, http=http))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property

@@ -70,6 +70,7 @@ from .config import MAX_BODY
 from .e2e import events_sealed
 from .groupcommit import GroupCommit
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
+from .readonly import ReadOnly
 
 logger = logging.getLogger("recip.server")
 
@@ -122,14 +123,12 @@ class PageReader:
     the stored MessagePack bytes passed on untouched. It reads the event store's
     own table (position = rowid) with `core.store`'s statements. In WAL mode a
     reader never waits for the write lock, so pulls go on while pushes commit.
-    Connections are kept in a free list, not one per server thread: an owner then
-    holds only as many as it had reads at once.
+    Connections are kept in a free list (`server.readonly`), not one per server
+    thread: an owner then holds only as many as it had reads at once.
     """
 
     def __init__(self, path: Path) -> None:
-        self._uri = f"{path.resolve().as_uri()}?mode=ro"
-        self._idle: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._reads = ReadOnly(path)
 
     def page(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
         return self._read(SQLITE_PAGE, (after, limit))
@@ -143,26 +142,14 @@ class PageReader:
         return int(self._read(SQLITE_LAST_SEQ, (device_id,))[0][0] or 0)
 
     def _read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
         try:
-            if conn is None:
-                conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
-            rows = conn.execute(sql, params).fetchall()
+            return self._reads.read(sql, params)
         except sqlite3.Error as exc:
-            if conn is not None:
-                conn.close()
             raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
-        with self._lock:
-            self._idle.append(conn)
-        return rows
 
     def close(self) -> None:
         """Close the idle connections (the owner's leases are over: none is in use)."""
-        with self._lock:
-            for conn in self._idle:
-                conn.close()
-            self._idle.clear()
+        self._reads.close()
 
 
 @dataclass

@@ -80,6 +80,7 @@ class HeadWatcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._listener: _Listener | None = None
+        self._stopping = False
 
     # -- life cycle --------------------------------------------------------------
 
@@ -90,13 +91,24 @@ class HeadWatcher:
         if url:
             loop = asyncio.get_running_loop()
             wake = self._wake
-            self._listener = _Listener(url, lambda: loop.call_soon_threadsafe(wake.set))
+
+            def poke() -> None:
+                # Every push on any worker notifies every worker: wake the event
+                # loop only when a stream here is open and no wake-up is already
+                # pending (the poll after it reads every head anew).
+                if self._watching and not wake.is_set():
+                    loop.call_soon_threadsafe(wake.set)
+
+            self._listener = _Listener(url, poke)
             self._listener.start()
 
     async def stop(self) -> None:
         if self._listener is not None:
             self._listener.stop()
         if self._task is not None:
+            # Python 3.11's wait_for can swallow a cancellation that arrives as
+            # its wait completes: the poll loop then checks this flag itself.
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -138,7 +150,7 @@ class HeadWatcher:
 
     async def _poll(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_s)
             self._wake.clear()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -238,3 +240,17 @@ def test_metrics_sum_every_workers_counts(serve: object, tmp_path: Path, pg_url:
             text = fresh.get(f"{served.url}/metrics").text
         [family] = [f for f in text_string_to_metric_families(text) if f.name == "recip_exchanges"]
         assert sum(s.value for s in family.samples if s.name.endswith("_total")) == 20
+
+
+_PIECES = st.sampled_from(
+    ["recip-device-", "recip-enroll-", "recip-", "postgres://", "postgresql://u:", "@h", "x", " "]
+)
+
+
+@settings(max_examples=300)
+@given(parts=st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=8))
+def test_scrub_skipping_texts_without_either_start_changes_nothing(parts: list[str]) -> None:
+    from server.logs import PASSWORD_RE, TOKEN_RE
+
+    text = "".join(parts)
+    assert scrub(text) == PASSWORD_RE.sub(r"\1***@", TOKEN_RE.sub("recip-***", text))

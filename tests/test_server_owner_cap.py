@@ -484,3 +484,19 @@ def test_mirrors_beyond_the_cap_are_reopened_and_caught_up(tmp_path: Path) -> No
         source.close()
         service.close()
         drop_prefix(url)
+
+
+def test_serve_raises_the_soft_open_files_limit_never_lowers_it() -> None:
+    resource = pytest.importorskip("resource")
+    from server.asgi import open_files_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        wanted = 2048 if hard == resource.RLIM_INFINITY else min(2048, hard)
+        assert open_files_limit(2048) == wanted
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (wanted, hard)
+        assert open_files_limit(300) == wanted  # already higher: left alone
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == wanted
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -300,3 +300,60 @@ def test_watch_ends_with_the_servers_refusal_when_the_device_is_revoked(
             watch.run()
     assert refused.value.status == 403
     assert watch.stop.is_set()
+
+
+def test_a_notification_wakes_the_event_loop_only_while_a_stream_watches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL every push notifies every worker; a worker with no stream open
+    (or a wake-up already pending) must not wake its event loop for it."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from server import stream
+
+    pokes: list[Callable[[], object]] = []
+
+    class Heard:
+        def __init__(self, url: str, wake: Callable[[], object]) -> None:
+            pokes.append(wake)
+
+        def start(self) -> None: ...
+
+        def stop(self) -> None: ...
+
+    monkeypatch.setattr(stream, "_Listener", Heard)
+    service = SimpleNamespace(
+        config=SimpleNamespace(database_url="postgresql://nowhere"), position=lambda owner: 7
+    )
+
+    async def scenario() -> list[bool]:
+        watcher = stream.HeadWatcher(service, StreamConfig(poll_s=0.5))  # type: ignore[arg-type]
+        await watcher.start()
+        (poke,) = pokes
+
+        def wakes() -> bool:
+            """Whether a notification now would wake the event loop."""
+            calls: list[object] = []
+            with monkeypatch.context() as patched:
+                loop = asyncio.get_running_loop()
+                patched.setattr(loop, "call_soon_threadsafe", lambda *a: calls.append(a))
+                poke()
+            return bool(calls)
+
+        seen = []
+        try:
+            seen.append(wakes())  # nothing watched
+            async with watcher.watching("alice"):
+                seen.append(wakes())
+                poke()
+                await asyncio.sleep(0.05)  # the poll ran and read the head again
+                seen.append(watcher._heads["alice"] == 7)
+                assert watcher._wake is not None
+                watcher._wake.set()
+                seen.append(wakes())  # a wake-up is pending already
+        finally:
+            await watcher.stop()
+        return seen
+
+    assert asyncio.run(scenario()) == [False, True, True, False]
