@@ -164,14 +164,16 @@ _ALL_CONTACTS: Final = _query(
     "all", {"type": "boolean"}, "Include archived and merged-away contacts."
 )
 _ALL_COLD: Final = _query("all", {"type": "boolean"}, "Every contact with a cadence.")
-_AUTHED: Final = (400, 401, 403, 503)
+#: A device's reads of its owner's views; 409: the owner is end-to-end encrypted.
+_AUTHED: Final = (400, 401, 403, 409, 503)
+#: A device's POST of a message.
+_POSTED: Final = (400, 401, 403, 409, 413, 415, 503)
 _BEARER: Final[list[dict[str, list[str]]]] = [{"device": []}]
 
 
 def _read(
     summary: str, rows: dict[str, Any], *params: dict[str, Any], errors: tuple[int, ...]
 ) -> dict[str, Any]:
-    errors = tuple(sorted({*errors, 409}))  # 409: an end-to-end encrypted owner's views
     return {
         "get": {
             "summary": summary,
@@ -204,7 +206,7 @@ def _nudge_paths() -> dict[str, Any]:
     limit = _query(
         "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, "At most this many items."
     )
-    feed_answer = _answers(_json(_ref("FeedToken")), "a new feed token", 401, 403, 503)
+    feed_answer = _answers(_json(_ref("FeedToken")), "a new feed token", 401, 403, 409, 503)
     digest_answer = _answers(_json(_ref("DigestAnswer")), "the digest settings", 401, 403, 503)
     token = {
         "name": "token",
@@ -246,6 +248,7 @@ def _nudge_paths() -> dict[str, Any]:
                     "the feed",
                     400,
                     401,
+                    409,
                     503,
                 ),
             }
@@ -261,7 +264,7 @@ def _nudge_paths() -> dict[str, Any]:
                 "security": _BEARER,
                 "requestBody": {"required": True, "content": _json(_ref("DigestRequest"))},
                 "responses": _answers(
-                    _json(_ref("DigestAnswer")), "the digest settings", 400, 401, 403, 413, 503
+                    _json(_ref("DigestAnswer")), "the digest settings", 400, 401, 403, 409, 413, 503
                 ),
             },
             "delete": {
@@ -389,13 +392,7 @@ def document() -> dict[str, Any]:
                 "before anything is synced)",
                 "E2eRequest",
                 "E2eStatus",
-                400,
-                401,
-                403,
-                409,
-                413,
-                415,
-                503,
+                *_POSTED,
             ),
         },
         "/v1/e2e/rotate": _post(
@@ -403,40 +400,22 @@ def document() -> dict[str, Any]:
             "seal the log again under the new key (ADR 0135)",
             "RotateRequest",
             "E2eStatus",
-            400,
-            401,
-            403,
-            409,
-            413,
-            415,
-            503,
+            *_POSTED,
         ),
         "/v1/e2e/replace": _post(
             "Sealed redacted rows in place of the rows held under the same (device, seq): "
             "forgetting for an end-to-end encrypted owner (ADR 0135)",
             "ReplaceRequest",
             "ReplaceResponse",
-            400,
-            401,
-            403,
-            409,
-            413,
-            415,
+            *_POSTED,
             422,
-            503,
         ),
         "/v1/devices/revoke": _post(
             "Revoke one of the owner's devices (id, id prefix or name)",
             "RevokeRequest",
             "DeviceInfo",
-            400,
-            401,
-            403,
+            *_POSTED,
             404,
-            409,
-            413,
-            415,
-            503,
         ),
         "/v1/contacts": _read(
             "Contacts (recip contact list --json)",
@@ -448,7 +427,7 @@ def document() -> dict[str, Any]:
             "A contact's timeline (recip timeline --json)",
             _array("TimelineEntry"),
             contact,
-            errors=(*_AUTHED, 404, 409),
+            errors=(*_AUTHED, 404),
         ),
         "/v1/ledger": _read(
             "Give/ask ledger (recip ledger --json)",
@@ -459,7 +438,7 @@ def document() -> dict[str, Any]:
                 {"type": "string", "minLength": 1},
                 "Only this contact (id, prefix or name).",
             ),
-            errors=(*_AUTHED, 404, 409),
+            errors=(*_AUTHED, 404),
         ),
         "/v1/cold": _read(
             "Going cold (recip cold --json)", _array("ColdRow"), _AS_OF, _ALL_COLD, errors=_AUTHED
