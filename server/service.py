@@ -280,15 +280,22 @@ class SyncService:
         logs at every poll once more owners are watched than stay open): its
         head is read with one statement instead.
         """
-        lease = self._owners.peek(owner_id)
-        if lease is not None:
-            with lease as owner:
-                return owner.log.position()
-        head = self._closed_head(owner_id)
+        head = self._known_head(owner_id)
         if head is not None:
             return head
         with self.log(owner_id) as log:  # no log yet: create it, as a request would
             return log.position()
+
+    def _known_head(self, owner_id: str) -> int | None:
+        """The head without opening a log: the open log's, else the file's (None: no log).
+
+        Never asks the accounts database, so it may run inside its transactions.
+        """
+        lease = self._owners.peek(owner_id)
+        if lease is not None:
+            with lease as owner:
+                return owner.log.position()
+        return self._closed_head(owner_id)
 
     def _closed_head(self, owner_id: str) -> int | None:
         """The head of an owner's log without opening it (None if it does not exist)."""
@@ -376,16 +383,8 @@ class SyncService:
         return protocol.encode(answer, reply)
 
     def _log_is_empty(self, owner_id: str) -> bool:
-        """Whether the owner's log holds no event (no log at all counts as empty).
-
-        Called inside an accounts transaction, so it never opens a log (that
-        would ask the accounts database again).
-        """
-        lease = self._owners.peek(owner_id)
-        if lease is not None:
-            with lease as owner:
-                return owner.log.position() == 0
-        return not self._closed_head(owner_id)
+        """Whether the owner's log holds no event (no log at all counts as empty)."""
+        return not self._known_head(owner_id)
 
     def e2e_status(self, device: Device, reply: Format) -> bytes:
         """Whether the device's owner is end-to-end encrypted (read now, not cached)."""
