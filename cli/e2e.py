@@ -66,8 +66,6 @@ def enable(home: Home) -> None:
     Run again after a failure, it retries with the same key (the server takes
     the same key twice without harm).
     """
-    import msgspec
-
     from sync import http
     from sync.protocol import Refusal
     from sync.seal import OwnerKey
@@ -77,8 +75,7 @@ def enable(home: Home) -> None:
     # The key is kept before the server is told, so that no outcome of the call
     # can leave the owner encrypted under a key that no device holds; it is
     # dropped again only if the server refused.
-    keyed = msgspec.structs.replace(config, owner_key=remotes.key_text(key))
-    remotes.save(home.path, keyed)
+    remotes.save(home.path, config.with_key(key))
     try:
         http.e2e_enable(config.url, config.device_token, key.key_id)
     except Refusal:
@@ -99,8 +96,6 @@ def rotate(home: Home, yes: bool) -> None:
     rekey'); until then its syncs are refused with that advice. Run again
     after a failure: it resumes with the same new key.
     """
-    import msgspec
-
     from sync import http, reseal
     from sync.protocol import Refusal
     from sync.replica import Replica
@@ -134,15 +129,11 @@ def rotate(home: Home, yes: bool) -> None:
                 old = next(o for o in key.older if o.key_id == server_key)
             else:
                 Replica(log, transport, config.owner_id, key=key).sync()  # all, both ways
-                old, new = key, OwnerKey.generate()
-                assert config.owner_key is not None
-                rotated = msgspec.structs.replace(
-                    config,
-                    owner_key=remotes.key_text(new),
-                    old_keys=(config.owner_key, *config.old_keys),
-                )
+                rotated = config.with_key(OwnerKey.generate())
                 remotes.save(home.path, rotated)  # kept before the server is told
-                new = rotated.key() or new
+                old, fresh = key, rotated.key()
+                assert fresh is not None  # with_key set it
+                new = fresh
             try:
                 http.e2e_rotate(config.url, config.device_token, old.key_id, new.key_id)
             except Refusal:
@@ -162,12 +153,11 @@ def rotate(home: Home, yes: bool) -> None:
 @click.pass_obj
 def rekey(home: Home) -> None:
     """Take the owner's new key after another device rotated it (asks for the new phrase)."""
-    import msgspec
-
     from sync import http
 
     config = remotes.load(home.path)
-    if config.owner_key is None:
+    current = config.key()
+    if current is None:
         raise ValidationError(
             f"this device syncs {config.owner_name} in plain text: to join an encrypted "
             "owner, 'recip remote add URL --token TOKEN --phrase'"
@@ -175,15 +165,10 @@ def rekey(home: Home) -> None:
     new = read_phrase()
     if http.e2e_status(config.url, config.device_token).key_id != new.key_id:
         raise ValidationError("this recovery phrase is not the owner's current key")
-    if new.key_id == (config.key() or new).key_id:
+    if new.key_id == current.key_id:
         click.echo("this device already holds the owner's current key")
         return
-    rekeyed = msgspec.structs.replace(
-        config,
-        owner_key=remotes.key_text(new),
-        old_keys=(config.owner_key, *config.old_keys),
-    )
-    remotes.save(home.path, rekeyed)
+    remotes.save(home.path, config.with_key(new))
     click.echo(f"{config.owner_name}: this device now holds the owner's new key")
 
 

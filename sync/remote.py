@@ -45,6 +45,14 @@ class RemoteConfig(msgspec.Struct, frozen=True, kw_only=True):
         except (ValueError, ReciprocityError) as exc:
             raise RemoteError(f"the owner key in {FILE} is damaged: {exc}") from None
 
+    def with_key(self, key: OwnerKey) -> RemoteConfig:
+        """This remote with `key` as the owner key; a different current one joins `old_keys`."""
+        text = key_text(key)
+        if self.owner_key == text:
+            return self
+        older = self.old_keys if self.owner_key is None else (self.owner_key, *self.old_keys)
+        return msgspec.structs.replace(self, owner_key=text, old_keys=older)
+
 
 class RemoteError(ReciprocityError):
     """No remote configured, or its file is unreadable."""
