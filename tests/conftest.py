@@ -110,15 +110,15 @@ def pg_available() -> bool:
 
 @pytest.fixture
 def pg_schema(pg_available: bool) -> Iterator[str]:
-    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    """A fresh PostgreSQL schema name for one test; it and every schema named from it
+    (a server's `?prefix=`: its accounts and owner schemas) are dropped afterwards."""
     if not pg_available:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    import psycopg
+    from server.pg import drop_prefix
 
     schema = "t_" + uuid.uuid4().hex[:16]
     yield schema
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    drop_prefix(f"{PG_URL}?prefix={schema}")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import re
 import signal
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -286,7 +287,7 @@ def server_plaintext(live: LiveServer, owner_id: str, key: OwnerKey) -> list[byt
         ).fetchall()
     finally:
         db.close()
-    return [key.open_row((str(d), int(s), t, bytes(b)))[3] for d, s, t, b in rows]
+    return opened(rows, key)
 
 
 def test_forgetting_reaches_the_sealed_rows_on_the_server(
@@ -339,7 +340,7 @@ def pg_plaintext(schema: str, key: OwnerKey) -> list[bytes]:
         rows = conn.execute(
             f'SELECT originator_id, originator_version, topic, state FROM "{schema}".stored_events'
         ).fetchall()
-    return [key.open_row((str(d), int(s), t, bytes(b)))[3] for d, s, t, b in rows]
+    return opened(rows, key)
 
 
 def test_rotating_the_key_reseals_the_server_and_old_phrases_stop_working(
@@ -382,3 +383,8 @@ def test_rotating_the_key_reseals_the_server_and_old_phrases_stop_working(
     run(tablet, *join, phrase=new_phrase)
     run(tablet, "sync")
     assert ledger(tablet) == ledger(laptop)
+
+
+def opened(rows: list[Any], key: OwnerKey) -> list[bytes]:
+    """The stored bytes of each (device, seq, topic, state) row, opened with the key."""
+    return [key.open_row((str(d), int(s), t, bytes(b)))[3] for d, s, t, b in rows]

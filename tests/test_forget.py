@@ -268,10 +268,3 @@ def test_forget_reaches_a_postgresql_server(tmp_path: Path, pg_schema: str) -> N
         assert LATE not in recip(phone, "contact", "show", zeb, "--json")
     finally:
         live.kill(signal.SIGTERM)
-        import psycopg
-
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            for (schema,) in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{prefix}%",)
-            ).fetchall():
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

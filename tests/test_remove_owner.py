@@ -108,13 +108,6 @@ def test_remove_owner_erases_a_postgresql_owner(tmp_path: Path, pg_schema: str) 
         assert schemas == [], "the owner's schema is dropped and not recreated"
     finally:
         live.kill(signal.SIGTERM)
-        import psycopg
-
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            for (schema,) in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{pg_schema}%",)
-            ).fetchall():
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def test_remove_owner_refuses_an_unknown_name_and_a_no(tmp_path: Path) -> None:
