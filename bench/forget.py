@@ -63,8 +63,8 @@ def run(mode: Mode) -> dict[str, Any]:
         return skipped
     with seeded_server("forget", params["events"]) as (_work, system, token, source):
         figures = _browser(system.url, token, source.events, params["repeats"])
-    *figures, forgotten = figures
-    forget, refold, after, before = figures
+    *timings, forgotten = figures
+    forget, refold, after, before = timings
     params["forgotten_ids"] = forgotten
     return report(
         result_name("forget", mode),

@@ -397,6 +397,10 @@ class Store:
         left out and answered `None`, for `EventLog.ingest_rows` to judge. The
         batches share one transaction and one durable commit (SQLite only): that
         is what lets concurrent pushes of one owner share a commit.
+
+        A log that forgot someone declines every batch: late events about the
+        forgotten must be redacted on their way in (ADR 0130), which only the
+        general path does.
         """
         recorder = self.recorder
         if not isinstance(recorder, BatchSQLiteRecorder):
@@ -407,6 +411,8 @@ class Store:
         with self._writer_lock:
             conn = self._writer()
             with _committing(conn, "BEGIN IMMEDIATE"):
+                if conn.execute(f"SELECT 1 FROM {self._forgotten} LIMIT 1").fetchone():
+                    return [None] * len(batches)
                 return [self._insert_if_next(conn, recorder, rows) for rows in batches]
 
     @staticmethod

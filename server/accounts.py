@@ -226,8 +226,12 @@ class Accounts:
         queued behind each other under load (issue 20). A read-only connection
         of the free list sees every commit, this process's or an admin command's.
         """
-        rows = self._reads.read(sql, params)
+        rows = self._read_all(sql, params)
         return rows[0] if rows else None
+
+    def _read_all(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """Every row of one query, on a read-only connection (as `_read_one`)."""
+        return self._reads.read(sql, params)
 
     # -- owners ----------------------------------------------------------------
 
@@ -462,19 +466,34 @@ class Accounts:
 
     def authenticate(self, authorization: str | None) -> Device:
         """The device a `Bearer` token belongs to: 401 if unknown, 403 if revoked."""
-        token = self.check_header(authorization)
-        digest = hash_token(token)
-        row = self._read_one(
-            "SELECT d.device_id, d.owner_id, d.name, d.token_hash, d.revoked_at, e.key_id "
-            "FROM devices d LEFT JOIN e2e_owners e ON e.owner_id = d.owner_id "
-            "WHERE d.token_hash = ?",
-            (digest,),
-        )
-        if row is None or not hmac.compare_digest(row[3], digest):
-            raise Refusal(401, "unauthorized", "invalid device token")
-        if row[4] is not None:
-            raise Refusal(403, "revoked", f"device {row[2]!r} ({row[0]}) was revoked")
-        return Device(row[0], row[1], row[2], digest, row[5])
+        (device,) = self.authenticate_all([authorization])
+        if isinstance(device, Refusal):
+            raise device
+        return device
+
+    def authenticate_all(self, headers: Sequence[str | None]) -> list[Device | Refusal]:
+        """`authenticate` for several requests at once: one lookup, each answered alone."""
+        answers: list[Device | Refusal | None] = [None] * len(headers)
+        digests: dict[str, list[int]] = {}
+        for index, authorization in enumerate(headers):
+            try:
+                digests.setdefault(hash_token(self.check_header(authorization)), []).append(index)
+            except Refusal as refusal:
+                answers[index] = refusal
+        if digests:
+            marks = ", ".join("?" * len(digests))
+            rows = self._read_all(
+                "SELECT d.device_id, d.owner_id, d.name, d.token_hash, d.revoked_at, e.key_id "
+                "FROM devices d LEFT JOIN e2e_owners e ON e.owner_id = d.owner_id "
+                f"WHERE d.token_hash IN ({marks})",
+                tuple(digests),
+            )
+            found = {row[3]: row for row in rows}
+            for digest, indexes in digests.items():
+                answer = _device_of(found.get(digest), digest)
+                for index in indexes:
+                    answers[index] = answer
+        return [a for a in answers if a is not None]
 
     # -- devices ------------------------------------------------------------------------
 
@@ -543,3 +562,12 @@ def _spend_invite(db: Executor, digest: str, now: int) -> Owner | None:
         "SELECT owner_id, name FROM owners WHERE enroll_hash = ?", (digest,)
     ).fetchone()
     return Owner(legacy[0], legacy[1]) if legacy is not None else None
+
+
+def _device_of(row: Any, digest: str) -> Device | Refusal:
+    """The device of a token's row, or why the token does not authenticate."""
+    if row is None or not hmac.compare_digest(row[3], digest):
+        return Refusal(401, "unauthorized", "invalid device token")
+    if row[4] is not None:
+        return Refusal(403, "revoked", f"device {row[2]!r} ({row[0]}) was revoked")
+    return Device(row[0], row[1], row[2], digest, row[5])

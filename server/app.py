@@ -21,12 +21,10 @@ Every request passes `server.access.Observe` (access log, latency).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -42,15 +40,12 @@ from web import CLIENT_DIR
 
 from .access import Observe
 from .accounts import Device
+from .exchanges import Exchanges
 from .metrics import Metrics
 from .service import ServerConfig, SyncService
 from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
-
-#: Threads running sync exchanges at once (as many as Starlette's own pool has):
-#: concurrent pushes of one owner wait in them to share a commit (ADR 0120).
-EXCHANGE_THREADS: Final = 40
 
 
 def _error(refusal: Refusal) -> Response:
@@ -147,23 +142,21 @@ async def metrics_endpoint(request: Request, service: SyncService) -> Response:
 
 
 async def sync(request: Request, service: SyncService) -> Response:
-    """The exchange in one trip to the thread pool, authentication included.
+    """The exchange in one trip to the exchange threads, authentication included.
 
     A request without a usable token is refused before its body is read; a
     well-formed token is checked with the exchange itself (on PostgreSQL, in
-    the exchange's own statement), so a sync costs one thread hand-off. The
-    hand-off is asyncio's own, to the app's exchange threads: anyio's (behind
-    Starlette's `run_in_threadpool`) cost the event loop several times more
-    per call (limiter, cancel scope, checkpoints; issue 20).
+    the exchange's own statement). `server.exchanges` groups one owner's
+    exchanges on SQLite (ADR 0136); its hand-off is asyncio's own: anyio's
+    (behind Starlette's `run_in_threadpool`) cost the event loop several times
+    more per call (issue 20).
     """
     authorization = request.headers.get("authorization")
     service.accounts.check_header(authorization)
     fmt, reply = _formats(request)
     body = await read_body(request, service.config.max_body)
-    threads: ThreadPoolExecutor = request.app.state.exchanges
-    loop = asyncio.get_running_loop()
-    out = await loop.run_in_executor(threads, service.sync_as, authorization, body, fmt, reply)
-    return _reply(out, reply)
+    exchanges: Exchanges = request.app.state.exchanges
+    return _reply(await exchanges.sync(authorization, body, fmt, reply), reply)
 
 
 async def devices(request: Request, service: SyncService) -> Response:
@@ -225,13 +218,13 @@ def create_app(
         svc.metrics = metrics
         svc.on_exchange = metrics.exchange
 
-    exchanges = ThreadPoolExecutor(EXCHANGE_THREADS, thread_name_prefix="recip-sync")
+    exchanges = Exchanges(svc)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         async with running(app, svc):
             yield
-        exchanges.shutdown(wait=True)
+        exchanges.close()
         metrics.close()
         if owned:
             svc.close()

@@ -265,6 +265,9 @@ class PgAccounts(Accounts):
     def _read_one(self, sql: str, params: tuple[object, ...]) -> Any:
         return self._db.execute(sql, params).fetchone()
 
+    def _read_all(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        return self._db.execute(sql, params).fetchall()
+
     def close(self) -> None:
         """The pool belongs to the backend."""
 

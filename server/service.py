@@ -12,7 +12,7 @@ the authenticated device, never from the request. At most `max_open_owners`
 owners' logs stay open, each leased by the requests using it (ADR 0073).
 
 An exchange costs about one commit (ADR 0120): on PostgreSQL one statement
-(`server.pg.PgExchange`), on SQLite a group commit shared by the pushes of one
+(`server.pg.PgExchange`), on SQLite a group commit shared by the exchanges of one
 owner that arrive together, with pages read on read-only connections. A batch
 that does not simply continue its device's stream goes through
 `EventLog.ingest_rows`, where retries, conflicts and gaps are judged.
@@ -20,6 +20,7 @@ that does not simply continue its device's stream goes through
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import sqlite3
@@ -68,7 +69,6 @@ from . import e2e
 from .accounts import Accounts, Device
 from .config import MAX_BODY
 from .e2e import events_sealed
-from .groupcommit import GroupCommit
 from .owners import MAX_OPEN_OWNERS, Lease, OwnerCache
 from .readonly import ReadOnly
 
@@ -86,6 +86,11 @@ AUTH_CACHE: Final = 10_000
 
 #: Largest page the server sends, whatever the device asks for.
 MAX_PAGE: Final = 10_000
+#: Cursors of one group at most this far apart share one page read.
+SHARED_READ_SPAN: Final = 1_000
+
+#: One row of a page: position, device, seq, topic, stored bytes.
+PageRow = tuple[int, str, int, str, bytes]
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ class PageReader:
     def __init__(self, path: Path) -> None:
         self._reads = ReadOnly(path)
 
-    def page(self, after: int, limit: int) -> list[tuple[int, str, int, str, bytes]]:
+    def page(self, after: int, limit: int) -> list[PageRow]:
         return self._read(SQLITE_PAGE, (after, limit))
 
     def head(self) -> int:
@@ -152,17 +157,27 @@ class PageReader:
         self._reads.close()
 
 
+#: One sync request as the HTTP route hands it over: token header, body, formats in and out.
+SyncCall = tuple[str | None, bytes, Format, Format]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A sync request decoded and checked, its batch as rows, ready to store."""
+
+    device: Device
+    request: SyncRequest
+    rows: list[Row]
+    reply: Format
+    forgets: bool
+
+
 @dataclass
 class OpenOwner:
-    """One owner's open log, the reader of its pages, and (SQLite) its group commit.
-
-    `commits` groups concurrent pushes into one commit; it declines a batch it
-    does not simply append, which then goes through `EventLog.ingest_rows`.
-    """
+    """One owner's open log and the reader of its pages."""
 
     log: EventLog
     reader: PageReader | PgPageReader
-    commits: GroupCommit[Sequence[Row], list[int] | None] | None = None
 
     def close(self) -> None:
         self.reader.close()
@@ -261,9 +276,7 @@ class SyncService:
         path = private_file(self.path(owner_id))
         store = open_store(str(path))
         try:
-            return OpenOwner(
-                EventLog(store, None), PageReader(path), GroupCommit(store.insert_next)
-            )
+            return OpenOwner(EventLog(store, None), PageReader(path))
         except BaseException:
             store.close()
             raise
@@ -440,11 +453,64 @@ class SyncService:
     # -- sync --------------------------------------------------------------------------
 
     def sync_as(self, authorization: str | None, body: bytes, fmt: Format, reply: Format) -> bytes:
-        """`sync` for the device of a token (the HTTP route's one call)."""
+        """`sync` for the device of a token (the HTTP route's one call on PostgreSQL)."""
         return self.sync(self.authenticate(authorization), body, fmt, reply)
 
     def sync(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
         """One exchange: store the pushed batch (all or nothing), answer one page."""
+        call = self._prepare(device, body, fmt, reply)
+        if call.forgets:
+            return self._forget(call)
+        if self.pg is not None:
+            exchange = self.pg.exchange(device.owner_id)
+            answer = self._exchange_pg(exchange, call)
+            if answer is not None:
+                self.on_exchange(len(call.rows), len(answer.events))
+                return protocol.encode(answer, reply)
+            # Declined: the general path, which no statement guards by the token.
+            # The device may be a cached authentication of a since revoked device
+            # or removed owner (whose dropped schema the exchange cannot find).
+            if not self.accounts.holds(call.device):
+                raise self._refused(call.device)
+        with self.owner(device.owner_id) as owner:
+            (answer_or_refusal,) = self._exchange(owner, [call])
+        if isinstance(answer_or_refusal, Refusal):
+            raise answer_or_refusal
+        return answer_or_refusal
+
+    def sync_group(self, owner_id: str, calls: Sequence[SyncCall]) -> list[bytes | Refusal]:
+        """Exchanges of one owner's devices that arrived together, in one commit (SQLite).
+
+        Each call is answered (or refused) exactly as `sync_as` would answer it
+        alone; the pushes that simply continue their devices' streams share one
+        durable commit. `server.lanes` groups the calls (ADR 0136).
+        """
+        results: list[bytes | Refusal | None] = [None] * len(calls)
+        staged: list[tuple[int, Prepared]] = []
+        devices = self.accounts.authenticate_all([call[0] for call in calls])
+        for index, ((_, body, fmt, reply), device) in enumerate(zip(calls, devices, strict=True)):
+            try:
+                if isinstance(device, Refusal):
+                    raise device
+                call = self._prepare(device, body, fmt, reply)
+                if call.forgets or device.owner_id != owner_id or self.pg is not None:
+                    results[index] = self.sync(device, body, fmt, reply)
+                else:
+                    staged.append((index, call))
+            except Refusal as refusal:
+                results[index] = refusal
+        if staged:
+            try:
+                with self.owner(owner_id) as owner:
+                    answers = self._exchange(owner, [call for _, call in staged])
+            except Refusal as refusal:  # the owner cannot be opened (removed, shutting down)
+                answers = [refusal] * len(staged)
+            for (index, _), answer in zip(staged, answers, strict=True):
+                results[index] = answer
+        return [r for r in results if r is not None]
+
+    def _prepare(self, device: Device, body: bytes, fmt: Format, reply: Format) -> Prepared:
+        """Decode and check a request before anything is stored (refused otherwise)."""
         request, events = protocol.decode_request(body, fmt)
         if request.device_id != device.device_id:
             raise Refusal(
@@ -455,22 +521,8 @@ class SyncService:
             )
         self._check(device, events)
         device = self._check_sealing(device, events)
-        rows = [row_of(e) for e in events]
-        if any(isinstance(e, ContactForgotten) for e in events):
-            return self._forget(device, request, rows, reply)
-        if self.pg is not None:
-            exchange = self.pg.exchange(device.owner_id)
-            answer = self._exchange_pg(exchange, device, request, rows, reply)
-            if answer is not None:
-                self.on_exchange(len(rows), len(answer.events))
-                return protocol.encode(answer, reply)
-            # Declined: the general path, which no statement guards by the token.
-            # The device may be a cached authentication of a since revoked device
-            # or removed owner (whose dropped schema the exchange cannot find).
-            if not self.accounts.holds(device):
-                raise self._refused(device)
-        with self.owner(device.owner_id) as owner:
-            return self._exchange(owner, device, request, rows, reply)
+        forgets = any(isinstance(e, ContactForgotten) for e in events)
+        return Prepared(device, request, [row_of(e) for e in events], reply, forgets)
 
     def _check_sealing(self, device: Device, events: list[LogEvent]) -> Device:
         """`e2e.check_batch`, with the owner's key id as it is now.
@@ -489,86 +541,134 @@ class SyncService:
         e2e.check_batch(device, events)
         return device
 
-    def _forget(
-        self, device: Device, request: SyncRequest, rows: list[Row], reply: Format
-    ) -> bytes:
+    def _forget(self, call: Prepared) -> bytes:
         """A batch that forgets someone: the general path, which redacts (ADR 0130).
 
         The log rewrites the events about the forgotten contacts; on SQLite the
         read API's views live in the owner's file, so they are rebuilt and the
         file scrubbed too: no table may keep what the log just forgot.
         """
-        with self.owner(device.owner_id) as owner:
-            self._ingest(owner.log, device, rows)
-            answer = self._exchange(owner, device, request, [], reply)
+        owner_id = call.device.owner_id
+        with self.owner(owner_id) as owner:
+            self._ingest(owner.log, call.device, call.rows)
+            (answer,) = self._exchange(owner, [dataclasses.replace(call, rows=[])])
+        if isinstance(answer, Refusal):
+            raise answer
         if self.pg is None:
-            scrub_views(self.path(device.owner_id))
+            scrub_views(self.path(owner_id))
         return answer
 
-    def _exchange_pg(
-        self,
-        exchange: PgExchange,
-        device: Device,
-        request: SyncRequest,
-        rows: list[Row],
-        reply: Format,
-    ) -> SyncResponse | None:
+    def _exchange_pg(self, exchange: PgExchange, call: Prepared) -> SyncResponse | None:
         """The exchange as one statement, without opening the owner's log at all.
 
         None: the statement declined (the batch needs the general path's rules,
         or the owner's schema is not there yet); nothing was stored.
         """
+        device, request = call.device, call.request
         limit = min(request.limit, self.config.max_page)
         try:
-            done = exchange.run(device.device_id, device.token_hash, rows, request.cursor, limit)
+            done = exchange.run(
+                device.device_id, device.token_hash, call.rows, request.cursor, limit
+            )
         except Refusal as refusal:
             if refusal.code == "unauthorized":
                 raise self._refused(device) from None
             raise
         if done is None:
             return None
-        return self._answer(done.rows, done.acked, device, request, limit, reply)
+        return self._answer(done.rows, done.acked, device, request, limit, call.reply)
 
-    def _exchange(
-        self,
-        owner: OpenOwner,
-        device: Device,
-        request: SyncRequest,
-        rows: list[Row],
-        reply: Format,
-    ) -> bytes:
-        """Store the checked batch in the owner's (leased) log, answer one page."""
-        log = owner.log
-        head = owner.reader.head() if isinstance(owner.reader, PageReader) else log.position()
-        if request.cursor > head:
-            raise Refusal(
-                409,
-                "cursor_ahead",
-                f"cursor {request.cursor} is beyond the end of this server's log "
-                f"({head}): the server was restored or replaced; pull from 0",
-            )
-        acked: int | None = None
-        if rows and owner.commits is not None and not log.store.forgotten():
-            # (an owner who forgot someone: the general path, which redacts late
-            # events about them, ADR 0130)
+    def _exchange(self, owner: OpenOwner, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
+        """Store the checked batches in the owner's (leased) log, answer each one page.
+
+        The batches that continue their devices' streams share one commit
+        (`Store.insert_next`, SQLite); any other goes through `EventLog.ingest_rows`
+        on its own. A refusal answers only its own call.
+        """
+        log, reader = owner.log, owner.reader
+        sqlite = isinstance(reader, PageReader)
+        head = reader.head() if isinstance(reader, PageReader) else log.position()
+        results: list[bytes | Refusal | None] = [None] * len(calls)
+        for index, call in enumerate(calls):
+            if call.request.cursor > head:
+                results[index] = Refusal(
+                    409,
+                    "cursor_ahead",
+                    f"cursor {call.request.cursor} is beyond the end of this server's log "
+                    f"({head}): the server was restored or replaced; pull from 0",
+                )
+        pushes = [i for i, c in enumerate(calls) if c.rows and results[i] is None]
+        stored: list[list[int] | None] = [None] * len(pushes)
+        if pushes and sqlite:
             try:
-                positions = owner.commits.submit(rows)
+                stored = log.store.insert_next([calls[i].rows for i in pushes])
             except StoreError as exc:
-                raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
-            if positions is not None:
-                acked = rows[-1][1]
-        if acked is None and rows:
-            self._ingest(log, device, rows)
+                busy = Refusal(503, "unavailable", f"storage busy, retry: {exc}")
+                for i in pushes:
+                    results[i] = busy
+        acked = {
+            i: calls[i].rows[-1][1]
+            for i, done in zip(pushes, stored, strict=True)
+            if done is not None
+        }
+        for index, call in enumerate(calls):
+            if results[index] is None and call.rows and index not in acked:
+                try:
+                    self._ingest(log, call.device, call.rows)
+                except Refusal as refusal:
+                    results[index] = refusal
+        answering = [i for i in range(len(calls)) if results[i] is None]
+        pages = self._pages(owner, [calls[i].request for i in answering])
+        for index, page in zip(answering, pages, strict=True):
+            try:
+                results[index] = self._reply(owner, calls[index], page, acked.get(index))
+            except Refusal as refusal:
+                results[index] = refusal
+        return [r for r in results if r is not None]
+
+    def _pages(self, owner: OpenOwner, requests: Sequence[SyncRequest]) -> list[list[PageRow]]:
+        """Each request's page; one read for them all when their cursors are close.
+
+        One owner's devices pull the same log and keep their cursors near its
+        head, so a group's pages mostly overlap: a single read from the lowest
+        cursor, long enough for every page, is sliced into each request's own.
+        """
+        limits = [min(r.limit, self.config.max_page) for r in requests]
+        wanted = [i for i, limit in enumerate(limits) if limit]
+        pages: list[list[PageRow]] = [[] for _ in requests]
+        if not wanted:
+            return pages
+        low = min(requests[i].cursor for i in wanted)
+        high = max(requests[i].cursor for i in wanted)
+        if len(wanted) == 1 or high - low > SHARED_READ_SPAN:
+            for i in wanted:
+                pages[i] = owner.reader.page(requests[i].cursor, limits[i])
+            return pages
+        span = high - low + max(limits[i] for i in wanted)
+        rows = owner.reader.page(low, span)
+        positions = [row[0] for row in rows]
+        for i in wanted:
+            start = bisect.bisect_right(positions, requests[i].cursor)
+            page = rows[start : start + limits[i]]
+            if len(page) < limits[i] and len(rows) == span:  # the read stopped short of it
+                page = owner.reader.page(requests[i].cursor, limits[i])
+            pages[i] = page
+        return pages
+
+    def _reply(
+        self, owner: OpenOwner, call: Prepared, page: list[PageRow], acked: int | None
+    ) -> bytes:
+        """The encoded answer to one stored (or pull-only) call: its page and its ack."""
+        request, reader = call.request, owner.reader
         limit = min(request.limit, self.config.max_page)
-        page = owner.reader.page(request.cursor, limit) if limit else []
         if acked is None:
-            if isinstance(owner.reader, PageReader):
-                acked = owner.reader.last_seq(device.device_id)
+            if isinstance(reader, PageReader):
+                acked = reader.last_seq(call.device.device_id)
             else:
-                acked = log.last_seq(device.device_id)
-        answer = self._answer(page, acked, device, request, limit, reply)
-        self.on_exchange(len(rows), len(answer.events))
-        return protocol.encode(answer, reply)
+                acked = owner.log.last_seq(call.device.device_id)
+        answer = self._answer(page, acked, call.device, request, limit, call.reply)
+        self.on_exchange(len(call.rows), len(answer.events))
+        return protocol.encode(answer, call.reply)
 
     @staticmethod
     def _ingest(log: EventLog, device: Device, rows: list[Row]) -> None:
@@ -633,7 +733,7 @@ class SyncService:
 
     def _answer(
         self,
-        rows: list[tuple[int, str, int, str, bytes]],
+        rows: list[PageRow],
         acked: int,
         device: Device,
         request: SyncRequest,

@@ -1,8 +1,10 @@
-"""Group commit on SQLite: pushes that arrive together share one commit, pulls never
-wait for the write lock, and grouping never changes what any push is answered."""
+"""Group commit on SQLite: the exchanges of one owner that arrive together share one
+commit (`server.lanes` groups them, `SyncService.sync_group` runs a group), pulls never
+wait for the write lock, and grouping never changes what any exchange is answered."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -19,10 +21,10 @@ from core.ids import new_id
 from core.log import EventLog
 from core.store import open_store
 from server.accounts import OPEN_INVITE, Device
-from server.groupcommit import GroupCommit
-from server.service import ServerConfig, SyncService
+from server.lanes import Lanes
+from server.service import ServerConfig, SyncCall, SyncService
 from sync import protocol
-from sync.protocol import SyncRequest
+from sync.protocol import Refusal, SyncRequest
 
 NOW = commands.Now(1_790_000_000_000, 0)
 
@@ -34,63 +36,112 @@ def _wait_for(condition: object, what: str) -> None:
         time.sleep(0.001)
 
 
-def test_requests_waiting_during_a_commit_share_the_next_one() -> None:
-    groups: list[list[int]] = []
+# -- lanes ---------------------------------------------------------------------------
+
+
+def test_items_arriving_during_a_run_share_the_next_one_and_keys_run_apart() -> None:
+    runs: list[tuple[str, list[int]]] = []
     gate = threading.Event()
 
-    def commit(items: Sequence[int]) -> list[int]:
-        groups.append(list(items))
-        if len(groups) == 1:
-            gate.wait(30)  # the first commit is slow: the others queue behind it
+    def run(key: str, items: Sequence[int]) -> list[int]:
+        runs.append((key, list(items)))
+        if len(runs) == 1:
+            gate.wait(30)  # the first run is slow: its key's next items queue behind it
         return [i * 10 for i in items]
 
-    group = GroupCommit(commit)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(group.submit, 0)
-        _wait_for(lambda: groups, "the first commit")
-        rest = [pool.submit(group.submit, i) for i in range(1, 8)]
-        _wait_for(lambda: len(group._pending) == 7, "the others to queue")
-        gate.set()
-        assert first.result() == 0
-        assert [f.result() for f in rest] == [i * 10 for i in range(1, 8)]
-    assert groups[0] == [0]
-    assert sorted(groups[1]) == list(range(1, 8)) and len(groups) == 2
+    async def main() -> None:
+        with ThreadPoolExecutor(2) as pool:
+            lanes: Lanes[int, int] = Lanes(run, pool)
+            first = asyncio.ensure_future(lanes.submit("a", 0))
+            while not runs:
+                await asyncio.sleep(0.001)
+            rest = [asyncio.ensure_future(lanes.submit("a", i)) for i in range(1, 6)]
+            other = await asyncio.wait_for(lanes.submit("b", 7), 10)  # not held up by "a"
+            assert other == 70
+            await asyncio.sleep(0.01)
+            assert len(runs) == 2  # "a" still has one run in flight, the rest wait
+            gate.set()
+            assert await first == 0
+            assert await asyncio.gather(*rest) == [10, 20, 30, 40, 50]
+            assert lanes.busy() == 0
+
+    asyncio.run(main())
+    assert runs == [("a", [0]), ("b", [7]), ("a", [1, 2, 3, 4, 5])]
 
 
-def test_a_failed_commit_fails_every_request_of_its_group_and_the_next_group_goes_on() -> None:
+def test_a_failed_run_fails_its_group_and_the_next_run_goes_on() -> None:
     calls = 0
 
-    def commit(items: Sequence[str]) -> list[str]:
+    def run(key: str, items: Sequence[str]) -> list[str]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise OSError("disk I/O error")
         return list(items)
 
-    group = GroupCommit(commit)
-    with pytest.raises(OSError, match="disk"):
-        group.submit("a")
-    assert group.submit("b") == "b"
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            lanes: Lanes[str, str] = Lanes(run, pool)
+            with pytest.raises(OSError, match="disk"):
+                await lanes.submit("k", "a")
+            assert await lanes.submit("k", "b") == "b"
+
+    asyncio.run(main())
+
+
+def test_a_request_that_goes_away_leaves_the_others_of_its_group_answered() -> None:
+    gate = threading.Event()
+
+    def run(key: str, items: Sequence[int]) -> list[int]:
+        gate.wait(30)
+        return [-i for i in items]
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            lanes: Lanes[int, int] = Lanes(run, pool)
+            gone = asyncio.ensure_future(lanes.submit("k", 1))
+            stays = asyncio.ensure_future(lanes.submit("k", 2))
+            await asyncio.sleep(0.01)
+            gone.cancel()
+            gate.set()
+            assert await stays == -2
+            assert gone.cancelled()
+            assert await lanes.submit("k", 3) == -3  # the lane is not stuck
+
+    asyncio.run(main())
 
 
 @settings(max_examples=30, deadline=None)
-@given(items=st.lists(st.integers(-5, 5), min_size=1, max_size=24), threads=st.integers(1, 8))
-def test_every_request_gets_the_answer_it_would_get_alone(items: list[int], threads: int) -> None:
-    """Whatever groups form, each item is answered by the commit function applied to
-    it (a declined item, here a negative one, is declined alone) and seen once."""
-    committed: list[int] = []
+@given(
+    items=st.lists(st.tuples(st.sampled_from("abc"), st.integers(-5, 5)), min_size=1, max_size=24),
+    threads=st.integers(1, 4),
+)
+def test_every_item_gets_the_answer_it_would_get_alone(
+    items: list[tuple[str, int]], threads: int
+) -> None:
+    """Whatever groups form, each item is answered by `run` applied to it, once, and a
+    key never has two runs at once."""
+    seen: list[tuple[str, int]] = []
+    running: set[str] = set()
     lock = threading.Lock()
 
-    def commit(batch: Sequence[int]) -> list[int | None]:
+    def run(key: str, batch: Sequence[int]) -> list[int | None]:
         with lock:
-            committed.extend(batch)
+            assert key not in running
+            running.add(key)
+            seen.extend((key, i) for i in batch)
+        time.sleep(0.001)
+        with lock:
+            running.discard(key)
         return [None if i < 0 else i * i for i in batch]
 
-    group: GroupCommit[int, int | None] = GroupCommit(commit)
-    with ThreadPoolExecutor(threads) as pool:
-        answers = list(pool.map(group.submit, items))
-    assert answers == [None if i < 0 else i * i for i in items]
-    assert sorted(committed) == sorted(items)
+    async def main() -> list[int | None]:
+        with ThreadPoolExecutor(threads) as pool:
+            lanes: Lanes[int, int | None] = Lanes(run, pool)
+            return await asyncio.gather(*(lanes.submit(k, i) for k, i in items))
+
+    assert asyncio.run(main()) == [None if i < 0 else i * i for _, i in items]
+    assert sorted(seen) == sorted(items)
 
 
 # -- the service on SQLite ------------------------------------------------------------
@@ -121,32 +172,114 @@ def _push(service: SyncService, log: EventLog, device: Device, count: int) -> in
     ].acked_seq
 
 
-def test_concurrent_pushes_of_one_owner_are_all_stored_in_fewer_commits(tmp_path: Path) -> None:
+def _call(log: EventLog, token: str, count: int, **fields: object) -> SyncCall:
+    """A sync call pushing `count` new events of the device (or none)."""
+    assert log.device_id is not None
+    before = log.last_seq()
+    if count:
+        log.append([commands.add_contact(NOW, f"n{i}") for i in range(count)])
+    rows = log.store.stream(log.device_id, gt=before)
+    events = [protocol.stored_to_wire(r.topic, r.state, "msgpack") for r in rows]
+    request = SyncRequest(device_id=log.device_id, events=events, **fields)  # type: ignore[arg-type]
+    return (f"Bearer {token}", protocol.encode(request, "msgpack"), "msgpack", "msgpack")
+
+
+def _resend(log: EventLog, token: str, after: int) -> SyncCall:
+    """A sync call pushing the device's events after seq `after`, whatever is stored."""
+    assert log.device_id is not None
+    rows = log.store.stream(log.device_id, gt=after)
+    events = [protocol.stored_to_wire(r.topic, r.state, "msgpack") for r in rows]
+    request = SyncRequest(device_id=log.device_id, events=events)
+    return (f"Bearer {token}", protocol.encode(request, "msgpack"), "msgpack", "msgpack")
+
+
+def _enrolled(service: SyncService, token: str, home: Path) -> tuple[EventLog, str]:
+    device_id = new_id()
+    _, device_token = service.accounts.enroll(token, device_id, device_id[:8])
+    return EventLog(open_store(str(home / f"{device_id}.db")), device_id), device_token
+
+
+def test_a_group_of_pushes_shares_one_commit_and_each_is_acknowledged(tmp_path: Path) -> None:
     service, token = _service(tmp_path)
-    fleet = [_device(service, token, tmp_path) for _ in range(5)]
+    fleet = [_enrolled(service, token, tmp_path) for _ in range(5)]
+    owner_id = service.authenticate(f"Bearer {fleet[0][1]}").owner_id
     commits: list[int] = []
-    with service.owner(fleet[0][1].owner_id) as owner:
-        assert owner.commits is not None
+    with service.owner(owner_id) as owner:
         insert_next = owner.log.store.insert_next
 
-        def counted(batches: Sequence[Sequence[tuple[str, int, str, bytes]]]) -> object:
+        def counted(
+            batches: Sequence[Sequence[tuple[str, int, str, bytes]]],
+        ) -> list[list[int] | None]:
             commits.append(len(batches))
-            time.sleep(0.002)  # a commit takes a while: pushes arriving meanwhile queue
             return insert_next(batches)
 
-        owner.commits._commit = counted  # type: ignore[assignment]
-        with ThreadPoolExecutor(5) as pool:
-            acks = list(
-                pool.map(lambda d: [_push(service, d[0], d[1], 3) for _ in range(8)], fleet)
-            )
-    assert acks == [[3 * (n + 1) for n in range(8)]] * 5
-    assert sum(commits) == 5 * 8  # every push went through the group commit
-    with service.log(fleet[0][1].owner_id) as log:
+        owner.log.store.insert_next = counted  # type: ignore[method-assign]
+        for round_ in range(4):
+            answers = service.sync_group(owner_id, [_call(log, t, 3) for log, t in fleet])
+            acks = [protocol.decode_response(a, "msgpack")[0].acked_seq for a in answers]  # type: ignore[arg-type]
+            assert acks == [3 * (round_ + 1)] * 5
+    assert commits == [5, 5, 5, 5]  # one commit per group, every push in it
+    with service.log(owner_id) as log:
         held = [(e.device_id, e.seq) for e in log.events()]
-    assert sorted(held) == sorted((d.device_id, s) for _, d in fleet for s in range(1, 25))
-    for log_, device in fleet:  # each device's events in seq order in the log
-        assert [s for d, s in held if d == device.device_id] == list(range(1, 25))
-        log_.store.close()
+    assert sorted(held) == sorted((log.device_id, s) for log, _ in fleet for s in range(1, 13))
+    for log, _ in fleet:  # each device's events in seq order in the log
+        assert [s for d, s in held if d == log.device_id] == list(range(1, 13))
+        log.store.close()
+    service.close()
+
+
+def test_each_call_of_a_mixed_group_is_answered_as_it_would_be_alone(tmp_path: Path) -> None:
+    """A retry, a gap, a revoked device, an unknown token, a cursor beyond the log, a
+    pull and plain pushes in one group: each gets its own answer; the refused store
+    nothing, the others are stored once."""
+    service, token = _service(tmp_path)
+    devices = [_enrolled(service, token, tmp_path) for _ in range(6)]
+    (a, ta), (b, tb), (c, tc), (d, td), (e, te), (f, tf) = devices
+    owner_id = service.authenticate(f"Bearer {ta}").owner_id
+    first = service.sync_group(owner_id, [_call(a, ta, 2), _call(b, tb, 2), _call(c, tc, 1)])
+    assert all(isinstance(x, bytes) for x in first)
+    assert c.device_id is not None and d.device_id is not None
+    service.accounts.revoke(owner_id, c.device_id)
+    d.append([commands.add_contact(NOW, "x"), commands.add_contact(NOW, "y")])
+    gap = _resend(d, td, after=1)  # d skips seq 1: its first push starts at 2
+    retry = _resend(a, ta, after=0)  # a sends its two stored events again
+    calls: list[SyncCall] = [
+        retry,
+        _call(b, tb, 2),
+        _call(c, tc, 1),  # revoked
+        gap,
+        ("Bearer recip-device-nope", b"", "msgpack", "msgpack"),
+        _call(e, te, 0, cursor=10_000),  # beyond the log
+        _call(f, tf, 0),  # a pull
+    ]
+    answers = service.sync_group(owner_id, calls)
+    assert len(answers) == len(calls)
+
+    def ack(x: bytes | Refusal) -> int:
+        assert isinstance(x, bytes), x
+        return protocol.decode_response(x, "msgpack")[0].acked_seq
+
+    def code(x: bytes | Refusal) -> str:
+        assert isinstance(x, Refusal), x
+        return x.code
+
+    assert ack(answers[0]) == 2 and ack(answers[1]) == 4
+    assert [code(x) for x in answers[2:6]] == [
+        "revoked",
+        "sequence_gap",
+        "unauthorized",
+        "cursor_ahead",
+    ]
+    pull, pulled = protocol.decode_response(answers[6], "msgpack")  # type: ignore[arg-type]
+    assert pull.acked_seq == 0 and len(pulled) == 7  # 2 + 2 + 1 + 2: the stored ones
+    with service.log(owner_id) as log:
+        held = sorted((ev.device_id, ev.seq) for ev in log.events())
+    assert held == sorted(
+        [(a.device_id, 1), (a.device_id, 2), (c.device_id, 1)]
+        + [(b.device_id, s) for s in range(1, 5)]
+    )
+    for log, _ in devices:
+        log.store.close()
     service.close()
 
 
@@ -161,10 +294,8 @@ def test_a_pull_answers_while_a_push_waits_for_the_write_lock(tmp_path: Path) ->
     pushed: list[int] = []
     push = threading.Thread(target=lambda: pushed.append(_push(service, laptop, laptop_dev, 2)))
     push.start()
-    with service.owner(laptop_dev.owner_id) as owner:
-        commits = owner.commits
-        assert commits is not None
-        _wait_for(lambda: commits._busy, "the push to wait for the lock")
+    time.sleep(0.2)
+    assert not pushed and push.is_alive()  # the push waits for the lock
     answers: list[bytes] = []
     body = protocol.encode(SyncRequest(device_id=phone_dev.device_id), "msgpack")
     pull = threading.Thread(
