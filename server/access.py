@@ -63,8 +63,20 @@ class Observe:
             self.metrics.open_owners.set(self.open_owners())
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
             if access_logger.isEnabledFor(level):
-                fields = _fields(scope, route, status, sent, elapsed)
-                access_logger.log(level, "request", extra={"fields": fields})
+                _log(level, _fields(scope, route, status, sent, elapsed))
+
+
+def _log(level: int, fields: dict[str, Any]) -> None:
+    """The access line, through the logger's handlers and filters.
+
+    The record is made directly: `Logger.log` would also walk the stack for the
+    caller's file and line, which no access line shows, on every request.
+    """
+    extra = {"fields": fields}
+    record = access_logger.makeRecord(
+        access_logger.name, level, __file__, 0, "request", (), None, extra=extra
+    )
+    access_logger.handle(record)
 
 
 def _fields(scope: Scope, route: str, status: int, sent: int, elapsed: float) -> dict[str, Any]:

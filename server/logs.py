@@ -13,6 +13,7 @@ secrets out (ADR 0111):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -49,13 +50,21 @@ class Redact(logging.Filter):
             record.exc_text = None
         record.msg, record.args = scrub(message), None
         fields = getattr(record, "fields", None)
-        if isinstance(fields, Mapping):
+        if isinstance(fields, Mapping) and any(
+            isinstance(v, str) and scrub(v) is not v for v in fields.values()
+        ):
             record.fields = {k: scrub(v) if isinstance(v, str) else v for k, v in fields.items()}
         return True
 
 
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    """The UTC timestamp of a whole second (records of one second share it)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def _base(record: logging.LogRecord) -> dict[str, Any]:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+    stamp = _second(int(record.created))
     out: dict[str, Any] = {
         "ts": f"{stamp}.{int(record.msecs):03d}Z",
         "level": record.levelname.lower(),
@@ -81,15 +90,26 @@ class LogfmtFormatter(logging.Formatter):
     """`key=value` pairs, values quoted when they hold spaces or quotes."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in _base(record).items())
+        return " ".join([f"{k}={_logfmt_value(v)}" for k, v in _base(record).items()])
 
 
 def _logfmt_value(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _logfmt_text(value)
+    if kind is int or kind is float:
+        return str(value)
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    text = value if isinstance(value, str) else str(value)
+    return _logfmt_text(str(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _logfmt_text(text: str) -> str:
+    """A text as a logfmt value: as it is when safe, else quoted (the same few
+    texts, routes, methods, device ids, recur on every line: remembered)."""
     return text if _SAFE.match(text) else json.dumps(text, ensure_ascii=False)
 
 
