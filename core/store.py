@@ -97,6 +97,28 @@ def consecutive(rows: Sequence[Row]) -> bool:
     return all(row[0] == device and row[1] == first + i for i, row in enumerate(rows))
 
 
+def _continuing(batches: Sequence[Sequence[Row]], held: dict[str, int]) -> list[bool]:
+    """Which batches continue their device's stream, in order (`held`: last seqs, updated)."""
+    taken = []
+    for rows in batches:
+        take = not rows or (consecutive(rows) and rows[0][1] == held.get(rows[0][0], 0) + 1)
+        if take and rows:
+            held[rows[0][0]] = rows[-1][1]
+        taken.append(take)
+    return taken
+
+
+@functools.lru_cache(maxsize=64)
+def _last_seqs(devices: int) -> str:
+    """The last seq held of each of `devices` device streams (missing: none held)."""
+    values = ", ".join(["(?)"] * devices)
+    return (  # a subquery per device: each is one probe of the primary key's index
+        "SELECT d.column1, (SELECT originator_version FROM stored_events "
+        "WHERE originator_id = d.column1 ORDER BY originator_version DESC LIMIT 1) "
+        f"FROM (VALUES {values}) AS d"
+    )
+
+
 class BatchSQLiteRecorder(SQLiteProcessRecorder):
     """The library's SQLite process recorder, inserting a batch with multi-row INSERTs.
 
@@ -125,10 +147,11 @@ class BatchSQLiteRecorder(SQLiteProcessRecorder):
         if len(rows) == 1:  # the interactive path: one statement, rowid for free
             return [int(c.execute(self.insert_events_statement, rows[0]).lastrowid or 0)]
         flatten = itertools.chain.from_iterable
+        last = 0
         for start in range(0, len(rows), ROWS_PER_INSERT):
             part = rows[start : start + ROWS_PER_INSERT]
-            c.execute(values_insert(self.events_table_name, 4, len(part)), list(flatten(part)))
-        last = int(c.execute("SELECT last_insert_rowid()").fetchone()[0])
+            sql = values_insert(self.events_table_name, 4, len(part))
+            last = int(c.execute(sql, list(flatten(part))).lastrowid or 0)
         return list(range(last - len(rows) + 1, last + 1))
 
 
@@ -392,11 +415,13 @@ class Store:
         """Insert each batch that continues its device's stream, all in one commit.
 
         Every batch holds one device's rows with consecutive seqs. A batch whose
-        first seq is its device's next is inserted; any other (a retry of events
-        already held, a gap, a batch that collides with a concurrent writer) is
-        left out and answered `None`, for `EventLog.ingest_rows` to judge. The
-        batches share one transaction and one durable commit (SQLite only): that
-        is what lets concurrent pushes of one owner share a commit.
+        first seq is its device's next (counting the batches before it) is
+        inserted; any other (a retry of events already held, a gap, a second
+        batch of one device that collides with the first) is left out and
+        answered `None`, for `EventLog.ingest_rows` to judge. The batches share
+        one transaction, one lookup of their devices' last seqs, one multi-row
+        insert and one durable commit (SQLite only): that is what lets the
+        concurrent pushes of one owner share a commit.
 
         A log that forgot someone declines every batch: late events about the
         forgotten must be redacted on their way in (ADR 0130), which only the
@@ -408,34 +433,25 @@ class Store:
         pool = self._datastore.pool
         if pool.is_sqlite_memory_mode:  # a second connection would be another database
             return [None] * len(batches)
+        devices = sorted({rows[0][0] for rows in batches if rows})
         with self._writer_lock:
             conn = self._writer()
             with _committing(conn, "BEGIN IMMEDIATE"):
                 if conn.execute(f"SELECT 1 FROM {self._forgotten} LIMIT 1").fetchone():
                     return [None] * len(batches)
-                return [self._insert_if_next(conn, recorder, rows) for rows in batches]
-
-    @staticmethod
-    def _insert_if_next(
-        conn: sqlite3.Connection, recorder: BatchSQLiteRecorder, rows: Sequence[Row]
-    ) -> list[int] | None:
-        """One batch of `insert_next`, in a savepoint so that a refusal undoes only it."""
-        if not rows:
-            return []
-        if not consecutive(rows):
-            return None
-        last = conn.execute(_LAST_SEQ, (rows[0][0],)).fetchone()[0] or 0
-        if rows[0][1] != last + 1:
-            return None
-        conn.execute("SAVEPOINT batch")
-        try:
-            positions = recorder.insert_rows(conn, rows)
-        except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK TO batch")
-            conn.execute("RELEASE batch")
-            return None
-        conn.execute("RELEASE batch")
-        return positions
+                held = {
+                    device: seq or 0
+                    for device, seq in conn.execute(_last_seqs(len(devices)), devices)
+                }
+                taken = _continuing(batches, held)
+                rows = [
+                    row for rows, take in zip(batches, taken, strict=True) if take for row in rows
+                ]
+                positions = iter(recorder.insert_rows(conn, rows))
+        return [
+            [next(positions) for _ in rows] if take else None
+            for rows, take in zip(batches, taken, strict=True)
+        ]
 
     def _writer(self) -> sqlite3.Connection:
         """The appending connection, opened on first use (callers hold the lock)."""
