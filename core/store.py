@@ -412,7 +412,14 @@ class Store:
         return result, positions
 
     def insert_next(self, batches: Sequence[Sequence[Row]]) -> list[list[int] | None]:
-        """Insert each batch that continues its device's stream, all in one commit.
+        """`begin_next` and its durable commit, waiting for the writer as long as it takes."""
+        pending = self.begin_next(batches, wait=True)
+        assert pending is not None  # a waiting begin always begins
+        pending.commit()
+        return pending.positions
+
+    def begin_next(self, batches: Sequence[Sequence[Row]], *, wait: bool) -> PendingCommit | None:
+        """Insert each batch that continues its device's stream, in one open transaction.
 
         Every batch holds one device's rows with consecutive seqs. A batch whose
         first seq is its device's next (counting the batches before it) is
@@ -421,7 +428,13 @@ class Store:
         answered `None`, for `EventLog.ingest_rows` to judge. The batches share
         one transaction, one lookup of their devices' last seqs, one multi-row
         insert and one durable commit (SQLite only): that is what lets the
-        concurrent pushes of one owner share a commit.
+        concurrent exchanges of one owner share a commit.
+
+        The transaction stays open, the writer held, until the returned
+        `PendingCommit` commits or rolls back, on this thread or another: the
+        server inserts on its event loop and commits (an fsync) on a thread.
+        With `wait=False` it returns None at once, having done nothing, when the
+        writer is busy (another thread's or another process's transaction).
 
         A log that forgot someone declines every batch: late events about the
         forgotten must be redacted on their way in (ADR 0130), which only the
@@ -429,29 +442,40 @@ class Store:
         """
         recorder = self.recorder
         if not isinstance(recorder, BatchSQLiteRecorder):
-            raise StoreError("insert_next is for SQLite logs")
-        pool = self._datastore.pool
-        if pool.is_sqlite_memory_mode:  # a second connection would be another database
-            return [None] * len(batches)
-        devices = sorted({rows[0][0] for rows in batches if rows})
-        with self._writer_lock:
+            raise StoreError("begin_next is for SQLite logs")
+        if self._datastore.pool.is_sqlite_memory_mode:  # a second connection: another database
+            return PendingCommit(None, None, [None] * len(batches))
+        if not self._writer_lock.acquire(blocking=wait):
+            return None
+        try:
             conn = self._writer()
-            with _committing(conn, "BEGIN IMMEDIATE"):
-                if conn.execute(f"SELECT 1 FROM {self._forgotten} LIMIT 1").fetchone():
-                    return [None] * len(batches)
-                held = {
-                    device: seq or 0
-                    for device, seq in conn.execute(_last_seqs(len(devices)), devices)
-                }
-                taken = _continuing(batches, held)
-                rows = [
-                    row for rows, take in zip(batches, taken, strict=True) if take for row in rows
-                ]
-                positions = iter(recorder.insert_rows(conn, rows))
-        return [
-            [next(positions) for _ in rows] if take else None
-            for rows, take in zip(batches, taken, strict=True)
+            if not _begin_immediate(conn, wait):
+                self._writer_lock.release()
+                return None
+        except BaseException:
+            self._writer_lock.release()
+            raise
+        pending = PendingCommit(conn, self._writer_lock, [None] * len(batches))
+        try:
+            if conn.execute(f"SELECT 1 FROM {self._forgotten} LIMIT 1").fetchone():
+                return pending
+            devices = sorted({rows[0][0] for rows in batches if rows})
+            held = {d: seq or 0 for d, seq in conn.execute(_last_seqs(len(devices)), devices)}
+            taken = _continuing(batches, held)
+            chosen = [b for b, take in zip(batches, taken, strict=True) if take]
+            positions = iter(recorder.insert_rows(conn, [row for b in chosen for row in b]))
+        except BaseException as exc:
+            pending.rollback()
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise IntegrityError(exc) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise Contention(str(exc)) from exc
+            raise
+        pending.positions = [
+            [next(positions) for _ in b] if take else None
+            for b, take in zip(batches, taken, strict=True)
         ]
+        return pending
 
     def _writer(self) -> sqlite3.Connection:
         """The appending connection, opened on first use (callers hold the lock)."""
@@ -594,6 +618,82 @@ class Store:
                 self._append_conn.close()
                 self._append_conn = None
         self._datastore.close()
+
+
+class PendingCommit:
+    """A write transaction whose rows are inserted, the log's writer held until it ends.
+
+    `positions` answers each batch of `Store.begin_next` (None: left out). Call
+    exactly one of `commit` (durable; a failure rolls back and raises
+    `Contention`: nothing was stored) and `rollback`; either releases the writer.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection | None,
+        lock: threading.Lock | None,
+        positions: list[list[int] | None],
+    ) -> None:
+        self._conn = conn
+        self._lock = lock
+        self.positions = positions
+        #: Makes `commit` and `rollback` exclusive when called from two threads.
+        self._taking = threading.Lock()
+
+    def _take(self) -> sqlite3.Connection | None:
+        with self._taking:
+            conn, self._conn = self._conn, None
+        return conn
+
+    def commit(self) -> None:
+        conn = self._take()
+        if conn is None:
+            return
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            raise Contention(str(exc)) from exc
+        finally:
+            self._release()
+
+    def rollback(self) -> None:
+        conn = self._take()
+        if conn is not None:
+            self.positions = [None] * len(self.positions)  # nothing of it was stored
+        try:
+            if conn is not None and conn.in_transaction:
+                conn.rollback()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._taking:
+            lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+
+def _begin_immediate(conn: sqlite3.Connection, wait: bool) -> bool:
+    """`BEGIN IMMEDIATE` on `conn`; without `wait`, False at once if another holds the lock."""
+    if wait:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise Contention(str(exc)) from exc
+        return True
+    patience = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return False
+        raise Contention(str(exc)) from exc
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {patience}")
+    return True
 
 
 @contextlib.contextmanager

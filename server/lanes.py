@@ -3,11 +3,9 @@
 A durable commit (an fsync) costs far more than the rows it writes, so the sync
 exchanges of one owner's devices that arrive together should share one. The
 grouping happens here, on the event loop, where it needs no lock: the first
-item of a key starts a run of `run(key, items)` in the executor; items of that
-key arriving meanwhile queue, and the next run takes all of them at once. Each
-key has at most one run in flight, and the executor's few threads are all the
-threads that run exchanges: under load, dozens of threads each waiting for its
-own group to commit spent the process's time handing the GIL around (ADR 0136).
+item of a key starts a run of `run(key, items)`; items of that key arriving
+while it runs queue, and the next run takes all of them at once. Each key has
+at most one run in flight (ADR 0136).
 
 `run` answers every item of its group, in order; if it raises, every item of
 the group fails with that exception.
@@ -16,8 +14,7 @@ the group fails with that exception.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -25,72 +22,73 @@ R = TypeVar("R")
 
 
 class _Lane(Generic[T, R]):
-    """One key's queue: items waiting for the next run, and whether one is running."""
+    """One key's queue: items waiting for the next run, and the task running them."""
 
-    __slots__ = ("running", "waiting")
+    __slots__ = ("task", "waiting")
 
     def __init__(self) -> None:
         self.waiting: list[tuple[T, asyncio.Future[R]]] = []
-        self.running = False
+        #: Held here: the event loop keeps only weak references to tasks.
+        self.task: asyncio.Task[None] | None = None
 
 
 class Lanes(Generic[T, R]):
     """`await lanes.submit(key, item)`: the item's answer from a grouped `run`."""
 
-    def __init__(self, run: Callable[[str, Sequence[T]], Sequence[R]], executor: Executor) -> None:
+    def __init__(self, run: Callable[[str, list[T]], Awaitable[Sequence[R]]]) -> None:
         self._run = run
-        self._executor = executor
         self._lanes: dict[str, _Lane[T, R]] = {}
 
     async def submit(self, key: str, item: T) -> R:
         """Queue `item` on its key's lane and wait for its answer."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = _Lane()
         lane.waiting.append((item, future))
-        if not lane.running:
-            self._start(key, lane)
+        if lane.task is None:
+            lane.task = loop.create_task(self._drain(key, lane))
         return await future
 
     def busy(self) -> int:
         """Keys with a run in flight or items waiting (for tests and metrics)."""
         return len(self._lanes)
 
-    def _start(self, key: str, lane: _Lane[T, R]) -> None:
-        group, lane.waiting = lane.waiting, []
-        lane.running = True
-        items = [item for item, _ in group]
-        loop = asyncio.get_running_loop()
-        try:
-            done = loop.run_in_executor(self._executor, self._run, key, items)
-        except RuntimeError as exc:  # the executor is shut down: the server is stopping
-            done = loop.create_future()
-            done.set_exception(exc)
-        done.add_done_callback(lambda f: self._finish(key, lane, group, f))
+    async def _drain(self, key: str, lane: _Lane[T, R]) -> None:
+        """Run the key's waiting items, a group at a time, until none wait.
 
-    def _finish(
-        self,
-        key: str,
-        lane: _Lane[T, R],
-        group: list[tuple[T, asyncio.Future[R]]],
-        done: asyncio.Future[Sequence[R]],
-    ) -> None:
-        lane.running = False
-        error = done.exception() if not done.cancelled() else asyncio.CancelledError()
-        answers: Sequence[R] = ()
-        if error is None:
-            answers = done.result()
-            if len(answers) != len(group):
-                error = RuntimeError(f"{len(answers)} answers for a group of {len(group)}")
-        for index, (_, future) in enumerate(group):
-            if future.done():  # its request was cancelled (the client went away)
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(answers[index])
-        if lane.waiting:
-            self._start(key, lane)
-        else:
+        A group is taken when the task gets its turn, not when it is created:
+        items that arrived in the meantime (the same read of the sockets) join it.
+        """
+        group: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while lane.waiting:
+                group, lane.waiting = lane.waiting, []
+                try:
+                    answers = await self._run(key, [item for item, _ in group])
+                except Exception as exc:  # the group's failure: each of its items fails
+                    _settle(group, (), exc)
+                else:
+                    _settle(group, answers, None)
+                group = []
+        finally:  # cancelled (the server is stopping): nothing may wait forever
+            for _, future in group + lane.waiting:
+                future.cancel()
+            lane.task = None
             del self._lanes[key]
+
+
+def _settle(
+    group: list[tuple[T, asyncio.Future[R]]], answers: Sequence[R], error: Exception | None
+) -> None:
+    """Hand each item of a run its answer (or the run's error)."""
+    if error is None and len(answers) != len(group):
+        error = RuntimeError(f"{len(answers)} answers for a group of {len(group)}")
+    for index, (_, future) in enumerate(group):
+        if future.done():  # its request was cancelled (the client went away)
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(answers[index])

@@ -113,17 +113,20 @@ class OwnerCache(Generic[V]):
         self._close_all(self._take_excess())
         return lease
 
-    def peek(self, owner_id: str) -> Lease[V] | None:
+    def peek(self, owner_id: str, *, use: bool = False) -> Lease[V] | None:
         """A lease on the owner's value if it is open now, else None (nothing opened).
 
         For background reads (a stream's head poll) that must neither reopen a
-        closed owner nor count as its use: the owner keeps its place in the order.
+        closed owner nor count as its use: the owner keeps its place in the
+        order. `use=True` counts it as used (for requests that must not open).
         """
         with self._lock:
             entry = self._entries.get(owner_id)
             if entry is None or entry.value is None or self._closed:
                 return None
             entry.leases += 1
+            if use:
+                self._entries.move_to_end(owner_id)
             return Lease(self, owner_id, entry, entry.value)
 
     def open_owners(self) -> list[str]:

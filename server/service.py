@@ -43,6 +43,7 @@ from core.store import (
     SQLITE_HEAD,
     SQLITE_LAST_SEQ,
     SQLITE_PAGE,
+    PendingCommit,
     Row,
     open_store,
     sqlite_head,
@@ -173,6 +174,73 @@ class Prepared:
 
 
 @dataclass
+class Admitted:
+    """A group's calls once authenticated and checked (`SyncService.admit`)."""
+
+    results: list[bytes | Refusal | None]
+    #: Calls for the group's commit, by index.
+    staged: list[tuple[int, Prepared]] = field(default_factory=list)
+    #: Calls that take the general path alone (`SyncService.sync_solo`).
+    solo: list[tuple[int, Device, SyncCall]] = field(default_factory=list)
+
+    def prepared(self) -> list[Prepared]:
+        return [call for _, call in self.staged]
+
+    def answer(self, answers: Sequence[bytes | Refusal]) -> None:
+        """The answers to the staged calls, in their order."""
+        for (index, _), answer in zip(self.staged, answers, strict=True):
+            self.results[index] = answer
+
+    def done(self) -> list[bytes | Refusal]:
+        """Every call's answer, once all are answered."""
+        return [r for r in self.results if r is not None]
+
+
+@dataclass
+class Group:
+    """One owner's exchanges between the stages of `SyncService.exchange`."""
+
+    calls: list[Prepared]
+    results: list[bytes | Refusal | None]
+    #: The log's head before anything of the group was stored.
+    head: int
+    #: Indexes of the calls whose batches went to the group's commit.
+    pushes: list[int] = field(default_factory=list)
+    #: The open transaction holding them, until `SyncService.commit`.
+    pending: PendingCommit | None = None
+    #: Each stored push's acknowledged seq, by index.
+    acked: dict[int, int] = field(default_factory=dict)
+
+    def refuse_pushes(self, exc: Exception) -> None:
+        busy = Refusal(503, "unavailable", f"storage busy, retry: {exc}")
+        for index in self.pushes:
+            self.results[index] = busy
+
+    def unsettled(self) -> list[int]:
+        """Calls with a batch that neither the commit stored nor a refusal answered."""
+        return [
+            i
+            for i, call in enumerate(self.calls)
+            if call.rows and self.results[i] is None and i not in self.acked
+        ]
+
+    def behind(self) -> int:
+        """How far the furthest-behind cursor to answer is from the head (rows)."""
+        pairs = zip(self.calls, self.results, strict=True)
+        cursors = [call.request.cursor for call, result in pairs if result is None]
+        return self.head - min(cursors) if cursors else 0
+
+    def abandon(self) -> None:
+        """Roll back a transaction that was never committed (a failure on the way).
+
+        Safe against a commit running on another thread: of the two, only the
+        first to take the transaction acts (`PendingCommit`).
+        """
+        if self.pending is not None:
+            self.pending.rollback()
+
+
+@dataclass
 class OpenOwner:
     """One owner's open log and the reader of its pages."""
 
@@ -252,6 +320,10 @@ class SyncService:
         """`with service.log(owner_id) as log:` the owner's log, leased for the block."""
         with self.owner(owner_id) as owner:
             yield owner.log
+
+    def open_owner(self, owner_id: str) -> Lease[OpenOwner] | None:
+        """The owner's log leased if it is open now, else None (nothing opened)."""
+        return self._owners.peek(owner_id, use=True)
 
     def open_owners(self) -> list[str]:
         """Owners whose logs are open now, least recently used first."""
@@ -473,7 +545,7 @@ class SyncService:
             if not self.accounts.holds(call.device):
                 raise self._refused(call.device)
         with self.owner(device.owner_id) as owner:
-            (answer_or_refusal,) = self._exchange(owner, [call])
+            (answer_or_refusal,) = self.exchange(owner, [call])
         if isinstance(answer_or_refusal, Refusal):
             raise answer_or_refusal
         return answer_or_refusal
@@ -483,31 +555,48 @@ class SyncService:
 
         Each call is answered (or refused) exactly as `sync_as` would answer it
         alone; the pushes that simply continue their devices' streams share one
-        durable commit. `server.lanes` groups the calls (ADR 0136).
+        durable commit. `server.lanes` groups the calls and `server.exchanges`
+        runs the same stages on its event loop (ADR 0136); this runs them here.
         """
-        results: list[bytes | Refusal | None] = [None] * len(calls)
-        staged: list[tuple[int, Prepared]] = []
+        admitted = self.admit(owner_id, calls)
+        if admitted.staged:
+            try:
+                with self.owner(owner_id) as owner:
+                    answers = self.exchange(owner, admitted.prepared())
+            except Refusal as refusal:  # the owner cannot be opened (removed, shutting down)
+                answers = [refusal] * len(admitted.staged)
+            admitted.answer(answers)
+        for index, device, call in admitted.solo:
+            admitted.results[index] = self.sync_solo(device, call)
+        return admitted.done()
+
+    def admit(self, owner_id: str, calls: Sequence[SyncCall]) -> Admitted:
+        """Authenticate and check a group's calls: refused, staged for the group, or solo.
+
+        A solo call takes the general path alone (`sync_solo`): a batch that
+        forgets someone, a token of another owner, PostgreSQL.
+        """
+        admitted = Admitted([None] * len(calls))
         devices = self.accounts.authenticate_all([call[0] for call in calls])
-        for index, ((_, body, fmt, reply), device) in enumerate(zip(calls, devices, strict=True)):
+        for index, (call, device) in enumerate(zip(calls, devices, strict=True)):
             try:
                 if isinstance(device, Refusal):
                     raise device
-                call = self._prepare(device, body, fmt, reply)
-                if call.forgets or device.owner_id != owner_id or self.pg is not None:
-                    results[index] = self.sync(device, body, fmt, reply)
+                prepared = self._prepare(device, call[1], call[2], call[3])
+                if prepared.forgets or device.owner_id != owner_id or self.pg is not None:
+                    admitted.solo.append((index, device, call))
                 else:
-                    staged.append((index, call))
+                    admitted.staged.append((index, prepared))
             except Refusal as refusal:
-                results[index] = refusal
-        if staged:
-            try:
-                with self.owner(owner_id) as owner:
-                    answers = self._exchange(owner, [call for _, call in staged])
-            except Refusal as refusal:  # the owner cannot be opened (removed, shutting down)
-                answers = [refusal] * len(staged)
-            for (index, _), answer in zip(staged, answers, strict=True):
-                results[index] = answer
-        return [r for r in results if r is not None]
+                admitted.results[index] = refusal
+        return admitted
+
+    def sync_solo(self, device: Device, call: SyncCall) -> bytes | Refusal:
+        """`sync` for one call of a group that takes the general path alone."""
+        try:
+            return self.sync(device, call[1], call[2], call[3])
+        except Refusal as refusal:
+            return refusal
 
     def _prepare(self, device: Device, body: bytes, fmt: Format, reply: Format) -> Prepared:
         """Decode and check a request before anything is stored (refused otherwise)."""
@@ -551,7 +640,7 @@ class SyncService:
         owner_id = call.device.owner_id
         with self.owner(owner_id) as owner:
             self._ingest(owner.log, call.device, call.rows)
-            (answer,) = self._exchange(owner, [dataclasses.replace(call, rows=[])])
+            (answer,) = self.exchange(owner, [dataclasses.replace(call, rows=[])])
         if isinstance(answer, Refusal):
             raise answer
         if self.pg is None:
@@ -578,53 +667,89 @@ class SyncService:
             return None
         return self._answer(done.rows, done.acked, device, request, limit, call.reply)
 
-    def _exchange(self, owner: OpenOwner, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
+    def exchange(self, owner: OpenOwner, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
         """Store the checked batches in the owner's (leased) log, answer each one page.
 
-        The batches that continue their devices' streams share one commit
-        (`Store.insert_next`, SQLite); any other goes through `EventLog.ingest_rows`
-        on its own. A refusal answers only its own call.
+        The stages, run here one after the other: `begin` (cursors checked, the
+        batches that continue their devices' streams inserted), `commit` (one
+        durable commit for them all), `settle` (any other batch through
+        `EventLog.ingest_rows`, alone), `finish` (pages and answers). A refusal
+        answers only its own call.
+        """
+        group = self.begin(owner, calls, wait=True)
+        assert group is not None  # a waiting begin always begins
+        try:
+            self.commit(group)
+        finally:
+            group.abandon()
+        self.settle(owner, group)
+        return self.finish(owner, group)
+
+    def begin(self, owner: OpenOwner, calls: Sequence[Prepared], *, wait: bool) -> Group | None:
+        """Check the cursors and insert the continuing batches in an open transaction.
+
+        Never blocks with `wait=False`: None when the owner's writer is busy.
         """
         log, reader = owner.log, owner.reader
-        sqlite = isinstance(reader, PageReader)
         head = reader.head() if isinstance(reader, PageReader) else log.position()
-        results: list[bytes | Refusal | None] = [None] * len(calls)
+        group = Group(list(calls), [None] * len(calls), head)
         for index, call in enumerate(calls):
             if call.request.cursor > head:
-                results[index] = Refusal(
+                group.results[index] = Refusal(
                     409,
                     "cursor_ahead",
                     f"cursor {call.request.cursor} is beyond the end of this server's log "
                     f"({head}): the server was restored or replaced; pull from 0",
                 )
-        pushes = [i for i, c in enumerate(calls) if c.rows and results[i] is None]
-        stored: list[list[int] | None] = [None] * len(pushes)
-        if pushes and sqlite:
+        group.pushes = [i for i, c in enumerate(calls) if c.rows and group.results[i] is None]
+        if group.pushes and isinstance(reader, PageReader):
             try:
-                stored = log.store.insert_next([calls[i].rows for i in pushes])
+                group.pending = log.store.begin_next(
+                    [calls[i].rows for i in group.pushes], wait=wait
+                )
             except StoreError as exc:
-                busy = Refusal(503, "unavailable", f"storage busy, retry: {exc}")
-                for i in pushes:
-                    results[i] = busy
-        acked = {
-            i: calls[i].rows[-1][1]
-            for i, done in zip(pushes, stored, strict=True)
-            if done is not None
-        }
-        for index, call in enumerate(calls):
-            if results[index] is None and call.rows and index not in acked:
-                try:
-                    self._ingest(log, call.device, call.rows)
-                except Refusal as refusal:
-                    results[index] = refusal
-        answering = [i for i in range(len(calls)) if results[i] is None]
-        pages = self._pages(owner, [calls[i].request for i in answering])
+                group.refuse_pushes(exc)
+                return group
+            if group.pending is None:
+                return None
+        return group
+
+    @staticmethod
+    def commit(group: Group) -> None:
+        """The group's durable commit (blocking: an fsync); a failure refuses its pushes."""
+        pending = group.pending
+        if pending is None:
+            return
+        try:
+            pending.commit()
+        except StoreError as exc:
+            group.refuse_pushes(exc)
+            return
+        group.pending = None
+        for index, stored in zip(group.pushes, pending.positions, strict=True):
+            if stored is not None:
+                group.acked[index] = group.calls[index].rows[-1][1]
+
+    def settle(self, owner: OpenOwner, group: Group) -> None:
+        """Batches the commit left out, through `EventLog.ingest_rows` (blocking)."""
+        for index in group.unsettled():
+            try:
+                self._ingest(owner.log, group.calls[index].device, group.calls[index].rows)
+            except Refusal as refusal:
+                group.results[index] = refusal
+
+    def finish(self, owner: OpenOwner, group: Group) -> list[bytes | Refusal]:
+        """Read the pages and answer every call not refused yet."""
+        answering = [i for i, result in enumerate(group.results) if result is None]
+        pages = self._pages(owner, [group.calls[i].request for i in answering])
         for index, page in zip(answering, pages, strict=True):
             try:
-                results[index] = self._reply(owner, calls[index], page, acked.get(index))
+                group.results[index] = self._reply(
+                    owner, group.calls[index], page, group.acked.get(index)
+                )
             except Refusal as refusal:
-                results[index] = refusal
-        return [r for r in results if r is not None]
+                group.results[index] = refusal
+        return [r for r in group.results if r is not None]
 
     def _pages(self, owner: OpenOwner, requests: Sequence[SyncRequest]) -> list[list[PageRow]]:
         """Each request's page; one read for them all when their cursors are close.

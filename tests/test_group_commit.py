@@ -8,9 +8,10 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from core import commands
 from core.ids import new_id
 from core.log import EventLog
-from core.store import open_store
+from core.store import PendingCommit, open_store
 from server.accounts import OPEN_INVITE, Device
 from server.lanes import Lanes
 from server.service import ServerConfig, SyncCall, SyncService
@@ -38,6 +39,20 @@ def _wait_for(condition: object, what: str) -> None:
 
 # -- lanes ---------------------------------------------------------------------------
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _on(
+    pool: ThreadPoolExecutor, run: Callable[[str, Sequence[K]], list[V]]
+) -> Callable[[str, list[K]], Awaitable[list[V]]]:
+    """`run` on the pool's threads, as the lanes' async run."""
+
+    async def threaded(key: str, items: list[K]) -> list[V]:
+        return await asyncio.get_running_loop().run_in_executor(pool, run, key, items)
+
+    return threaded
+
 
 def test_items_arriving_during_a_run_share_the_next_one_and_keys_run_apart() -> None:
     runs: list[tuple[str, list[int]]] = []
@@ -51,7 +66,7 @@ def test_items_arriving_during_a_run_share_the_next_one_and_keys_run_apart() -> 
 
     async def main() -> None:
         with ThreadPoolExecutor(2) as pool:
-            lanes: Lanes[int, int] = Lanes(run, pool)
+            lanes: Lanes[int, int] = Lanes(_on(pool, run))
             first = asyncio.ensure_future(lanes.submit("a", 0))
             while not runs:
                 await asyncio.sleep(0.001)
@@ -81,7 +96,7 @@ def test_a_failed_run_fails_its_group_and_the_next_run_goes_on() -> None:
 
     async def main() -> None:
         with ThreadPoolExecutor(1) as pool:
-            lanes: Lanes[str, str] = Lanes(run, pool)
+            lanes: Lanes[str, str] = Lanes(_on(pool, run))
             with pytest.raises(OSError, match="disk"):
                 await lanes.submit("k", "a")
             assert await lanes.submit("k", "b") == "b"
@@ -98,7 +113,7 @@ def test_a_request_that_goes_away_leaves_the_others_of_its_group_answered() -> N
 
     async def main() -> None:
         with ThreadPoolExecutor(1) as pool:
-            lanes: Lanes[int, int] = Lanes(run, pool)
+            lanes: Lanes[int, int] = Lanes(_on(pool, run))
             gone = asyncio.ensure_future(lanes.submit("k", 1))
             stays = asyncio.ensure_future(lanes.submit("k", 2))
             await asyncio.sleep(0.01)
@@ -137,7 +152,7 @@ def test_every_item_gets_the_answer_it_would_get_alone(
 
     async def main() -> list[int | None]:
         with ThreadPoolExecutor(threads) as pool:
-            lanes: Lanes[int, int | None] = Lanes(run, pool)
+            lanes: Lanes[int, int | None] = Lanes(_on(pool, run))
             return await asyncio.gather(*(lanes.submit(k, i) for k, i in items))
 
     assert asyncio.run(main()) == [None if i < 0 else i * i for _, i in items]
@@ -205,15 +220,15 @@ def test_a_group_of_pushes_shares_one_commit_and_each_is_acknowledged(tmp_path: 
     owner_id = service.authenticate(f"Bearer {fleet[0][1]}").owner_id
     commits: list[int] = []
     with service.owner(owner_id) as owner:
-        insert_next = owner.log.store.insert_next
+        begin_next = owner.log.store.begin_next
 
         def counted(
-            batches: Sequence[Sequence[tuple[str, int, str, bytes]]],
-        ) -> list[list[int] | None]:
+            batches: Sequence[Sequence[tuple[str, int, str, bytes]]], *, wait: bool
+        ) -> PendingCommit | None:
             commits.append(len(batches))
-            return insert_next(batches)
+            return begin_next(batches, wait=wait)
 
-        owner.log.store.insert_next = counted  # type: ignore[method-assign]
+        owner.log.store.begin_next = counted  # type: ignore[method-assign]
         for round_ in range(4):
             answers = service.sync_group(owner_id, [_call(log, t, 3) for log, t in fleet])
             acks = [protocol.decode_response(a, "msgpack")[0].acked_seq for a in answers]  # type: ignore[arg-type]
