@@ -196,7 +196,7 @@ class _Listener:
                     backoff = 0.5
                     self._wake()  # anything missed while (re)connecting
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        for _ in conn.notifies(timeout=1.0):
                             self._wake()
             except psycopg.Error as exc:
                 logger.warning("LISTEN connection lost (%s); polling until it is back", exc)
