@@ -101,6 +101,8 @@ class HeadWatcher:
 
             self._listener = _Listener(url, poke)
             self._listener.start()
+            if self._watching:
+                self._listener.wanted.set()
 
     async def stop(self) -> None:
         if self._listener is not None:
@@ -124,6 +126,8 @@ class HeadWatcher:
     async def watching(self, owner_id: str) -> AsyncIterator[None]:
         """Keep an owner's head watched while a stream is open."""
         self._watching[owner_id] = self._watching.get(owner_id, 0) + 1
+        if self._listener is not None:
+            self._listener.wanted.set()
         try:
             if owner_id not in self._changed:
                 self._changed[owner_id] = asyncio.Event()
@@ -136,6 +140,8 @@ class HeadWatcher:
                 del self._watching[owner_id]
                 self._heads.pop(owner_id, None)
                 self._changed.pop(owner_id, None)
+                if not self._watching and self._listener is not None:
+                    self._listener.wanted.clear()
 
     async def wait(self, owner_id: str, after: int, timeout: float) -> int:
         """The owner's head as soon as it passes `after`, or after `timeout` seconds."""
@@ -168,7 +174,14 @@ class HeadWatcher:
 
 
 class _Listener:
-    """A thread that LISTENs on PostgreSQL and calls `wake` on every notification."""
+    """A thread that LISTENs on PostgreSQL and calls `wake` on every notification.
+
+    It listens only while `wanted` is set (a stream of this worker is open):
+    every push of every worker notifies, and a worker no stream watches would
+    otherwise spend a share of its CPU taking notifications it ignores. Anything
+    notified while it was not listening is caught by the `wake` it calls once
+    listening (the poll after it reads every watched head anew).
+    """
 
     def __init__(self, url: str, wake: Callable[[], object]) -> None:
         from .pg import split_prefix
@@ -176,6 +189,7 @@ class _Listener:
         self._url = split_prefix(url)[0]
         self._wake = wake
         self._stop = threading.Event()
+        self.wanted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recip-listen", daemon=True)
 
     def start(self) -> None:
@@ -183,6 +197,7 @@ class _Listener:
 
     def stop(self) -> None:
         self._stop.set()
+        self.wanted.set()  # let a thread waiting to be wanted see the stop
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
@@ -190,12 +205,14 @@ class _Listener:
 
         backoff = 0.5
         while not self._stop.is_set():
+            if not self.wanted.wait(timeout=1.0):
+                continue
             try:
                 with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f'LISTEN "{CHANNEL}"')
                     backoff = 0.5
                     self._wake()  # anything missed while (re)connecting
-                    while not self._stop.is_set():
+                    while self.wanted.is_set() and not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0):
                             self._wake()
             except psycopg.Error as exc:

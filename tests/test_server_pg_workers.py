@@ -259,10 +259,15 @@ def test_a_push_through_any_worker_wakes_every_workers_listener(
     for listener in listeners:
         listener.start()
     try:
+        record(log, 1, "x")  # no stream watches yet: nobody listens, nobody wakes
+        Replica(log, LocalTransport(b, device_token), owner.owner_id).sync()
+        assert not any(h.wait(1.5) for h in heard)
+        for listener in listeners:
+            listener.wanted.set()  # a stream opened on each worker
         for h in heard:  # each listener wakes once when it (re)connects
             assert h.wait(30)
             h.clear()
-        record(log, 1, "x")
+        record(log, 2, "y")
         Replica(log, LocalTransport(b, device_token), owner.owner_id).sync()
         assert all(h.wait(30) for h in heard)
     finally:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -313,10 +314,14 @@ def test_a_notification_wakes_the_event_loop_only_while_a_stream_watches(
     from server import stream
 
     pokes: list[Callable[[], object]] = []
+    heard: list[Any] = []
+    listening: list[bool] = []
 
     class Heard:
         def __init__(self, url: str, wake: Callable[[], object]) -> None:
             pokes.append(wake)
+            self.wanted = threading.Event()
+            heard.append(self)
 
         def start(self) -> None: ...
 
@@ -344,7 +349,9 @@ def test_a_notification_wakes_the_event_loop_only_while_a_stream_watches(
         seen = []
         try:
             seen.append(wakes())  # nothing watched
+            listening.append(heard[0].wanted.is_set())
             async with watcher.watching("alice"):
+                listening.append(heard[0].wanted.is_set())
                 seen.append(wakes())
                 poke()
                 await asyncio.sleep(0.05)  # the poll ran and read the head again
@@ -352,8 +359,11 @@ def test_a_notification_wakes_the_event_loop_only_while_a_stream_watches(
                 assert watcher._wake is not None
                 watcher._wake.set()
                 seen.append(wakes())  # a wake-up is pending already
+            listening.append(heard[0].wanted.is_set())
         finally:
             await watcher.stop()
         return seen
 
     assert asyncio.run(scenario()) == [False, True, True, False]
+    # ... and it listens at all only while a stream watches
+    assert listening == [False, True, False]
