@@ -688,7 +688,8 @@ def _begin_immediate(conn: sqlite3.Connection, wait: bool) -> bool:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        primary = exc.sqlite_errorcode & 0xFF  # SQLITE_BUSY_* are extended codes of BUSY
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return False
         raise Contention(str(exc)) from exc
     finally:
