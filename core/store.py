@@ -411,13 +411,6 @@ class Store:
             positions = cast(BatchSQLiteRecorder, self.recorder).insert_rows(conn, rows)
         return result, positions
 
-    def insert_next(self, batches: Sequence[Sequence[Row]]) -> list[list[int] | None]:
-        """`begin_next` and its durable commit, waiting for the writer as long as it takes."""
-        pending = self.begin_next(batches, wait=True)
-        assert pending is not None  # a waiting begin always begins
-        pending.commit()
-        return pending.positions
-
     def begin_next(self, batches: Sequence[Sequence[Row]], *, wait: bool) -> PendingCommit | None:
         """Insert each batch that continues its device's stream, in one open transaction.
 

@@ -91,12 +91,12 @@ class Exchanges:
             raise answer
         return answer
 
-    async def _group(self, owner_id: str, calls: Sequence[SyncCall]) -> list[Answer | _Later]:
+    async def _group(self, owner_id: str, calls: Sequence[SyncCall]) -> Sequence[Answer | _Later]:
         """One group's exchanges: on this loop, with only what blocks on a thread."""
         service = self._service
         lease = service.open_owner(owner_id)
         if lease is None:  # opening a log is file work: the whole group on a thread
-            return list(await self._blocking(service.sync_group, owner_id, calls))
+            return await self._blocking(service.sync_group, owner_id, calls)
         with lease as owner:
             admitted = service.admit(owner_id, calls)
             if admitted.staged:
@@ -117,7 +117,7 @@ class Exchanges:
                     admitted.answer(service.finish(owner, group))
         for index, device, call in admitted.solo:
             admitted.results[index] = await self._blocking(service.sync_solo, device, call)
-        return list(admitted.done())
+        return admitted.done()
 
     def _hand_over(self, owner_id: str, calls: Sequence[SyncCall]) -> list[Answer | _Later]:
         """The group, run again on a thread that waits for the log; the lane goes on."""

@@ -262,9 +262,6 @@ class PgAccounts(Accounts):
         # Each statement is atomic on its own; there is no connection to guard.
         self._lock = nullcontext()  # type: ignore[assignment]
 
-    def _read_one(self, sql: str, params: tuple[object, ...]) -> Any:
-        return self._db.execute(sql, params).fetchone()
-
     def _read_all(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         return self._db.execute(sql, params).fetchall()
 
