@@ -950,6 +950,12 @@ def pg_exchange_function_sql(
     otherwise it declines and the caller takes the general path, ADR 0130), and
     returns the acknowledged seq, the head and a page after the cursor, all in
     one statement.
+
+    `recip_exchanges_v<version>` runs that exchange for several devices of the
+    owner, one after the other in one transaction (one commit, one round trip):
+    the arrays hold one element per exchange, except `topics` and `states`,
+    every batch's in turn (`counts` says how many each); one row per exchange,
+    in order. Created last: its presence means the owner's schema is complete.
     """
     return _EXCHANGE_DDL.format(
         s=f'"{schema}"',
@@ -1013,6 +1019,25 @@ BEGIN
         FROM (SELECT * FROM {s}.stored_events WHERE notification_id > p_cursor
               ORDER BY notification_id LIMIT p_limit) AS page;
     status := 'ok';
+END
+$body$;
+CREATE OR REPLACE FUNCTION {s}.recip_exchanges_v{version}(
+    p_devices text[], p_tokens text[], p_counts integer[], p_topics text[],
+    p_states bytea[], p_firsts bigint[], p_cursors bigint[], p_limits integer[])
+RETURNS TABLE (status text, acked bigint, head bigint, ids bigint[], origins text[],
+    versions bigint[], topics text[], states bytea[])
+LANGUAGE plpgsql AS $body$
+DECLARE
+    taken integer := 0;
+BEGIN
+    FOR i IN 1 .. coalesce(cardinality(p_devices), 0) LOOP
+        RETURN QUERY SELECT * FROM {s}.recip_exchange_v{version}(
+            p_devices[i], p_tokens[i],
+            p_topics[taken + 1 : taken + p_counts[i]],
+            p_states[taken + 1 : taken + p_counts[i]],
+            p_firsts[i], p_cursors[i], p_limits[i]);
+        taken := taken + p_counts[i];
+    END LOOP;
 END
 $body$
 """

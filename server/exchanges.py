@@ -15,8 +15,9 @@ changes, so it is remembered after the first exchange, as a routing hint only.
 Every exchange authenticates its token in its group, so a revoked device or a
 removed owner is refused at once.
 
-On PostgreSQL an exchange is one statement (ADR 0120), run on one of a few
-threads.
+On PostgreSQL the lanes group one owner's exchanges the same way and a group
+is one statement (ADR 0120's exchange, once per call, in one transaction), run
+on one of a few threads.
 """
 
 from __future__ import annotations
@@ -38,9 +39,8 @@ X = TypeVar("X")
 COMMIT_THREADS: Final = 2
 #: Threads for what may wait: the general path, opening logs, busy writers.
 BLOCKING_THREADS: Final = 8
-#: Threads running PostgreSQL exchanges, per worker: a round trip releases the
-#: GIL, but each thread's Python work contends for it (4: ~10% more exchanges/s
-#: than one per pooled connection, issue 20).
+#: Threads running PostgreSQL groups, per worker: a round trip releases the GIL,
+#: but each thread's Python work contends for it (issue 20).
 PG_THREADS: Final = 4
 #: Remembered token owners at most (then the memory starts over).
 OWNER_HINTS: Final = 10_000
@@ -76,7 +76,7 @@ class Exchanges:
     ) -> bytes:
         """The exchange's answer (raises its `Refusal`)."""
         service = self._service
-        if service.pg is not None or authorization is None:
+        if authorization is None:
             return await self._blocking(service.sync_as, authorization, body, fmt, reply)
         owner_id = self._owners.get(authorization)
         if owner_id is None:
@@ -94,6 +94,8 @@ class Exchanges:
     async def _group(self, owner_id: str, calls: Sequence[SyncCall]) -> Sequence[Answer | _Later]:
         """One group's exchanges: on this loop, with only what blocks on a thread."""
         service = self._service
+        if service.pg is not None:  # one statement for the group, on a thread
+            return await self._blocking(service.sync_group, owner_id, calls)
         lease = service.open_owner(owner_id)
         if lease is None:  # opening a log is file work: the whole group on a thread
             return await self._blocking(service.sync_group, owner_id, calls)

@@ -24,7 +24,9 @@ schema: it checks that the device's token is still current and not revoked,
 checks the cursor, stores the pushed batch when it continues the device's stream,
 and returns the ack and one page, in one round trip and one commit. Anything it
 does not handle (a retried batch, a gap, a conflict) it declines, untouched, to
-`EventLog.ingest_rows`, where those rules live.
+`EventLog.ingest_rows`, where those rules live. The exchanges of one owner that
+arrive together run as one statement, `recip_exchanges`, which runs that
+function for each in turn in one transaction (ADR 0136).
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ _ACCOUNTS_DDL: Final = (
 )
 
 #: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
-EXCHANGE_VERSION: Final = 2
+EXCHANGE_VERSION: Final = 3
 
 
 #: Connections one server process may hold (all owners together).
@@ -298,25 +300,42 @@ class Exchanged:
     rows: list[tuple[int, str, int, str, bytes]]
 
 
+@dataclass(frozen=True, slots=True)
+class PgCall:
+    """One device's exchange as the statement takes it: a batch (consecutive) and a page."""
+
+    device_id: str
+    token_hash: str
+    rows: Sequence[Row]
+    cursor: int
+    limit: int
+
+
+#: What one exchange of a group came to: answered, refused, or declined (None).
+Outcome = Exchanged | Refusal | None
+
+
 class PgExchange:
-    """A sync exchange on one owner's log in one round trip (a prepared statement)."""
+    """Sync exchanges on one owner's log in one round trip (a prepared statement)."""
 
     def __init__(self, pool: ConnectionPool[Any], schema: str, accounts: str) -> None:
         self._pool = pool
         self._schema = schema
         self._call = (
-            f'SELECT * FROM "{schema}".recip_exchange_v{EXCHANGE_VERSION}'
-            "(%b, %b, %b, %b, %b, %b, %b)"
+            f'SELECT * FROM "{schema}".recip_exchanges_v{EXCHANGE_VERSION}'
+            "(%b::text[], %b::text[], %b::integer[], %b::text[], %b::bytea[], %b::bigint[], "
+            "%b::bigint[], %b::integer[])"
         )
         self._poke = f'SELECT "{accounts}".recip_poke(%s)'
 
-    def run(
-        self, device_id: str, token_hash: str, rows: Sequence[Row], cursor: int, limit: int
-    ) -> Exchanged | None:
-        """Push `rows` (one device's, consecutive) and read a page; None if declined.
+    def run(self, calls: Sequence[PgCall]) -> list[Outcome]:
+        """Push each call's batch and read its page, in order, in one transaction.
 
-        Declined: the batch does not simply continue the device's stream, so the
-        caller stores it through `EventLog.ingest_rows` (nothing was stored here).
+        Declined (None): the batch does not simply continue the device's stream,
+        so the caller stores it through `EventLog.ingest_rows` (nothing of it was
+        stored here); every call is declined if the owner's schema (or this
+        version's function) is not there yet. A failure of the statement refuses
+        them all (503): nothing was stored.
 
         A push also pokes the live streams' listeners (ADR 0071), pipelined behind
         the exchange in the same round trip but as a transaction of its own: a
@@ -324,47 +343,57 @@ class PgExchange:
         flushed, so inside the exchange it would serialize the durable commits of
         every owner, where PostgreSQL otherwise flushes concurrent commits together.
         """
-        if not consecutive(rows):
-            return None
-        first = rows[0][1] if rows else 0
+        outcomes: list[Outcome] = [None] * len(calls)
+        sent = [i for i, call in enumerate(calls) if consecutive(call.rows)]
+        if not sent:
+            return outcomes
         params = (
-            device_id,
-            token_hash,
-            [r[2] for r in rows],
-            [r[3] for r in rows],
-            first,
-            cursor,
-            limit,
+            [calls[i].device_id for i in sent],
+            [calls[i].token_hash for i in sent],
+            [len(calls[i].rows) for i in sent],
+            [row[2] for i in sent for row in calls[i].rows],
+            [row[3] for i in sent for row in calls[i].rows],
+            [calls[i].rows[0][1] if calls[i].rows else 0 for i in sent],
+            [calls[i].cursor for i in sent],
+            [calls[i].limit for i in sent],
         )
+        pushes = any(calls[i].rows for i in sent)
         try:
             with self._pool.connection() as conn:
                 cur = conn.cursor(row_factory=tuple_row)
-                if rows:
+                if pushes:
                     with conn.pipeline():
                         cur.execute(self._call, params, prepare=True, binary=True)
                         conn.execute(self._poke, (self._schema,), prepare=True)
                 else:
                     cur.execute(self._call, params, prepare=True, binary=True)
-                answer = cur.fetchone()
+                answers = cur.fetchall()
         except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName):
-            return None  # the owner's schema (or this version's function) is not there yet
+            return outcomes  # the owner's schema (or this version's function) is not there yet
         except psycopg.Error as exc:
-            raise Refusal(503, "unavailable", f"storage busy, retry: {exc}") from None
-        assert answer is not None
-        status, acked, head, ids, origins, versions, topics, states = answer
-        if status == "unauthorized":
-            raise Refusal(401, "unauthorized", "invalid device token")
-        if status == "cursor_ahead":
-            raise Refusal(
-                409,
-                "cursor_ahead",
-                f"cursor {cursor} is beyond the end of this server's log "
-                f"({head}): the server was restored or replaced; pull from 0",
-            )
-        if status == "declined":
-            return None
-        page = list(zip(ids, origins, versions, topics, states, strict=True)) if ids else []
-        return Exchanged(int(acked), page)
+            busy = Refusal(503, "unavailable", f"storage busy, retry: {exc}")
+            return [busy] * len(calls)
+        for index, answer in zip(sent, answers, strict=True):
+            outcomes[index] = _outcome(answer, calls[index].cursor)
+        return outcomes
+
+
+def _outcome(answer: tuple[Any, ...], cursor: int) -> Outcome:
+    """One row of `recip_exchanges` as what the exchange came to."""
+    status, acked, head, ids, origins, versions, topics, states = answer
+    if status == "unauthorized":
+        return Refusal(401, "unauthorized", "invalid device token")
+    if status == "cursor_ahead":
+        return Refusal(
+            409,
+            "cursor_ahead",
+            f"cursor {cursor} is beyond the end of this server's log "
+            f"({head}): the server was restored or replaced; pull from 0",
+        )
+    if status == "declined":
+        return None
+    page = list(zip(ids, origins, versions, topics, states, strict=True)) if ids else []
+    return Exchanged(int(acked), page)
 
 
 class PgBackend:
@@ -452,7 +481,7 @@ class PgBackend:
         with self.pool.connection() as conn:
             row = conn.execute(
                 "SELECT to_regproc(%s) IS NOT NULL AS present",
-                (f'"{schema}".recip_exchange_v{EXCHANGE_VERSION}',),
+                (f'"{schema}".recip_exchanges_v{EXCHANGE_VERSION}',),
             ).fetchone()
         return bool(row and row["present"])
 

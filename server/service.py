@@ -11,9 +11,10 @@ reach the log of the owner its token belongs to, because the log is chosen from
 the authenticated device, never from the request. At most `max_open_owners`
 owners' logs stay open, each leased by the requests using it (ADR 0073).
 
-An exchange costs about one commit (ADR 0120): on PostgreSQL one statement
-(`server.pg.PgExchange`), on SQLite a group commit shared by the exchanges of one
-owner that arrive together, with pages read on read-only connections. A batch
+An exchange costs about one commit (ADR 0120), shared by the exchanges of one
+owner that arrive together (ADR 0136): on PostgreSQL one statement per group
+(`server.pg.PgExchange`), on SQLite one commit per group, with pages read on
+read-only connections. A batch
 that does not simply continue its device's stream goes through
 `EventLog.ingest_rows`, where retries, conflicts and gaps are judged.
 """
@@ -78,7 +79,7 @@ logger = logging.getLogger("recip.server")
 if TYPE_CHECKING:
     from .digest import DigestConfig
     from .metrics import Metrics
-    from .pg import PgBackend, PgExchange, PgPageReader
+    from .pg import PgBackend, PgPageReader
 
 #: Evicted owners waiting for the closing thread at most (ADR 0073).
 CLOSING: Final = 4
@@ -525,7 +526,7 @@ class SyncService:
     # -- sync --------------------------------------------------------------------------
 
     def sync_as(self, authorization: str | None, body: bytes, fmt: Format, reply: Format) -> bytes:
-        """`sync` for the device of a token (the HTTP route's one call on PostgreSQL)."""
+        """`sync` for the device of a token (a request that carries no token, say)."""
         return self.sync(self.authenticate(authorization), body, fmt, reply)
 
     def sync(self, device: Device, body: bytes, fmt: Format, reply: Format) -> bytes:
@@ -533,63 +534,74 @@ class SyncService:
         call = self._prepare(device, body, fmt, reply)
         if call.forgets:
             return self._forget(call)
-        if self.pg is not None:
-            exchange = self.pg.exchange(device.owner_id)
-            answer = self._exchange_pg(exchange, call)
-            if answer is not None:
-                self.on_exchange(len(call.rows), len(answer.events))
-                return protocol.encode(answer, reply)
-            # Declined: the general path, which no statement guards by the token.
-            # The device may be a cached authentication of a since revoked device
-            # or removed owner (whose dropped schema the exchange cannot find).
-            if not self.accounts.holds(call.device):
-                raise self._refused(call.device)
-        with self.owner(device.owner_id) as owner:
-            (answer_or_refusal,) = self.exchange(owner, [call])
-        if isinstance(answer_or_refusal, Refusal):
-            raise answer_or_refusal
-        return answer_or_refusal
+        (answer,) = self.exchange_calls(device.owner_id, [call])
+        if isinstance(answer, Refusal):
+            raise answer
+        return answer
 
     def sync_group(self, owner_id: str, calls: Sequence[SyncCall]) -> list[bytes | Refusal]:
-        """Exchanges of one owner's devices that arrived together, in one commit (SQLite).
+        """Exchanges of one owner's devices that arrived together, in one commit.
 
         Each call is answered (or refused) exactly as `sync_as` would answer it
         alone; the pushes that simply continue their devices' streams share one
-        durable commit. `server.lanes` groups the calls and `server.exchanges`
-        runs the same stages on its event loop (ADR 0136); this runs them here.
+        durable commit. `server.lanes` groups the calls; on SQLite
+        `server.exchanges` runs the same stages on its event loop (ADR 0136),
+        this runs them here; on PostgreSQL the group is one statement.
         """
         admitted = self.admit(owner_id, calls)
         if admitted.staged:
-            try:
-                with self.owner(owner_id) as owner:
-                    answers = self.exchange(owner, admitted.prepared())
-            except Refusal as refusal:  # the owner cannot be opened (removed, shutting down)
-                answers = [refusal] * len(admitted.staged)
-            admitted.answer(answers)
+            admitted.answer(self.exchange_calls(owner_id, admitted.prepared()))
         for index, device, call in admitted.solo:
             admitted.results[index] = self.sync_solo(device, call)
         return admitted.done()
+
+    def exchange_calls(self, owner_id: str, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
+        """Checked calls of one owner's devices (none forgets anyone), each answered."""
+        if self.pg is not None:
+            return self._exchange_pg(owner_id, calls)
+        try:
+            with self.owner(owner_id) as owner:
+                return self.exchange(owner, calls)
+        except Refusal as refusal:  # the owner cannot be opened (removed, shutting down)
+            return [refusal] * len(calls)
 
     def admit(self, owner_id: str, calls: Sequence[SyncCall]) -> Admitted:
         """Authenticate and check a group's calls: refused, staged for the group, or solo.
 
         A solo call takes the general path alone (`sync_solo`): a batch that
-        forgets someone, a token of another owner, PostgreSQL.
+        forgets someone, a token of another owner.
         """
         admitted = Admitted([None] * len(calls))
-        devices = self.accounts.authenticate_all([call[0] for call in calls])
+        devices = self._authenticate_all([call[0] for call in calls])
         for index, (call, device) in enumerate(zip(calls, devices, strict=True)):
             try:
                 if isinstance(device, Refusal):
                     raise device
                 prepared = self._prepare(device, call[1], call[2], call[3])
-                if prepared.forgets or device.owner_id != owner_id or self.pg is not None:
+                if prepared.forgets or device.owner_id != owner_id:
                     admitted.solo.append((index, device, call))
                 else:
                     admitted.staged.append((index, prepared))
             except Refusal as refusal:
                 admitted.results[index] = refusal
         return admitted
+
+    def _authenticate_all(self, headers: Sequence[str | None]) -> list[Device | Refusal]:
+        """`Accounts.authenticate_all`, through the PostgreSQL cache (see `authenticate`)."""
+        if self.pg is None:
+            return self.accounts.authenticate_all(headers)
+        found: list[Device | Refusal | None] = [self.session(h) for h in headers]
+        missing = [i for i, device in enumerate(found) if device is None]
+        if missing:
+            looked_up = self.accounts.authenticate_all([headers[i] for i in missing])
+            for index, device in zip(missing, looked_up, strict=True):
+                found[index] = device
+                header = headers[index]
+                if isinstance(device, Device) and header:
+                    if len(self._sessions) >= AUTH_CACHE:
+                        self._sessions.clear()
+                    self._sessions[header] = device
+        return [device for device in found if device is not None]
 
     def sync_solo(self, device: Device, call: SyncCall) -> bytes | Refusal:
         """`sync` for one call of a group that takes the general path alone."""
@@ -647,25 +659,46 @@ class SyncService:
             scrub_views(self.path(owner_id))
         return answer
 
-    def _exchange_pg(self, exchange: PgExchange, call: Prepared) -> SyncResponse | None:
-        """The exchange as one statement, without opening the owner's log at all.
+    def _exchange_pg(self, owner_id: str, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
+        """The calls as one statement, without opening the owner's log at all.
 
-        None: the statement declined (the batch needs the general path's rules,
-        or the owner's schema is not there yet); nothing was stored.
+        A call the statement declined (its batch needs the general path's rules,
+        or the owner's schema is not there yet; nothing of it was stored) takes
+        the general path afterwards, which no statement guards by the token: the
+        device may be a cached authentication of a since revoked device or removed
+        owner (whose dropped schema the statement cannot find), so it is checked.
         """
-        device, request = call.device, call.request
-        limit = min(request.limit, self.config.max_page)
-        try:
-            done = exchange.run(
-                device.device_id, device.token_hash, call.rows, request.cursor, limit
-            )
-        except Refusal as refusal:
-            if refusal.code == "unauthorized":
-                raise self._refused(device) from None
-            raise
-        if done is None:
-            return None
-        return self._answer(done.rows, done.acked, device, request, limit, call.reply)
+        from .pg import Exchanged, PgCall
+
+        assert self.pg is not None
+        limits = [min(call.request.limit, self.config.max_page) for call in calls]
+        outcomes = self.pg.exchange(owner_id).run(
+            [
+                PgCall(c.device.device_id, c.device.token_hash, c.rows, c.request.cursor, limit)
+                for c, limit in zip(calls, limits, strict=True)
+            ]
+        )
+        answers: list[bytes | Refusal] = []
+        for call, limit, outcome in zip(calls, limits, outcomes, strict=True):
+            if isinstance(outcome, Exchanged):
+                answer = self._answer(
+                    outcome.rows, outcome.acked, call.device, call.request, limit, call.reply
+                )
+                self.on_exchange(len(call.rows), len(answer.events))
+                answers.append(protocol.encode(answer, call.reply))
+            elif isinstance(outcome, Refusal):
+                unauthorized = outcome.code == "unauthorized"
+                answers.append(self._refused(call.device) if unauthorized else outcome)
+            elif not self.accounts.holds(call.device):
+                answers.append(self._refused(call.device))
+            else:
+                try:
+                    with self.owner(owner_id) as owner:
+                        (answer_or_refusal,) = self.exchange(owner, [call])
+                except Refusal as refusal:
+                    answer_or_refusal = refusal
+                answers.append(answer_or_refusal)
+        return answers
 
     def exchange(self, owner: OpenOwner, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
         """Store the checked batches in the owner's (leased) log, answer each one page.

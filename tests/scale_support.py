@@ -88,3 +88,14 @@ def served_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Se
     yield served
     served.stop()
     drop_prefix(url)
+
+
+def stored_rows(url: str, owner_id: str) -> list[tuple[str, int, str]]:
+    """An owner's log on PostgreSQL in log order: device, seq and the writing transaction."""
+    bare, prefix = split_prefix(url)
+    with psycopg.connect(bare) as conn:
+        rows = conn.execute(
+            "SELECT originator_id, originator_version, xmin::text FROM "
+            f'"{owner_schema(prefix, owner_id)}".stored_events ORDER BY notification_id'
+        ).fetchall()
+    return [(str(d), int(v), str(x)) for d, v, x in rows]

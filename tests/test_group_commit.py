@@ -26,6 +26,7 @@ from server.lanes import Lanes
 from server.service import ServerConfig, SyncCall, SyncService
 from sync import protocol
 from sync.protocol import Refusal, SyncRequest
+from tests.scale_support import stored_rows
 
 NOW = commands.Now(1_790_000_000_000, 0)
 
@@ -162,8 +163,18 @@ def test_every_item_gets_the_answer_it_would_get_alone(
 # -- the service on SQLite ------------------------------------------------------------
 
 
-def _service(tmp_path: Path) -> tuple[SyncService, str]:
-    service = SyncService(ServerConfig(data=tmp_path / "server"))
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """No URL (SQLite), or a PostgreSQL database of this test's own."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def _service(tmp_path: Path, database_url: str | None = None) -> tuple[SyncService, str]:
+    config = ServerConfig(data=tmp_path / "server", database_url=database_url)
+    service = SyncService(config)
     _, token = service.accounts.add_owner("alice", OPEN_INVITE)
     return service, token
 
@@ -243,11 +254,43 @@ def test_a_group_of_pushes_shares_one_commit_and_each_is_acknowledged(tmp_path: 
     service.close()
 
 
-def test_each_call_of_a_mixed_group_is_answered_as_it_would_be_alone(tmp_path: Path) -> None:
+@pytest.mark.postgres
+def test_a_group_on_postgresql_is_one_transaction_in_call_order(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Each group's pushes share one transaction (one commit: one xmin), stored in the
+    order of the group's calls, and each call's page sees the calls before it."""
+    service, token = _service(tmp_path, pg_url)
+    fleet = [_enrolled(service, token, tmp_path) for _ in range(4)]
+    owner_id = service.authenticate(f"Bearer {fleet[0][1]}").owner_id
+    with service.owner(owner_id):  # its schema made, as `recip` makes it with the owner
+        pass
+    for round_ in range(3):
+        answers = service.sync_group(owner_id, [_call(log, t, 2) for log, t in fleet])
+        decoded = [protocol.decode_response(a, "msgpack") for a in answers]  # type: ignore[arg-type]
+        assert [r.acked_seq for r, _ in decoded] == [2 * (round_ + 1)] * 4
+        # Call i's page holds everything stored before this round and this round's
+        # calls up to its own: the earlier rounds' 8 each, then 2 per call so far.
+        cursors = [r.cursor for r, _ in decoded]
+        assert cursors == [8 * round_ + 2 * (i + 1) for i in range(4)]
+    rows = stored_rows(pg_url, owner_id)
+    assert len({xmin for _, _, xmin in rows}) == 3  # one transaction per group
+    order = [(d, v) for d, v, _ in rows]
+    expected = [(log.device_id, 2 * r + s) for r in range(3) for log, _ in fleet for s in (1, 2)]
+    assert order == expected
+    for log, _ in fleet:
+        log.store.close()
+    service.close()
+
+
+def test_each_call_of_a_mixed_group_is_answered_as_it_would_be_alone(
+    tmp_path: Path, database_url: str | None
+) -> None:
     """A retry, a gap, a revoked device, an unknown token, a cursor beyond the log, a
     pull and plain pushes in one group: each gets its own answer; the refused store
-    nothing, the others are stored once."""
-    service, token = _service(tmp_path)
+    nothing, the others are stored once (on PostgreSQL the group is one statement,
+    its declined calls then take the general path)."""
+    service, token = _service(tmp_path, database_url)
     devices = [_enrolled(service, token, tmp_path) for _ in range(6)]
     (a, ta), (b, tb), (c, tc), (d, td), (e, te), (f, tf) = devices
     owner_id = service.authenticate(f"Bearer {ta}").owner_id
