@@ -955,19 +955,17 @@ def pg_exchange_function_sql(
 ) -> str:
     """The DDL of an owner's one-statement exchange (`server.pg.PgExchange`).
 
-    `recip_exchange_v<version>(device, token, topics, states, first, cursor,
-    limit)`: checks the device's token in the `accounts` schema, refuses a cursor
-    beyond the head, appends the batch if `first` is the device's next seq and the
-    owner has forgotten no one (under the log's writer lock, `log_lock_key`;
-    otherwise it declines and the caller takes the general path, ADR 0130), and
-    returns the acknowledged seq, the head and a page after the cursor, all in
-    one statement.
-
-    `recip_exchanges_v<version>` runs that exchange for several devices of the
-    owner, one after the other in one transaction (one commit, one round trip):
-    the arrays hold one element per exchange, except `topics` and `states`,
-    every batch's in turn (`counts` says how many each); one row per exchange,
-    in order. Created last: its presence means the owner's schema is complete.
+    `recip_exchanges_v<version>(devices, tokens, counts, topics, states, firsts,
+    cursors, limits)` runs the exchanges of several devices of the owner one
+    after the other, in one transaction (one commit, one round trip). The arrays
+    hold one element per exchange, except `topics` and `states`: every batch's in
+    turn, `counts` saying how many each. For each exchange it checks the device's
+    token in the `accounts` schema, refuses a cursor beyond the head, appends the
+    batch if its first seq is the device's next and the owner has forgotten no
+    one (under the log's writer lock, `log_lock_key`; otherwise it declines and
+    the caller takes the general path, ADR 0130), and returns one row: the
+    status, the acknowledged seq, the head and a page after the cursor. An
+    exchange sees the ones before it, as if they had come one after another.
     """
     return _EXCHANGE_DDL.format(
         s=f'"{schema}"',
@@ -979,60 +977,6 @@ def pg_exchange_function_sql(
 
 
 _EXCHANGE_DDL: Final = """
-CREATE OR REPLACE FUNCTION {s}.recip_exchange_v{version}(
-    p_device text, p_token text, p_topics text[], p_states bytea[], p_first bigint,
-    p_cursor bigint, p_limit integer,
-    OUT status text, OUT acked bigint, OUT head bigint,
-    OUT ids bigint[], OUT origins text[], OUT versions bigint[], OUT topics text[],
-    OUT states bytea[])
-LANGUAGE plpgsql AS $body$
-DECLARE
-    held bigint;
-BEGIN
-    PERFORM 1 FROM {accounts}.devices
-        WHERE device_id = p_device AND token_hash = p_token AND revoked_at IS NULL;
-    IF NOT FOUND THEN
-        status := 'unauthorized';
-        RETURN;
-    END IF;
-    SELECT COALESCE(MAX(notification_id), 0) INTO head FROM {s}.stored_events;
-    IF p_cursor > head THEN
-        status := 'cursor_ahead';
-        RETURN;
-    END IF;
-    IF cardinality(p_states) > 0 THEN
-        PERFORM set_config('lock_timeout', '{lock_timeout}s', true);
-        PERFORM pg_advisory_xact_lock({key});
-        SELECT COALESCE(MAX(originator_version), 0) INTO held
-            FROM {s}.stored_events WHERE originator_id = p_device;
-        IF p_first <> held + 1 THEN
-            status := 'declined';
-            RETURN;
-        END IF;
-        -- An owner who forgot someone: the general path, which stores late
-        -- events about them redacted (ADR 0130). Read under the writer lock, so
-        -- a forget remembered since is seen.
-        PERFORM 1 FROM {s}.recip_forgotten LIMIT 1;
-        IF FOUND THEN
-            status := 'declined';
-            RETURN;
-        END IF;
-        INSERT INTO {s}.stored_events (originator_id, originator_version, topic, state)
-            SELECT p_device, p_first + n - 1, t, b
-            FROM unnest(p_topics, p_states) WITH ORDINALITY AS batch(t, b, n);
-        acked := p_first + cardinality(p_states) - 1;
-    ELSE
-        SELECT COALESCE(MAX(originator_version), 0) INTO acked
-            FROM {s}.stored_events WHERE originator_id = p_device;
-    END IF;
-    SELECT array_agg(notification_id), array_agg(originator_id),
-           array_agg(originator_version), array_agg(topic), array_agg(state)
-        INTO ids, origins, versions, topics, states
-        FROM (SELECT * FROM {s}.stored_events WHERE notification_id > p_cursor
-              ORDER BY notification_id LIMIT p_limit) AS page;
-    status := 'ok';
-END
-$body$;
 CREATE OR REPLACE FUNCTION {s}.recip_exchanges_v{version}(
     p_devices text[], p_tokens text[], p_counts integer[], p_topics text[],
     p_states bytea[], p_firsts bigint[], p_cursors bigint[], p_limits integer[])
@@ -1041,14 +985,63 @@ RETURNS TABLE (status text, acked bigint, head bigint, ids bigint[], origins tex
 LANGUAGE plpgsql AS $body$
 DECLARE
     taken integer := 0;
+    n integer;
+    held bigint;
+    locked boolean := false;
+    forgets boolean := false;
 BEGIN
     FOR i IN 1 .. coalesce(cardinality(p_devices), 0) LOOP
-        RETURN QUERY SELECT * FROM {s}.recip_exchange_v{version}(
-            p_devices[i], p_tokens[i],
-            p_topics[taken + 1 : taken + p_counts[i]],
-            p_states[taken + 1 : taken + p_counts[i]],
-            p_firsts[i], p_cursors[i], p_limits[i]);
-        taken := taken + p_counts[i];
+        n := p_counts[i];
+        acked := NULL; ids := NULL; origins := NULL; versions := NULL;
+        topics := NULL; states := NULL;
+        SELECT COALESCE(MAX(notification_id), 0) INTO head FROM {s}.stored_events;
+        PERFORM 1 FROM {accounts}.devices
+            WHERE device_id = p_devices[i] AND token_hash = p_tokens[i] AND revoked_at IS NULL;
+        IF NOT FOUND THEN
+            status := 'unauthorized';
+        ELSIF p_cursors[i] > head THEN
+            status := 'cursor_ahead';
+        ELSE
+            status := 'ok';
+            IF n > 0 THEN
+                IF NOT locked THEN
+                    PERFORM set_config('lock_timeout', '{lock_timeout}s', true);
+                    PERFORM pg_advisory_xact_lock({key});
+                    -- An owner who forgot someone: the general path, which stores
+                    -- late events about them redacted (ADR 0130). Read under the
+                    -- writer lock, so a forget remembered since is seen.
+                    PERFORM 1 FROM {s}.recip_forgotten LIMIT 1;
+                    forgets := FOUND;
+                    locked := true;
+                END IF;
+                SELECT COALESCE(MAX(originator_version), 0) INTO held
+                    FROM {s}.stored_events WHERE originator_id = p_devices[i];
+                IF forgets OR p_firsts[i] <> held + 1 THEN
+                    status := 'declined';
+                ELSE
+                    INSERT INTO {s}.stored_events
+                        (originator_id, originator_version, topic, state)
+                        SELECT p_devices[i], p_firsts[i] + k - 1, t, b
+                        FROM unnest(p_topics[taken + 1 : taken + n],
+                                    p_states[taken + 1 : taken + n])
+                            WITH ORDINALITY AS batch(t, b, k);
+                    acked := p_firsts[i] + n - 1;
+                END IF;
+            ELSE
+                SELECT COALESCE(MAX(originator_version), 0) INTO acked
+                    FROM {s}.stored_events WHERE originator_id = p_devices[i];
+            END IF;
+            IF status = 'ok' THEN
+                SELECT array_agg(notification_id), array_agg(originator_id),
+                       array_agg(originator_version), array_agg(topic), array_agg(state)
+                    INTO ids, origins, versions, topics, states
+                    FROM (SELECT * FROM {s}.stored_events
+                          WHERE notification_id > p_cursors[i]
+                          ORDER BY notification_id LIMIT p_limits[i]) AS page;
+            END IF;
+        END IF;
+        taken := taken + n;
+        RETURN NEXT;
     END LOOP;
 END
 $body$

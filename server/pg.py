@@ -14,19 +14,18 @@ PostgreSQL's `max_connections`.
 
 Every writer of an owner's log takes the log's advisory lock before drawing
 notification ids and holds it until it has committed (`ordered_postgres_recorder`,
-and `recip_exchange`, whose text
-`core.store.pg_exchange_function_sql` gives): ids (the pull cursor) therefore commit in the order
-they are issued, and a pull that reads `notification_id > cursor` can never pass
-over an id that commits later (ADR 0120).
+and `recip_exchanges`, whose text `core.store.pg_exchange_function_sql` gives):
+ids (the pull cursor) therefore commit in the order they are issued, and a pull
+that reads `notification_id > cursor` can never pass over an id that commits
+later (ADR 0120).
 
-A sync exchange is one statement, `recip_exchange`, a function in the owner's
-schema: it checks that the device's token is still current and not revoked,
+The sync exchanges of one owner that arrive together are one statement,
+`recip_exchanges`, a function in the owner's schema (ADR 0120, ADR 0136): for
+each in turn it checks that the device's token is still current and not revoked,
 checks the cursor, stores the pushed batch when it continues the device's stream,
-and returns the ack and one page, in one round trip and one commit. Anything it
-does not handle (a retried batch, a gap, a conflict) it declines, untouched, to
-`EventLog.ingest_rows`, where those rules live. The exchanges of one owner that
-arrive together run as one statement, `recip_exchanges`, which runs that
-function for each in turn in one transaction (ADR 0136).
+and returns the ack and one page, all in one round trip and one commit. Anything
+it does not handle (a retried batch, a gap, a conflict) it declines, untouched,
+to `EventLog.ingest_rows`, where those rules live.
 """
 
 from __future__ import annotations
@@ -83,8 +82,8 @@ _ACCOUNTS_DDL: Final = (
     f"PERFORM pg_notify('{NOTIFY_CHANNEL}', p_schema); END $body$",
 )
 
-#: Version of `recip_exchange`: an owner schema without this one gets it (re)created.
-EXCHANGE_VERSION: Final = 3
+#: Version of `recip_exchanges`: an owner schema without this one gets it (re)created.
+EXCHANGE_VERSION: Final = 4
 
 
 #: Connections one server process may hold (all owners together).
@@ -294,7 +293,7 @@ class PgPageReader:
 
 @dataclass(frozen=True, slots=True)
 class Exchanged:
-    """What `recip_exchange` answered: the ack and one page (rows as `PageReader`'s)."""
+    """What `recip_exchanges` answered one call: the ack and one page (as `PageReader`'s)."""
 
     acked: int
     rows: list[tuple[int, str, int, str, bytes]]

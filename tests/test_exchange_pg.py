@@ -25,7 +25,7 @@ from core.ids import new_id
 from core.log import EventLog
 from core.store import log_lock_key, open_store
 from server.accounts import OPEN_INVITE, Device
-from server.pg import add_owner, owner_schema, split_prefix
+from server.pg import EXCHANGE_VERSION, add_owner, owner_schema, split_prefix
 from server.service import ServerConfig, SyncService
 from sync import protocol
 from sync.http import HttpTransport
@@ -255,6 +255,29 @@ def test_an_exchange_with_a_cursor_beyond_the_log_is_refused(
     with pytest.raises(protocol.Refusal) as refused:
         a.sync(writer.device, body, "json", "json")
     assert refused.value.code == "cursor_ahead"
+    writer.log.store.close()
+
+
+def test_a_schema_of_an_older_release_gets_this_exchange_function_on_its_next_sync(
+    two: list[SyncService], pg_url: str, tmp_path: Path
+) -> None:
+    """An owner schema without this version's function (made by an older release)
+    is served by the general path once, which creates the function; then the
+    statement serves it again."""
+    a, b = two
+    owner, token = a.accounts.add_owner("alice", OPEN_INVITE)
+    writer = Writer(a, token, tmp_path)
+    assert writer.push(a, 2, 0) == 2  # the schema and its function made
+    bare, prefix = split_prefix(pg_url)
+    function = f'"{owner_schema(prefix, owner.owner_id)}".recip_exchanges_v{EXCHANGE_VERSION}'
+    with psycopg.connect(bare, autocommit=True) as conn:
+        conn.execute(f"DROP FUNCTION {function}")
+    assert writer.push(b, 2, 0) == 4  # b never opened the owner: general path
+    with psycopg.connect(bare) as conn:
+        row = conn.execute("SELECT to_regproc(%s) IS NOT NULL", (function,)).fetchone()
+    assert row == (True,)
+    assert writer.push(b, 2, 0) == 6
+    assert _log_order(pg_url, owner.owner_id) == [(writer.device.device_id, s) for s in range(1, 7)]
     writer.log.store.close()
 
 
