@@ -390,3 +390,147 @@ def test_a_retried_push_takes_the_general_path_and_is_acknowledged(tmp_path: Pat
         assert len(list(log.events())) == 3
     laptop.store.close()
     service.close()
+
+
+# -- grouping never changes an answer (both backends) ----------------------------------
+
+#: What a device does in a group: push n new events (0: a pull), resend what the
+#: server holds (a retry), push with its next event left out (a gap), or pull from
+#: beyond the log.
+ACTIONS = st.one_of(
+    st.tuples(st.just("push"), st.integers(0, 3)),
+    st.tuples(st.sampled_from(["retry", "gap", "ahead"]), st.just(0)),
+)
+
+
+class _Twin:
+    """One owner with the same devices on two services: one grouped, one not."""
+
+    def __init__(self, services: tuple[SyncService, SyncService], home: Path) -> None:
+        self.services = services
+        self.owners: list[str] = []
+        invites = []
+        for service in services:
+            owner, invite = service.accounts.add_owner(f"o{new_id()}", OPEN_INVITE)
+            with service.owner(owner.owner_id):  # its schema made, as `recip` does
+                pass
+            self.owners.append(owner.owner_id)
+            invites.append(invite)
+        self.logs: list[EventLog] = []
+        self.tokens: list[tuple[str, str]] = []
+        for _ in range(3):
+            device_id = new_id()
+            self.logs.append(EventLog(open_store(str(home / f"{device_id}.db")), device_id))
+            pair = [
+                s.accounts.enroll(i, device_id, "d")[1]
+                for s, i in zip(services, invites, strict=True)
+            ]
+            self.tokens.append((pair[0], pair[1]))
+        self.acked = [0, 0, 0]
+
+    def bodies(self, actions: list[tuple[int, str, int]]) -> list[bytes]:
+        """Each action's request body, as its device would send it then."""
+        planned = list(self.acked)
+        out = []
+        for device, kind, count in actions:
+            log = self.logs[device]
+            assert log.device_id is not None
+            if kind in ("push", "gap"):
+                log.append([commands.add_contact(NOW, f"n{i}") for i in range(max(count, 2))])
+            after = {"push": planned[device], "gap": planned[device] + 1, "retry": 0}.get(kind)
+            rows = [] if after is None else log.store.stream(log.device_id, gt=after)
+            if kind == "push":
+                planned[device] = log.last_seq()
+            events = [protocol.stored_to_wire(r.topic, r.state, "msgpack") for r in rows]
+            cursor = 10_000 if kind == "ahead" else 0
+            request = SyncRequest(device_id=log.device_id, events=events, cursor=cursor, limit=5)
+            out.append(protocol.encode(request, "msgpack"))
+        return out
+
+    def stored(self, which: int) -> list[list[int]]:
+        """Each device's seqs as the `which` service's log holds them, in log order."""
+        with self.services[which].log(self.owners[which]) as log:
+            events = [(e.device_id, e.seq) for e in log.events()]
+        return [[s for d, s in events if d == device.device_id] for device in self.logs]
+
+    def held(self, which: int) -> list[int]:
+        """Each device's last seq held by the `which` service (its seqs run 1..N)."""
+        stored = self.stored(which)
+        assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in stored)
+        return [len(seqs) for seqs in stored]
+
+
+def _outcome(answer: bytes | Refusal) -> tuple[str, int]:
+    if isinstance(answer, Refusal):
+        return (answer.code, 0)
+    return ("ok", protocol.decode_response(answer, "msgpack")[0].acked_seq)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_grouping_never_changes_what_is_stored_and_answers_as_some_order_would(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """Random groups of pushes, retries, gaps and pulls of one owner's devices, run as
+    groups on one service and one by one (in submission order) on another.
+
+    Both logs end up holding the same events, each device's in order. Each call is
+    answered as some order of its group would answer it: the calls of a group are
+    concurrent, and a group stores the batches that continue their streams before
+    it judges the others, so a batch refused for a gap one by one may find the gap
+    filled by a later call of its group (then it is a retry, acknowledged), and an
+    ack may count a later call's events of the same device. So: what one by one
+    accepts, the group accepts, with an ack at least as high and no higher than
+    what the log then holds; a cursor beyond the log is refused either way.
+    """
+    other = None
+    if database_url is not None:
+        from server.pg import split_prefix
+
+        bare, prefix = split_prefix(database_url)
+        other = f"{bare}?prefix={prefix}_alone"
+    grouped = SyncService(ServerConfig(data=tmp_path / "grouped", database_url=database_url))
+    alone = SyncService(ServerConfig(data=tmp_path / "alone", database_url=other))
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.lists(st.lists(st.tuples(st.integers(0, 2), ACTIONS), max_size=6), max_size=4))
+    def check(groups: list[list[tuple[int, tuple[str, int]]]]) -> None:
+        twin = _Twin((grouped, alone), tmp_path)
+        for group in groups:
+            actions = [(device, kind, count) for device, (kind, count) in group]
+            bodies = twin.bodies(actions)
+            calls: list[list[SyncCall]] = [
+                [
+                    (f"Bearer {twin.tokens[d][w]}", b, "msgpack", "msgpack")
+                    for (d, _, _), b in zip(actions, bodies, strict=True)
+                ]
+                for w in (0, 1)
+            ]
+            together = [_outcome(a) for a in grouped.sync_group(twin.owners[0], calls[0])]
+            one_by_one = [
+                _outcome(alone.sync_group(twin.owners[1], [call])[0]) for call in calls[1]
+            ]
+            held = twin.held(0)
+            for (device, _, _), (code, ack), (alone_code, alone_ack) in zip(
+                actions, together, one_by_one, strict=True
+            ):
+                if alone_code == "ok":
+                    assert code == "ok" and alone_ack <= ack <= held[device]
+                    twin.acked[device] = max(twin.acked[device], alone_ack)
+                elif alone_code == "sequence_gap":
+                    assert code in ("sequence_gap", "ok")
+                else:
+                    assert code == alone_code
+        assert twin.stored(0) == twin.stored(1)
+        assert twin.held(0) == twin.acked
+        for log in twin.logs:
+            log.store.close()
+
+    try:
+        check()
+    finally:
+        grouped.close()
+        alone.close()
+        if other is not None:
+            from server.pg import drop_prefix
+
+            drop_prefix(other)
