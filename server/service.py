@@ -542,11 +542,12 @@ class SyncService:
     def sync_group(self, owner_id: str, calls: Sequence[SyncCall]) -> list[bytes | Refusal]:
         """Exchanges of one owner's devices that arrived together, in one commit.
 
-        Each call is answered (or refused) exactly as `sync_as` would answer it
-        alone; the pushes that simply continue their devices' streams share one
-        durable commit. `server.lanes` groups the calls; on SQLite
-        `server.exchanges` runs the same stages on its event loop (ADR 0136),
-        this runs them here; on PostgreSQL the group is one statement.
+        Each call is answered (or refused) as `sync_as` would answer it in some
+        order of the group (they are concurrent: ADR 0136); the pushes that
+        simply continue their devices' streams share one durable commit.
+        `server.lanes` groups the calls; on SQLite `server.exchanges` runs the
+        same stages on its event loop, this runs them here; on PostgreSQL the
+        group is one statement.
         """
         admitted = self.admit(owner_id, calls)
         if admitted.staged:
