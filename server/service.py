@@ -14,9 +14,8 @@ owners' logs stay open, each leased by the requests using it (ADR 0073).
 An exchange costs about one commit (ADR 0120), shared by the exchanges of one
 owner that arrive together (ADR 0136): on PostgreSQL one statement per group
 (`server.pg.PgExchange`), on SQLite one commit per group, with pages read on
-read-only connections. A batch
-that does not simply continue its device's stream goes through
-`EventLog.ingest_rows`, where retries, conflicts and gaps are judged.
+read-only connections. A batch that does not simply continue its device's stream
+goes through `EventLog.ingest_rows`, where retries, conflicts and gaps are judged.
 """
 
 from __future__ import annotations
@@ -414,10 +413,14 @@ class SyncService:
         device = self._sessions.get(authorization)
         if device is None:
             device = self.accounts.authenticate(authorization)
-            if len(self._sessions) >= AUTH_CACHE:
-                self._sessions.clear()
-            self._sessions[authorization] = device
+            self._remember(authorization, device)
         return device
+
+    def _remember(self, authorization: str, device: Device) -> None:
+        """Cache a token's device (at most `AUTH_CACHE`, then the cache starts over)."""
+        if len(self._sessions) >= AUTH_CACHE:
+            self._sessions.clear()
+        self._sessions[authorization] = device
 
     def session(self, authorization: str | None) -> Device | None:
         """The cached device of a sync token, if any (no I/O: safe on the event loop)."""
@@ -560,6 +563,10 @@ class SyncService:
         """Checked calls of one owner's devices (none forgets anyone), each answered."""
         if self.pg is not None:
             return self._exchange_pg(owner_id, calls)
+        return self._exchange_leased(owner_id, calls)
+
+    def _exchange_leased(self, owner_id: str, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
+        """`exchange` on the owner's leased log (every call refused if it cannot be opened)."""
         try:
             with self.owner(owner_id) as owner:
                 return self.exchange(owner, calls)
@@ -599,9 +606,7 @@ class SyncService:
                 found[index] = device
                 header = headers[index]
                 if isinstance(device, Device) and header:
-                    if len(self._sessions) >= AUTH_CACHE:
-                        self._sessions.clear()
-                    self._sessions[header] = device
+                    self._remember(header, device)
         return [device for device in found if device is not None]
 
     def sync_solo(self, device: Device, call: SyncCall) -> bytes | Refusal:
@@ -693,12 +698,7 @@ class SyncService:
             elif not self.accounts.holds(call.device):
                 answers.append(self._refused(call.device))
             else:
-                try:
-                    with self.owner(owner_id) as owner:
-                        (answer_or_refusal,) = self.exchange(owner, [call])
-                except Refusal as refusal:
-                    answer_or_refusal = refusal
-                answers.append(answer_or_refusal)
+                answers += self._exchange_leased(owner_id, [call])
         return answers
 
     def exchange(self, owner: OpenOwner, calls: Sequence[Prepared]) -> list[bytes | Refusal]:
