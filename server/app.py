@@ -9,7 +9,7 @@ Routes:
 
 - `GET /healthz`: 200 once the data directory is open.
 - `POST /v1/enroll`: enrollment token in the body -> a device token.
-- `POST /v1/sync`: device token -> one push-and-pull exchange.
+- `POST /v1/sync`: device token -> one push-and-pull exchange (`server.sync_endpoint`).
 - `GET /v1/devices`, `POST /v1/devices/revoke`: the owner's devices.
 - The live stream, the read API, the nudges and `/openapi.json`: `server.routes`.
 - `GET /client/...`: the browser client's ES modules (`web/client`, ADR 0090).
@@ -21,6 +21,7 @@ Every request passes `server.access.Observe` (access log, latency).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from .accounts import Device
 from .exchanges import Exchanges
 from .metrics import Metrics
 from .service import ServerConfig, SyncService
+from .sync_endpoint import SyncEndpoint, check_declared
 from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
@@ -62,14 +64,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     The declared Content-Length is checked first, then the bytes actually
     streamed, so a lying or chunked client cannot get past the bound.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise Refusal(400, "malformed", "Content-Length is not a number") from None
-        if size > limit:
-            raise Refusal(413, "too_large", f"body of {size} bytes exceeds the {limit} limit")
+    check_declared(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
@@ -141,24 +136,6 @@ async def metrics_endpoint(request: Request, service: SyncService) -> Response:
     return Response(body, media_type=media_type)
 
 
-async def sync(request: Request, service: SyncService) -> Response:
-    """The exchange in one trip to the exchange threads, authentication included.
-
-    A request without a usable token is refused before its body is read; a
-    well-formed token is checked with the exchange itself (on PostgreSQL, in
-    the exchange's own statement). `server.exchanges` groups one owner's
-    exchanges on SQLite (ADR 0136); its hand-off is asyncio's own: anyio's
-    (behind Starlette's `run_in_threadpool`) cost the event loop several times
-    more per call (issue 20).
-    """
-    authorization = request.headers.get("authorization")
-    service.accounts.check_header(authorization)
-    fmt, reply = _formats(request)
-    body = await read_body(request, service.config.max_body)
-    exchanges: Exchanges = request.app.state.exchanges
-    return _reply(await exchanges.sync(authorization, body, fmt, reply), reply)
-
-
 async def devices(request: Request, service: SyncService) -> Response:
     device = await _device(request, service)
     reply = protocol.accepted_format(request.headers.get("accept"), "json")
@@ -219,6 +196,7 @@ def create_app(
         svc.on_exchange = metrics.exchange
 
     exchanges = Exchanges(svc)
+    refused = functools.partial(_refused, svc)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -232,7 +210,7 @@ def create_app(
     routes = [
         Route("/healthz", _endpoint(svc, healthz), methods=["GET"]),
         Route("/v1/enroll", _endpoint(svc, enroll), methods=["POST"]),
-        Route("/v1/sync", _endpoint(svc, sync), methods=["POST"]),
+        Route("/v1/sync", SyncEndpoint(exchanges, svc.config.max_body, refused), methods=["POST"]),
         Route("/v1/devices", _endpoint(svc, devices), methods=["GET"]),
         Route("/v1/devices/revoke", _endpoint(svc, revoke), methods=["POST"]),
         Route("/v1/e2e", _endpoint(svc, e2e), methods=["GET", "POST"]),
