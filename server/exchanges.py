@@ -3,8 +3,9 @@
 On SQLite the exchanges of one owner that arrive together run as one group
 (`server.lanes`), whose pushes share one durable commit. A group runs on the
 event loop itself, except what blocks: its commit (an fsync) goes to a commit
-thread; batches that take the general path, owners not open yet and pages far
-behind the head go to the other threads. So the Python work of an exchange never
+thread unless the disk commits fast enough for the loop (`server.commits`);
+batches that take the general path, owners not open yet and pages far behind
+the head go to the other threads. So the Python work of an exchange never
 waits for the GIL behind another thread's, which under load cost more than the
 work itself. When another transaction holds the owner's log (an admin command,
 a backup), the group is handed to a thread to wait there, and the owner's lane
@@ -30,8 +31,9 @@ from typing import Final, TypeVar
 
 from sync.protocol import Format, Refusal
 
+from .commits import Commits
 from .lanes import Lanes
-from .service import SyncCall, SyncService
+from .service import Group, SyncCall, SyncService
 
 X = TypeVar("X")
 
@@ -66,7 +68,7 @@ class Exchanges:
         pg = service.pg is not None
         threads = min(PG_THREADS, service.config.pool_size) if pg else BLOCKING_THREADS
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="recip-sync")
-        self._commits = ThreadPoolExecutor(COMMIT_THREADS, thread_name_prefix="recip-commit")
+        self._commits: Commits[Group] = Commits(service.commit, COMMIT_THREADS)
         self._lanes: Lanes[SyncCall, Answer | _Later] = Lanes(self._group)
         self._owners: dict[str, str] = {}
         self._handed: set[asyncio.Future[list[Answer]]] = set()
@@ -107,8 +109,7 @@ class Exchanges:
                     return self._hand_over(owner_id, calls)
                 try:
                     if group.pending is not None:
-                        loop = asyncio.get_running_loop()
-                        await loop.run_in_executor(self._commits, service.commit, group)
+                        await self._commits.run(group)
                 finally:
                     group.abandon()
                 if group.unsettled():
@@ -134,5 +135,5 @@ class Exchanges:
 
     def close(self) -> None:
         """Wait for the exchanges in flight (call once the server stopped taking requests)."""
-        self._commits.shutdown(wait=True)
+        self._commits.close()
         self._executor.shutdown(wait=True)
