@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -56,6 +57,57 @@ class _TcpConfig(uvicorn.Config):
     def bind_socket(self) -> socket.socket:
         sock = super().bind_socket()
         return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+
+
+class WorkerSocket:
+    """A worker's own listening socket, bound in the worker with SO_REUSEPORT.
+
+    uvicorn hands every worker the parent's one socket, and the worker that wakes
+    first accepts every connection waiting: a burst of connections (devices
+    coming back after a restart, a load test's start) all landed on one worker,
+    49 of 50 (issue 20). With a socket per worker the kernel spreads connections
+    across the workers by their addresses, and a worker's socket closes with it,
+    so no connection waits on a dead worker. uvicorn pickles its sockets into
+    each worker it starts; this one unpickles as a socket bound there.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def __reduce__(self) -> tuple[Callable[[str, int], socket.socket], tuple[str, int]]:
+        return (bind_reuse_port, (self.host, self.port))
+
+
+def bind_reuse_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host:port` beside others of this user (not listening yet)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _listeners(settings: uvicorn.Config, host: str, port: int) -> tuple[socket.socket, list[Any]]:
+    """The socket the parent holds and what each worker listens on.
+
+    Where SO_REUSEPORT exists, the parent's socket is bound with it but never
+    listens (it holds the port and fails early if another program has it) and
+    each worker binds its own (`WorkerSocket`); elsewhere the workers share the
+    parent's.
+    """
+    if not hasattr(socket, "SO_REUSEPORT"):
+        shared = settings.bind_socket()
+        return shared, [shared]
+    try:
+        held = bind_reuse_port(host, port)
+    except OSError as exc:
+        raise ReciprocityError(f"cannot listen on {host}:{port}: {exc}") from None
+    return held, [WorkerSocket(host, port)]
 
 
 def to_env(config: ServerConfig) -> str:
@@ -167,8 +219,10 @@ def serve(
         timeout_keep_alive=30,
         timeout_graceful_shutdown=5,
     )
+    held, sockets = _listeners(settings, host, port)
     try:
-        Multiprocess(settings, sockets=[settings.bind_socket()]).run()
+        Multiprocess(settings, sockets=sockets).run()
     finally:
+        held.close()
         if shared is not None:
             shutil.rmtree(shared, ignore_errors=True)
