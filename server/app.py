@@ -3,7 +3,9 @@
 Everything that decides anything lives in `server.service`; this module reads
 bounded bodies, negotiates the format, runs the (synchronous) service in the
 thread pool so that the event loop never blocks on SQLite, and turns every
-`Refusal` into its status with a JSON error body.
+`Refusal` into its status with a JSON error body. The sync exchange, called all
+day by every device, is the exception: a bare ASGI app (`server.sync_endpoint`)
+whose groups run on the loop (`server.exchanges`, ADRs 0136 and 0137).
 
 Routes:
 
