@@ -8,9 +8,10 @@ connection from /proc (Linux, as the server's tests run).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,7 @@ def two_workers(tmp_path: Path, pg_url: str) -> Iterator[Served]:
 @pytest.mark.postgres
 def test_a_burst_of_connections_is_spread_over_the_workers(two_workers: Served) -> None:
     port = two_workers.server.port
-    deadline = time.monotonic() + 60
-    while _listening(port) < 2:  # the second worker may still be starting
-        assert time.monotonic() < deadline, "the second worker never listened"
-        time.sleep(0.1)
+    _wait_for(lambda: _listening(port) == 2, "both workers listening")  # one may be starting
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
     try:
         for client in clients:  # every connection accepted and answered
@@ -53,6 +51,26 @@ def test_a_burst_of_connections_is_spread_over_the_workers(two_workers: Served) 
     assert len(held) == 2, held
     assert sum(held.values()) == 40
     assert min(held.values()) >= 5, held  # each at least 5 of 40: a split, not a capture
+
+
+@LINUX
+@pytest.mark.postgres
+def test_a_dead_workers_socket_closes_with_it_and_its_replacement_listens(
+    two_workers: Served,
+) -> None:
+    port = two_workers.server.port
+    _wait_for(lambda: _listening(port) == 2, "both workers listening")
+    process = two_workers.server.process
+    assert process is not None
+    workers = [pid for pid in _children(process.pid) if _listens(pid, port)]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _wait_for(lambda: _listening(port) == 1, "the dead worker's socket closed")
+    for _ in range(20):  # every new connection goes to the live worker
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+    _wait_for(lambda: _listening(port) == 2, "the replacement worker listening")
 
 
 def test_a_port_another_program_holds_is_a_clear_error() -> None:
@@ -81,6 +99,27 @@ def test_a_worker_socket_unpickles_as_a_socket_bound_beside_the_others() -> None
             bound.close()
     finally:
         held.close()
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on `port`."""
+    inodes = {fields[9] for fields in _rows(port) if fields[3] == "0A"}
+    return any(_socket_inode(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+
+
+def _socket_inode(fd: Path) -> str | None:
+    try:
+        target = os.readlink(fd)
+    except OSError:
+        return None
+    return target[8:-1] if target.startswith("socket:[") else None
 
 
 def _children(pid: int) -> list[int]:
@@ -113,14 +152,7 @@ def _connections_by_process(port: int, pids: list[int]) -> dict[int, int]:
     inodes = {fields[9] for fields in _rows(port) if fields[3] == "01"}  # ESTABLISHED
     held: dict[int, int] = {}
     for pid in pids:
-        count = 0
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inodes:
-                count += 1
+        count = sum(1 for fd in Path(f"/proc/{pid}/fd").iterdir() if _socket_inode(fd) in inodes)
         if count:
             held[pid] = count
     return held
