@@ -2,8 +2,8 @@
 
 On SQLite the exchanges of one owner that arrive together run as one group
 (`server.lanes`), whose pushes share one durable commit. A group runs on the
-event loop itself, except what blocks: its commit (an fsync) goes to a commit
-thread unless the disk commits fast enough for the loop (`server.commits`);
+event loop itself, except what blocks: its commit (an fsync) goes to the
+commit thread, batched with other owners' waiting commits (`server.commits`);
 batches that take the general path, owners not open yet and pages far behind
 the head go to the other threads. So the Python work of an exchange never
 waits for the GIL behind another thread's, which under load cost more than the
@@ -37,8 +37,6 @@ from .service import Group, SyncCall, SyncService
 
 X = TypeVar("X")
 
-#: Threads running SQLite commits (an fsync each, nothing that waits for a lock).
-COMMIT_THREADS: Final = 2
 #: Threads for what may wait: the general path, opening logs, busy writers.
 BLOCKING_THREADS: Final = 8
 #: Threads running PostgreSQL groups, per worker: a round trip releases the GIL,
@@ -68,7 +66,7 @@ class Exchanges:
         pg = service.pg is not None
         threads = min(PG_THREADS, service.config.pool_size) if pg else BLOCKING_THREADS
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="recip-sync")
-        self._commits: Commits[Group] = Commits(service.commit, COMMIT_THREADS)
+        self._commits: Commits[Group] = Commits(service.commit)
         self._lanes: Lanes[SyncCall, Answer | _Later] = Lanes(self._group)
         self._owners: dict[str, str] = {}
         self._handed: set[asyncio.Future[list[Answer]]] = set()

@@ -1,82 +1,121 @@
-"""Where a group's commit runs: on the loop while commits are quick, else on a thread."""
+"""SQLite groups' commits, batched on one thread: what queues while a batch commits goes next."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
-from server.commits import LOOP_BUDGET_S, PROBE_EVERY, Commits
+from server.commits import Commits
 
 
 class Disk:
-    """A commit that takes `seconds` and records the thread it ran on."""
+    """Commits that take `seconds`, recorded with their thread, in order."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.threads: list[int] = []
+        self.committed: list[str] = []
+        self.threads: set[int] = set()
 
     def commit(self, group: str) -> None:
-        self.threads.append(threading.get_ident())
+        self.threads.add(threading.get_ident())
         time.sleep(self.seconds)
-        if group == "broken":
-            raise OSError("disk full")
+        if group.startswith("broken"):
+            raise OSError(f"disk full ({group})")
+        self.committed.append(group)
 
 
-def _run(commits: Commits[str], groups: list[str]) -> int:
-    """Commit each group in turn on a fresh loop; the loop's thread."""
-
-    async def main() -> int:
-        for group in groups:
-            await commits.run(group)
-        return threading.get_ident()
-
-    return asyncio.run(main())
-
-
-def test_quick_commits_run_on_the_loop() -> None:
+def test_commits_run_off_the_loop_on_one_thread() -> None:
     disk = Disk(0.0)
-    commits = Commits(disk.commit, threads=2)
-    loop_thread = _run(commits, ["g"] * 20)
+    commits: Commits[str] = Commits(disk.commit)
+
+    async def main() -> None:
+        for i in range(5):
+            await commits.run(f"g{i}")
+
+    asyncio.run(main())
     commits.close()
-    assert disk.threads == [loop_thread] * 20
-    assert commits.average_s < LOOP_BUDGET_S
+    assert disk.committed == [f"g{i}" for i in range(5)]
+    assert len(disk.threads) == 1
+    assert threading.get_ident() not in disk.threads
 
 
-def test_slow_commits_move_to_threads_and_the_disk_is_timed_again_now_and_then() -> None:
-    disk = Disk(LOOP_BUDGET_S * 8)
-    commits = Commits(disk.commit, threads=2)
-    loop_thread = _run(commits, ["g"] * (2 * PROBE_EVERY))
+class Counted(Commits[str]):
+    """Commits that also record each batch's size."""
+
+    batches: list[int]
+
+    def _commit_each(self, groups: Sequence[str]) -> list[BaseException | None]:
+        self.batches.append(len(groups))
+        return super()._commit_each(groups)
+
+
+def test_what_queues_while_a_batch_commits_goes_in_the_next_batch() -> None:
+    disk = Disk(0.02)
+    commits = Counted(disk.commit)
+    commits.batches = []
+
+    async def main() -> None:
+        first = asyncio.ensure_future(commits.run("first"))
+        await asyncio.sleep(0.005)  # the first batch is committing: these queue
+        await asyncio.gather(first, *(commits.run(f"g{i}") for i in range(6)))
+
+    asyncio.run(main())
     commits.close()
-    on_loop = [i + 1 for i, ident in enumerate(disk.threads) if ident == loop_thread]
-    # The first commits are timed on the loop until their average is over budget...
-    assert on_loop[0] == 1
-    assert commits.average_s >= LOOP_BUDGET_S
-    # ...then only the probes run there.
-    switched = [n for n in on_loop if n > 8]
-    assert switched == [PROBE_EVERY, 2 * PROBE_EVERY]
-    assert len(on_loop) < 16
+    assert commits.batches == [1, 6]
+    assert disk.committed == ["first", *(f"g{i}" for i in range(6))]
 
 
-def test_a_disk_that_speeds_up_brings_commits_back_to_the_loop() -> None:
-    disk = Disk(LOOP_BUDGET_S * 8)
-    commits = Commits(disk.commit, threads=1)
-    loop_thread = _run(commits, ["g"] * 20)
-    disk.seconds = 0.0
-    assert disk.threads[-1] != loop_thread  # on a commit thread
-    _run(commits, ["g"] * (4 * PROBE_EVERY))
+def test_a_failing_commit_fails_only_its_own_group() -> None:
+    disk = Disk(0.01)
+    commits: Commits[str] = Commits(disk.commit)
+
+    async def main() -> list[BaseException | None]:
+        first = asyncio.ensure_future(commits.run("first"))
+        await asyncio.sleep(0.002)
+        results = await asyncio.gather(
+            first,
+            commits.run("a"),
+            commits.run("broken b"),
+            commits.run("c"),
+            return_exceptions=True,
+        )
+        return list(results)
+
+    results = asyncio.run(main())
     commits.close()
-    assert commits.average_s < LOOP_BUDGET_S
-    assert disk.threads[-PROBE_EVERY:] == [loop_thread] * PROBE_EVERY  # all on the loop now
+    assert results[:2] == [None, None]
+    assert isinstance(results[2], OSError)
+    assert "broken b" in str(results[2])
+    assert results[3] is None
+    assert disk.committed == ["first", "a", "c"]
 
 
-def test_a_failing_commit_raises_where_it_ran_and_is_still_timed() -> None:
+def test_close_waits_for_the_batch_in_flight() -> None:
+    disk = Disk(0.05)
+    commits: Commits[str] = Commits(disk.commit)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(commits.run("late"))
+        await asyncio.sleep(0.01)
+        commits.close()  # blocks until the thread is done
+        assert disk.committed == ["late"]
+        await task
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_every_group_is_committed_once(count: int) -> None:
     disk = Disk(0.0)
-    commits = Commits(disk.commit, threads=1)
-    with pytest.raises(OSError, match="disk full"):
-        _run(commits, ["broken"])
+    commits: Commits[str] = Commits(disk.commit)
+
+    async def main() -> None:
+        await asyncio.gather(*(commits.run(f"g{i}") for i in range(count)))
+
+    asyncio.run(main())
     commits.close()
-    assert disk.threads
-    assert commits.average_s > 0
+    assert sorted(disk.committed) == sorted(f"g{i}" for i in range(count))
