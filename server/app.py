@@ -46,7 +46,7 @@ from .accounts import Device
 from .exchanges import Exchanges
 from .metrics import Metrics
 from .service import ServerConfig, SyncService
-from .sync_endpoint import SyncEndpoint, check_declared
+from .sync_endpoint import SyncEndpoint, check_declared, error_body
 from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
@@ -54,7 +54,7 @@ logger = logging.getLogger("recip.server")
 
 def _error(refusal: Refusal) -> Response:
     return Response(
-        protocol.encode(refusal.body(), "json"),
+        error_body(refusal),
         status_code=refusal.status,
         media_type=protocol.JSON,
     )
@@ -228,7 +228,6 @@ def create_app(
     )
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.service = svc
-    app.state.exchanges = exchanges
     return app
 
 

@@ -3,8 +3,8 @@
 Every other route takes Starlette's `Request` and returns a `Response`; this one
 reads its four headers, its body and its answer straight off the ASGI messages,
 because a sync exchange is small and frequent and those objects (header
-parsing, the body stream, the response's header list) cost more of the event
-loop than the exchange's own Python work (issue 20, docs/benchmarks.md). What it
+parsing, the body stream, the response's header list) are a share of its event
+loop time that nothing here needs (issue 20, docs/benchmarks.md). What it
 answers is the same as every route's: the body bound (413, also for a lying
 Content-Length), 401 before the body for a missing token, 415 for an unknown
 format, every `Refusal` as its JSON error and a bug as a bare 500.
@@ -44,13 +44,13 @@ class SyncEndpoint:
             answer = await self._exchange(scope, receive)
         except Refusal as refusal:
             self.on_refusal(refusal)
-            await _respond(send, refusal.status, protocol.JSON, _error_body(refusal))
+            await _respond(send, refusal.status, protocol.JSON, error_body(refusal))
             return
         except Exception:  # a bug: say so without leaking internals, keep serving
             logger.exception("unexpected error on %s", scope["path"])
             internal = Refusal(500, "internal", "internal server error")
             self.on_refusal(internal)
-            await _respond(send, 500, protocol.JSON, _error_body(internal))
+            await _respond(send, 500, protocol.JSON, error_body(internal))
             return
         if answer is not None:
             out, reply = answer
@@ -113,7 +113,8 @@ def check_declared(declared: bytes | str | None, limit: int) -> None:
         raise Refusal(413, "too_large", f"body of {size} bytes exceeds the {limit} limit")
 
 
-def _error_body(refusal: Refusal) -> bytes:
+def error_body(refusal: Refusal) -> bytes:
+    """A refusal's JSON body, as every route answers it."""
     return protocol.encode(refusal.body(), "json")
 
 
