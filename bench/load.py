@@ -46,6 +46,7 @@ from sync.protocol import EnrollRequest, EnrollResponse, SyncRequest, SyncRespon
 PG_URL: Final = os.environ.get("RECIP_BENCH_PG", "postgresql://root@127.0.0.1:5432/test")
 DEVICES_PER_OWNER: Final = 5
 BATCH: Final = 5
+ENROLL_ATTEMPTS: Final = 5
 _REPLY: Final = msgspec.msgpack.Decoder(SyncResponse)
 
 
@@ -115,9 +116,15 @@ async def _enroll(client: httpx.AsyncClient, tokens: list[str], k: int) -> list[
         body = EnrollRequest(
             token=tokens[i // DEVICES_PER_OWNER], device_id=device_id, device_name=f"d{i}"
         )
-        answer = await client.post(
-            "/v1/enroll", content=msgspec.json.encode(body), headers={"Content-Type": protocol.JSON}
-        )
+        for attempt in range(ENROLL_ATTEMPTS):  # a 503 stored nothing: try again, as a device would
+            answer = await client.post(
+                "/v1/enroll",
+                content=msgspec.json.encode(body),
+                headers={"Content-Type": protocol.JSON},
+            )
+            if answer.status_code != 503 or attempt == ENROLL_ATTEMPTS - 1:
+                break
+            await asyncio.sleep(0.1 * (attempt + 1))
         answer.raise_for_status()
         reply = msgspec.json.decode(answer.content, type=EnrollResponse)
         return Device(device_id, reply.device_token)
