@@ -32,7 +32,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -46,7 +46,8 @@ from .accounts import Device
 from .exchanges import Exchanges
 from .metrics import Metrics
 from .service import ServerConfig, SyncService
-from .sync_endpoint import SyncEndpoint, check_declared, error_body
+from .sync_endpoint import SyncEndpoint, error_body
+from .sync_endpoint import read_body as read_asgi_body
 from .webapp import webapp_routes
 
 logger = logging.getLogger("recip.server")
@@ -66,15 +67,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     The declared Content-Length is checked first, then the bytes actually
     streamed, so a lying or chunked client cannot get past the bound.
     """
-    check_declared(request.headers.get("content-length"), limit)
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise Refusal(413, "too_large", f"body exceeds the {limit} byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_asgi_body(request.receive, request.headers.get("content-length"), limit)
+    if body is None:
+        raise ClientDisconnect()
+    return body
 
 
 Handler = Callable[[Request, SyncService], Awaitable[Response]]

@@ -79,7 +79,7 @@ class SyncEndpoint:
         return await self.exchanges.sync(authorization, body, fmt, reply), reply
 
 
-async def read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes | None:
+async def read_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes | None:
     """The request body off the ASGI messages, refused (413) once it exceeds `limit`.
 
     The declared Content-Length is checked first, then the bytes that arrive, so
