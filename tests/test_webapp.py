@@ -576,6 +576,7 @@ def test_today_one_tap_touch_undo_archive_and_restore(
     page.get_by_label("Include archived").check()
     contacts.get_by_role("link", name="New Friend").click()
     actions = page.get_by_role("group", name="Actions")
+    actions.get_by_role("button", name="Restore").wait_for()  # the contact's page is shown
     # nothing to record is offered: restoring, or forgetting the person (ADR 0130)
     assert actions.get_by_role("button").all_inner_texts() == ["Restore", "Forget this person"]
     actions.get_by_role("button", name="Restore").click()
